@@ -1,0 +1,52 @@
+"""Every Kafka topic, declared once: the services, the CLI and the infra scripts read it here.
+
+Facts about a council (its registration, decisions, compliance outcomes) share one topic
+and are keyed by council code, so Kafka keeps them in order per council: a council is
+registered before its decisions arrive, and a year-end marker on a partition follows every
+fact published to that partition before it (DESIGN-NOTES, "has the projection caught up").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+FOREVER = "-1"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+    purpose: str = ""
+
+
+FACTS = TopicSpec(
+    name="casework.facts",
+    partitions=6,
+    # The log is the source of truth for every statistic: keep it for ever, never compact.
+    config={"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete",
+            "min.insync.replicas": "1"},
+    purpose="Council registry, decisions, compliance outcomes and year-end markers, keyed by council",
+)
+
+DEAD_LETTERS = TopicSpec(
+    name="annual-review.dead-letters",
+    partitions=1,
+    config={"retention.ms": FOREVER, "retention.bytes": FOREVER},
+    purpose="Messages the projector rejected, with the reason and their original position",
+)
+
+LETTERS = TopicSpec(
+    name="annual-review.letters",
+    partitions=3,
+    config={"retention.ms": FOREVER, "retention.bytes": FOREVER},
+    purpose="Letter issued, dispatched and dispatch-failed events, keyed by council",
+)
+
+TOPICS: tuple[TopicSpec, ...] = (FACTS, DEAD_LETTERS, LETTERS)
+
+# Headers every producer sets, so a consumer can route without decoding the body.
+HEADER_EVENT_TYPE = "event-type"
+HEADER_SCHEMA_VERSION = "schema-version"
+HEADER_EVENT_ID = "event-id"
