@@ -25,9 +25,13 @@ FACTS = TopicSpec(
     name="casework.facts",
     partitions=6,
     # The log is the source of truth for every statistic: keep it for ever, never compact.
-    config={"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete",
-            "min.insync.replicas": "1"},
-    purpose="Council registry, decisions, compliance outcomes and year-end markers, keyed by council",
+    config={
+        "retention.ms": FOREVER,
+        "retention.bytes": FOREVER,
+        "cleanup.policy": "delete",
+        "min.insync.replicas": "1",
+    },
+    purpose="Council registry, decisions, compliance outcomes, year-end markers; key: council",
 )
 
 DEAD_LETTERS = TopicSpec(

@@ -9,11 +9,9 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 # Bounded, stripped, non-empty text: the contract refuses empty or oversized strings.
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-CouncilCode = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z0-9]{3,10}$")
-]
+CouncilCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z0-9]{3,10}$")]
 CaseReference = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9/\-]{1,40}$")
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9/ .\-]{0,39}$")
 ]
 
 

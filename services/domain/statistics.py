@@ -135,9 +135,7 @@ class GroupAverages:
     upheld_per_100k: Fraction | None
 
 
-def _average(
-    pairs: Iterable[tuple[int, int]], rule: AveragingRule
-) -> Fraction | None:
+def _average(pairs: Iterable[tuple[int, int]], rule: AveragingRule) -> Fraction | None:
     """Average of numerator/denominator pairs, ignoring pairs with a zero denominator."""
     counted = [(n, d) for n, d in pairs if d > 0]
     if not counted:
@@ -174,7 +172,9 @@ def group_averages(
             compliance_rate=_average(
                 ((x.compliance_implemented, x.compliance_outcomes) for x in c), rule
             ),
-            satisfactory_remedy_rate=_average(((x.satisfactory_remedies, x.upheld) for x in c), rule),
+            satisfactory_remedy_rate=_average(
+                ((x.satisfactory_remedies, x.upheld) for x in c), rule
+            ),
             upheld_per_100k=_average(
                 ((m.counts.upheld * PER_RESIDENTS, m.population or 0) for m in populated), rule
             ),

@@ -1,0 +1,53 @@
+"""The event contracts: the language between the case management system and the services.
+
+Pure: models, validation, upcasting and (de)serialisation. The only I/O is in
+``contracts.publisher``, the client the case management system uses to publish.
+"""
+
+from contracts.codec import Reason, RejectedMessage, decode, decode_object, encode
+from contracts.envelope import Envelope, new_event
+from contracts.events import (
+    ComplianceOutcomeRecorded,
+    CouncilAbolished,
+    CouncilDetailsChanged,
+    CouncilRegistered,
+    DecisionCorrected,
+    DecisionOutcome,
+    DecisionRecorded,
+    DecisionWithdrawn,
+    FinancialYearClosed,
+    LetterDispatched,
+    LetterDispatchFailed,
+    LetterIssued,
+    Payload,
+)
+from contracts.financial_year import FinancialYear
+from contracts.groups import ComparisonGroup
+from contracts.values import ChiefExecutive, Signatory
+
+__all__ = [
+    "ChiefExecutive",
+    "ComparisonGroup",
+    "ComplianceOutcomeRecorded",
+    "CouncilAbolished",
+    "CouncilDetailsChanged",
+    "CouncilRegistered",
+    "DecisionCorrected",
+    "DecisionOutcome",
+    "DecisionRecorded",
+    "DecisionWithdrawn",
+    "Envelope",
+    "FinancialYear",
+    "FinancialYearClosed",
+    "LetterDispatchFailed",
+    "LetterDispatched",
+    "LetterIssued",
+    "Payload",
+    "Reason",
+    "RejectedMessage",
+    "Signatory",
+    "decode",
+    "decode_object",
+    "encode",
+    "new_event",
+]

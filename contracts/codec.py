@@ -1,0 +1,207 @@
+"""Bytes on the wire <-> validated events, with reasons a person can act on.
+
+``decode`` is the one way into the system: it checks the size, the JSON, the envelope,
+the type and schema version (upcasting older versions), and the payload's own rules.
+Anything it refuses raises ``RejectedMessage`` with a machine-readable ``reason`` and a
+sentence for people; the projector sends those to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+from datetime import date, timedelta
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+from pydantic_core import from_json
+
+from contracts.envelope import Envelope
+from contracts.events import (
+    ComplianceOutcomeRecorded,
+    DecisionCorrected,
+    DecisionRecorded,
+    DecisionWithdrawn,
+    Payload,
+)
+from contracts.financial_year import FinancialYear
+from contracts.registry import CURRENT_VERSIONS, PAYLOADS
+from contracts.upcasting import upcast
+
+MAX_MESSAGE_BYTES = 64 * 1024
+UK = ZoneInfo("Europe/London")
+_ENVELOPE_FIELDS = {"event_id", "type", "schema_version", "occurred_at", "producer", "council"}
+
+
+class Reason(enum.StrEnum):
+    TOO_LARGE = "too_large"
+    NOT_JSON = "not_json"
+    BAD_ENVELOPE = "bad_envelope"
+    UNKNOWN_TYPE = "unknown_type"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    INVALID_DATA = "invalid_data"
+    # Raised by the projector, not here: the event is valid alone but not in context.
+    UNKNOWN_COUNCIL = "unknown_council"
+    CONFLICT = "conflict"
+
+
+class RejectedMessage(Exception):
+    """A message the system refuses, with what it could tell about it for the dead letter."""
+
+    def __init__(
+        self,
+        reason: Reason,
+        detail: str,
+        *,
+        event_id: str | None = None,
+        event_type: str | None = None,
+        council: str | None = None,
+        financial_year: FinancialYear | None = None,
+    ) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.event_id = event_id
+        self.event_type = event_type
+        self.council = council
+        self.financial_year = financial_year
+
+
+@cache
+def envelope_model(event_type: str) -> type[Envelope[Any]]:
+    payload: Any = PAYLOADS[event_type]
+    model: type[Envelope[Any]] = Envelope[payload]
+    return model
+
+
+def encode(event: Envelope[Any]) -> bytes:
+    return event.model_dump_json().encode()
+
+
+def decode(raw: bytes | None) -> Envelope[Payload]:
+    """Validate one message; raise RejectedMessage saying why it cannot be accepted."""
+    if raw is None:
+        raise RejectedMessage(Reason.NOT_JSON, "the message has no value (a tombstone?)")
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise RejectedMessage(
+            Reason.TOO_LARGE, f"message of {len(raw)} bytes exceeds {MAX_MESSAGE_BYTES} bytes"
+        )
+    try:
+        obj = from_json(raw)
+    except ValueError as e:
+        raise RejectedMessage(Reason.NOT_JSON, f"not valid JSON: {e}") from None
+    return decode_object(obj)
+
+
+def decode_object(obj: Any) -> Envelope[Payload]:
+    """Validate an already parsed JSON value (the CLI reads JSON Lines this way)."""
+    if not isinstance(obj, dict):
+        raise RejectedMessage(Reason.BAD_ENVELOPE, "an event must be a JSON object")
+    hint = _hints(obj)
+    missing = sorted(_ENVELOPE_FIELDS - obj.keys()) + ([] if "data" in obj else ["data"])
+    if missing:
+        raise RejectedMessage(
+            Reason.BAD_ENVELOPE, f"missing envelope field(s): {', '.join(missing)}", **hint
+        )
+    event_type, version = obj["type"], obj["schema_version"]
+    if not isinstance(event_type, str) or event_type not in PAYLOADS:
+        known = ", ".join(sorted(PAYLOADS))
+        raise RejectedMessage(
+            Reason.UNKNOWN_TYPE, f"unknown event type {event_type!r}; known types: {known}", **hint
+        )
+    current = CURRENT_VERSIONS[event_type]
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= current:
+        raise RejectedMessage(
+            Reason.UNSUPPORTED_VERSION,
+            f"{event_type} schema version {version!r} is not supported: "
+            f"this system reads versions 1 to {current}",
+            **hint,
+        )
+    data = obj["data"]
+    if not isinstance(data, dict):
+        raise RejectedMessage(Reason.INVALID_DATA, "data must be a JSON object", **hint)
+    if version < current:
+        obj = {**obj, "schema_version": current, "data": upcast(event_type, version, current, data)}
+    try:
+        event: Envelope[Payload] = envelope_model(event_type).model_validate(obj)
+    except ValidationError as e:
+        reason = Reason.INVALID_DATA if _only_data_errors(e) else Reason.BAD_ENVELOPE
+        raise RejectedMessage(reason, describe(e), **hint) from None
+    _check_in_context(event)
+    return event
+
+
+def describe(error: ValidationError) -> str:
+    """One line per problem: where, what is wrong, and the value that was given."""
+    parts = []
+    for err in error.errors(include_url=False):
+        where = ".".join(str(x) for x in err["loc"]) or "event"
+        given = err.get("input")
+        shown = repr(given) if len(repr(given)) <= 60 else repr(given)[:57] + "..."
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(
+            f"{where}: {msg}"
+            + ("" if err["type"] in ("value_error", "missing") else f" (got {shown})")
+        )
+    return "; ".join(parts)
+
+
+def _only_data_errors(error: ValidationError) -> bool:
+    return all(err["loc"] and err["loc"][0] == "data" for err in error.errors())
+
+
+def _check_in_context(event: Envelope[Payload]) -> None:
+    """Rules that need the envelope: a fact cannot be dated after it was published."""
+    if event.data.about_a_council and event.council is None:
+        raise RejectedMessage(
+            Reason.BAD_ENVELOPE,
+            f"{event.type} must name the council it concerns",
+            event_id=str(event.event_id),
+            event_type=event.type,
+        )
+    occurred_on = event.occurred_at.astimezone(UK).date()
+    fact_date = _fact_date(event.data)
+    if fact_date is not None and fact_date > occurred_on + timedelta(days=1):
+        raise RejectedMessage(
+            Reason.INVALID_DATA,
+            f"{event.type} is dated {fact_date}, after it was published ({occurred_on}): "
+            f"a date in the future",
+            event_id=str(event.event_id),
+            event_type=event.type,
+            council=event.council,
+            financial_year=FinancialYear.of(fact_date),
+        )
+
+
+def _fact_date(payload: Payload) -> date | None:
+    if isinstance(payload, DecisionRecorded | DecisionCorrected):
+        return payload.decision_date
+    if isinstance(payload, ComplianceOutcomeRecorded):
+        return payload.recorded_on
+    if isinstance(payload, DecisionWithdrawn):
+        return payload.withdrawn_on
+    return None
+
+
+def _hints(obj: dict[str, Any]) -> dict[str, Any]:
+    """What a rejected message still tells us, so its dead letter can mark a council-year."""
+    council = obj.get("council")
+    event_id = obj.get("event_id")
+    event_type = obj.get("type")
+    data = obj.get("data")
+    year = None
+    if isinstance(data, dict):
+        for field in ("decision_date", "recorded_on", "date"):
+            value = data.get(field)
+            if isinstance(value, str):
+                with contextlib.suppress(ValueError):
+                    year = FinancialYear.of(date.fromisoformat(value))
+                break
+    return {
+        "event_id": str(event_id)[:64] if event_id is not None else None,
+        "event_type": str(event_type)[:64] if event_type is not None else None,
+        "council": council if isinstance(council, str) and len(council) <= 10 else None,
+        "financial_year": year,
+    }
