@@ -1,0 +1,85 @@
+# Helpers shared by the infra scripts. Source it; do not run it.
+# Every path is derived from this file's location, never from the machine.
+
+AR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+AR_LOCAL="$AR_ROOT/.local"
+
+say()  { printf '[%s] %s\n' "${AR_COMPONENT:-infra}" "$*"; }
+warn() { printf '[%s] WARNING: %s\n' "${AR_COMPONENT:-infra}" "$*" >&2; }
+die()  { printf '[%s] ERROR: %s\n' "${AR_COMPONENT:-infra}" "$*" >&2; exit 1; }
+
+# port_open PORT: true when something accepts TCP connections on 127.0.0.1:PORT.
+port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# pid_alive PID: true when the process exists (and is not a zombie).
+pid_alive() {
+  local pid=$1 state
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [[ -r /proc/$pid/stat ]] || return 1
+  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [[ $state != Z ]]
+}
+
+# read_pid FILE: prints the pid recorded in FILE, or nothing.
+read_pid() {
+  [[ -r $1 ]] && tr -dc '0-9' <"$1"
+}
+
+# pids_with_arg ARG: pids of processes having ARG as one exact command-line argument.
+pids_with_arg() {
+  local want=$1 d pid
+  for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
+    [[ -r $d/cmdline ]] || continue
+    if tr '\0' '\n' <"$d/cmdline" 2>/dev/null | grep -qxF -- "$want"; then
+      echo "$pid"
+    fi
+  done
+}
+
+# belongs_to_repo PID: true when the process runs from this repository (its command line
+# names a path inside it, or its working directory is inside it). Guards against a pid file
+# whose pid has been reused by an unrelated process.
+belongs_to_repo() {
+  local pid=$1 cwd
+  pid_alive "$pid" || return 1
+  if tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$AR_ROOT/"; then
+    return 0
+  fi
+  cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || return 1
+  [[ $cwd == "$AR_ROOT" || $cwd == "$AR_ROOT/"* ]]
+}
+
+# stop_pid PID NAME [GRACE_SECONDS]: SIGTERM (to its process group when it leads one),
+# wait up to GRACE seconds, then SIGKILL.
+stop_pid() {
+  local pid=$1 name=$2 grace=${3:-30} target waited=0
+  pid_alive "$pid" || return 0
+  target=$pid
+  if [[ $(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ') == "$pid" ]]; then
+    target=-$pid
+  fi
+  kill -TERM -- "$target" 2>/dev/null || true
+  while pid_alive "$pid" && (( waited < grace * 10 )); do
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  if pid_alive "$pid"; then
+    warn "$name (pid $pid) did not stop within ${grace}s; sending SIGKILL"
+    kill -KILL -- "$target" 2>/dev/null || true
+    sleep 0.5
+  fi
+  ! pid_alive "$pid"
+}
+
+# venv_python: the project's interpreter.
+venv_python() {
+  local py="$AR_ROOT/.venv/bin/python"
+  [[ -x $py ]] || die "no virtualenv at .venv; run \`make setup\` first"
+  echo "$py"
+}
+
+# elapsed START_SECONDS: seconds since START as a short string.
+elapsed() { echo "$(( $(date +%s) - $1 ))s"; }

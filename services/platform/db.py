@@ -1,0 +1,119 @@
+"""asyncpg connection pool and a retry helper for transient database errors."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import asyncpg
+import structlog
+
+from services.platform.settings import Settings, redact_url
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+# SQLSTATEs worth retrying: the operation may succeed if simply tried again.
+TRANSIENT_SQLSTATES = frozenset(
+    {
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
+        "55P03",  # lock_not_available
+        "57P01",  # admin_shutdown
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now (server starting up)
+        "53300",  # too_many_connections
+        "08000",  # connection_exception
+        "08001",  # sqlclient_unable_to_establish_sqlconnection
+        "08003",  # connection_does_not_exist
+        "08004",  # sqlserver_rejected_establishment_of_sqlconnection
+        "08006",  # connection_failure
+    }
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for errors where the same operation may succeed on a later attempt."""
+    if isinstance(exc, asyncpg.PostgresError):
+        return getattr(exc, "sqlstate", None) in TRANSIENT_SQLSTATES
+    # Connection refused or reset, timeouts (TimeoutError is an OSError).
+    return isinstance(exc, OSError)
+
+
+def backoff_delay(attempt: int, base_delay: float, max_delay: float) -> float:
+    """Exponential backoff with jitter for retry number ``attempt`` (1-based):
+    half the capped exponential step, plus a random share of the other half."""
+    step = min(max_delay, base_delay * 2.0 ** (attempt - 1))
+    return step / 2 + random.uniform(0, step / 2)
+
+
+async def retry_transient(
+    coro_factory: Callable[[], Awaitable[T]],
+    *,
+    attempts: int = 5,
+    base_delay: float = 0.2,
+    max_delay: float = 5.0,
+    what: str,
+) -> T:
+    """Await ``coro_factory()`` until it succeeds, retrying transient errors (see
+    :func:`is_transient`) up to ``attempts`` tries in all; other errors, and the last
+    transient one, propagate. ``what`` names the operation in the logs."""
+    if attempts < 1:
+        raise ValueError("attempts must be at least 1")
+    for attempt in range(1, attempts + 1):
+        try:
+            return await coro_factory()
+        except Exception as exc:
+            if not is_transient(exc) or attempt == attempts:
+                if attempt > 1:
+                    log.error(
+                        "giving up",
+                        what=what,
+                        attempt=attempt,
+                        attempts=attempts,
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                raise
+            delay = backoff_delay(attempt, base_delay, max_delay)
+            log.warning(
+                "transient error, retrying",
+                what=what,
+                attempt=attempt,
+                attempts=attempts,
+                retry_in_s=round(delay, 3),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def connect_pool(
+    settings: Settings,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    attempts: int = 10,
+    command_timeout: float | None = 60.0,
+) -> asyncpg.Pool:
+    """Open an asyncpg pool on ``settings.database_url``, retrying while the server is
+    unreachable or starting up."""
+    dsn = settings.database_url
+    log.info("connecting to PostgreSQL", dsn=redact_url(dsn), min_size=min_size, max_size=max_size)
+
+    async def create() -> asyncpg.Pool:
+        pool = await asyncpg.create_pool(
+            dsn=dsn, min_size=min_size, max_size=max_size, command_timeout=command_timeout
+        )
+        assert pool is not None
+        return pool
+
+    return await retry_transient(
+        create,
+        attempts=attempts,
+        base_delay=0.2,
+        max_delay=3.0,
+        what=f"connect to PostgreSQL at {redact_url(dsn)}",
+    )
