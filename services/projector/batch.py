@@ -1,0 +1,197 @@
+"""One batch of records, one transaction: the projector's exactly-once step.
+
+In a single PostgreSQL transaction: lock the partitions' stored positions, drop records
+below them (redelivered), drop events already applied (producer retries), fold the rest
+in log order, write the changes, the dead letters and the new positions. If anything
+fails the transaction rolls back and nothing moved: the same records are applied again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+import asyncpg
+import structlog
+
+from contracts.codec import RejectedMessage, decode
+from contracts.envelope import Envelope
+from contracts.events import (
+    DECISION_EVENTS,
+    ComplianceOutcomeRecorded,
+    FinancialYearClosed,
+    Payload,
+)
+from services.domain.casebook import apply
+from services.domain.statistics import AveragingRule
+from services.projector import store
+from services.projector.year_end import close_partition
+
+log = structlog.get_logger(__name__)
+
+# Held shared by every live batch, exclusively by a rebuild's switch-over.
+VERSION_SWITCH_LOCK = 0x41525650  # "ARVP"
+_SCHEMA = re.compile(r"^rm_v\d+$")
+
+
+class Record(Protocol):
+    """What the projector needs of a Kafka record (aiokafka's ConsumerRecord has it)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    record: Record
+    rejection: RejectedMessage
+
+    def row(self) -> dict[str, Any]:
+        r, e = self.record, self.rejection
+        return {
+            "topic": r.topic, "partition": r.partition, "offset": r.offset,
+            "reason": e.reason.value, "detail": e.detail[:2000], "event_id": e.event_id,
+            "event_type": e.event_type, "council": e.council,
+            "financial_year": e.financial_year.start_year if e.financial_year else None,
+            "key": r.key, "value": r.value,
+        }  # fmt: skip
+
+
+DeadLetterSink = Callable[[Sequence[DeadLetter]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class BatchResult:
+    applied: int = 0
+    skipped_redelivered: int = 0
+    skipped_duplicate: int = 0
+    dead_lettered: int = 0
+    late: int = 0
+    years_completed: list[str] = field(default_factory=list)
+    next_offsets: dict[int, int] = field(default_factory=dict)
+    last_event_at: datetime | None = None
+
+
+async def project_batch(
+    conn: asyncpg.Connection,  # type: ignore[type-arg]
+    schema: str,
+    records: Sequence[Record],
+    *,
+    rule: AveragingRule,
+    dead_letter_sink: DeadLetterSink | None,
+) -> BatchResult:
+    """Apply ``records`` (all of one topic, any partitions) to the read models in ``schema``."""
+    if not _SCHEMA.match(schema):
+        raise ValueError(f"not a read-model schema: {schema!r}")
+    result = BatchResult()
+    if not records:
+        return result
+    topic = records[0].topic
+    by_partition: dict[int, list[Record]] = defaultdict(list)
+    for r in records:
+        by_partition[r.partition].append(r)
+
+    async with conn.transaction():
+        await conn.execute(f"SET LOCAL search_path TO {schema}, public")
+        stored = await store.lock_positions(conn, topic, sorted(by_partition))
+        fresh: list[tuple[Record, Envelope[Payload] | RejectedMessage]] = []
+        for partition, recs in sorted(by_partition.items()):
+            for r in sorted(recs, key=lambda r: r.offset):
+                if r.offset < stored[partition]:
+                    result.skipped_redelivered += 1
+                    continue
+                try:
+                    fresh.append((r, decode(r.value)))
+                except RejectedMessage as rejection:
+                    fresh.append((r, rejection))
+        if not fresh:
+            return result
+
+        events = [e for _, e in fresh if not isinstance(e, RejectedMessage)]
+        seen = await store.already_applied(conn, [e.event_id for e in events])
+        ws = await store.load_working_set(
+            conn,
+            councils=[e.council for e in events if e.council],
+            cases=[
+                e.data.case_reference
+                for e in events
+                if isinstance(e.data, (*DECISION_EVENTS, ComplianceOutcomeRecorded))
+            ],
+        )
+        applied: list[UUID] = []
+        dead: list[DeadLetter] = []
+        last_at: datetime | None = None
+
+        for record, item in fresh:
+            if isinstance(item, RejectedMessage):
+                dead.append(DeadLetter(record, item))
+                continue
+            if item.event_id in seen:
+                result.skipped_duplicate += 1
+                continue
+            seen.add(item.event_id)
+            last_at = item.occurred_at
+            if isinstance(item.data, FinancialYearClosed):
+                # The snapshot must see exactly the facts before the marker: write them first.
+                result.late += len(ws.late)
+                await store.write_changes(conn, ws, last_at)
+                if await close_partition(conn, item, record.partition, rule):  # type: ignore[arg-type]
+                    result.years_completed.append(str(item.data.financial_year))
+                ws.snapshotted |= await _snapshotted(conn, ws.councils)
+                applied.append(item.event_id)
+                continue
+            if not item.data.about_a_council:
+                continue  # letter events do not belong on this topic; ignore, never count
+            try:
+                apply(ws, item, record.partition)
+            except RejectedMessage as rejection:
+                seen.discard(item.event_id)  # not applied: a fixed re-drive must not be a duplicate
+                dead.append(DeadLetter(record, rejection))
+                continue
+            applied.append(item.event_id)
+
+        result.late += len(ws.late)
+        await store.write_changes(conn, ws, last_at)
+        await store.record_applied(conn, applied)
+        if dead:
+            await store.insert_dead_letters(conn, [d.row() for d in dead])
+            if dead_letter_sink is not None:
+                # Published before commit: a crash here re-publishes (at least once), and the
+                # table's unique (topic, partition, offset) is the dedup key for readers.
+                await dead_letter_sink(dead)
+        next_offsets = {
+            p: max(stored[p], max(r.offset for r in recs) + 1) for p, recs in by_partition.items()
+        }
+        await store.advance_positions(
+            conn, topic, {p: (o, last_at) for p, o in next_offsets.items()}
+        )
+        result.applied = len(applied)
+        result.dead_lettered = len(dead)
+        result.next_offsets = next_offsets
+        result.last_event_at = last_at or datetime.now(UTC)
+    for d in dead:
+        log.warning(
+            "dead-lettered",
+            topic=d.record.topic, partition=d.record.partition, offset=d.record.offset,
+            reason=d.rejection.reason.value, detail=d.rejection.detail[:300],
+            council=d.rejection.council,
+        )  # fmt: skip
+    return result
+
+
+async def _snapshotted(conn: asyncpg.Connection, councils: dict[str, Any]) -> set[tuple[str, int]]:  # type: ignore[type-arg]
+    rows = await conn.fetch(
+        "SELECT council, financial_year FROM year_snapshot_councils "
+        "WHERE council = ANY($1::text[])",
+        sorted(councils),
+    )
+    return {(r["council"], r["financial_year"]) for r in rows}

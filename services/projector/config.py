@@ -1,0 +1,35 @@
+"""Projector settings (environment, prefix ``AR_PROJECTOR_``)."""
+
+from __future__ import annotations
+
+import functools
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.domain.statistics import AveragingRule
+
+
+class ProjectorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AR_PROJECTOR_", extra="ignore", frozen=True)
+
+    group_id: str = Field(default="projector", description="Kafka consumer group of the projector")
+    averaging_rule: AveragingRule = Field(
+        default=AveragingRule.MEAN_OF_RATES,
+        description="Comparison-group average: 'mean' of council rates (default) or 'pooled'",
+    )
+    max_records: int = Field(default=5000, ge=1, description="Records per batch transaction")
+    batch_timeout_ms: int = Field(
+        default=50, ge=1, description="How long a fetch waits for records"
+    )
+    metrics_port: int = Field(
+        default=9108, ge=0, description="Prometheus metrics and /health port (0: off)"
+    )
+    health_max_lag_seconds: float = Field(
+        default=300.0, description="/health fails when events wait longer than this"
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def get_projector_settings() -> ProjectorSettings:
+    return ProjectorSettings()

@@ -1,0 +1,88 @@
+"""Read-model versions: each lives in its own schema; readers see the active one through
+the views in schema ``readmodel``, switched in one transaction."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+import asyncpg
+
+from services.projector.batch import VERSION_SWITCH_LOCK
+
+Conn = asyncpg.Connection  # type: ignore[type-arg]
+
+# Tables and views readers may use through schema `readmodel`.
+READ_MODELS = (
+    "positions",
+    "councils",
+    "cases",
+    "council_year_stats",
+    "dead_letters",
+    "year_closes",
+    "year_snapshot_councils",
+    "year_snapshot_groups",
+    "late_events",
+    "group_averages",
+)
+
+
+def schema_of(version: int) -> str:
+    return f"rm_v{int(version)}"
+
+
+def _ddl() -> str:
+    return files("services.projector").joinpath("readmodel.sql").read_text()
+
+
+async def active_schema(conn: Conn) -> str | None:
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "SELECT schema_name FROM public.projection_versions WHERE status = 'active'"
+    )
+
+
+async def create_version(conn: Conn, status: str) -> int:
+    """A new, empty version schema with every read-model table."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", VERSION_SWITCH_LOCK)
+        version = await conn.fetchval(
+            "SELECT coalesce(max(version), 0) + 1 FROM public.projection_versions"
+        )
+        schema = schema_of(version)
+        await conn.execute(f"CREATE SCHEMA {schema}")
+        await conn.execute(f"SET LOCAL search_path TO {schema}")
+        await conn.execute(_ddl())
+        await conn.execute(
+            "INSERT INTO public.projection_versions (version, schema_name, status) "
+            "VALUES ($1, $2, $3)",
+            version,
+            schema,
+            status,
+        )
+        if status == "active":
+            await conn.execute(
+                "UPDATE public.projection_versions SET activated_at = now() WHERE version = $1",
+                version,
+            )
+            await point_views_at(conn, schema)
+    return int(version)
+
+
+async def ensure_active_version(conn: Conn) -> str:
+    """The live schema; on a new database, version 1 is created and made active."""
+    schema = await active_schema(conn)
+    if schema is None:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", VERSION_SWITCH_LOCK + 1)
+            schema = await active_schema(conn)
+            if schema is None:
+                await create_version(conn, "active")
+                schema = await active_schema(conn)
+    assert schema is not None
+    return schema
+
+
+async def point_views_at(conn: Conn, schema: str) -> None:
+    """Inside the caller's transaction: every readmodel view now reads ``schema``."""
+    for name in READ_MODELS:
+        await conn.execute(f"DROP VIEW IF EXISTS readmodel.{name}")
+        await conn.execute(f"CREATE VIEW readmodel.{name} AS SELECT * FROM {schema}.{name}")  # noqa: S608
