@@ -83,3 +83,19 @@ venv_python() {
 
 # elapsed START_SECONDS: seconds since START as a short string.
 elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
+
+# apt_install PKG...: install Debian packages (apt-get update first). Needs root or sudo.
+apt_install() {
+  local sudo=()
+  if (( EUID != 0 )); then
+    command -v sudo >/dev/null && sudo -n true 2>/dev/null \
+      || die "need root to install: $* (run: sudo apt-get install -y $*)"
+    sudo=(sudo -n)
+  fi
+  command -v apt-get >/dev/null || die "apt-get not found; install by hand: $*"
+  say "installing Debian packages: $*"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+    || die "apt-get update failed"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
+    || die "apt-get install $* failed"
+}

@@ -101,7 +101,7 @@ async def connect_pool(
     """Open an asyncpg pool on ``settings.database_url``, retrying while the server is
     unreachable or starting up."""
     dsn = settings.database_url
-    log.info("connecting to PostgreSQL", dsn=redact_url(dsn), min_size=min_size, max_size=max_size)
+    log.debug("connecting to PostgreSQL", dsn=redact_url(dsn), min_size=min_size, max_size=max_size)
 
     async def create() -> asyncpg.Pool:
         pool = await asyncpg.create_pool(

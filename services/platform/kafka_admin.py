@@ -28,7 +28,7 @@ from contracts.topics import TOPICS, TopicSpec
 from services.platform.logging import configure_logging
 from services.platform.settings import get_settings
 
-log = structlog.get_logger(__name__)
+log = structlog.get_logger("services.platform.kafka_admin")
 
 TOPIC_ALREADY_EXISTS = 36
 
