@@ -18,11 +18,11 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
-from services.platform.migrations import apply_migrations, default_folders
 
 from contracts.topics import DEAD_LETTERS, FACTS
 from services.platform.db import backoff_delay, connect_pool, is_transient
 from services.platform.logging import configure_logging
+from services.platform.migrations import apply_migrations, default_folders
 from services.platform.settings import Settings, get_settings
 from services.projector import metrics
 from services.projector.batch import VERSION_SWITCH_LOCK, DeadLetter, Record, project_batch
@@ -117,15 +117,21 @@ class Projector:
                 log.warning("cannot read stored positions yet", error=str(exc)[:300],
                             retry_in_s=round(delay, 2))  # fmt: skip
                 await asyncio.sleep(delay)
+        fresh = []
         for tp in assigned:
             if tp.topic != FACTS.name:
                 continue
             offset = stored.get(tp.partition)
             if offset is None:
-                await consumer.seek_to_beginning(tp)
+                fresh.append(tp)
             else:
                 consumer.seek(tp, offset)
-            log.info("partition assigned", partition=tp.partition, resume_at=offset or 0)
+        if fresh:
+            await consumer.seek_to_beginning(*fresh)
+        log.info(
+            "partitions assigned",
+            resume_at={tp.partition: stored.get(tp.partition, 0) for tp in assigned},
+        )
 
 
 class SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
