@@ -1,0 +1,1 @@
+"""Rendering and packaging the Annual Review letter: templates, charts, PDF, email."""

@@ -1,0 +1,137 @@
+"""Render a decided Letter as plain text, HTML and PDF, and fingerprint what was rendered.
+
+The templates are part of the package; the HTML carries its CSS and SVG charts inline, so
+the PDF needs nothing from outside. WeasyPrint is given a fetcher that refuses anything but
+``data:`` URLs and files inside the templates directory, and that fails the whole render
+(rather than WeasyPrint's default of a logged warning) when an asset is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from services.domain.letter import Letter
+from services.letters.charts import letter_charts
+
+TEMPLATE_DIR = Path(__file__).resolve().with_name("templates")
+
+# Bump on a deliberate change of layout or wording; the content hash in template_version()
+# catches the changes nobody bumped this for.
+TEMPLATE_VERSION = "letters-1"
+
+
+class LetterRenderError(RuntimeError):
+    """The letter could not be rendered, e.g. an asset was refused or missing."""
+
+
+@cache
+def environment() -> Environment:
+    """The Jinja environment for the letters: autoescape for HTML and SVG, never for the
+    text letter (it is not markup), and StrictUndefined so a missing value fails loudly
+    instead of printing an empty string into a letter."""
+    return Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(
+            enabled_extensions=("html.j2", "svg.j2"),
+            disabled_extensions=("txt.j2",),
+            default_for_string=True,
+            default=True,
+        ),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@cache
+def template_fingerprint() -> str:
+    """sha256 over every template file's name and bytes, in name order."""
+    digest = hashlib.sha256()
+    for path in sorted(TEMPLATE_DIR.iterdir()):
+        if path.is_file() and path.suffix in {".j2", ".css"}:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def template_version() -> str:
+    """Recorded with each rendering: ``letters-1+<first 12 hex digits of the fingerprint>``."""
+    return f"{TEMPLATE_VERSION}+{template_fingerprint()[:12]}"
+
+
+def _render(name: str, **context: Any) -> str:
+    return environment().get_template(name).render(**context)
+
+
+def render_text(letter: Letter) -> str:
+    # The templates' optional blocks leave blank lines at the end; end on one newline.
+    return _render(f"letter-{letter.template}.txt.j2", letter=letter).rstrip() + "\n"
+
+
+def render_html(letter: Letter) -> str:
+    # Markup built with its own escaping (charts.py); a zero-case block has no chart.
+    charts = {key: svg for key, svg in letter_charts(letter).items() if svg is not None}
+    return _render(f"letter-{letter.template}.html.j2", letter=letter, charts=charts)
+
+
+def render_pdf(letter: Letter, html: str | None = None) -> bytes:
+    """The PDF of the letter, from ``html`` when already rendered (saves rendering twice)."""
+    return html_to_pdf(render_html(letter) if html is None else html)
+
+
+def html_to_pdf(html: str) -> bytes:
+    # Imported here: WeasyPrint loads Pango through cffi, which text-only callers don't need.
+    from weasyprint import HTML
+    from weasyprint.urls import FatalURLFetchingError
+
+    from services.letters.fetcher import LocalOnlyFetcher
+
+    try:
+        pdf = HTML(
+            string=html,
+            base_url=TEMPLATE_DIR.as_uri() + "/",
+            url_fetcher=LocalOnlyFetcher(TEMPLATE_DIR),
+        ).write_pdf()
+    except FatalURLFetchingError as error:  # a BaseException in WeasyPrint: make it ordinary
+        raise LetterRenderError(f"letter PDF not rendered: {error} ({error.__cause__})") from error
+    if not isinstance(pdf, bytes):
+        raise LetterRenderError("WeasyPrint returned no PDF")
+    return pdf
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedLetter:
+    """The three artefacts of one letter and the template version that made them."""
+
+    text: str
+    html: str
+    pdf: bytes
+    template_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArtefactDigests:
+    """sha256 (hex) of each artefact; the text and HTML are hashed as UTF-8."""
+
+    text_sha256: str
+    html_sha256: str
+    pdf_sha256: str
+
+
+def render_letter(letter: Letter) -> RenderedLetter:
+    html = render_html(letter)
+    return RenderedLetter(render_text(letter), html, render_pdf(letter, html), template_version())
+
+
+def digests(rendered: RenderedLetter) -> ArtefactDigests:
+    return ArtefactDigests(
+        text_sha256=hashlib.sha256(rendered.text.encode("utf-8")).hexdigest(),
+        html_sha256=hashlib.sha256(rendered.html.encode("utf-8")).hexdigest(),
+        pdf_sha256=hashlib.sha256(rendered.pdf).hexdigest(),
+    )
