@@ -1,0 +1,118 @@
+"""The email that carries an Annual Review letter. Pure: builds the message, sends nothing.
+
+The Message-ID is derived from the letter's identity (council, year, kind, version), never
+from the clock or a random number: a retried send of the same letter carries the same id,
+so the dispatcher, the mail servers and the recipient can all recognise a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from contracts.financial_year import FinancialYear
+from services.domain.letter import LETTER_KIND, MAX_VERSION, Letter
+
+DEFAULT_MESSAGE_ID_DOMAIN = "lgo.example"
+LETTER_HEADER = "X-Annual-Review-Letter"
+
+_CODE = re.compile(r"^[A-Z0-9]{3,10}$")  # contracts.values.CouncilCode
+_KIND = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_DOMAIN = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+
+
+def message_id_for(
+    council_code: str,
+    year: FinancialYear | str,
+    kind: str = LETTER_KIND,
+    version: int = 1,
+    domain: str = DEFAULT_MESSAGE_ID_DOMAIN,
+) -> str:
+    """``<annual-review.2019-20.MAN.v1@lgo.example>``: the same inputs always give the same
+    id. Refuses (ValueError) anything that would not make a valid, unambiguous id."""
+    label = (year if isinstance(year, FinancialYear) else FinancialYear.parse(year)).label
+    if not _CODE.match(council_code):
+        raise ValueError(f"not a council code: {council_code!r}")
+    if not _KIND.match(kind):
+        raise ValueError(f"not a letter kind: {kind!r}")
+    if not 1 <= version <= MAX_VERSION:
+        raise ValueError(f"letter version must be between 1 and {MAX_VERSION}, not {version}")
+    if not _DOMAIN.match(domain):
+        raise ValueError(f"not a domain name: {domain!r}")
+    return f"<{kind}.{label}.{council_code}.v{version}@{domain}>"
+
+
+def letter_header_value(letter: Letter) -> str:
+    """``MAN/2019-20/annual-review/v1``: which letter a message carries, for the reconciler."""
+    return letter.identity.reference
+
+
+def pdf_filename(letter: Letter) -> str:
+    """``annual-review-letter-2020-MAN.pdf``."""
+    return f"annual-review-letter-{letter.letter_year}-{letter.identity.council_code}.pdf"
+
+
+def build_email(
+    letter: Letter,
+    text: str,
+    html: str,
+    pdf: bytes,
+    *,
+    sender: str,
+    reply_to: str | None = None,
+    cc: Sequence[str] = (),
+    bcc: Sequence[str] = (),
+    message_id_domain: str = DEFAULT_MESSAGE_ID_DOMAIN,
+    sent_at: datetime | None = None,
+) -> EmailMessage:
+    """The letter as an email to the chief executive: the text letter with the HTML letter
+    as its alternative, and the PDF attached.
+
+    Bcc addresses travel in a ``Bcc`` header: smtplib's and aiosmtplib's ``send_message``
+    take them as recipients and strip the header before transmission. ``sent_at`` sets the
+    Date header; leave it out to let the dispatcher date the message when it sends it.
+    Header values with line breaks are refused by the email package (no header injection).
+    """
+    identity = letter.identity
+    message = EmailMessage()
+    message["Subject"] = letter.title
+    message["From"] = sender
+    message["To"] = Address(display_name=letter.addressee.name, addr_spec=letter.addressee.email)
+    if cc:
+        message["Cc"] = ", ".join(cc)
+    if bcc:
+        message["Bcc"] = ", ".join(bcc)
+    if reply_to:
+        message["Reply-To"] = reply_to
+    if sent_at is not None:
+        message["Date"] = format_datetime(sent_at)
+    message["Message-ID"] = message_id_for(
+        identity.council_code, identity.year, identity.kind, identity.version, message_id_domain
+    )
+    message[LETTER_HEADER] = letter_header_value(letter)
+    message.set_content(text, subtype="plain", charset="utf-8")
+    message.add_alternative(html, subtype="html", charset="utf-8")
+    message.add_attachment(
+        pdf, maintype="application", subtype="pdf", filename=pdf_filename(letter)
+    )
+    _fix_boundaries(message, text, html, pdf)
+    return message
+
+
+def _fix_boundaries(message: EmailMessage, text: str, html: str, pdf: bytes) -> None:
+    """Replace the email package's random MIME boundaries with ones derived from the
+    content, so the same letter always makes the same bytes (a resend is identical). A
+    boundary that is a hash of the content cannot occur in that content."""
+    digest = hashlib.sha256()
+    for part in (message["Message-ID"], text, html):
+        digest.update(part.encode("utf-8") + b"\0")
+    digest.update(pdf)
+    for number, part in enumerate(p for p in message.walk() if p.is_multipart()):
+        part.set_boundary(f"=_letter_{digest.hexdigest()[:40]}_{number}")
