@@ -1,0 +1,59 @@
+# Entry points for developers and CI. The servers are project-local processes (no Docker):
+# see infra/README.md. Ports: AR_PG_PORT=15432, KAFKA_PORT=19092, KAFKA_CONTROLLER_PORT=19093.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CTL := infra/ctl.sh
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help setup up down status test demo bench lint migrate topics clean
+
+help:
+	@echo "make setup    install what is missing (apt packages, .venv, Kafka jars)"
+	@echo "make up       start PostgreSQL and Kafka, create topics, apply migrations"
+	@echo "make down     stop the servers and every project process recorded in .local/"
+	@echo "make status   show whether the servers run (exit 3 when not)"
+	@echo "make test     setup, up, pytest (PYTEST_ARGS=...), always down"
+	@echo "make demo     run the end-to-end demo"
+	@echo "make bench    run the benchmarks"
+	@echo "make lint     ruff check, ruff format --check, mypy"
+	@echo "make migrate  apply pending SQL migrations"
+	@echo "make clean    stop everything and remove .local/"
+
+setup:
+	@$(CTL) setup
+
+up:
+	@$(CTL) up
+
+down:
+	@$(CTL) down
+
+status:
+	@$(CTL) status
+
+test:
+	@$(CTL) test $(PYTEST_ARGS)
+
+demo: up
+	$(VENV)/bin/annual-review demo
+
+bench: up
+	$(PY) -m bench
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy contracts services
+
+migrate:
+	$(PY) -m services.platform.migrations apply
+
+topics:
+	$(PY) -m services.platform.kafka_admin ensure-topics
+
+clean:
+	@$(CTL) clean

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# One entry point for the project-local servers (the Makefile calls it).
+#   ctl.sh setup    system packages (only missing ones), .venv, Kafka jars, PostgreSQL user
+#   ctl.sh up       setup, start PostgreSQL and Kafka, create topics, apply migrations
+#   ctl.sh down     stop both servers and any project process recorded in .local/*.pid
+#   ctl.sh status   exit 0 when both servers run, 3 otherwise
+#   ctl.sh test [pytest args]   setup, up, pytest, and always down; pytest's exit code
+#   ctl.sh clean    down, then remove .local (and a /var/tmp fallback cluster)
+# Ports: AR_PG_PORT (15432), KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093); the Python
+# settings AR_DATABASE_URL / AR_KAFKA_BOOTSTRAP follow them unless set explicitly.
+set -euo pipefail
+AR_COMPONENT=ctl
+# shellcheck source=lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/lib.sh"
+
+export AR_PG_PORT="${AR_PG_PORT:-15432}"
+export KAFKA_PORT="${KAFKA_PORT:-19092}"
+export KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+export AR_DATABASE_URL="${AR_DATABASE_URL:-postgresql://annual_review:annual_review@127.0.0.1:${AR_PG_PORT}/annual_review}"
+export AR_KAFKA_BOOTSTRAP="${AR_KAFKA_BOOTSTRAP:-127.0.0.1:${KAFKA_PORT}}"
+
+KAFKA="$AR_ROOT/infra/kafka/kafka.sh"
+PG="$AR_ROOT/infra/postgres/pg.sh"
+VENV="$AR_ROOT/.venv"
+VENV_STAMP="$VENV/.annual-review-installed"
+PYTHON_BIN="${AR_PYTHON:-python3.11}"
+# Debian packages the project needs at run time (WeasyPrint: Pango, HarfBuzz; pdftoppm for
+# rendering checks; a font).
+DEB_PACKAGES=(poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
+
+setup_system_packages() {
+  local missing=() p
+  for p in "${DEB_PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  [[ -x ${AR_PG_BIN:-/usr/lib/postgresql/15/bin}/postgres ]] || missing+=(postgresql-15)
+  command -v java >/dev/null || [[ -x ${JAVA_HOME:-/nonexistent}/bin/java ]] \
+    || missing+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null || missing+=(maven)
+  command -v "$PYTHON_BIN" >/dev/null || [[ -x $VENV/bin/python ]] || missing+=(python3.11 python3.11-venv)
+  if (( ${#missing[@]} )); then
+    apt_install "${missing[@]}"
+  else
+    say "system packages present"
+  fi
+}
+
+setup_venv() {
+  local want
+  want=$(sha256sum "$AR_ROOT/pyproject.toml" | cut -d' ' -f1)
+  if [[ -x $VENV/bin/python && -f $VENV_STAMP && $(cat "$VENV_STAMP") == "$want" ]]; then
+    say ".venv is current with pyproject.toml"
+    return 0
+  fi
+  if [[ ! -x $VENV/bin/python ]]; then
+    command -v "$PYTHON_BIN" >/dev/null || die "$PYTHON_BIN not found"
+    say "creating .venv with $PYTHON_BIN"
+    "$PYTHON_BIN" -m venv "$VENV"
+  fi
+  say "pip install -e '.[dev]' (pyproject.toml changed or first install)"
+  (cd "$AR_ROOT" && "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]') \
+    || die "pip install failed"
+  echo "$want" >"$VENV_STAMP"
+}
+
+cmd_setup() {
+  local t0
+  t0=$(date +%s)
+  setup_system_packages
+  setup_venv
+  "$KAFKA" setup
+  "$PG" setup
+  say "setup done in $(elapsed "$t0")"
+}
+
+cmd_up() {
+  local t0
+  t0=$(date +%s)
+  cmd_setup
+  "$PG" start
+  "$KAFKA" start
+  (cd "$AR_ROOT" && "$(venv_python)" -m services.platform.migrations apply) \
+    || die "applying migrations failed"
+  say "up in $(elapsed "$t0"): PostgreSQL 127.0.0.1:$AR_PG_PORT, Kafka $AR_KAFKA_BOOTSTRAP"
+}
+
+# Other project processes (services started by tests or the demo) record their pid in
+# .local/<name>.pid or .local/<dir>/<name>.pid; down stops those that are still ours.
+stop_recorded_processes() {
+  local f pid
+  shopt -s nullglob
+  for f in "$AR_LOCAL"/*.pid "$AR_LOCAL"/*/*.pid; do
+    pid=$(read_pid "$f")
+    if [[ -n $pid ]] && belongs_to_repo "$pid"; then
+      say "stopping ${f#"$AR_ROOT/"} (pid $pid)"
+      stop_pid "$pid" "${f##*/}" 15 || warn "pid $pid from $f survived SIGKILL"
+    fi
+    rm -f "$f"
+  done
+  shopt -u nullglob
+}
+
+cmd_down() {
+  local rc=0
+  stop_recorded_processes
+  "$KAFKA" stop || rc=1
+  "$PG" stop || rc=1
+  return $rc
+}
+
+cmd_status() {
+  local rc=0
+  "$PG" status || rc=3
+  "$KAFKA" status || rc=3
+  return $rc
+}
+
+cmd_test() {
+  local t0 rc=0 dirs=() d
+  t0=$(date +%s)
+  for d in tests/unit tests/integration tests/e2e tests/reliability; do
+    [[ -d $AR_ROOT/$d ]] && dirs+=("$d")
+  done
+  # A separate process, so that `set -e` applies inside it (it does not in an `if` condition).
+  if "$AR_ROOT/infra/ctl.sh" up; then
+    local t1
+    t1=$(date +%s)
+    (cd "$AR_ROOT" && "$(venv_python)" -m pytest -p no:cacheprovider "${dirs[@]}" "$@") || rc=$?
+    say "pytest finished with exit code $rc in $(elapsed "$t1")"
+    (( rc == 5 )) && warn "pytest collected no tests: that is a failure"
+  else
+    rc=$?
+    warn "bringing the servers up failed (exit code $rc); not running the tests"
+  fi
+  cmd_down || warn "stopping the servers reported a problem"
+  say "test run finished in $(elapsed "$t0") with exit code $rc"
+  return $rc
+}
+
+cmd_clean() {
+  local base
+  cmd_down
+  base=$("$PG" dir 2>/dev/null) || base=""
+  if [[ -n $base && $base != "$AR_LOCAL/"* && $base == /var/tmp/annual-review-*/postgres ]]; then
+    say "removing $(dirname "$base")"
+    rm -rf "$(dirname "$base")"
+  fi
+  say "removing .local"
+  rm -rf "$AR_LOCAL"
+}
+
+case "${1:-}" in
+  setup) cmd_setup ;;
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  test) shift; cmd_test "$@" ;;
+  clean) cmd_clean ;;
+  *) echo "usage: $0 setup|up|down|status|test [pytest args]|clean" >&2; exit 2 ;;
+esac
