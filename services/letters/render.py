@@ -9,6 +9,7 @@ the PDF needs nothing from outside. WeasyPrint is given a fetcher that refuses a
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from contracts.financial_year import MONTHS
 from services.domain.letter import Letter
 from services.letters.charts import letter_charts
 
@@ -30,12 +32,21 @@ class LetterRenderError(RuntimeError):
     """The letter could not be rendered, e.g. an asset was refused or missing."""
 
 
+_DATE = re.compile(rf"\b(\d{{1,2}}) ({'|'.join(MONTHS)}) (\d{{4}})\b")
+
+
+def keep_dates_together(text: str) -> str:
+    """``31 March 2023`` with no-break spaces, so a wrapped line never leaves the year
+    alone on the next line (used on the "Statistics are based on" lines)."""
+    return _DATE.sub("\\1\u00a0\\2\u00a0\\3", text)
+
+
 @cache
 def environment() -> Environment:
     """The Jinja environment for the letters: autoescape for HTML and SVG, never for the
     text letter (it is not markup), and StrictUndefined so a missing value fails loudly
     instead of printing an empty string into a letter."""
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
         autoescape=select_autoescape(
             enabled_extensions=("html.j2", "svg.j2"),
@@ -48,6 +59,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["keep_dates_together"] = keep_dates_together
+    return env
 
 
 @cache

@@ -346,3 +346,9 @@ def test_html_needs_nothing_from_outside() -> None:
     html = render_html(letter_for())
     assert not re.search(r"""(src|href)=["'](?!https://www\.lgo\.org\.uk/)""", html)
     assert "<link" not in html and "@import" not in html
+
+
+def test_html_base_line_never_splits_a_date_across_lines() -> None:
+    html = render_html(letter_for())
+    assert "between 1\u00a0April\u00a02019 to 31\u00a0March\u00a02020" in html
+    assert "\u00a0" not in render_text(letter_for())  # the text letter keeps plain spaces
