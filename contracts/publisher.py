@@ -23,6 +23,7 @@ from contracts.topics import (
     HEADER_EVENT_ID,
     HEADER_EVENT_TYPE,
     HEADER_SCHEMA_VERSION,
+    YEAR_END,
     TopicSpec,
 )
 
@@ -95,7 +96,10 @@ class EventPublisher:
     async def close_year(
         self, payload_without_partitions: dict[str, Any], *, producer: str
     ) -> list[Position]:
-        """Publish one FinancialYearClosed to every partition of the facts topic."""
+        """Close a year: one FinancialYearClosed marker on every partition of the facts topic,
+        then one on the year-end topic for the letter service. Returns the markers'
+        positions, the year-end copy last. Closing again is harmless: the first close of a
+        year is the one that counts."""
         partitions = sorted(await self._producer.partitions_for(self._topic.name))
         close = FinancialYearClosed.model_validate(
             {"close_id": uuid4(), **payload_without_partitions, "partition_count": len(partitions)}
@@ -110,4 +114,12 @@ class EventPublisher:
                 )
             )
         written = await asyncio.gather(*sends)
-        return [Position(m.topic, m.partition, m.offset) for m in written]
+        # Only after every marker is acknowledged: the trigger never overtakes the facts.
+        announce = new_event(close, council=None, producer=producer)
+        last = await self._producer.send_and_wait(
+            YEAR_END.name,
+            encode(announce),
+            key=str(close.financial_year).encode(),
+            headers=headers_for(announce),
+        )
+        return [Position(m.topic, m.partition, m.offset) for m in [*written, last]]

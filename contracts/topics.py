@@ -48,7 +48,14 @@ LETTERS = TopicSpec(
     purpose="Letter issued, dispatched and dispatch-failed events, keyed by council",
 )
 
-TOPICS: tuple[TopicSpec, ...] = (FACTS, DEAD_LETTERS, LETTERS)
+YEAR_END = TopicSpec(
+    name="annual-review.year-end",
+    partitions=1,
+    config={"retention.ms": FOREVER, "retention.bytes": FOREVER},
+    purpose="One FinancialYearClosed per close, after its markers: the letter service's trigger",
+)
+
+TOPICS: tuple[TopicSpec, ...] = (FACTS, DEAD_LETTERS, LETTERS, YEAR_END)
 
 # Headers every producer sets, so a consumer can route without decoding the body.
 HEADER_EVENT_TYPE = "event-type"

@@ -1,0 +1,230 @@
+"""The outbox: one row per letter, moved through its states by short transactions.
+
+Claims use ``FOR UPDATE SKIP LOCKED`` so several senders never take the same letter, and
+a letter is marked ``sending`` (and committed) before the SMTP conversation starts: after
+a crash, what is in ``sending`` is exactly what may or may not have gone, and is
+reconciled before anything is sent again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from contracts.codec import encode
+from contracts.envelope import new_event
+from contracts.events import LetterDispatched, LetterDispatchFailed, LetterIssued, Payload
+from contracts.financial_year import FinancialYear
+from services.domain.letter import LETTER_KIND
+from services.letters.email import message_id_for
+from services.letters.figures import LetterInputs
+
+Conn = asyncpg.Connection  # type: ignore[type-arg]
+PRODUCER = "letter-service"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    council: str
+    year: FinancialYear
+    version: int
+    state: str
+    message_id: str
+    recipient: str | None
+    inputs: LetterInputs
+    attempts: int
+
+    @classmethod
+    def of(cls, r: asyncpg.Record) -> OutboxRow:
+        return cls(
+            id=r["id"], council=r["council"], year=FinancialYear(r["financial_year"]),
+            version=r["version"], state=r["state"], message_id=r["message_id"],
+            recipient=r["recipient"], inputs=LetterInputs.from_json(r["context"]),
+            attempts=r["attempts"],
+        )  # fmt: skip
+
+
+async def hold_reasons(conn: Conn, year: FinancialYear) -> dict[str | None, str]:
+    """Council -> why its letter must wait; key None: dead letters naming no council hold all."""
+    rows = await conn.fetch(
+        "SELECT council, count(*) AS n FROM readmodel.dead_letters WHERE status = 'open' "
+        "AND (financial_year = $1 OR financial_year IS NULL) GROUP BY council",
+        year.start_year,
+    )
+    return {
+        r["council"]: f"{r['n']} open dead letter(s) "
+        + ("that name no council" if r["council"] is None else f"for {r['council']} {year}")
+        for r in rows
+    }
+
+
+async def create_for_close(
+    conn: Conn, close_id: UUID, year: FinancialYear, inputs: Sequence[LetterInputs],
+    message_id_domain: str,
+) -> int:  # fmt: skip
+    """Version 1 of every council's letter for a close; existing rows are left alone."""
+    holds = await hold_reasons(conn, year)
+    rows = []
+    for i in inputs:
+        reason = holds.get(i.council) or holds.get(None)
+        rows.append((
+            i.council, year.start_year, close_id, "held" if reason else "pending", reason,
+            message_id_for(i.council, year, LETTER_KIND, 1, message_id_domain),
+            i.recipient, i.to_json(),
+        ))  # fmt: skip
+    async with conn.transaction():
+        await conn.executemany(
+            "INSERT INTO letters.outbox (council, financial_year, version, close_id, source, "
+            "state, hold_reason, message_id, recipient, context) "
+            "VALUES ($1, $2, 1, $3, 'snapshot', $4, $5, $6, $7, $8::jsonb) "
+            "ON CONFLICT (council, financial_year, kind, version) DO NOTHING",
+            rows,
+        )
+        await conn.execute(
+            "INSERT INTO letters.closes_handled (close_id, financial_year, letters) "
+            "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            close_id, year.start_year, len(rows),
+        )  # fmt: skip
+    return len(rows)
+
+
+async def claim(conn: Conn, state: str, limit: int) -> list[OutboxRow]:
+    """Take up to ``limit`` rows in ``state`` that are due (the caller's transaction)."""
+    rows = await conn.fetch(
+        "SELECT * FROM letters.outbox WHERE state = $1 AND next_attempt_at <= now() "
+        "ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        state,
+        limit,
+    )
+    return [OutboxRow.of(r) for r in rows]
+
+
+async def mark_rendered(
+    conn: Conn, row: OutboxRow, *, template_version: str, text: str, html: str, pdf: bytes,
+    sha: tuple[str, str, str],
+) -> None:  # fmt: skip
+    await conn.execute(
+        "UPDATE letters.outbox SET state = 'rendered', template_version = $2, text_body = $3, "
+        "html_body = $4, pdf = $5, text_sha256 = $6, html_sha256 = $7, pdf_sha256 = $8, "
+        "rendered_at = now(), updated_at = now() WHERE id = $1 AND state = 'pending'",
+        row.id, template_version, text, html, pdf, *sha,
+    )  # fmt: skip
+    await _event(conn, row, LetterIssued(
+        financial_year=row.year, version=row.version, message_id=row.message_id,
+        template_version=template_version, text_sha256=sha[0], html_sha256=sha[1],
+        pdf_sha256=sha[2],
+    ))  # fmt: skip
+
+
+async def mark_sending(conn: Conn, row_id: int) -> None:
+    await conn.execute(
+        "UPDATE letters.outbox SET state = 'sending', attempts = attempts + 1, "
+        "sending_at = now(), updated_at = now() WHERE id = $1",
+        row_id,
+    )
+
+
+async def mark_sent(conn: Conn, row: OutboxRow, response: str) -> None:
+    await conn.execute(
+        "UPDATE letters.outbox SET state = 'sent', smtp_response = $2, sent_at = now(), "
+        "last_error = NULL, updated_at = now() WHERE id = $1",
+        row.id,
+        response[:1000],
+    )
+    await _event(conn, row, LetterDispatched(
+        financial_year=row.year, version=row.version, message_id=row.message_id,
+        recipient=row.recipient or "unknown",
+    ))  # fmt: skip
+
+
+async def mark_retry(conn: Conn, row: OutboxRow, error: str, delay_s: float) -> None:
+    await conn.execute(
+        "UPDATE letters.outbox SET state = 'rendered', last_error = $2, "
+        "next_attempt_at = now() + make_interval(secs => $3), updated_at = now() WHERE id = $1",
+        row.id,
+        error[:1000],
+        delay_s,
+    )
+
+
+async def mark_failed(conn: Conn, row: OutboxRow, response: str) -> None:
+    await conn.execute(
+        "UPDATE letters.outbox SET state = 'failed', smtp_response = $2, last_error = $2, "
+        "updated_at = now() WHERE id = $1",
+        row.id,
+        response[:1000],
+    )
+    await _event(conn, row, LetterDispatchFailed(
+        financial_year=row.year, version=row.version, message_id=row.message_id,
+        reason=response[:500] or "refused", permanent=True,
+    ))  # fmt: skip
+
+
+async def in_sending(conn: Conn) -> list[OutboxRow]:
+    rows = await conn.fetch("SELECT * FROM letters.outbox WHERE state = 'sending' FOR UPDATE")
+    return [OutboxRow.of(r) for r in rows]
+
+
+async def set_state(conn: Conn, row_id: int, state: str, note: str | None = None) -> None:
+    await conn.execute(
+        "UPDATE letters.outbox SET state = $2, last_error = coalesce($3, last_error), "
+        "next_attempt_at = now(), updated_at = now() WHERE id = $1",
+        row_id,
+        state,
+        note,
+    )
+
+
+async def add_version(
+    conn: Conn, inputs: LetterInputs, reason: str, message_id_domain: str
+) -> tuple[int, int]:
+    """A re-issue: the next version of a council's letter, from the given figures."""
+    year = FinancialYear.parse(inputs.year)
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{inputs.council}/{year}")
+        version = await conn.fetchval(
+            "SELECT coalesce(max(version), 0) + 1 FROM letters.outbox "
+            "WHERE council = $1 AND financial_year = $2 AND kind = $3",
+            inputs.council, year.start_year, LETTER_KIND,
+        )  # fmt: skip
+        row_id = await conn.fetchval(
+            "INSERT INTO letters.outbox (council, financial_year, version, source, state, "
+            "reason, message_id, recipient, context) "
+            "VALUES ($1, $2, $3, 'live', 'pending', $4, $5, $6, $7::jsonb) RETURNING id",
+            inputs.council, year.start_year, version, reason,
+            message_id_for(inputs.council, year, LETTER_KIND, version, message_id_domain),
+            inputs.recipient, inputs.to_json(),
+        )  # fmt: skip
+    return int(row_id), int(version)
+
+
+async def _event(conn: Conn, row: OutboxRow, payload: Payload) -> None:
+    event = new_event(payload, council=row.council, producer=PRODUCER)
+    await conn.execute(
+        "INSERT INTO letters.events (event_id, key, value) VALUES ($1, $2, $3)",
+        event.event_id,
+        row.council.encode(),
+        encode(event),
+    )
+
+
+async def unpublished_events(conn: Conn, limit: int = 500) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT id, key, value FROM letters.events WHERE published_at IS NULL ORDER BY id LIMIT $1",
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def mark_published(conn: Conn, ids: Sequence[int]) -> None:
+    await conn.execute(
+        "UPDATE letters.events SET published_at = $2 WHERE id = ANY($1::bigint[])",
+        list(ids),
+        datetime.now(UTC),
+    )
