@@ -45,7 +45,7 @@ def new_event(
     """Wrap a payload, stamping its type and current schema version."""
     if payload.about_a_council and not council:
         raise ValueError(f"{payload.event_type} must name the council it concerns")
-    model: type[Envelope[P]] = Envelope[type(payload)]  # type: ignore[misc]
+    model: type[Envelope[P]] = Envelope[type(payload)]  # type: ignore[misc,assignment]
     return model(
         event_id=event_id or uuid4(),
         type=payload.event_type,

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import enum
 from datetime import date
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
@@ -101,8 +108,17 @@ class CouncilDetailsChanged(Payload):
     def _says_something(self) -> CouncilDetailsChanged:
         if not self.model_fields_set:
             raise ValueError("a council change must change at least one detail")
+        for name in ("name", "comparison_group"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be removed: leave it out to keep it as it was")
         _check_population(self.population, self.population_year)
         return self
+
+    @model_serializer(mode="wrap")
+    def _only_what_changed(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A left-out field means "unchanged", a null means "now none": keep them apart.
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if k in self.model_fields_set}
 
 
 class CouncilAbolished(Payload):

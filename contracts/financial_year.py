@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
-_LABEL = re.compile(r"^(\d{4})-(\d{2})$")
+_LABEL = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",

@@ -24,7 +24,6 @@ from contracts.topics import (
     HEADER_EVENT_TYPE,
     HEADER_SCHEMA_VERSION,
     YEAR_END,
-    TopicSpec,
 )
 
 
@@ -48,8 +47,16 @@ def headers_for(event: Envelope[Any]) -> list[tuple[str, bytes]]:
 class EventPublisher:
     """``async with EventPublisher(bootstrap) as p: await p.publish(event)``."""
 
-    def __init__(self, bootstrap: str, *, topic: TopicSpec = FACTS, **kafka: Any) -> None:
-        self._topic = topic
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        facts_topic: str = FACTS.name,
+        year_end_topic: str = YEAR_END.name,
+        **kafka: Any,
+    ) -> None:
+        self._facts = facts_topic
+        self._year_end = year_end_topic
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             acks="all",
@@ -78,7 +85,7 @@ class EventPublisher:
             decode(raw)  # the same check the projector makes: refuse before it is in the log
             pending.append(
                 await self._producer.send(
-                    self._topic.name, raw, key=event.key, headers=headers_for(event)
+                    self._facts, raw, key=event.key, headers=headers_for(event)
                 )
             )
         written = await asyncio.gather(*pending)
@@ -88,9 +95,7 @@ class EventPublisher:
         self, value: bytes, *, key: bytes | None, headers: Sequence[tuple[str, bytes]] = ()
     ) -> Position:
         """Unvalidated bytes: only for re-driving dead letters and for hostile-input tests."""
-        m = await self._producer.send_and_wait(
-            self._topic.name, value, key=key, headers=list(headers)
-        )
+        m = await self._producer.send_and_wait(self._facts, value, key=key, headers=list(headers))
         return Position(m.topic, m.partition, m.offset)
 
     async def close_year(
@@ -100,7 +105,7 @@ class EventPublisher:
         then one on the year-end topic for the letter service. Returns the markers'
         positions, the year-end copy last. Closing again is harmless: the first close of a
         year is the one that counts."""
-        partitions = sorted(await self._producer.partitions_for(self._topic.name))
+        partitions = sorted(await self._producer.partitions_for(self._facts))
         close = FinancialYearClosed.model_validate(
             {"close_id": uuid4(), **payload_without_partitions, "partition_count": len(partitions)}
         )
@@ -110,14 +115,14 @@ class EventPublisher:
             event = new_event(close, council=None, producer=producer)
             sends.append(
                 await self._producer.send(
-                    self._topic.name, encode(event), partition=p, headers=headers_for(event)
+                    self._facts, encode(event), partition=p, headers=headers_for(event)
                 )
             )
         written = await asyncio.gather(*sends)
         # Only after every marker is acknowledged: the trigger never overtakes the facts.
         announce = new_event(close, council=None, producer=producer)
         last = await self._producer.send_and_wait(
-            YEAR_END.name,
+            self._year_end,
             encode(announce),
             key=str(close.financial_year).encode(),
             headers=headers_for(announce),

@@ -63,7 +63,7 @@ def create_app(
         return None
 
     subscriber = broker.subscriber(
-        YEAR_END.name,
+        settings.topic(YEAR_END),
         group_id=ls.group_id,
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
@@ -112,7 +112,7 @@ def create_app(
         state["dispatcher"].wake.set()
 
     async def publish(value: bytes, key: bytes | None) -> None:
-        await broker.publish(value, topic=LETTERS.name, key=key)
+        await broker.publish(value, topic=settings.topic(LETTERS), key=key)
 
     app = FastStream(broker)
 
@@ -130,7 +130,7 @@ def create_app(
         stop = asyncio.Event()
         state["stop"] = stop
         state["task"] = asyncio.create_task(state["dispatcher"].run(stop))
-        log.info("letter service started", topic=YEAR_END.name, group=ls.group_id)
+        log.info("letter service started", topic=settings.topic(YEAR_END), group=ls.group_id)
 
     @app.on_shutdown
     async def stopping() -> None:

@@ -12,6 +12,7 @@ move keys between partitions, so it is never changed automatically).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import asyncio
 import sys
 import time
@@ -222,7 +223,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         reports = asyncio.run(
             ensure_topics(
-                bootstrap, replication_factor=args.replication_factor, wait_s=args.timeout
+                bootstrap,
+                [dataclasses.replace(t, name=settings.topic(t)) for t in TOPICS],
+                replication_factor=args.replication_factor,
+                wait_s=args.timeout,
             )
         )
     except (TimeoutError, RuntimeError, KafkaError) as exc:

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.topics import TopicSpec
+
 MASK = "***"
 _SECRET_NAME = re.compile(r"password|secret|token|api_?key", re.IGNORECASE)
 
@@ -31,6 +33,11 @@ class Settings(BaseSettings):
         default="postgresql://annual_review:annual_review@127.0.0.1:15432/annual_review",
         description="PostgreSQL DSN (libpq URL) of the read-model database",
     )
+    topic_prefix: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._-]{0,40}$",
+        description="Prefix of every topic name (environments and tests share a cluster)",
+    )
     smtp_host: str = Field(default="127.0.0.1", description="SMTP server host for letters")
     smtp_port: int = Field(default=2525, ge=1, le=65535, description="SMTP server port")
     log_level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING, ERROR")
@@ -38,6 +45,10 @@ class Settings(BaseSettings):
         default="auto",
         description="auto: console renderer on a terminal, JSON lines otherwise",
     )
+
+    def topic(self, spec: TopicSpec) -> str:
+        """The full name of a topic declared in contracts.topics."""
+        return self.topic_prefix + spec.name
 
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict that is safe to log: passwords in URLs and secret-named

@@ -43,13 +43,15 @@ class Projector:
         self.settings = psettings
         self.broker = broker
         self.stopping = False
+        self.facts_topic = FACTS.name
+        self.dead_letter_topic = DEAD_LETTERS.name
 
     async def publish_dead_letters(self, dead: Sequence[DeadLetter]) -> None:
         for d in dead:
             r = d.record
             await self.broker.publish(
                 r.value or b"",
-                topic=DEAD_LETTERS.name,
+                topic=self.dead_letter_topic,
                 key=r.key,
                 headers={
                     "dead-letter-reason": d.rejection.reason.value,
@@ -109,7 +111,7 @@ class Projector:
                     schema = await ensure_active_version(conn)
                     async with conn.transaction():
                         await conn.execute(f"SET LOCAL search_path TO {schema}, public")
-                        stored = await read_positions(conn, FACTS.name)
+                        stored = await read_positions(conn, self.facts_topic)
                 break
             except Exception as exc:
                 attempt += 1
@@ -119,7 +121,7 @@ class Projector:
                 await asyncio.sleep(delay)
         fresh = []
         for tp in assigned:
-            if tp.topic != FACTS.name:
+            if tp.topic != self.facts_topic:
                 continue
             offset = stored.get(tp.partition)
             if offset is None:
@@ -168,7 +170,7 @@ def create_app(
 
     listener = SeekToStoredPositions()
     subscriber = broker.subscriber(
-        FACTS.name,
+        settings.topic(FACTS),
         group_id=psettings.group_id,
         batch=True,
         max_records=psettings.max_records,
@@ -195,6 +197,8 @@ def create_app(
             await apply_migrations(conn, default_folders())
             await ensure_active_version(conn)
         projector = Projector(pool, psettings, broker)
+        projector.facts_topic = settings.topic(FACTS)
+        projector.dead_letter_topic = settings.topic(DEAD_LETTERS)
         listener.projector = projector
         state["projector"] = projector
         state["pool"] = pool
@@ -205,7 +209,7 @@ def create_app(
             state["metrics"] = await metrics.serve(
                 psettings.metrics_port, state["pool"], psettings.health_max_lag_seconds
             )
-        log.info("projector started", group=psettings.group_id, topic=FACTS.name)
+        log.info("projector started", group=psettings.group_id, topic=settings.topic(FACTS))
 
     @app.on_shutdown
     async def stop() -> None:

@@ -133,19 +133,20 @@ async def rebuild(
         schema = schema_of(version)
         await consumer.start()
         await consumer.topics()  # loads the cluster metadata
-        found = consumer.partitions_for_topic(FACTS.name) or set(range(FACTS.partitions))
-        partitions = [TopicPartition(FACTS.name, p) for p in sorted(found)]
+        topic = settings.topic(FACTS)
+        found = consumer.partitions_for_topic(topic) or set(range(FACTS.partitions))
+        partitions = [TopicPartition(topic, p) for p in sorted(found)]
         consumer.assign(partitions)
         progress = Progress()
         started = time.monotonic()
         while True:
             live_schema = await active_schema(conn)
-            targets = await _positions(conn, live_schema) if live_schema else {}
+            targets = await _positions(conn, live_schema, topic) if live_schema else {}
             await _catch_up(conn, consumer, schema, partitions, targets, psettings, progress,
                             on_progress)  # fmt: skip
             if max_seconds is not None and time.monotonic() - started > max_seconds:
                 return None
-            report = await _try_switch(conn, version, schema, live_schema, progress, started)
+            report = await _try_switch(conn, version, schema, live_schema, topic, progress, started)
             if report is not None:
                 return report
     finally:
@@ -153,10 +154,10 @@ async def rebuild(
         await conn.close()
 
 
-async def _positions(conn: asyncpg.Connection, schema: str) -> dict[int, int]:  # type: ignore[type-arg]
+async def _positions(conn: asyncpg.Connection, schema: str, topic: str) -> dict[int, int]:  # type: ignore[type-arg]
     async with conn.transaction():
         await conn.execute(f"SET LOCAL search_path TO {schema}, public")
-        return await read_positions(conn, FACTS.name)
+        return await read_positions(conn, topic)
 
 
 async def _catch_up(
@@ -170,7 +171,7 @@ async def _catch_up(
     on_progress: Callable[[Progress], None],
 ) -> None:
     """Apply records until every partition stands exactly at its target."""
-    done = await _positions(conn, schema)
+    done = await _positions(conn, schema, partitions[0].topic)
     for tp in partitions:  # records past an earlier target were dropped: fetch them again
         consumer.seek(tp, done.get(tp.partition, 0))
     while True:
@@ -204,14 +205,15 @@ async def _try_switch(
     version: int,
     schema: str,
     live_schema: str | None,
+    topic: str,
     progress: Progress,
     started: float,
 ) -> RebuildReport | None:
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", VERSION_SWITCH_LOCK)
         current = await active_schema(conn)
-        live = await _positions(conn, current) if current else {}
-        mine = await _positions(conn, schema)
+        live = await _positions(conn, current, topic) if current else {}
+        mine = await _positions(conn, schema, topic)
         if {p: o for p, o in live.items() if o} != {p: o for p, o in mine.items() if o}:
             return None  # the live projector moved on: catch up to its new positions
         comparison = [await _compare(conn, t, current, schema) for t in COMPARED] if current else []
