@@ -90,6 +90,7 @@ stop_recorded_processes() {
   local f pid
   shopt -s nullglob
   for f in "$AR_LOCAL"/*.pid "$AR_LOCAL"/*/*.pid; do
+    [[ $f == "$AR_LOCAL/kafka/kafka.pid" ]] && continue  # kafka.sh stop handles the broker
     pid=$(read_pid "$f")
     if [[ -n $pid ]] && belongs_to_repo "$pid"; then
       say "stopping ${f#"$AR_ROOT/"} (pid $pid)"
