@@ -12,8 +12,8 @@ move keys between partitions, so it is never changed automatically).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import asyncio
+import dataclasses
 import sys
 import time
 from collections.abc import Iterable
