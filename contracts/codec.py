@@ -116,7 +116,7 @@ def decode_object(obj: Any) -> Envelope[Payload]:
         raise RejectedMessage(
             Reason.UNSUPPORTED_VERSION,
             f"{event_type} schema version {version!r} is not supported: "
-            f"this system reads versions 1 to {current}",
+            f"this system reads versions 1 to {current}, given as a JSON whole number",
             **hint,
         )
     data = obj["data"]
