@@ -1,0 +1,129 @@
+"""``annual-review close-year``: close a financial year (one FinancialYearClosed per partition)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+import typer
+from pydantic import ValidationError
+
+from contracts.codec import describe
+from contracts.events import FinancialYearClosed
+from contracts.financial_year import FinancialYear, long_date
+from contracts.publisher import Position
+from services.cli.common import (
+    ExitCode,
+    fail,
+    out,
+    parse_date,
+    parse_year,
+    print_json,
+    run,
+    settings,
+)
+from services.cli.kafka import KafkaUnavailable, publisher
+
+PRODUCER = "annual-review-cli"
+
+
+async def _close(bootstrap: str, payload: dict[str, Any]) -> list[Position]:
+    async with publisher(bootstrap) as p:
+        return await p.close_year(payload, producer=PRODUCER)
+
+
+def close_year(
+    year: Annotated[
+        FinancialYear,
+        typer.Argument(
+            parser=parse_year, metavar="YEAR", help="The financial year to close, e.g. 2019-20."
+        ),
+    ],
+    letter_date: Annotated[
+        date,
+        typer.Option(
+            parser=parse_date,
+            metavar="YYYY-MM-DD",
+            help="The date printed on the year's letters (after the year ends).",
+            show_default=False,
+        ),
+    ],
+    publication_date: Annotated[
+        date,
+        typer.Option(
+            parser=parse_date,
+            metavar="YYYY-MM-DD",
+            help="When the figures are published (not before the letter date).",
+            show_default=False,
+        ),
+    ],
+    signatory_name: Annotated[
+        str, typer.Option(help="Who signs the letters, e.g. 'Michael King'.", show_default=False)
+    ],
+    signatory_title: Annotated[
+        list[str],
+        typer.Option(
+            help="A title line under the signature; repeat for each line (1 to 4).",
+            show_default=False,
+        ),
+    ],
+    close_id: Annotated[
+        UUID | None,
+        typer.Option(
+            help="Reuse the id of an earlier attempt (to retry the same close). Default: a new id.",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the close id and positions as JSON.")
+    ] = False,
+) -> None:
+    """Close a financial year, so that its letters can be decided and sent.
+
+    The letters are decided on exactly the facts published before the close: one
+    FinancialYearClosed is published to every partition of the facts topic (the same close
+    id on each), and Kafka orders each copy after every fact already on its partition.
+    Example:
+
+      annual-review close-year 2019-20 --letter-date 2020-07-22 --publication-date 2020-07-29
+      --signatory-name "Michael King"
+      --signatory-title "Local Government and Social Care Ombudsman"
+      --signatory-title "Chair, Commission for Local Administration in England"
+    """
+    the_id = close_id or uuid4()
+    payload: dict[str, Any] = {
+        "close_id": the_id,
+        "financial_year": year,
+        "letter_date": letter_date,
+        "publication_date": publication_date,
+        "signatory": {"name": signatory_name, "titles": tuple(signatory_title)},
+    }
+    try:  # the same checks the publisher makes, before connecting to anything
+        FinancialYearClosed.model_validate({**payload, "partition_count": 1})
+    except ValidationError as e:
+        fail(f"cannot close {year}: {describe(e)}", code=ExitCode.INVALID_INPUT)
+    try:
+        positions = run(_close(settings().kafka_bootstrap, payload))
+    except KafkaUnavailable as e:
+        fail(f"{e}; the year was not closed", hint=e.hint, code=ExitCode.UNAVAILABLE)
+    result = {
+        "financial_year": year.label,
+        "close_id": str(the_id),
+        "letter_date": letter_date.isoformat(),
+        "publication_date": publication_date.isoformat(),
+        "topic": positions[0].topic if positions else None,
+        "partitions": [{"partition": p.partition, "offset": p.offset} for p in positions],
+    }
+    if json_output:
+        print_json(result)
+        return
+    out.print(f"[bold green]Closed {year}[/]: close id {the_id}")
+    out.print(
+        f"letters dated {long_date(letter_date)}, published {long_date(publication_date)}, "
+        f"signed by {signatory_name}"
+    )
+    out.print(
+        f"FinancialYearClosed on {len(positions)} partition(s) of {result['topic']}: "
+        + ", ".join(f"{p.partition}@{p.offset}" for p in positions)
+    )

@@ -1,0 +1,116 @@
+"""What every command shares: consoles, exit codes, errors that say what to do, JSON
+output, progress bars, option parsers and running a coroutine."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+from collections.abc import Coroutine
+from datetime import date
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from contracts.financial_year import FinancialYear, NotAFinancialYear
+from services.platform.settings import Settings, get_settings
+
+T = TypeVar("T")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class ExitCode(enum.IntEnum):
+    """Documented in docs/cli.md; scripts can rely on them."""
+
+    OK = 0
+    INVALID_INPUT = 1  # the input was refused: nothing was published
+    USAGE = 2  # wrong arguments or configuration
+    UNAVAILABLE = 3  # a server (Kafka) could not be reached, or a topic is missing
+    PARTIAL = 4  # failed part-way: some events were published
+    INTERRUPTED = 130
+
+
+def fail(message: str, *, hint: str | None = None, code: ExitCode = ExitCode.USAGE) -> NoReturn:
+    """Print ``error: message`` (and what to do) on stderr and exit with ``code``."""
+    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    if hint:
+        err.print(f"[yellow]hint:[/] {hint}", markup=True, soft_wrap=True)
+    raise typer.Exit(int(code))
+
+
+def print_json(value: Any) -> None:
+    """Machine-readable output on stdout, nothing else on it."""
+    typer.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+def settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as e:
+        fail(
+            f"the configuration from the environment is invalid: {e}",
+            hint="check the AR_* environment variables (`annual-review config --help`)",
+        )
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+def progress(*, disable: bool = False, total_known: bool = True) -> Progress:
+    """A progress bar on stderr (shown only on a terminal)."""
+    columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
+    if total_known:
+        columns += [BarColumn(), MofNCompleteColumn(), TaskProgressColumn(), TimeRemainingColumn()]
+    else:
+        columns += [TextColumn("{task.completed:,}"), TimeElapsedColumn()]
+    return Progress(*columns, console=err, disable=disable or not err.is_terminal, transient=False)
+
+
+# --- option parsers (typer ``parser=``): a wrong value gets a message saying the form ---
+
+
+def parse_year(text: str | FinancialYear) -> FinancialYear:
+    if isinstance(text, FinancialYear):  # a default value
+        return text
+    try:
+        return FinancialYear.parse(text)
+    except NotAFinancialYear as e:
+        raise typer.BadParameter(f"{e} (e.g. 2019-20)") from None
+
+
+def parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a date: use YYYY-MM-DD (e.g. 2020-07-22)"
+        ) from None
+
+
+def parse_share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a number: use a share such as 0.01") from None
+    if not 0 <= value <= 1:
+        raise typer.BadParameter(f"{text} is not a share between 0 and 1 (0.01 means 1%)")
+    return value

@@ -1,0 +1,81 @@
+"""Reaching Kafka from the command line: a quick check that the broker answers and the
+facts topic exists, so that a newcomer gets one clear sentence instead of a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiokafka.errors import KafkaError
+
+from contracts.publisher import EventPublisher
+from contracts.topics import FACTS, TopicSpec
+from services.platform.kafka_admin import open_admin
+
+PREFLIGHT_SECONDS = 5.0
+MAKE_UP = (
+    "run `make up` first (it starts Kafka and creates the topics), "
+    "or point AR_KAFKA_BOOTSTRAP at a running broker"
+)
+
+
+class KafkaUnavailable(Exception):
+    """Kafka cannot be used: the message says why, ``hint`` what to do."""
+
+    def __init__(self, message: str, hint: str = MAKE_UP) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+@asynccontextmanager
+async def _quiet_aiokafka() -> AsyncIterator[None]:
+    # aiokafka logs every failed connection attempt at ERROR; the CLI reports it once.
+    logger = logging.getLogger("aiokafka")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+async def check_topic(bootstrap: str, topic: TopicSpec = FACTS) -> int:
+    """The topic's partition count; raises KafkaUnavailable when Kafka does not answer
+    within PREFLIGHT_SECONDS or the topic does not exist."""
+    async with _quiet_aiokafka():
+        try:
+            admin = await open_admin(bootstrap, wait_s=PREFLIGHT_SECONDS)
+        except TimeoutError:
+            raise KafkaUnavailable(
+                f"Kafka at {bootstrap} is not reachable (no answer within {PREFLIGHT_SECONDS:.0f}s)"
+            ) from None
+        try:
+            described = await admin.describe_topics([topic.name])
+        except KafkaError as e:
+            raise KafkaUnavailable(f"Kafka at {bootstrap} failed to describe topics: {e}") from e
+        finally:
+            await admin.close()
+    partitions = [t for t in described if t.get("topic") == topic.name and not t.get("error_code")]
+    if not partitions or not partitions[0]["partitions"]:
+        raise KafkaUnavailable(
+            f"the topic {topic.name} does not exist on Kafka at {bootstrap}",
+            hint="run `make up`, or `python -m services.platform.kafka_admin ensure-topics`",
+        )
+    return len(partitions[0]["partitions"])
+
+
+@asynccontextmanager
+async def publisher(bootstrap: str) -> AsyncIterator[EventPublisher]:
+    """An open EventPublisher on the facts topic, after checking that it can work."""
+    await check_topic(bootstrap)
+    try:
+        async with _quiet_aiokafka():
+            p = EventPublisher(bootstrap)
+            await p.__aenter__()
+    except (KafkaError, OSError) as e:
+        raise KafkaUnavailable(f"could not connect a producer to Kafka at {bootstrap}: {e}") from e
+    try:
+        yield p
+    finally:
+        await p.__aexit__(None, None, None)

@@ -1,0 +1,56 @@
+"""The ``annual-review`` command: a thin registry of command groups, one line per module.
+
+To add a command group: write ``services/cli/<name>.py`` with a ``typer.Typer`` (``app``)
+or a command function, and register it below.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
+import typer
+
+from services.cli import close_year, config, councils, publish, serve, simulate
+
+app = typer.Typer(
+    name="annual-review",
+    help="Casework of the Local Government and Social Care Ombudsman -> per-council "
+    "statistics and Annual Review letters.\n\nSettings come from AR_* environment "
+    "variables (`annual-review config`). Start the local servers with `make up`.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            typer.echo(f"annual-review {version('annual-review')}")
+        except PackageNotFoundError:
+            typer.echo("annual-review (not installed: run `.venv/bin/pip install -e .`)")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Casework -> statistics -> Annual Review letters."""
+
+
+app.add_typer(councils.app, name="councils")
+app.command("publish")(publish.publish)
+app.command("simulate")(simulate.simulate)
+app.command("close-year")(close_year.close_year)
+app.add_typer(serve.app, name="serve")
+app.command("config")(config.config)
+
+if __name__ == "__main__":
+    app(prog_name="annual-review")

@@ -1,0 +1,131 @@
+"""Publishing many events in chunks, with a progress bar and a summary of where they went."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from rich.table import Table
+
+from contracts.envelope import Envelope
+from contracts.publisher import Position
+from contracts.topics import FACTS
+from services.cli.common import err, out, progress
+from services.cli.kafka import publisher
+
+CHUNK = 2_000
+
+
+@dataclass(slots=True)
+class PartitionRange:
+    partition: int
+    first_offset: int
+    last_offset: int
+    events: int = 0
+
+
+@dataclass(slots=True)
+class PublishSummary:
+    topic: str = FACTS.name
+    published: int = 0
+    by_type: Counter[str] = field(default_factory=Counter)
+    partitions: dict[int, PartitionRange] = field(default_factory=dict)
+
+    def add(self, event: Envelope[Any], position: Position) -> None:
+        self.published += 1
+        self.by_type[event.type] += 1
+        r = self.partitions.get(position.partition)
+        if r is None:
+            r = self.partitions[position.partition] = PartitionRange(
+                position.partition, position.offset, position.offset
+            )
+        r.first_offset = min(r.first_offset, position.offset)
+        r.last_offset = max(r.last_offset, position.offset)
+        r.events += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "published": self.published,
+            "by_type": dict(sorted(self.by_type.items())),
+            "partitions": [
+                {
+                    "partition": r.partition,
+                    "events": r.events,
+                    "first_offset": r.first_offset,
+                    "last_offset": r.last_offset,
+                }
+                for r in sorted(self.partitions.values(), key=lambda r: r.partition)
+            ],
+        }
+
+
+class PartiallyPublished(Exception):
+    """Publishing failed after some events were written (the summary says which)."""
+
+    def __init__(self, summary: PublishSummary, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.summary = summary
+        self.cause = cause
+
+
+def _chunks(events: Iterable[Envelope[Any]], size: int) -> Iterator[list[Envelope[Any]]]:
+    it = iter(events)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+async def publish_all(
+    bootstrap: str,
+    events: Iterable[Envelope[Any]],
+    *,
+    total: int,
+    description: str = "publishing",
+    chunk_size: int = CHUNK,
+    quiet: bool = False,
+) -> PublishSummary:
+    """Publish in order, ``chunk_size`` at a time, each chunk acknowledged before the next."""
+    summary = PublishSummary()
+    async with publisher(bootstrap) as p:
+        with progress(disable=quiet) as bar:
+            task = bar.add_task(description, total=total)
+            for chunk in _chunks(events, chunk_size):
+                try:
+                    positions = await p.publish_many(chunk)
+                except Exception as e:
+                    raise PartiallyPublished(summary, e) from e
+                for event, position in zip(chunk, positions, strict=True):
+                    summary.add(event, position)
+                bar.advance(task, len(chunk))
+    return summary
+
+
+def print_summary(summary: PublishSummary) -> None:
+    out.print(f"[bold green]Published {summary.published:,} event(s)[/] to {summary.topic}")
+    kinds = Table(title=None, show_edge=False, box=None, padding=(0, 2))
+    kinds.add_column("event type")
+    kinds.add_column("events", justify="right")
+    for kind, n in sorted(summary.by_type.items()):
+        kinds.add_row(kind, f"{n:,}")
+    out.print(kinds)
+    table = Table(show_edge=False, box=None, padding=(0, 2))
+    table.add_column("partition", justify="right")
+    table.add_column("events", justify="right")
+    table.add_column("offsets", justify="right")
+    for r in sorted(summary.partitions.values(), key=lambda r: r.partition):
+        table.add_row(str(r.partition), f"{r.events:,}", f"{r.first_offset}-{r.last_offset}")
+    out.print(table)
+
+
+def report_partial(e: PartiallyPublished) -> None:
+    err.print(
+        f"[bold red]error:[/] publishing failed after {e.summary.published:,} event(s) were "
+        f"written: {e.cause!r}"
+    )
+    err.print(
+        "[yellow]hint:[/] the events already written stay in the log; republishing the same "
+        "file is safe for the statistics (the projector skips event ids it has applied)"
+    )

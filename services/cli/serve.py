@@ -1,0 +1,105 @@
+"""``annual-review serve ...``: run a service in the foreground (Ctrl-C stops it).
+
+The services are imported only when started, so ``--help`` works without them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from services.cli.common import ExitCode, err, fail, settings
+
+app = typer.Typer(
+    help="Run a service in the foreground: the projector, the letters service, or a local "
+    "SMTP server. Configuration comes from the AR_* environment (`annual-review config`).",
+    no_args_is_help=True,
+)
+
+
+def _load(module: str, name: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as e:
+        fail(
+            f"{module} cannot be imported ({e}): this service is not installed in this checkout",
+            hint="update the checkout and reinstall (`.venv/bin/pip install -e .`)",
+        )
+    except AttributeError:
+        fail(f"{module} has no {name}(): this checkout's service is incomplete")
+
+
+def _run_app(module: str) -> None:
+    create_app = _load(module, "create_app")
+    settings()  # fail early, with a clear message, on a bad AR_* environment
+    try:
+        asyncio.run(create_app().run())
+    except KeyboardInterrupt:
+        err.print("stopped")
+    except OSError as e:
+        fail(
+            f"the service stopped: {e}",
+            hint="are Kafka and PostgreSQL running? `make up` starts them",
+            code=ExitCode.UNAVAILABLE,
+        )
+
+
+@app.command("projector")
+def projector() -> None:
+    """Run the projector: folds casework.facts into the statistics in PostgreSQL.
+
+    Needs Kafka (AR_KAFKA_BOOTSTRAP) and PostgreSQL (AR_DATABASE_URL); `make up` starts both.
+    """
+    _run_app("services.projector.app")
+
+
+@app.command("letters")
+def letters() -> None:
+    """Run the letters service: renders and sends the Annual Review letters of closed years."""
+    _run_app("services.letters.app")
+
+
+@app.command("smtp")
+def smtp(
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port to listen on (loopback).")
+    ] = 2525,
+    maildir: Annotated[
+        Path | None,
+        typer.Option(
+            file_okay=False,
+            help="Store each received message in this Maildir. Default: the server's own choice.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run a local SMTP server that receives the letters (for development and tests)."""
+    main = _load("services.letters.smtp_server", "main")
+    params = inspect.signature(main).parameters
+    kwargs: dict[str, Any] = {}
+    if "port" in params:
+        kwargs["port"] = port
+    if "maildir" in params and maildir is not None:
+        kwargs["maildir"] = maildir
+    try:
+        if kwargs or not params:
+            result = main(**kwargs)
+        else:  # an argparse-style main(argv)
+            argv = ["--port", str(port)] + (["--maildir", str(maildir)] if maildir else [])
+            result = main(argv)
+        if inspect.isawaitable(result):
+            result = asyncio.run(_await(result))
+    except KeyboardInterrupt:
+        err.print("stopped")
+        return
+    if isinstance(result, int) and result:
+        raise typer.Exit(result)
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
