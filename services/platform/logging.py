@@ -17,6 +17,7 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
+import structlog.tracebacks
 
 if TYPE_CHECKING:
     from services.platform.settings import Settings
@@ -54,7 +55,10 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     renderer: Any
     if _use_json(settings.log_format, out):
         final: list[Any] = [
-            structlog.processors.dict_tracebacks,
+            # Never show_locals: frame locals can hold DSNs, passwords and whole payloads.
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False, max_frames=12)
+            ),
             structlog.processors.JSONRenderer(sort_keys=False),
         ]
     else:

@@ -177,6 +177,8 @@ def create_app(
         batch_timeout_ms=psettings.batch_timeout_ms,
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
+        session_timeout_ms=psettings.session_timeout_ms,
+        heartbeat_interval_ms=min(3000, psettings.session_timeout_ms // 3),
         listener=listener,
         decoder=raw,
     )

@@ -22,6 +22,11 @@ class ProjectorSettings(BaseSettings):
     batch_timeout_ms: int = Field(
         default=50, ge=1, description="How long a fetch waits for records"
     )
+    session_timeout_ms: int = Field(
+        default=10_000,
+        ge=6_000,
+        description="Kafka group session timeout: how soon a dead instance's partitions move",
+    )
     metrics_port: int = Field(
         default=9108, ge=0, description="Prometheus metrics and /health port (0: off)"
     )

@@ -156,17 +156,22 @@ async def write_changes(conn: Conn, ws: WorkingSet, last_event_at: datetime | No
             ]
             for col in columns
         ]
-        placeholders = ", ".join(f"${i + 3}::int[]" for i in range(len(columns)))
+        # Rows first (zeros), then add: an upsert would check the CHECK constraints
+        # against the bare delta, which may be negative.
         await conn.execute(
-            f"INSERT INTO council_year_stats (council, financial_year, {', '.join(columns)}, "  # noqa: S608 (column names are constants)
-            f"last_event_at) "
-            f"SELECT c, y, {', '.join(f'v{i}' for i in range(len(columns)))}, "
-            f"${len(columns) + 3}::timestamptz "
-            f"FROM unnest($1::text[], $2::int[], {placeholders}) "
-            f"AS t(c, y, {', '.join(f'v{i}' for i in range(len(columns)))}) "
-            f"ON CONFLICT (council, financial_year) DO UPDATE SET "
-            + ", ".join(f"{col} = council_year_stats.{col} + excluded.{col}" for col in columns)
-            + ", last_event_at = excluded.last_event_at",
+            "INSERT INTO council_year_stats (council, financial_year) "
+            "SELECT * FROM unnest($1::text[], $2::int[]) ON CONFLICT DO NOTHING",
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+        )
+        placeholders = ", ".join(f"${i + 3}::int[]" for i in range(len(columns)))
+        names = ", ".join(f"v{i}" for i in range(len(columns)))
+        await conn.execute(
+            f"UPDATE council_year_stats s SET "  # noqa: S608 (column names are constants)
+            + ", ".join(f"{col} = s.{col} + d.v{i}" for i, col in enumerate(columns))
+            + f", last_event_at = ${len(columns) + 3}::timestamptz "
+            f"FROM unnest($1::text[], $2::int[], {placeholders}) AS d(c, y, {names}) "
+            f"WHERE s.council = d.c AND s.financial_year = d.y",
             [k[0] for k in keys],
             [k[1] for k in keys],
             *values,

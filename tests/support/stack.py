@@ -1,0 +1,211 @@
+"""An isolated slice of the real servers for one test: its own database and topics.
+
+Every test that runs services gets a fresh PostgreSQL database and a unique topic prefix
+on the shared local broker, so tests never see each other's events or figures, and the
+services run as real processes (SIGKILL means SIGKILL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from contracts.envelope import Envelope
+from contracts.publisher import EventPublisher, Position
+from contracts.topics import FACTS, TOPICS
+from services.platform.kafka_admin import ensure_topics
+from services.platform.publishing import event_publisher
+from services.platform.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclasses.dataclass
+class Service:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no flush; what was not committed is lost."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclasses.dataclass
+class Stack:
+    settings: Settings
+    env: dict[str, str]
+    workdir: Path
+    services: list[Service] = dataclasses.field(default_factory=list)
+
+    @property
+    def facts(self) -> str:
+        return self.settings.topic(FACTS)
+
+    def start(self, module: str, **extra_env: str) -> Service:
+        """Run ``python -m <module>`` (services.projector, services.letters) as a process."""
+        log = self.workdir / f"{module.rsplit('.', 1)[-1]}-{len(self.services)}.log"
+        process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            cwd=REPO,
+            env={**os.environ, **self.env, **extra_env},
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        service = Service(module, process, log)
+        self.services.append(service)
+        return service
+
+    def publisher(self) -> EventPublisher:
+        return event_publisher(self.settings)
+
+    async def publish(self, events: Iterable[Envelope[Any]]) -> list[Position]:
+        async with self.publisher() as p:
+            return await p.publish_many(list(events))
+
+    async def publish_raw(self, values: Sequence[tuple[bytes | None, bytes]]) -> None:
+        async with self.publisher() as p:
+            for key, value in values:
+                await p.publish_raw(value, key=key)
+
+    async def end_offsets(self) -> dict[int, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap)
+        await consumer.start()
+        try:
+            parts = [TopicPartition(self.facts, p) for p in range(FACTS.partitions)]
+            ends = await consumer.end_offsets(parts)
+            return {tp.partition: o for tp, o in ends.items()}
+        finally:
+            await consumer.stop()
+
+    async def connect(self) -> asyncpg.Connection:  # type: ignore[type-arg]
+        return await asyncpg.connect(self.settings.database_url)
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        conn = await self.connect()
+        try:
+            return await conn.fetch(sql, *args)
+        finally:
+            await conn.close()
+
+    async def positions(self) -> dict[int, int]:
+        try:
+            rows = await self.fetch(
+                "SELECT partition, next_offset FROM readmodel.positions WHERE topic = $1",
+                self.facts,
+            )
+        except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+            return {}
+        return {r["partition"]: r["next_offset"] for r in rows}
+
+    async def wait_caught_up(self, timeout: float = 120.0) -> None:
+        """Until the projector's stored positions reach the topic's end offsets."""
+        ends = await self.end_offsets()
+        deadline = time.monotonic() + timeout
+        while True:
+            done = await self.positions()
+            if all(done.get(p, 0) >= o for p, o in ends.items()):
+                return
+            if time.monotonic() > deadline:
+                logs = "\n".join(f"--- {s.log.name}\n{s.tail()}" for s in self.services)
+                raise TimeoutError(f"projector did not catch up: {done} < {ends}\n{logs}")
+            await asyncio.sleep(0.2)
+
+    async def stats(self) -> dict[tuple[str, int], dict[str, int]]:
+        rows = await self.fetch("SELECT * FROM readmodel.council_year_stats")
+        return {
+            (r["council"], r["financial_year"]): {k: r[k] for k in COUNT_KEYS}
+            for r in rows
+            if any(r[k] for k in COUNT_KEYS)
+        }
+
+
+COUNT_KEYS = (
+    "upheld", "not_upheld", "advice_given", "closed_after_initial_enquiries",
+    "incomplete_or_invalid", "referred_back_for_local_resolution", "satisfactory_remedies",
+    "compliance_outcomes", "compliance_implemented",
+)  # fmt: skip
+
+
+async def open_stack(base: Settings, workdir: Path, **settings_overrides: Any) -> Stack:
+    tag = uuid.uuid4().hex[:10]
+    database = f"ar_t_{tag}"
+    admin = await asyncpg.connect(base.database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await admin.close()
+    parts = urlsplit(base.database_url)
+    url = urlunsplit(parts._replace(path=f"/{database}"))
+    prefix = f"t{tag}."
+    settings = base.model_copy(
+        update={"database_url": url, "topic_prefix": prefix, **settings_overrides}
+    )
+    await ensure_topics(
+        settings.kafka_bootstrap,
+        [dataclasses.replace(t, name=settings.topic(t)) for t in TOPICS],
+    )
+    env = {
+        "AR_DATABASE_URL": url,
+        "AR_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "AR_TOPIC_PREFIX": prefix,
+        "AR_LOG_FORMAT": "json",
+        "AR_PROJECTOR_METRICS_PORT": "0",
+        # Own consumer groups: a killed member of a shared group would stall every test's
+        # rebalance until its session times out.
+        "AR_PROJECTOR_GROUP_ID": f"{prefix}projector",
+        "AR_PROJECTOR_SESSION_TIMEOUT_MS": "6000",
+        "AR_LETTERS_GROUP_ID": f"{prefix}letters",
+        "PYTHONPATH": str(REPO),
+    }
+    return Stack(settings=settings, env=env, workdir=workdir)
+
+
+async def close_stack(stack: Stack, base: Settings) -> None:
+    for s in stack.services:
+        s.kill()
+    admin = await asyncpg.connect(base.database_url)
+    try:
+        name = urlsplit(stack.settings.database_url).path.lstrip("/")
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+    client = AIOKafkaAdminClient(bootstrap_servers=base.kafka_bootstrap)
+    await client.start()
+    try:
+        await client.delete_topics([stack.settings.topic(t) for t in TOPICS])
+    except Exception:  # noqa: S110 - best effort: the broker is local and disposable
+        pass
+    finally:
+        await client.close()
