@@ -224,3 +224,105 @@ async def test_two_instances_share_the_partitions_and_stay_exact_when_one_is_kil
     await publishing
     await stack.wait_caught_up(timeout=180)
     assert await stack.stats() == expected_figures(events)
+
+
+async def close_2019(stack: Stack) -> None:
+    async with stack.publisher() as p:
+        await p.close_year(
+            {
+                "financial_year": "2019-20",
+                "letter_date": "2020-07-22",
+                "publication_date": "2020-07-29",
+                "signatory": {"name": "Michael King", "titles": ["Ombudsman"]},
+            },
+            producer="tests",
+        )
+
+
+async def test_a_closed_years_snapshot_holds_every_event_before_the_close_and_none_after(
+    stack: Stack,
+) -> None:
+    councils = [f"Y{i:02d}" for i in range(12)]
+    before = [council(c, "District" if i % 2 else "Unitary") for i, c in enumerate(councils)]
+    before += list(random_casework(councils, 3_000, seed=5, years=(2019,)))
+    after = list(random_casework(councils, 500, seed=6, years=(2019,)))
+    stack.start(PROJECTOR)
+    await stack.publish(before)
+    await close_2019(stack)
+    await stack.publish(after)  # late: same year, published after the close
+    await stack.wait_caught_up()
+
+    (close,) = await stack.fetch("SELECT * FROM readmodel.year_closes")
+    assert close["completed_at"] is not None
+    snapshot = {
+        (r["council"], r["financial_year"]): {k: r[k] for k in zeros()}
+        for r in await stack.fetch("SELECT * FROM readmodel.year_snapshot_councils")
+    }
+    expected_before = expected_figures(before)
+    assert snapshot == {k: expected_before.get(k, zeros()) for k in snapshot}
+    assert {c for c, _ in snapshot} == set(councils)  # every council of the year
+    assert await stack.stats() == expected_figures(before + after)  # live figures move on
+    (late,) = await stack.fetch("SELECT count(*) AS n FROM readmodel.late_events")
+    assert late["n"] == len(after)
+    # The averages were computed from the snapshot, exactly.
+    groups = await stack.fetch("SELECT * FROM readmodel.year_snapshot_groups")
+    assert {g["comparison_group"] for g in groups} == {"District", "Unitary"}
+    district = [v for (c, _), v in snapshot.items() if councils.index(c) % 2]
+    mean = sum(
+        Fraction(v["upheld"], v["upheld"] + v["not_upheld"])
+        for v in district
+        if v["upheld"] + v["not_upheld"]
+    ) / len([v for v in district if v["upheld"] + v["not_upheld"]])
+    (d,) = [g for g in groups if g["comparison_group"] == "District"]
+    assert Fraction(int(d["uphold_num"]), int(d["uphold_den"])) == mean
+
+
+async def test_a_rebuild_while_events_arrive_ends_identical_and_queries_never_stop(
+    stack: Stack,
+) -> None:
+    from services.projector.config import ProjectorSettings
+    from services.projector.rebuild import rebuild
+
+    councils = [f"R{i:02d}" for i in range(20)]
+    first = [council(c, "London Borough") for c in councils]
+    first += list(random_casework(councils, 20_000, seed=21))
+    stack.start(PROJECTOR)
+    await stack.publish(first)
+    await stack.wait_caught_up()
+    more = list(random_casework(councils, 10_000, seed=22))
+
+    answered, failed = 0, 0
+    stop = asyncio.Event()
+
+    async def query_all_the_time() -> None:
+        nonlocal answered, failed
+        conn = await stack.connect()
+        try:
+            while not stop.is_set():
+                try:
+                    await conn.fetchval("SELECT sum(upheld) FROM readmodel.council_year_stats")
+                    answered += 1
+                except Exception:
+                    failed += 1
+                await asyncio.sleep(0.01)
+        finally:
+            await conn.close()
+
+    reader = asyncio.create_task(query_all_the_time())
+    publishing = asyncio.create_task(stack.publish(more))
+    report = await rebuild(stack.settings, ProjectorSettings(max_records=2000))
+    await publishing
+    await stack.wait_caught_up()
+    stop.set()
+    await reader
+
+    assert report is not None and report.identical, report
+    assert report.version == 2
+    assert {c.table for c in report.comparison} >= {"council_year_stats", "cases", "councils"}
+    (active,) = await stack.fetch(
+        "SELECT schema_name FROM projection_versions WHERE status = 'active'"
+    )
+    assert active["schema_name"] == "rm_v2"
+    # The live projector carried on in the new version: every event counted once.
+    assert await stack.stats() == expected_figures(first + more)
+    assert failed == 0 and answered > 50
