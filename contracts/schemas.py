@@ -426,6 +426,18 @@ def field_help(event_type: str, field: str) -> str | None:
     return FIELD_HELP.get((event_type, field)) or FIELD_HELP.get(field)
 
 
+def _tighten(event_type: str, data_schema: dict[str, Any]) -> None:
+    """Say in the schema what a model validator enforces, where JSON Schema can say it."""
+    if event_type == "CouncilDetailsChanged":
+        data_schema["minProperties"] = 1  # at least one detail
+        for prop in data_schema["properties"].values():
+            prop.pop("default", None)  # left out means "unchanged", not null
+        for name in ("name", "comparison_group"):  # may be left out, but not set to null
+            prop = data_schema["properties"][name]
+            (kept,) = [s for s in prop.pop("anyOf") if s.get("type") != "null"]
+            data_schema["properties"][name] = {**kept, **prop}
+
+
 def _describe_fields(defs: Mapping[str, Any]) -> None:
     """Fill in FIELD_HELP where a model's field has no description of its own."""
     for model_name, definition in defs.items():
@@ -479,6 +491,7 @@ def envelope_schema(event_type: str) -> dict[str, Any]:
     if "description" not in data_schema:
         data_schema["description"] = describe_payload(payload)
     _describe_fields(defs)
+    _tighten(event_type, data_schema)
     route = ", ".join(f"{r.topic.name} (key: {r.key})" for r in routes(event_type))
     return {
         "$schema": JSON_SCHEMA_DIALECT,
