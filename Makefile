@@ -38,11 +38,13 @@ status:
 test:
 	@$(CTL) test $(PYTEST_ARGS)
 
+# Commands that talk to the servers run through `ctl.sh exec`, which sets AR_DATABASE_URL and
+# AR_KAFKA_BOOTSTRAP from the ports (AR_PG_PORT, KAFKA_PORT) unless they are set.
 demo: up
-	$(VENV)/bin/annual-review demo
+	$(CTL) exec $(VENV)/bin/annual-review demo
 
 bench: up
-	$(PY) -m bench
+	$(CTL) exec $(PY) -m bench
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -50,10 +52,10 @@ lint: setup
 	$(VENV)/bin/mypy contracts services
 
 migrate:
-	$(PY) -m services.platform.migrations apply
+	$(CTL) exec $(PY) -m services.platform.migrations apply
 
 topics:
-	$(PY) -m services.platform.kafka_admin ensure-topics
+	$(CTL) exec $(PY) -m services.platform.kafka_admin ensure-topics
 
 clean:
 	@$(CTL) clean

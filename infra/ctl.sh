@@ -6,6 +6,7 @@
 #   ctl.sh status   exit 0 when both servers run, 3 otherwise
 #   ctl.sh test [pytest args]   setup, up, pytest, and always down; pytest's exit code
 #   ctl.sh clean    down, then remove .local (and a /var/tmp fallback cluster)
+#   ctl.sh exec CMD [ARGS]   run CMD from the repo root with the AR_* variables below
 # Ports: AR_PG_PORT (15432), KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093); the Python
 # settings AR_DATABASE_URL / AR_KAFKA_BOOTSTRAP follow them unless set explicitly.
 set -euo pipefail
@@ -157,5 +158,6 @@ case "${1:-}" in
   status) cmd_status ;;
   test) shift; cmd_test "$@" ;;
   clean) cmd_clean ;;
-  *) echo "usage: $0 setup|up|down|status|test [pytest args]|clean" >&2; exit 2 ;;
+  exec) shift; cd "$AR_ROOT" && exec "$@" ;;
+  *) echo "usage: $0 setup|up|down|status|test [pytest args]|clean|exec CMD [ARGS]" >&2; exit 2 ;;
 esac

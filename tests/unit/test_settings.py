@@ -103,6 +103,7 @@ def test_json_logs_carry_bound_context_and_quiet_libraries_only_warn() -> None:
         assert [line["event"] for line in lines] == ["applied", "heartbeat failed"]
         assert lines[0] | {"topic": "casework.facts", "partition": 3, "offset": 7} == lines[0]
         assert lines[0]["council"] == "E07000223"
+        assert "message" not in lines[1]  # the stdlib message is the event, once
         assert (lines[1]["level"], lines[1]["logger"], lines[1]["offset"]) == (
             "warning",
             "aiokafka.consumer",
