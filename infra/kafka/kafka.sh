@@ -150,6 +150,12 @@ cmd_start() {
   t0=$(date +%s)
   write_properties
   format_storage
+  # A fresh log per start: readiness looks for this start's "Kafka Server started" line, and
+  # a failure shows this start's lines only.
+  local f
+  for f in server.log kafka.out; do
+    [[ -f $LOGS/$f ]] && mv -f "$LOGS/$f" "$LOGS/$f.prev"
+  done
   say "starting broker on 127.0.0.1:$PORT (controller 127.0.0.1:$CONTROLLER_PORT)"
   # shellcheck disable=SC2086  # HEAP is a list of JVM options
   setsid "$java" $HEAP -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
