@@ -13,6 +13,7 @@ from contracts.codec import describe
 from contracts.events import FinancialYearClosed
 from contracts.financial_year import FinancialYear, long_date
 from contracts.publisher import Position
+from contracts.topics import FACTS
 from services.cli.common import (
     ExitCode,
     fail,
@@ -24,12 +25,13 @@ from services.cli.common import (
     settings,
 )
 from services.cli.kafka import KafkaUnavailable, publisher
+from services.platform.settings import Settings
 
 PRODUCER = "annual-review-cli"
 
 
-async def _close(bootstrap: str, payload: dict[str, Any]) -> list[Position]:
-    async with publisher(bootstrap) as p:
+async def _close(settings: Settings, payload: dict[str, Any]) -> list[Position]:
+    async with publisher(settings) as p:
         return await p.close_year(payload, producer=PRODUCER)
 
 
@@ -102,18 +104,27 @@ def close_year(
     try:  # the same checks the publisher makes, before connecting to anything
         FinancialYearClosed.model_validate({**payload, "partition_count": 1})
     except ValidationError as e:
-        fail(f"cannot close {year}: {describe(e)}", code=ExitCode.INVALID_INPUT)
+        fail(
+            f"cannot close {year}: {describe(e).removeprefix('event: ')}",
+            code=ExitCode.INVALID_INPUT,
+        )
     try:
-        positions = run(_close(settings().kafka_bootstrap, payload))
+        positions = run(_close(settings(), payload))
     except KafkaUnavailable as e:
         fail(f"{e}; the year was not closed", hint=e.hint, code=ExitCode.UNAVAILABLE)
+    facts_topic = settings().topic(FACTS)
+    markers = [p for p in positions if p.topic == facts_topic]
+    announcements = [p for p in positions if p.topic != facts_topic]
     result = {
         "financial_year": year.label,
         "close_id": str(the_id),
         "letter_date": letter_date.isoformat(),
         "publication_date": publication_date.isoformat(),
-        "topic": positions[0].topic if positions else None,
-        "partitions": [{"partition": p.partition, "offset": p.offset} for p in positions],
+        "topic": facts_topic,
+        "partitions": [{"partition": p.partition, "offset": p.offset} for p in markers],
+        "announced": [
+            {"topic": p.topic, "partition": p.partition, "offset": p.offset} for p in announcements
+        ],
     }
     if json_output:
         print_json(result)
@@ -124,6 +135,8 @@ def close_year(
         f"signed by {signatory_name}"
     )
     out.print(
-        f"FinancialYearClosed on {len(positions)} partition(s) of {result['topic']}: "
-        + ", ".join(f"{p.partition}@{p.offset}" for p in positions)
+        f"FinancialYearClosed on {len(markers)} partition(s) of {facts_topic} "
+        "(partition@offset): " + ", ".join(f"{p.partition}@{p.offset}" for p in markers)
     )
+    for p in announcements:
+        out.print(f"announced to the letters service on {p.topic} at {p.partition}@{p.offset}")

@@ -61,8 +61,13 @@ def settings() -> Settings:
     try:
         return get_settings()
     except ValidationError as e:
+        problems = "; ".join(
+            f"AR_{'.'.join(str(x) for x in problem['loc']).upper()}: {problem['msg']} "
+            f"(got {problem.get('input')!r})"
+            for problem in e.errors(include_url=False)
+        )
         fail(
-            f"the configuration from the environment is invalid: {e}",
+            f"the configuration from the environment is invalid: {problems}",
             hint="check the AR_* environment variables (`annual-review config --help`)",
         )
 

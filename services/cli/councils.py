@@ -152,7 +152,7 @@ def import_(
     try:
         summary = run(
             publish_all(
-                settings().kafka_bootstrap,
+                settings(),
                 events,
                 total=len(events),
                 description="registering councils",

@@ -12,6 +12,8 @@ from aiokafka.errors import KafkaError
 from contracts.publisher import EventPublisher
 from contracts.topics import FACTS, TopicSpec
 from services.platform.kafka_admin import open_admin
+from services.platform.publishing import event_publisher
+from services.platform.settings import Settings
 
 PREFLIGHT_SECONDS = 5.0
 MAKE_UP = (
@@ -40,9 +42,10 @@ async def _quiet_aiokafka() -> AsyncIterator[None]:
         logger.setLevel(level)
 
 
-async def check_topic(bootstrap: str, topic: TopicSpec = FACTS) -> int:
+async def check_topic(settings: Settings, spec: TopicSpec = FACTS) -> int:
     """The topic's partition count; raises KafkaUnavailable when Kafka does not answer
     within PREFLIGHT_SECONDS or the topic does not exist."""
+    bootstrap, name = settings.kafka_bootstrap, settings.topic(spec)
     async with _quiet_aiokafka():
         try:
             admin = await open_admin(bootstrap, wait_s=PREFLIGHT_SECONDS)
@@ -51,30 +54,32 @@ async def check_topic(bootstrap: str, topic: TopicSpec = FACTS) -> int:
                 f"Kafka at {bootstrap} is not reachable (no answer within {PREFLIGHT_SECONDS:.0f}s)"
             ) from None
         try:
-            described = await admin.describe_topics([topic.name])
+            described = await admin.describe_topics([name])
         except KafkaError as e:
             raise KafkaUnavailable(f"Kafka at {bootstrap} failed to describe topics: {e}") from e
         finally:
             await admin.close()
-    partitions = [t for t in described if t.get("topic") == topic.name and not t.get("error_code")]
-    if not partitions or not partitions[0]["partitions"]:
+    found = [t for t in described if t.get("topic") == name and not t.get("error_code")]
+    if not found or not found[0]["partitions"]:
         raise KafkaUnavailable(
-            f"the topic {topic.name} does not exist on Kafka at {bootstrap}",
-            hint="run `make up`, or `python -m services.platform.kafka_admin ensure-topics`",
+            f"the topic {name} does not exist on Kafka at {bootstrap}",
+            hint="run `make up` (or `make topics`) to create the topics",
         )
-    return len(partitions[0]["partitions"])
+    return len(found[0]["partitions"])
 
 
 @asynccontextmanager
-async def publisher(bootstrap: str) -> AsyncIterator[EventPublisher]:
+async def publisher(settings: Settings) -> AsyncIterator[EventPublisher]:
     """An open EventPublisher on the facts topic, after checking that it can work."""
-    await check_topic(bootstrap)
+    await check_topic(settings)
+    p = event_publisher(settings)
     try:
         async with _quiet_aiokafka():
-            p = EventPublisher(bootstrap)
             await p.__aenter__()
     except (KafkaError, OSError) as e:
-        raise KafkaUnavailable(f"could not connect a producer to Kafka at {bootstrap}: {e}") from e
+        raise KafkaUnavailable(
+            f"could not connect a producer to Kafka at {settings.kafka_bootstrap}: {e}"
+        ) from e
     try:
         yield p
     finally:

@@ -165,11 +165,10 @@ def publish(
             err.print(f"[yellow]warning:[/] {file} has no events: nothing to publish")
         return
 
-    bootstrap = settings().kafka_bootstrap
     try:
         summary = run(
             publish_all(
-                bootstrap,
+                settings(),
                 events_in(file),
                 total=result.events,
                 chunk_size=chunk_size,

@@ -15,6 +15,7 @@ from contracts.publisher import Position
 from contracts.topics import FACTS
 from services.cli.common import err, out, progress
 from services.cli.kafka import publisher
+from services.platform.settings import Settings
 
 CHUNK = 2_000
 
@@ -29,7 +30,7 @@ class PartitionRange:
 
 @dataclass(slots=True)
 class PublishSummary:
-    topic: str = FACTS.name
+    topic: str
     published: int = 0
     by_type: Counter[str] = field(default_factory=Counter)
     partitions: dict[int, PartitionRange] = field(default_factory=dict)
@@ -79,7 +80,7 @@ def _chunks(events: Iterable[Envelope[Any]], size: int) -> Iterator[list[Envelop
 
 
 async def publish_all(
-    bootstrap: str,
+    settings: Settings,
     events: Iterable[Envelope[Any]],
     *,
     total: int,
@@ -88,8 +89,8 @@ async def publish_all(
     quiet: bool = False,
 ) -> PublishSummary:
     """Publish in order, ``chunk_size`` at a time, each chunk acknowledged before the next."""
-    summary = PublishSummary()
-    async with publisher(bootstrap) as p:
+    summary = PublishSummary(topic=settings.topic(FACTS))
+    async with publisher(settings) as p:
         with progress(disable=quiet) as bar:
             task = bar.add_task(description, total=total)
             for chunk in _chunks(events, chunk_size):

@@ -43,6 +43,7 @@ MIN_COMPLIANCE_LAG = timedelta(days=28)
 CARRY_IN_DAYS = 180
 WORKDAY_START = time(8, 0, tzinfo=UTC)
 WORKDAY_SECONDS = 9 * 3600
+REAL_EVENT_TIME = time(10, 0, tzinfo=UTC)
 CORRECTION_REASONS = (
     "decided again after a review",
     "new information from the council",
@@ -190,7 +191,7 @@ class _Simulation:
             at = datetime.combine(day, WORKDAY_START) + timedelta(
                 seconds=(slot % events) * WORKDAY_SECONDS // events
             )
-            while real and event_date(real[0]) <= day:
+            while real and _real_time(real[0]) <= at:
                 yield self._real(real.pop(0))
             r = rng.random()
             council = self.roster.pick(day)
@@ -289,8 +290,7 @@ class _Simulation:
 
     def _real(self, payload: Payload) -> Envelope[Any]:
         assert self.real_code is not None
-        at = datetime.combine(event_date(payload), time(10, 0, tzinfo=UTC))
-        return self._envelope(payload, self.real_code, at)
+        return self._envelope(payload, self.real_code, _real_time(payload))
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -323,6 +323,10 @@ class _Simulation:
             council=council,
             data=payload,
         )
+
+
+def _real_time(payload: Payload) -> datetime:
+    return datetime.combine(event_date(payload), REAL_EVENT_TIME)
 
 
 def _reference(prefix: str, number: int) -> str:
