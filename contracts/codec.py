@@ -45,6 +45,7 @@ class Reason(enum.StrEnum):
     # Raised by the projector, not here: the event is valid alone but not in context.
     UNKNOWN_COUNCIL = "unknown_council"
     CONFLICT = "conflict"
+    WRONG_TOPIC = "wrong_topic"
 
 
 class RejectedMessage(Exception):

@@ -679,6 +679,11 @@ REASON_HELP: dict[Reason, tuple[str, str]] = {
         "Read the detail; publish the right event (such as `DecisionCorrected`) instead and "
         "re-drive or discard the dead letter.",
     ),
+    Reason.WRONG_TOPIC: (
+        "A valid event of a type that does not belong on the facts topic (for example a "
+        "letter event), set by the projector.",
+        "Find the producer that published it there; nothing needs re-driving.",
+    ),
 }
 
 UNDOCUMENTED = "(not documented yet: add it in contracts/schemas.py)"

@@ -107,7 +107,11 @@ def apply(ws: WorkingSet, event: Envelope[Payload], partition: int) -> None:
                 counts["compliance_implemented"] += 1
             _note_late(ws, event, key)
         case _:
-            raise TypeError(f"the casebook does not fold {payload.event_type}")
+            raise RejectedMessage(
+                Reason.WRONG_TOPIC,
+                f"{payload.event_type} does not belong on the casework facts topic",
+                **_hints(event),
+            )
 
 
 def _register(ws: WorkingSet, code: str, p: CouncilRegistered, partition: int) -> None:

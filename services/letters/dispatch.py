@@ -10,6 +10,7 @@ operator: a letter missing is recoverable, a letter sent twice is not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mailbox
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
@@ -106,10 +107,8 @@ class Dispatcher:
                 await asyncio.sleep(1.0)
             if not busy:
                 self.wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), self.ls.poll_interval_s)
-                except TimeoutError:
-                    pass
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
 

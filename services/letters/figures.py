@@ -165,7 +165,7 @@ async def live_inputs(
             ComparisonGroup(r["comparison_group"]),
             CouncilYearCounts(**{k: r[k] for k in COUNTS}),
             r["population"],
-        )  # fmt: skip
+        )
         for r in councils
         if year.overlaps(r["existed_from"], r["existed_until"])
     ]

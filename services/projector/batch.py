@@ -149,8 +149,6 @@ async def project_batch(
                 ws.snapshotted |= await _snapshotted(conn, ws.councils)
                 applied.append(item.event_id)
                 continue
-            if not item.data.about_a_council:
-                continue  # letter events do not belong on this topic; ignore, never count
             try:
                 apply(ws, item, record.partition)
             except RejectedMessage as rejection:
