@@ -1,0 +1,128 @@
+"""What operators do with letters: list, show, export, release, resend, confirm, re-issue.
+
+Every state change goes through the outbox, so the dispatcher does the actual sending
+with its usual exactly-once care; nothing here talks to the SMTP server.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from contracts.financial_year import FinancialYear
+from services.domain.statistics import AveragingRule
+from services.letters import outbox
+from services.letters.figures import LetterInputs, live_inputs
+
+Conn = asyncpg.Connection  # type: ignore[type-arg]
+
+# Which states an operator may move a letter from, and to.
+TRANSITIONS = {
+    "release": ({"held"}, "pending"),  # the dead letters were dealt with: send it
+    "resend": ({"failed", "uncertain"}, "rendered"),  # try the SMTP server again
+    "confirm-sent": ({"uncertain"}, "sent"),  # the operator checked: it went
+}
+
+
+async def list_letters(
+    conn: Conn, *, year: FinancialYear | None = None, state: str | None = None
+) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT id, council, financial_year, kind, version, state, recipient, message_id, "
+        "attempts, hold_reason, smtp_response, last_error, sent_at, reason "
+        "FROM letters.outbox WHERE ($1::int IS NULL OR financial_year = $1) "
+        "AND ($2::text IS NULL OR state = $2) ORDER BY financial_year, council, version",
+        year.start_year if year else None,
+        state,
+    )
+    return [{**dict(r), "financial_year": FinancialYear(r["financial_year"]).label} for r in rows]
+
+
+async def get_letter(
+    conn: Conn, council: str, year: FinancialYear, version: int | None = None
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "SELECT * FROM letters.outbox WHERE council = $1 AND financial_year = $2 "
+        "AND ($3::int IS NULL OR version = $3) ORDER BY version DESC LIMIT 1",
+        council,
+        year.start_year,
+        version,
+    )
+    if row is None:
+        raise LookupError(f"no letter for {council} {year}" + (f" v{version}" if version else ""))
+    return row
+
+
+async def export(conn: Conn, out: Path, *, year: FinancialYear | None = None) -> list[Path]:
+    """Write every rendered letter as .txt, .html and .pdf into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    rows = await conn.fetch(
+        "SELECT council, financial_year, version, text_body, html_body, pdf FROM letters.outbox "
+        "WHERE text_body IS NOT NULL AND ($1::int IS NULL OR financial_year = $1) "
+        "ORDER BY council, version",
+        year.start_year if year else None,
+    )
+    written = []
+    for r in rows:
+        stem = f"{FinancialYear(r['financial_year']).label}-{r['council']}-v{r['version']}"
+        for suffix, content in (("txt", r["text_body"]), ("html", r["html_body"])):
+            path = out / f"{stem}.{suffix}"
+            path.write_text(content, encoding="utf-8")
+            written.append(path)
+        path = out / f"{stem}.pdf"
+        path.write_bytes(bytes(r["pdf"]))
+        written.append(path)
+    return written
+
+
+async def move(conn: Conn, action: str, council: str, year: FinancialYear, note: str) -> int:
+    """Apply an operator transition to the council's latest letter for the year."""
+    allowed, target = TRANSITIONS[action]
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            "SELECT id, state FROM letters.outbox WHERE council = $1 AND financial_year = $2 "
+            "ORDER BY version DESC LIMIT 1 FOR UPDATE",
+            council,
+            year.start_year,
+        )
+        if row is None:
+            raise LookupError(f"no letter for {council} {year}")
+        if row["state"] not in allowed:
+            raise ValueError(
+                f"the {council} {year} letter is '{row['state']}'; {action} applies to "
+                + " or ".join(f"'{s}'" for s in sorted(allowed))
+            )
+        if target == "sent":
+            await conn.execute(
+                "UPDATE letters.outbox SET state = 'sent', sent_at = now(), "
+                "smtp_response = $2, updated_at = now() WHERE id = $1",
+                row["id"],
+                f"confirmed by an operator: {note}",
+            )
+        else:
+            await outbox.set_state(conn, row["id"], target, f"{action} by an operator: {note}")
+            if action == "resend":
+                await conn.execute(
+                    "UPDATE letters.outbox SET attempts = 0 WHERE id = $1", row["id"]
+                )
+    return int(row["id"])
+
+
+async def reissue(
+    conn: Conn, council: str, year: FinancialYear, *, reason: str, rule: AveragingRule,
+    message_id_domain: str, letter_date: date | None = None,
+) -> tuple[int, int]:  # fmt: skip
+    """A new, numbered version of a council's letter from the live figures (for example
+    after a correction changed them). Returns (outbox id, version)."""
+    previous = await get_letter(conn, council, year)
+    context = LetterInputs.from_json(previous["context"])
+    inputs = await live_inputs(
+        conn, council, year, rule,
+        letter_date=letter_date or date.fromisoformat(context.letter_date),
+        publication_date=date.fromisoformat(context.publication_date),
+        signatory=context.signatory,
+    )  # fmt: skip
+    return await outbox.add_version(conn, inputs, reason, message_id_domain)
