@@ -27,7 +27,7 @@ def config(
         return
     table = Table(show_edge=False, box=None, padding=(0, 2))
     table.add_column("variable", style="bold")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")
     table.add_column("meaning", style="dim")
     for name, value in values.items():
         field = Settings.model_fields.get(name)

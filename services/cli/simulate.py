@@ -156,7 +156,7 @@ def simulate(
     started = time.perf_counter()
     target: IO[bytes]
     try:
-        target = sys.stdout.buffer if to_stdout else out_file.open("wb")
+        target = sys.stdout.buffer if to_stdout else out_file.open("wb", buffering=1 << 20)
     except OSError as e:
         fail(f"cannot write {out_file}: {e.strerror}", hint="check the directory exists")
     written = 0
