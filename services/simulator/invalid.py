@@ -31,7 +31,7 @@ def _future_date(event: dict[str, Any], day: date) -> None:
 
 
 def _date_before_1974(event: dict[str, Any], day: date) -> None:
-    event["data"]["decision_date"] = day.replace(year=1970).isoformat()
+    event["data"]["decision_date"] = date(1970, day.month, 1).isoformat()
 
 
 def _bad_council_code(event: dict[str, Any], day: date) -> None:

@@ -174,6 +174,12 @@ def test_every_kind_of_invalid_event_occurs() -> None:
     assert set(kinds) == set(KINDS)
 
 
+def test_invalid_events_on_every_day_of_a_leap_year() -> None:
+    """29 February 2024 has no twin in 1970: every kind must still be made on it."""
+    items = list(simulate_year("2023-24", events=30_000, seed=1, invalid_share=0.8))
+    assert sum(isinstance(i, dict) for i in items) > 20_000
+
+
 def test_no_invalid_events_when_the_share_is_zero() -> None:
     items = list(simulate_year(Y2019, events=5_000, invalid_share=0))
     assert all(isinstance(i, Envelope) for i in items)
