@@ -111,7 +111,12 @@ def close_year(
     try:
         positions = run(_close(settings(), payload))
     except KafkaUnavailable as e:
-        fail(f"{e}; the year was not closed", hint=e.hint, code=ExitCode.UNAVAILABLE)
+        fail(
+            f"{e}; the year was not closed",
+            hint=e.hint,
+            code=ExitCode.UNAVAILABLE,
+            as_json=json_output,
+        )
     facts_topic = settings().topic(FACTS)
     markers = [p for p in positions if p.topic == facts_topic]
     announcements = [p for p in positions if p.topic != facts_topic]

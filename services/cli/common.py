@@ -44,8 +44,17 @@ class ExitCode(enum.IntEnum):
     INTERRUPTED = 130
 
 
-def fail(message: str, *, hint: str | None = None, code: ExitCode = ExitCode.USAGE) -> NoReturn:
-    """Print ``error: message`` (and what to do) on stderr and exit with ``code``."""
+def fail(
+    message: str,
+    *,
+    hint: str | None = None,
+    code: ExitCode = ExitCode.USAGE,
+    as_json: bool = False,
+) -> NoReturn:
+    """Print ``error: message`` (and what to do) on stderr and exit with ``code``; with
+    ``as_json``, also ``{"error", "hint", "exit_code"}`` on stdout for the calling script."""
+    if as_json:
+        print_json({"error": message, "hint": hint, "exit_code": int(code)})
     err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
     if hint:
         err.print(f"[yellow]hint:[/] {hint}", markup=True, soft_wrap=True)

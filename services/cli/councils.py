@@ -160,7 +160,12 @@ def import_(
             )
         )
     except KafkaUnavailable as e:
-        fail(f"{e}; nothing was published", hint=e.hint, code=ExitCode.UNAVAILABLE)
+        fail(
+            f"{e}; nothing was published",
+            hint=e.hint,
+            code=ExitCode.UNAVAILABLE,
+            as_json=json_output,
+        )
     except PartiallyPublished as e:
         report_partial(e)
         raise typer.Exit(int(ExitCode.PARTIAL)) from None

@@ -176,7 +176,12 @@ def publish(
             )
         )
     except KafkaUnavailable as e:
-        fail(f"{e}; nothing was published", hint=e.hint, code=ExitCode.UNAVAILABLE)
+        fail(
+            f"{e}; nothing was published",
+            hint=e.hint,
+            code=ExitCode.UNAVAILABLE,
+            as_json=json_output,
+        )
     except PartiallyPublished as e:
         report_partial(e)
         if json_output:
