@@ -11,7 +11,19 @@ from typing import Annotated
 
 import typer
 
-from services.cli import close_year, config, councils, publish, serve, simulate
+from services.cli import (
+    close_year,
+    config,
+    councils,
+    dlq,
+    figures,
+    letters,
+    publish,
+    replay,
+    serve,
+    simulate,
+    status,
+)
 
 app = typer.Typer(
     name="annual-review",
@@ -51,6 +63,12 @@ app.command("simulate")(simulate.simulate)
 app.command("close-year")(close_year.close_year)
 app.add_typer(serve.app, name="serve")
 app.command("config")(config.config)
+app.command("stats")(figures.stats)
+app.command("averages")(figures.averages)
+app.command("status")(status.status)
+app.command("replay")(replay.replay)
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(letters.app, name="letters")
 
 if __name__ == "__main__":
     app(prog_name="annual-review")

@@ -76,6 +76,18 @@ async def wait_for_kafka(bootstrap: str, *, wait_s: float = 90.0) -> list[str]:
         await admin.close()
 
 
+async def partitions_of(bootstrap: str, topic: str, *, wait_s: float = 10.0) -> list[int]:
+    """The partition numbers of a topic (empty if it does not exist)."""
+    admin = await open_admin(bootstrap, wait_s=wait_s)
+    try:
+        described: list[dict[str, Any]] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(
+        p["partition"] for t in described if not t.get("error_code") for p in t["partitions"]
+    )
+
+
 async def _topic_configs(
     admin: AIOKafkaAdminClient, names: Iterable[str]
 ) -> dict[str, dict[str, str | None]]:

@@ -27,6 +27,7 @@ from services.domain.statistics import (
     one_decimal,
     percent,
 )
+from services.platform.kafka_admin import partitions_of
 from services.platform.settings import Settings
 
 Conn = asyncpg.Connection  # type: ignore[type-arg]
@@ -227,9 +228,8 @@ async def end_offsets(settings: Settings) -> dict[int, int]:
     await consumer.start()
     try:
         topic = settings.topic(FACTS)
-        await consumer.topics()
-        parts = consumer.partitions_for_topic(topic) or set()
-        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in sorted(parts)])
+        parts = await partitions_of(settings.kafka_bootstrap, topic)
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
         return {tp.partition: offset for tp, offset in ends.items()}
     finally:
         await consumer.stop()

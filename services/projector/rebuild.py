@@ -21,6 +21,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.topics import FACTS
+from services.platform.kafka_admin import partitions_of
 from services.platform.settings import Settings
 from services.projector.batch import VERSION_SWITCH_LOCK, project_batch
 from services.projector.config import ProjectorSettings
@@ -132,10 +133,11 @@ async def rebuild(
             log.info("rebuild resumed", version=version)
         schema = schema_of(version)
         await consumer.start()
-        await consumer.topics()  # loads the cluster metadata
         topic = settings.topic(FACTS)
-        found = consumer.partitions_for_topic(topic) or set(range(FACTS.partitions))
-        partitions = [TopicPartition(topic, p) for p in sorted(found)]
+        found = await partitions_of(settings.kafka_bootstrap, topic)
+        if not found:
+            raise LookupError(f"topic {topic} does not exist: nothing to replay")
+        partitions = [TopicPartition(topic, p) for p in found]
         consumer.assign(partitions)
         progress = Progress()
         started = time.monotonic()

@@ -37,7 +37,8 @@ def fresh_settings() -> Iterator[None]:
 
 
 HELP = {
-    (): ["councils", "publish", "simulate", "close-year", "serve", "config", "--version"],
+    (): ["councils", "publish", "simulate", "close-year", "serve", "config", "--version",
+         "stats", "averages", "status", "replay", "dlq", "letters"],
     ("councils",): ["import", "sample"],
     ("councils", "import"): [
         "--format",
@@ -82,6 +83,22 @@ HELP = {
     ("serve", "letters"): ["letters"],
     ("serve", "smtp"): ["--port", "2525", "--maildir"],
     ("config",): ["--json", "AR_"],
+    ("stats",): ["COUNCIL", "YEAR", "--json", "snapshot"],
+    ("averages",): ["YEAR", "--snapshot", "--json"],
+    ("status",): ["--json", "Lag", "dead letters"],
+    ("replay",): ["--cancel", "--json", "without downtime", "resume"],
+    ("dlq",): ["list", "redrive", "resolve"],
+    ("dlq", "list"): ["--state", "--limit", "--json"],
+    ("dlq", "redrive"): ["IDS", "--note"],
+    ("dlq", "resolve"): ["IDS", "--note"],
+    ("letters",): ["list", "show", "export", "release", "resend", "confirm-sent", "reissue"],
+    ("letters", "list"): ["--year", "--state", "--json"],
+    ("letters", "show"): ["COUNCIL", "YEAR", "--version", "--html"],
+    ("letters", "export"): ["OUT_DIR", "--year"],
+    ("letters", "release"): ["COUNCIL", "YEAR", "--note"],
+    ("letters", "resend"): ["COUNCIL", "YEAR", "--note"],
+    ("letters", "confirm-sent"): ["COUNCIL", "YEAR", "--note"],
+    ("letters", "reissue"): ["COUNCIL", "YEAR", "--reason", "--letter-date"],
 }
 
 

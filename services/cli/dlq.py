@@ -1,0 +1,101 @@
+"""``annual-review dlq``: messages the projector refused, and what to do with them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from contracts.financial_year import FinancialYear
+from services.cli.common import ExitCode, fail, out, print_json, run, settings
+from services.cli.db import DatabaseUnavailable, connection
+from services.platform.publishing import event_publisher
+from services.projector import queries
+
+app = typer.Typer(
+    help="Dead letters: every message the projector refused, with the reason and where it "
+    "came from. Fix the cause, then re-drive (publish the original again) or resolve.",
+    no_args_is_help=True,
+)
+Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+Ids = Annotated[
+    list[int],
+    typer.Argument(metavar="IDS...", help="Dead-letter ids (from `dlq list`).", show_default=False),
+]
+Note = Annotated[str, typer.Option(help="Why: kept with the dead letter.", show_default=False)]
+
+
+def _run(coro: Any) -> Any:
+    try:
+        return run(coro)
+    except DatabaseUnavailable as e:
+        fail(str(e), hint=e.hint, code=ExitCode.UNAVAILABLE)
+    except (LookupError, ValueError) as e:
+        fail(str(e), code=ExitCode.INVALID_INPUT)
+
+
+@app.command("list")
+def list_(
+    state: Annotated[str, typer.Option(help="open, redriven, resolved or all.")] = "open",
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    json_output: Json = False,
+) -> None:
+    """List dead letters (open ones by default)."""
+
+    async def go() -> list[dict[str, Any]]:
+        async with connection(settings()) as conn:
+            return await queries.dead_letters(
+                conn, state=None if state == "all" else state, limit=limit
+            )
+
+    rows = _run(go())
+    if json_output:
+        print_json(rows)
+        return
+    if not rows:
+        out.print(f"no {state} dead letters")
+        return
+    t = Table("id", "reason", "council", "year", "from", "detail", title=f"{state} dead letters")
+    for r in rows:
+        year = FinancialYear(r["financial_year"]).label if r["financial_year"] else "—"
+        t.add_row(
+            str(r["id"]),
+            r["reason"],
+            r["council"] or "—",
+            year,
+            f"{r['partition']}@{r['offset']}",
+            r["detail"][:120],
+        )
+    out.print(t)
+
+
+@app.command("redrive")
+def redrive(ids: Ids, note: Note = "re-driven by an operator") -> None:
+    """Publish the original messages again, after fixing what refused them (for example
+    registering a missing council). They are validated like any new message."""
+
+    async def go() -> list[dict[str, Any]]:
+        s = settings()
+        async with connection(s) as conn, event_publisher(s) as publisher:
+            return await queries.redrive(conn, publisher, ids, note)
+
+    done = _run(go())
+    for d in done:
+        out.print(
+            f"dead letter {d['id']} re-published at partition {d['partition']} "
+            f"offset {d['republished_at']}"
+        )
+
+
+@app.command("resolve")
+def resolve(ids: Ids, note: Note) -> None:
+    """Close dead letters that need no re-drive (for example, already published again
+    fixed), so that the letters they hold can be released."""
+
+    async def go() -> int:
+        async with connection(settings()) as conn:
+            return await queries.resolve_dead_letters(conn, ids, note)
+
+    n = _run(go())
+    out.print(f"{n} dead letter(s) resolved")

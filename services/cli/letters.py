@@ -1,0 +1,186 @@
+"""``annual-review letters``: the year's letters and the operator's decisions about them."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from contracts.financial_year import FinancialYear
+from services.cli.common import (
+    ExitCode,
+    fail,
+    out,
+    parse_date,
+    parse_year,
+    print_json,
+    run,
+    settings,
+)
+from services.cli.db import DatabaseUnavailable, connection
+from services.letters import operations
+from services.letters.config import get_letters_settings
+from services.projector.config import get_projector_settings
+
+app = typer.Typer(
+    help="Letters: list, show, export, and the operator's decisions (release a held letter, "
+    "resend a failed one, confirm an uncertain one, re-issue after a correction). Sending "
+    "is always done by the letter service, exactly once.",
+    no_args_is_help=True,
+)
+Council = Annotated[
+    str, typer.Argument(metavar="COUNCIL", help="Council code, e.g. MAN.", show_default=False)
+]
+Year = Annotated[
+    FinancialYear, typer.Argument(parser=parse_year, metavar="YEAR", help="e.g. 2019-20.")
+]
+Note = Annotated[str, typer.Option(help="Why: kept with the letter.", show_default=False)]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _run(coro: Any) -> Any:
+    try:
+        return run(coro)
+    except DatabaseUnavailable as e:
+        fail(str(e), hint=e.hint, code=ExitCode.UNAVAILABLE)
+    except (LookupError, ValueError) as e:
+        fail(str(e), code=ExitCode.INVALID_INPUT)
+
+
+@app.command("list")
+def list_(
+    year: Annotated[
+        FinancialYear | None, typer.Option(parser=parse_year, help="Only this year.")
+    ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(help="held, pending, rendered, sending, sent, failed or uncertain."),
+    ] = None,
+    json_output: Json = False,
+) -> None:
+    """Every letter with its state, recipient and the SMTP server's last answer."""
+
+    async def go() -> list[dict[str, Any]]:
+        async with connection(settings()) as conn:
+            return await operations.list_letters(conn, year=year, state=state)
+
+    rows = _run(go())
+    if json_output:
+        print_json(rows)
+        return
+    t = Table("council", "year", "v", "state", "recipient", "note")
+    for r in rows:
+        note = r["hold_reason"] or r["last_error"] or r["smtp_response"] or ""
+        t.add_row(
+            r["council"],
+            r["financial_year"],
+            str(r["version"]),
+            r["state"],
+            r["recipient"] or "—",
+            note[:70],
+        )
+    out.print(t)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    out.print(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no letters")
+
+
+@app.command("show")
+def show(
+    council: Council,
+    year: Year,
+    version: Annotated[int | None, typer.Option(help="Default: the latest.")] = None,
+    html: Annotated[bool, typer.Option("--html", help="The HTML rather than the text.")] = False,
+) -> None:
+    """Print a letter as it was (or will be) sent."""
+
+    async def go() -> Any:
+        async with connection(settings()) as conn:
+            return await operations.get_letter(conn, council.upper(), year, version)
+
+    row = _run(go())
+    body = row["html_body"] if html else row["text_body"]
+    if body is None:
+        fail(
+            f"the {council.upper()} {year} letter is '{row['state']}': not rendered yet",
+            code=ExitCode.INVALID_INPUT,
+        )
+    typer.echo(body)
+
+
+@app.command("export")
+def export(
+    out_dir: Annotated[
+        Path, typer.Argument(metavar="OUT_DIR", help="Folder to write into (created).")
+    ],
+    year: Annotated[
+        FinancialYear | None, typer.Option(parser=parse_year, help="Only this year.")
+    ] = None,
+) -> None:
+    """Write every rendered letter as .txt, .html and .pdf files."""
+
+    async def go() -> list[Path]:
+        async with connection(settings()) as conn:
+            return await operations.export(conn, out_dir, year=year)
+
+    written = _run(go())
+    out.print(f"{len(written)} file(s) written to {out_dir}")
+
+
+def _move(action: str, council: str, year: FinancialYear, note: str) -> None:
+    async def go() -> int:
+        async with connection(settings()) as conn:
+            return await operations.move(conn, action, council.upper(), year, note)
+
+    _run(go())
+    out.print(f"{council.upper()} {year}: {action} done; the letter service takes it from here")
+
+
+@app.command("release")
+def release(council: Council, year: Year, note: Note) -> None:
+    """Send a letter held because of dead letters (after dealing with them)."""
+    _move("release", council, year, note)
+
+
+@app.command("resend")
+def resend(council: Council, year: Year, note: Note) -> None:
+    """Try again a letter that failed or is uncertain (check it did not arrive first)."""
+    _move("resend", council, year, note)
+
+
+@app.command("confirm-sent")
+def confirm_sent(council: Council, year: Year, note: Note) -> None:
+    """Record that an uncertain letter did arrive (checked with the recipient or the relay)."""
+    _move("confirm-sent", council, year, note)
+
+
+@app.command("reissue")
+def reissue(
+    council: Council,
+    year: Year,
+    reason: Annotated[str, typer.Option(help="Why a new version is sent.", show_default=False)],
+    letter_date: Annotated[
+        date | None, typer.Option(parser=parse_date, help="Date of the new version.")
+    ] = None,
+) -> None:
+    """Send a new, numbered version of a council's letter, made from the live figures (for
+    example after a correction changed them)."""
+
+    async def go() -> tuple[int, int]:
+        async with connection(settings()) as conn:
+            return await operations.reissue(
+                conn,
+                council.upper(),
+                year,
+                reason=reason,
+                rule=get_projector_settings().averaging_rule,
+                message_id_domain=get_letters_settings().message_id_domain,
+                letter_date=letter_date,
+            )
+
+    _, version = _run(go())
+    out.print(f"{council.upper()} {year}: version {version} queued; the letter service sends it")

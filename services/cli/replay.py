@@ -1,0 +1,113 @@
+"""``annual-review replay``: rebuild every read model from the log, without downtime."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from services.cli.common import ExitCode, err, fail, out, print_json, progress, run, settings
+from services.cli.db import DatabaseUnavailable, connection
+from services.projector.config import get_projector_settings
+from services.projector.rebuild import Progress, cancel_rebuild, rebuild
+
+
+def replay(
+    cancel: Annotated[
+        bool, typer.Option("--cancel", help="Drop an unfinished rebuild instead of running one.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Rebuild every statistic from the log, without downtime.
+
+    Fills a new version of the read models from the start of the log while the current
+    version keeps answering queries and the live projector keeps running; then compares
+    the two, table by table, and switches readers to the new version in one transaction.
+    Interrupt it (Ctrl-C) and run it again to resume. A replay never sends a letter or
+    publishes anything.
+    """
+    s = settings()
+    if cancel:
+
+        async def drop() -> list[int]:
+            async with connection(s) as conn:
+                return await cancel_rebuild(conn)
+
+        try:
+            dropped = run(drop())
+        except DatabaseUnavailable as e:
+            fail(str(e), hint=e.hint, code=ExitCode.UNAVAILABLE)
+        out.print(f"cancelled rebuild version(s): {dropped}" if dropped else "no rebuild under way")
+        return
+
+    with progress(total_known=False, disable=json_output) as bar:
+        task = bar.add_task("replaying the log", total=None)
+
+        def show(p: Progress) -> None:
+            bar.update(
+                task,
+                completed=p.applied,
+                description=f"replaying: {p.events_per_second:,.0f} events/s, "
+                f"{p.remaining:,} to go",
+            )
+
+        try:
+            report = run(rebuild(s, get_projector_settings(), on_progress=show))
+        except OSError as e:
+            fail(
+                f"cannot reach the servers ({e})",
+                hint="run `make up` first",
+                code=ExitCode.UNAVAILABLE,
+            )
+    assert report is not None
+    result: dict[str, Any] = {
+        "version": report.version,
+        "previous": report.previous_schema,
+        "events": report.events,
+        "seconds": round(report.seconds, 2),
+        "identical": report.identical,
+        "tables": [
+            {
+                "table": c.table,
+                "live_rows": c.live_rows,
+                "rebuilt_rows": c.rebuilt_rows,
+                "only_live": c.only_live,
+                "only_rebuilt": c.only_rebuilt,
+            }
+            for c in report.comparison
+        ],
+    }
+    if json_output:
+        print_json(result)
+    else:
+        t = Table(
+            "table",
+            "live rows",
+            "rebuilt rows",
+            "only in live",
+            "only in rebuilt",
+            title=f"rebuilt version {report.version} compared with {report.previous_schema}",
+        )
+        for c in report.comparison:
+            t.add_row(
+                c.table,
+                f"{c.live_rows:,}",
+                f"{c.rebuilt_rows:,}",
+                str(c.only_live),
+                str(c.only_rebuilt),
+                style=None if c.identical else "red",
+            )
+        out.print(t)
+        out.print(
+            f"{report.events:,} events in {report.seconds:.1f} s; readers now use "
+            f"version {report.version}: "
+            + (
+                "[green]identical to the live figures[/]"
+                if report.identical
+                else "[red]DIFFERENT from the live figures[/] (the old version is kept)"
+            )
+        )
+    if not report.identical:
+        err.print("the rebuilt figures differ: investigate before dropping the old version")
+        raise typer.Exit(int(ExitCode.PARTIAL))
