@@ -18,16 +18,14 @@ import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.envelope import Envelope
 from contracts.publisher import EventPublisher, Position
-from contracts.topics import FACTS, TOPICS
-from services.platform.kafka_admin import ensure_topics
+from contracts.topics import FACTS
+from services.platform.namespace import create_namespace, drop_namespace, service_env
 from services.platform.publishing import event_publisher
 from services.platform.settings import Settings
 
@@ -158,35 +156,14 @@ COUNT_KEYS = (
 )  # fmt: skip
 
 
-async def open_stack(base: Settings, workdir: Path, **settings_overrides: Any) -> Stack:
-    tag = uuid.uuid4().hex[:10]
-    database = f"ar_t_{tag}"
-    admin = await asyncpg.connect(base.database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{database}"')
-    finally:
-        await admin.close()
-    parts = urlsplit(base.database_url)
-    url = urlunsplit(parts._replace(path=f"/{database}"))
-    prefix = f"t{tag}."
-    settings = base.model_copy(
-        update={"database_url": url, "topic_prefix": prefix, **settings_overrides}
-    )
-    await ensure_topics(
-        settings.kafka_bootstrap,
-        [dataclasses.replace(t, name=settings.topic(t)) for t in TOPICS],
-    )
+async def open_stack(base: Settings, workdir: Path) -> Stack:
+    settings = await create_namespace(base, f"ar_t_{uuid.uuid4().hex[:10]}")
     env = {
-        "AR_DATABASE_URL": url,
-        "AR_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "AR_TOPIC_PREFIX": prefix,
+        **service_env(settings),
         "AR_LOG_FORMAT": "json",
         "AR_PROJECTOR_METRICS_PORT": "0",
-        # Own consumer groups: a killed member of a shared group would stall every test's
-        # rebalance until its session times out.
-        "AR_PROJECTOR_GROUP_ID": f"{prefix}projector",
+        # A killed member would hold up the next rebalance until its session times out.
         "AR_PROJECTOR_SESSION_TIMEOUT_MS": "6000",
-        "AR_LETTERS_GROUP_ID": f"{prefix}letters",
         "PYTHONPATH": str(REPO),
     }
     return Stack(settings=settings, env=env, workdir=workdir)
@@ -195,17 +172,4 @@ async def open_stack(base: Settings, workdir: Path, **settings_overrides: Any) -
 async def close_stack(stack: Stack, base: Settings) -> None:
     for s in stack.services:
         s.kill()
-    admin = await asyncpg.connect(base.database_url)
-    try:
-        name = urlsplit(stack.settings.database_url).path.lstrip("/")
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-    client = AIOKafkaAdminClient(bootstrap_servers=base.kafka_bootstrap)
-    await client.start()
-    try:
-        await client.delete_topics([stack.settings.topic(t) for t in TOPICS])
-    except Exception:  # noqa: S110 - best effort: the broker is local and disposable
-        pass
-    finally:
-        await client.close()
+    await drop_namespace(base, stack.settings)
