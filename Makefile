@@ -40,8 +40,11 @@ test:
 
 # Commands that talk to the servers run through `ctl.sh exec`, which sets AR_DATABASE_URL and
 # AR_KAFKA_BOOTSTRAP from the ports (AR_PG_PORT, KAFKA_PORT) unless they are set.
+# The demo stops the servers it started unless KEEP_UP=1 (then `make down` stops them).
+KEEP_UP ?= 0
 demo: up
-	$(CTL) exec $(VENV)/bin/annual-review demo
+	@rc=0; $(CTL) exec $(VENV)/bin/annual-review demo $(DEMO_ARGS) || rc=$$?; \
+	if [ "$(KEEP_UP)" != "1" ]; then $(CTL) down; fi; exit $$rc
 
 bench: up
 	$(CTL) exec $(PY) -m bench

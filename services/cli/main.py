@@ -15,6 +15,7 @@ from services.cli import (
     close_year,
     config,
     councils,
+    demo,
     dlq,
     figures,
     letters,
@@ -69,6 +70,7 @@ app.command("status")(status.status)
 app.command("replay")(replay.replay)
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(letters.app, name="letters")
+app.command("demo")(demo.demo)
 
 if __name__ == "__main__":
     app(prog_name="annual-review")

@@ -38,7 +38,7 @@ def fresh_settings() -> Iterator[None]:
 
 HELP = {
     (): ["councils", "publish", "simulate", "close-year", "serve", "config", "--version",
-         "stats", "averages", "status", "replay", "dlq", "letters"],
+         "stats", "averages", "status", "replay", "dlq", "letters", "demo"],
     ("councils",): ["import", "sample"],
     ("councils", "import"): [
         "--format",
@@ -83,6 +83,7 @@ HELP = {
     ("serve", "letters"): ["letters"],
     ("serve", "smtp"): ["--port", "2525", "--maildir"],
     ("config",): ["--json", "AR_"],
+    ("demo",): ["--out-dir", "--events", "--seed", "--register", "--keep", "--timeout"],
     ("stats",): ["COUNCIL", "YEAR", "--json", "snapshot"],
     ("averages",): ["YEAR", "--snapshot", "--json"],
     ("status",): ["--json", "Lag", "dead letters"],
