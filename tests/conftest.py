@@ -16,6 +16,9 @@ REPO_ROOT = TESTS_DIR.parent
 # Shared, licensed data that must not be copied into the repository (../shared/data).
 SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 
+# Server fixtures (settings, pg_pool, kafka_bootstrap, stack) for every folder.
+pytest_plugins = ("tests.support.fixtures",)
+
 _FOLDER_MARKERS = {
     "integration": pytest.mark.integration,
     "e2e": pytest.mark.e2e,

@@ -17,7 +17,7 @@ class DatabaseUnavailable(Exception):
 
 
 @asynccontextmanager
-async def connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:  # type: ignore[type-arg]
+async def connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
     try:
         conn = await asyncpg.connect(settings.database_url, timeout=5)
     except (OSError, asyncpg.PostgresError, TimeoutError) as e:

@@ -27,7 +27,6 @@ from services.councils.importer import read_councils
 from services.councils.model import CouncilRecord
 from services.councils.sample import MANSFIELD_CODE, load_sample
 from services.letters import operations
-from services.letters.smtp_server import start as start_smtp
 from services.platform.namespace import create_namespace, drop_namespace, service_env
 from services.platform.publishing import event_publisher
 from services.platform.settings import Settings
@@ -112,6 +111,8 @@ async def _demo(
     keep: bool,
     wait_s: float,
 ) -> dict[str, Any]:
+    from services.letters.smtp_server import start as start_smtp  # imported only when run
+
     started = time.monotonic()
     name = "demo_" + datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     ns = await create_namespace(base, name)

@@ -36,8 +36,13 @@ def render_inputs(context: str, version: int) -> tuple[str, str, str, bytes, tup
     """Top level, so a worker process can run it: (template version, text, html, pdf, sha)."""
     rendered = render_letter(LetterInputs.from_json(context).letter(version))
     d = digests(rendered)
-    return (rendered.template_version, rendered.text, rendered.html, rendered.pdf,
-            (d.text_sha256, d.html_sha256, d.pdf_sha256))  # fmt: skip
+    return (
+        rendered.template_version,
+        rendered.text,
+        rendered.html,
+        rendered.pdf,
+        (d.text_sha256, d.html_sha256, d.pdf_sha256),
+    )
 
 
 class MaildirArchive:
@@ -56,7 +61,7 @@ class MaildirArchive:
 class Dispatcher:
     def __init__(
         self,
-        pool: asyncpg.Pool,  # type: ignore[type-arg]
+        pool: asyncpg.Pool,
         settings: Settings,
         lsettings: LettersSettings,
         publish: Any,  # async (topic, value, key) -> None
@@ -83,15 +88,17 @@ class Dispatcher:
             known = self.archive.message_ids() if self.archive else None
             for row in stuck:
                 if known is None:
-                    await outbox.set_state(conn, row.id, "uncertain",
-                                           "sender stopped mid-send; no archive to check")  # fmt: skip
+                    await outbox.set_state(
+                        conn, row.id, "uncertain", "sender stopped mid-send; no archive to check"
+                    )
                     settled["uncertain"] += 1
                 elif row.message_id in known:
                     await outbox.mark_sent(conn, row, "found in the archive after a restart")
                     settled["sent"] += 1
                 else:
-                    await outbox.set_state(conn, row.id, "rendered",
-                                           "not in the archive after a restart: resending")  # fmt: skip
+                    await outbox.set_state(
+                        conn, row.id, "rendered", "not in the archive after a restart: resending"
+                    )
                     settled["resend"] += 1
         log.warning("reconciled letters left in sending", **settled)
         return settled
@@ -119,13 +126,24 @@ class Dispatcher:
             if not rows:
                 return 0
             crash_point("during_render")
-            results = await asyncio.gather(*(
-                loop.run_in_executor(self.executor, render_inputs, r.inputs.to_json(), r.version)
-                for r in rows
-            ))  # fmt: skip
+            results = await asyncio.gather(
+                *(
+                    loop.run_in_executor(
+                        self.executor, render_inputs, r.inputs.to_json(), r.version
+                    )
+                    for r in rows
+                )
+            )
             for row, (template_version, text, html, pdf, sha) in zip(rows, results, strict=True):
-                await outbox.mark_rendered(conn, row, template_version=template_version,
-                                           text=text, html=html, pdf=pdf, sha=sha)  # fmt: skip
+                await outbox.mark_rendered(
+                    conn,
+                    row,
+                    template_version=template_version,
+                    text=text,
+                    html=html,
+                    pdf=pdf,
+                    sha=sha,
+                )
         log.info("letters rendered", count=len(rows))
         return len(rows)
 
@@ -146,10 +164,16 @@ class Dispatcher:
         assert stored is not None
         letter = row.inputs.letter(row.version)
         message = build_email(
-            letter, stored["text_body"], stored["html_body"], bytes(stored["pdf"]),
-            sender=self.ls.sender, reply_to=self.ls.reply_to, cc=self.ls.cc, bcc=self.ls.bcc,
+            letter,
+            stored["text_body"],
+            stored["html_body"],
+            bytes(stored["pdf"]),
+            sender=self.ls.sender,
+            reply_to=self.ls.reply_to,
+            cc=self.ls.cc,
+            bcc=self.ls.bcc,
             message_id_domain=self.ls.message_id_domain,
-        )  # fmt: skip
+        )
         crash_point("before_send")
         try:
             _, response = await aiosmtplib.send(
@@ -175,20 +199,35 @@ class Dispatcher:
         crash_point("after_send")
         async with self.pool.acquire() as conn, conn.transaction():
             await outbox.mark_sent(conn, row, response)
-        log.info("letter sent", council=row.council, year=str(row.year), version=row.version,
-                 message_id=row.message_id)  # fmt: skip
+        log.info(
+            "letter sent",
+            council=row.council,
+            year=str(row.year),
+            version=row.version,
+            message_id=row.message_id,
+        )
 
     async def _failed(self, row: outbox.OutboxRow, detail: str, *, permanent: bool) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             if permanent or row.attempts + 1 >= self.ls.max_attempts:
                 await outbox.mark_failed(conn, row, detail)
-                log.error("letter refused", council=row.council, year=str(row.year),
-                          permanent=permanent, response=detail[:300])  # fmt: skip
+                log.error(
+                    "letter refused",
+                    council=row.council,
+                    year=str(row.year),
+                    permanent=permanent,
+                    response=detail[:300],
+                )
             else:
                 delay = backoff_delay(row.attempts + 1, self.ls.retry_base_s, 300.0)
                 await outbox.mark_retry(conn, row, detail, delay)
-                log.warning("letter send failed; will retry", council=row.council,
-                            year=str(row.year), retry_in_s=round(delay, 1), error=detail[:300])  # fmt: skip
+                log.warning(
+                    "letter send failed; will retry",
+                    council=row.council,
+                    year=str(row.year),
+                    retry_in_s=round(delay, 1),
+                    error=detail[:300],
+                )
 
     async def relay(self) -> int:
         async with self.pool.acquire() as conn:

@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import date
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
@@ -27,12 +27,15 @@ from services.domain.statistics import (
 )
 
 COUNTS = tuple(CouncilYearCounts.__dataclass_fields__)
-Conn = asyncpg.Connection  # type: ignore[type-arg]
+Conn: TypeAlias = asyncpg.Connection
 
 # Stand-in addressee when the registry has no chief executive: the letter still goes to
 # the council's published address, and the operator sees the placeholder in `letters show`.
-_NO_ADDRESSEE = {"name": "Chief Executive", "job_title": "Chief Executive",
-                 "salutation": "Chief Executive"}  # fmt: skip
+_NO_ADDRESSEE = {
+    "name": "Chief Executive",
+    "job_title": "Chief Executive",
+    "salutation": "Chief Executive",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +103,8 @@ def _fraction(num: Any, den: Any) -> list[int] | None:
 async def snapshot_inputs(conn: Conn, year: FinancialYear) -> list[LetterInputs]:
     """Every council's letter inputs from the year's final snapshot (must be complete)."""
     close = await conn.fetchrow(
-        "SELECT * FROM readmodel.year_closes WHERE financial_year = $1 AND completed_at IS NOT NULL",
+        "SELECT * FROM readmodel.year_closes "
+        "WHERE financial_year = $1 AND completed_at IS NOT NULL",
         year.start_year,
     )
     if close is None:
@@ -146,12 +150,17 @@ async def snapshot_inputs(conn: Conn, year: FinancialYear) -> list[LetterInputs]
 
 
 async def live_inputs(
-    conn: Conn, council: str, year: FinancialYear, rule: AveragingRule,
-    letter_date: date, publication_date: date, signatory: dict[str, Any],
-) -> LetterInputs:  # fmt: skip
+    conn: Conn,
+    council: str,
+    year: FinancialYear,
+    rule: AveragingRule,
+    letter_date: date,
+    publication_date: date,
+    signatory: dict[str, Any],
+) -> LetterInputs:
     """A council's letter inputs from the live figures (for a re-issue after a correction)."""
     councils = await conn.fetch(
-        "SELECT c.code, c.name, c.comparison_group, c.population, c.chief_executive, "
+        "SELECT c.code, c.name, c.comparison_group, c.population, c.chief_executive, "  # noqa: S608 - constant column names
         "c.existed_from, c.existed_until, "
         + ", ".join(f"coalesce(s.{k}, 0) AS {k}" for k in COUNTS)
         + " FROM readmodel.councils c LEFT JOIN readmodel.council_year_stats s "

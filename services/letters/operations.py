@@ -6,9 +6,10 @@ with its usual exactly-once care; nothing here talks to the SMTP server.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
@@ -17,7 +18,7 @@ from services.domain.statistics import AveragingRule
 from services.letters import outbox
 from services.letters.figures import LetterInputs, live_inputs
 
-Conn = asyncpg.Connection  # type: ignore[type-arg]
+Conn: TypeAlias = asyncpg.Connection
 
 # Which states an operator may move a letter from, and to.
 TRANSITIONS = {
@@ -58,13 +59,17 @@ async def get_letter(
 
 async def export(conn: Conn, out: Path, *, year: FinancialYear | None = None) -> list[Path]:
     """Write every rendered letter as .txt, .html and .pdf into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
     rows = await conn.fetch(
         "SELECT council, financial_year, version, text_body, html_body, pdf FROM letters.outbox "
         "WHERE text_body IS NOT NULL AND ($1::int IS NULL OR financial_year = $1) "
         "ORDER BY council, version",
         year.start_year if year else None,
     )
+    return await asyncio.to_thread(_write, out, rows)
+
+
+def _write(out: Path, rows: list[asyncpg.Record]) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
     written = []
     for r in rows:
         stem = f"{FinancialYear(r['financial_year']).label}-{r['council']}-v{r['version']}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 from uuid import UUID
 
 import asyncpg
@@ -24,7 +24,7 @@ from services.domain.letter import LETTER_KIND
 from services.letters.email import message_id_for
 from services.letters.figures import LetterInputs
 
-Conn = asyncpg.Connection  # type: ignore[type-arg]
+Conn: TypeAlias = asyncpg.Connection
 PRODUCER = "letter-service"
 
 

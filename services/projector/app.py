@@ -38,7 +38,7 @@ class Projector:
 
     def __init__(
         self, pool: asyncpg.Pool, psettings: ProjectorSettings, broker: KafkaBroker
-    ) -> None:  # type: ignore[type-arg]
+    ) -> None:
         self.pool = pool
         self.settings = psettings
         self.broker = broker
@@ -186,7 +186,7 @@ def create_app(
 
     @subscriber
     async def project(body: Any, message: KafkaMessage) -> None:
-        records: tuple[Record, ...] = message.raw_message  # type: ignore[assignment]
+        records: tuple[Record, ...] = message.raw_message
         await state["projector"].apply(records)
 
     app = FastStream(broker)

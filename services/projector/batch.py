@@ -82,7 +82,7 @@ class BatchResult:
 
 
 async def project_batch(
-    conn: asyncpg.Connection,  # type: ignore[type-arg]
+    conn: asyncpg.Connection,
     schema: str,
     records: Sequence[Record],
     *,
@@ -186,7 +186,7 @@ async def project_batch(
     return result
 
 
-async def _snapshotted(conn: asyncpg.Connection, councils: dict[str, Any]) -> set[tuple[str, int]]:  # type: ignore[type-arg]
+async def _snapshotted(conn: asyncpg.Connection, councils: dict[str, Any]) -> set[tuple[str, int]]:
     rows = await conn.fetch(
         "SELECT council, financial_year FROM year_snapshot_councils "
         "WHERE council = ANY($1::text[])",

@@ -54,7 +54,7 @@ class Progress:
             cls.failing_since = time.monotonic()
 
 
-async def health(pool: asyncpg.Pool, max_lag_seconds: float) -> tuple[bool, str]:  # type: ignore[type-arg]
+async def health(pool: asyncpg.Pool, max_lag_seconds: float) -> tuple[bool, str]:
     """Unhealthy when the database does not answer, or when batches have been failing (so
     events wait unapplied) for longer than ``max_lag_seconds``."""
     try:
@@ -69,7 +69,7 @@ async def health(pool: asyncpg.Pool, max_lag_seconds: float) -> tuple[bool, str]
     return True, "ok"
 
 
-async def serve(port: int, pool: asyncpg.Pool, max_lag_seconds: float) -> asyncio.Server:  # type: ignore[type-arg]
+async def serve(port: int, pool: asyncpg.Pool, max_lag_seconds: float) -> asyncio.Server:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = await asyncio.wait_for(reader.readline(), 5)

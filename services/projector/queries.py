@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -30,7 +30,7 @@ from services.domain.statistics import (
 from services.platform.kafka_admin import partitions_of
 from services.platform.settings import Settings
 
-Conn = asyncpg.Connection  # type: ignore[type-arg]
+Conn: TypeAlias = asyncpg.Connection
 COUNTS = tuple(CouncilYearCounts.__dataclass_fields__)
 
 
@@ -81,7 +81,8 @@ def averages_dict(a: GroupAverages) -> dict[str, Any]:
 
 async def _members(conn: Conn, year: FinancialYear) -> list[tuple[asyncpg.Record, CouncilYear]]:
     rows = await conn.fetch(
-        "SELECT c.*, " + ", ".join(f"coalesce(s.{k}, 0) AS {k}" for k in COUNTS)
+        "SELECT c.*, "
+        + ", ".join(f"coalesce(s.{k}, 0) AS {k}" for k in COUNTS)
         + ", coalesce(s.late_events, 0) AS late_events "
         "FROM readmodel.councils c LEFT JOIN readmodel.council_year_stats s "
         "ON s.council = c.code AND s.financial_year = $1 "
@@ -90,7 +91,7 @@ async def _members(conn: Conn, year: FinancialYear) -> list[tuple[asyncpg.Record
         year.start_year,
         year.first_day,
         year.last_day,
-    )  # fmt: skip
+    )
     return [
         (
             r,
@@ -101,7 +102,7 @@ async def _members(conn: Conn, year: FinancialYear) -> list[tuple[asyncpg.Record
                 CouncilYearCounts(**{k: r[k] for k in COUNTS}),
                 r["population"],
             ),
-        )  # fmt: skip
+        )
         for r in rows
     ]
 
@@ -132,7 +133,7 @@ async def snapshot_averages(
             compliance_rate=f(r["compliance_num"], r["compliance_den"]),
             satisfactory_remedy_rate=f(r["remedy_num"], r["remedy_den"]),
             upheld_per_100k=f(r["upheld_per_100k_num"], r["upheld_per_100k_den"]),
-        )  # fmt: skip
+        )
         for r in rows
     }
 
@@ -158,12 +159,17 @@ async def council_figures(
         year.start_year,
     )
     return CouncilFigures(
-        council=council, name=row["name"], group=member.group, year=year, counts=member.counts,
-        population=member.population, averages=averages[member.group],
+        council=council,
+        name=row["name"],
+        group=member.group,
+        year=year,
+        counts=member.counts,
+        population=member.population,
+        averages=averages[member.group],
         late_events=row["late_events"],
         snapshot=CouncilYearCounts(**{k: snap[k] for k in COUNTS}) if snap else None,
         open_dead_letters=int(dead),
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +218,7 @@ class Status:
                     "end_offset": p.end_offset,
                     "lag": p.lag,
                     "last_event_at": p.last_event_at.isoformat() if p.last_event_at else None,
-                }  # fmt: skip
+                }
                 for p in self.partitions
             ],
             "dead_letters": self.dead_letters,
@@ -241,10 +247,11 @@ async def status(conn: Conn, settings: Settings) -> Status:
     )
     st = Status(version=version)
     st.rebuilding = [
-        r["version"] for r in await conn.fetch(
+        r["version"]
+        for r in await conn.fetch(
             "SELECT version FROM public.projection_versions WHERE status = 'building'"
         )
-    ]  # fmt: skip
+    ]
     ends = await end_offsets(settings)
     stored = {}
     if version:
@@ -261,17 +268,21 @@ async def status(conn: Conn, settings: Settings) -> Status:
             )
         }
         for r in await conn.fetch("SELECT * FROM readmodel.year_closes ORDER BY financial_year"):
-            st.years.append({
-                "financial_year": FinancialYear(r["financial_year"]).label,
-                "closed_partitions": f"{len(r['partitions_closed'])}/{r['partition_count']}",
-                "complete": r["completed_at"] is not None,
-                "completed_at": r["completed_at"].isoformat() if r["completed_at"] else None,
-            })  # fmt: skip
+            st.years.append(
+                {
+                    "financial_year": FinancialYear(r["financial_year"]).label,
+                    "closed_partitions": f"{len(r['partitions_closed'])}/{r['partition_count']}",
+                    "complete": r["completed_at"] is not None,
+                    "completed_at": r["completed_at"].isoformat() if r["completed_at"] else None,
+                }
+            )
     for p, end in sorted(ends.items()):
         row = stored.get(p)
-        st.partitions.append(PartitionStatus(
-            p, row["next_offset"] if row else 0, end, row["last_event_at"] if row else None
-        ))  # fmt: skip
+        st.partitions.append(
+            PartitionStatus(
+                p, row["next_offset"] if row else 0, end, row["last_event_at"] if row else None
+            )
+        )
     return st
 
 
@@ -308,9 +319,12 @@ async def redrive(
             if row["status"] != "open":
                 raise ValueError(f"dead letter {dead_id} is {row['status']}, not open")
             position = await publisher.publish_raw(
-                bytes(row["value"] or b""), key=bytes(row["key"]) if row["key"] else None,
-                headers=[("redriven-from", f"{row['topic']}/{row['partition']}/{row['offset']}".encode())],
-            )  # fmt: skip
+                bytes(row["value"] or b""),
+                key=bytes(row["key"]) if row["key"] else None,
+                headers=[
+                    ("redriven-from", f"{row['topic']}/{row['partition']}/{row['offset']}".encode())
+                ],
+            )
             await conn.execute(
                 f"UPDATE {schema}.dead_letters SET status = 'redriven', status_note = $2, "  # noqa: S608
                 "status_at = now() WHERE id = $1",

@@ -87,7 +87,7 @@ class RebuildReport:
         return all(c.identical for c in self.comparison)
 
 
-async def cancel_rebuild(conn: asyncpg.Connection) -> list[int]:  # type: ignore[type-arg]
+async def cancel_rebuild(conn: asyncpg.Connection) -> list[int]:
     """Drop every version still being built; the live version is untouched."""
     rows = await conn.fetch(
         "SELECT version, schema_name FROM public.projection_versions WHERE status = 'building'"
@@ -110,7 +110,7 @@ async def rebuild(
     max_seconds: float | None = None,
 ) -> RebuildReport | None:
     """Build (or resume building) a new version and switch to it. None if stopped early."""
-    conn: asyncpg.Connection = await asyncpg.connect(settings.database_url)  # type: ignore[type-arg]
+    conn: asyncpg.Connection = await asyncpg.connect(settings.database_url)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=None,
@@ -156,14 +156,14 @@ async def rebuild(
         await conn.close()
 
 
-async def _positions(conn: asyncpg.Connection, schema: str, topic: str) -> dict[int, int]:  # type: ignore[type-arg]
+async def _positions(conn: asyncpg.Connection, schema: str, topic: str) -> dict[int, int]:
     async with conn.transaction():
         await conn.execute(f"SET LOCAL search_path TO {schema}, public")
         return await read_positions(conn, topic)
 
 
 async def _catch_up(
-    conn: asyncpg.Connection,  # type: ignore[type-arg]
+    conn: asyncpg.Connection,
     consumer: AIOKafkaConsumer,
     schema: str,
     partitions: list[TopicPartition],
@@ -203,7 +203,7 @@ async def _catch_up(
 
 
 async def _try_switch(
-    conn: asyncpg.Connection,  # type: ignore[type-arg]
+    conn: asyncpg.Connection,
     version: int,
     schema: str,
     live_schema: str | None,
@@ -253,7 +253,7 @@ async def _compare(
     conn: asyncpg.Connection,
     table: str,
     live: str,
-    rebuilt: str,  # type: ignore[type-arg]
+    rebuilt: str,
 ) -> TableComparison:
     cols = COMPARED[table]
     row = await conn.fetchrow(

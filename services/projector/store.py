@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 from uuid import UUID
 
 import asyncpg
@@ -31,7 +31,7 @@ COUNT_COLUMNS = (
     "compliance_implemented",
 )
 
-Conn = asyncpg.Connection  # type: ignore[type-arg]
+Conn: TypeAlias = asyncpg.Connection
 
 
 async def lock_positions(conn: Conn, topic: str, partitions: Sequence[int]) -> dict[int, int]:

@@ -4,12 +4,13 @@ the views in schema ``readmodel``, switched in one transaction."""
 from __future__ import annotations
 
 from importlib.resources import files
+from typing import TypeAlias
 
 import asyncpg
 
 from services.projector.batch import VERSION_SWITCH_LOCK
 
-Conn = asyncpg.Connection  # type: ignore[type-arg]
+Conn: TypeAlias = asyncpg.Connection
 
 # Tables and views readers may use through schema `readmodel`.
 READ_MODELS = (

@@ -19,7 +19,6 @@ import pytest
 
 from services.letters.smtp_server import start as start_smtp
 from tests.support.casework import complied, council, decided, random_casework
-from tests.support.fixtures import stack  # noqa: F401
 from tests.support.stack import Stack
 
 D = date(2019, 9, 1)

@@ -25,7 +25,6 @@ from tests.support.casework import (
     random_casework,
     withdrawn,
 )
-from tests.support.fixtures import stack  # noqa: F401
 from tests.support.stack import Stack
 
 PROJECTOR = "services.projector"
@@ -35,10 +34,16 @@ E = date(2020, 6, 1)  # in 2020-21
 
 def zeros(**counts: int) -> dict[str, int]:
     keys = (
-        "upheld", "not_upheld", "advice_given", "closed_after_initial_enquiries",
-        "incomplete_or_invalid", "referred_back_for_local_resolution", "satisfactory_remedies",
-        "compliance_outcomes", "compliance_implemented",
-    )  # fmt: skip
+        "upheld",
+        "not_upheld",
+        "advice_given",
+        "closed_after_initial_enquiries",
+        "incomplete_or_invalid",
+        "referred_back_for_local_resolution",
+        "satisfactory_remedies",
+        "compliance_outcomes",
+        "compliance_implemented",
+    )
     return {k: counts.get(k, 0) for k in keys}
 
 
@@ -74,11 +79,11 @@ async def test_figures_and_group_averages_equal_a_calculation_by_hand(stack: Sta
             satisfactory_remedies=1,
             compliance_outcomes=2,
             compliance_implemented=1,
-        ),  # fmt: skip
+        ),
         ("AAA", 2020): zeros(upheld=1),
         ("BBB", 2019): zeros(
             upheld=1, not_upheld=1, compliance_outcomes=1, compliance_implemented=1
-        ),  # fmt: skip
+        ),
         ("CCC", 2019): zeros(referred_back_for_local_resolution=1),
     }
     (district,) = await stack.fetch(
@@ -97,21 +102,25 @@ async def test_figures_and_group_averages_equal_a_calculation_by_hand(stack: Sta
 
 async def test_corrections_and_withdrawals_move_and_remove_cases(stack: Stack) -> None:
     stack.start(PROJECTOR)
-    await stack.publish([
-        council("AAA", "Unitary"),
-        decided("AAA", "K1", D, "upheld", remedy=True),
-        decided("AAA", "K2", D, "upheld"),
-        decided("AAA", "K3", D, "not_upheld"),
-    ])  # fmt: skip
+    await stack.publish(
+        [
+            council("AAA", "Unitary"),
+            decided("AAA", "K1", D, "upheld", remedy=True),
+            decided("AAA", "K2", D, "upheld"),
+            decided("AAA", "K3", D, "not_upheld"),
+        ]
+    )
     await stack.wait_caught_up()
     assert await stack.stats() == {
         ("AAA", 2019): zeros(upheld=2, not_upheld=1, satisfactory_remedies=1)
     }
-    await stack.publish([
-        corrected("AAA", "K1", D, "not_upheld"),  # re-decided: the remedy goes with it
-        corrected("AAA", "K3", E, "upheld"),  # re-decided in the next year: it moves
-        withdrawn("AAA", "K2", E),  # withdrawn: it leaves the statistics
-    ])  # fmt: skip
+    await stack.publish(
+        [
+            corrected("AAA", "K1", D, "not_upheld"),  # re-decided: the remedy goes with it
+            corrected("AAA", "K3", E, "upheld"),  # re-decided in the next year: it moves
+            withdrawn("AAA", "K2", E),  # withdrawn: it leaves the statistics
+        ]
+    )
     await stack.wait_caught_up()
     assert await stack.stats() == {
         ("AAA", 2019): zeros(not_upheld=1),
@@ -139,10 +148,16 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_nothing_else_stops
         (b"AAA", b"this is not json"),
         (b"AAA", json.dumps({**good, "type": "DecisionInvented"}).encode()),
         (b"AAA", json.dumps({**good, "schema_version": 9}).encode()),
-        (b"AAA", json.dumps({**good, "data": {**good["data"], "satisfactory_remedy": True}}).encode()),
+        (
+            b"AAA",
+            json.dumps({**good, "data": {**good["data"], "satisfactory_remedy": True}}).encode(),
+        ),
         (b"ZZZ", json.dumps({**good, "council": "ZZZ"}).encode()),  # not registered
-        (b"AAA", json.dumps({**good, "data": {**good["data"], "decision_date": "2019-02-30"}}).encode()),
-    ]  # fmt: skip
+        (
+            b"AAA",
+            json.dumps({**good, "data": {**good["data"], "decision_date": "2019-02-30"}}).encode(),
+        ),
+    ]
     await stack.publish_raw(bad)
     await stack.publish([decided("AAA", "G3", D, "upheld")])  # after the bad ones
     await stack.wait_caught_up()
@@ -166,9 +181,10 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_nothing_else_stops
     assert all(r["topic"] == stack.facts for r in rows)
     # The same messages on the dead-letter topic, with the reason and where they came from.
     consumer = AIOKafkaConsumer(
-        stack.settings.topic(DEAD_LETTERS), bootstrap_servers=stack.settings.kafka_bootstrap,
+        stack.settings.topic(DEAD_LETTERS),
+        bootstrap_servers=stack.settings.kafka_bootstrap,
         auto_offset_reset="earliest",
-    )  # fmt: skip
+    )
     await consumer.start()
     try:
         got = await consumer.getmany(timeout_ms=5000)

@@ -1,14 +1,63 @@
-"""The ``stack`` fixture: import it into a test module that runs services."""
+"""Fixtures for tests on the real, project-local servers (`make up`), registered for every
+test folder by tests/conftest.py.
+
+When a server does not answer, the tests FAIL (not skip) with "run `make up` first": an
+integration suite that silently skips proves nothing. ``stack`` gives a test its own
+namespace (a fresh database and topic prefix) to run the services in.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
+import pytest
 import pytest_asyncio
 
-from services.platform.settings import Settings
+from services.platform.kafka_admin import wait_for_kafka
+from services.platform.settings import Settings, redact_url
 from tests.support.stack import Stack, close_stack, open_stack
+
+CONNECT_WAIT_S = 10.0
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Settings from the environment (the Makefile exports AR_* to match its ports)."""
+    return Settings()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def pg_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    try:
+        pool = await asyncio.wait_for(
+            asyncpg.create_pool(settings.database_url, min_size=1, max_size=5),
+            CONNECT_WAIT_S,
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(
+            f"PostgreSQL at {redact_url(settings.database_url)} is not reachable"
+            f" ({type(exc).__name__}: {exc}): run `make up` first",
+            pytrace=False,
+        )
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def kafka_bootstrap(settings: Settings) -> str:
+    try:
+        await wait_for_kafka(settings.kafka_bootstrap, wait_s=CONNECT_WAIT_S)
+    except TimeoutError as exc:
+        pytest.fail(
+            f"Kafka at {settings.kafka_bootstrap} is not reachable ({exc}): run `make up` first",
+            pytrace=False,
+        )
+    return settings.kafka_bootstrap
 
 
 @pytest_asyncio.fixture

@@ -107,7 +107,7 @@ class Stack:
         finally:
             await consumer.stop()
 
-    async def connect(self) -> asyncpg.Connection:  # type: ignore[type-arg]
+    async def connect(self) -> asyncpg.Connection:
         return await asyncpg.connect(self.settings.database_url)
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:

@@ -45,35 +45,42 @@ def test_a_decision_on_the_first_of_april_belongs_to_the_new_year() -> None:
 
 
 def test_a_correction_replaces_the_decision_and_its_remedy_finding() -> None:
-    ws = fold([
-        council("AAA", "District"),
-        decided("AAA", "1", D, "upheld", remedy=True),
-        corrected("AAA", "1", D, "not_upheld"),
-    ])  # fmt: skip
+    ws = fold(
+        [
+            council("AAA", "District"),
+            decided("AAA", "1", D, "upheld", remedy=True),
+            corrected("AAA", "1", D, "not_upheld"),
+        ]
+    )
     assert figures(ws) == {("AAA", 2019): {"not_upheld": 1}}
 
 
 def test_a_correction_dated_in_another_year_moves_the_case_there() -> None:
-    ws = fold([
-        council("AAA", "District"),
-        decided("AAA", "1", D, "upheld"),
-        corrected("AAA", "1", E, "upheld", remedy=True),
-    ])  # fmt: skip
+    ws = fold(
+        [
+            council("AAA", "District"),
+            decided("AAA", "1", D, "upheld"),
+            corrected("AAA", "1", E, "upheld", remedy=True),
+        ]
+    )
     assert figures(ws) == {("AAA", 2020): {"upheld": 1, "satisfactory_remedies": 1}}
 
 
 def test_a_withdrawn_decision_leaves_the_statistics() -> None:
-    ws = fold([council("AAA", "District"), decided("AAA", "1", D, "upheld"),
-               withdrawn("AAA", "1", E)])  # fmt: skip
+    ws = fold(
+        [council("AAA", "District"), decided("AAA", "1", D, "upheld"), withdrawn("AAA", "1", E)]
+    )
     assert figures(ws) == {}
 
 
 def test_compliance_outcomes_count_in_the_year_recorded_and_only_implemented_ones_comply() -> None:
-    ws = fold([
-        council("AAA", "District"),
-        complied("AAA", "9", D, implemented=True),
-        complied("AAA", "8", D, implemented=False),
-    ])  # fmt: skip
+    ws = fold(
+        [
+            council("AAA", "District"),
+            complied("AAA", "9", D, implemented=True),
+            complied("AAA", "8", D, implemented=False),
+        ]
+    )
     assert figures(ws) == {("AAA", 2019): {"compliance_outcomes": 2, "compliance_implemented": 1}}
 
 
@@ -81,17 +88,37 @@ def test_compliance_outcomes_count_in_the_year_recorded_and_only_implemented_one
     ("events", "reason", "words"),
     [
         ([decided("ZZZ", "1", D, "upheld")], Reason.UNKNOWN_COUNCIL, "not registered"),
-        ([council("AAA", "District"), decided("AAA", "1", D, "upheld"),
-          decided("AAA", "1", D, "not_upheld")], Reason.CONFLICT, "already has a decision"),
-        ([council("AAA", "District"), corrected("AAA", "1", D, "upheld")], Reason.CONFLICT,
-         "no standing decision to correct"),
-        ([council("AAA", "District"), council("BBB", "District"),
-          decided("AAA", "1", D, "upheld"), corrected("BBB", "1", D, "upheld")],
-         Reason.CONFLICT, "cannot move a case to another council"),
-        ([council("AAA", "District"), withdrawn("AAA", "1", D)], Reason.CONFLICT,
-         "no standing decision to withdraw"),
+        (
+            [
+                council("AAA", "District"),
+                decided("AAA", "1", D, "upheld"),
+                decided("AAA", "1", D, "not_upheld"),
+            ],
+            Reason.CONFLICT,
+            "already has a decision",
+        ),
+        (
+            [council("AAA", "District"), corrected("AAA", "1", D, "upheld")],
+            Reason.CONFLICT,
+            "no standing decision to correct",
+        ),
+        (
+            [
+                council("AAA", "District"),
+                council("BBB", "District"),
+                decided("AAA", "1", D, "upheld"),
+                corrected("BBB", "1", D, "upheld"),
+            ],
+            Reason.CONFLICT,
+            "cannot move a case to another council",
+        ),
+        (
+            [council("AAA", "District"), withdrawn("AAA", "1", D)],
+            Reason.CONFLICT,
+            "no standing decision to withdraw",
+        ),
     ],
-)  # fmt: skip
+)
 def test_facts_that_do_not_fit_what_came_before_are_refused_with_a_reason(
     events: list[Envelope[Any]], reason: Reason, words: str
 ) -> None:
@@ -108,11 +135,18 @@ def test_facts_that_do_not_fit_what_came_before_are_refused_with_a_reason(
 def test_a_letter_event_on_the_facts_topic_is_refused_not_crashed_on() -> None:
     ws = fold([council("AAA", "District")])
     event = new_event(
-        LetterIssued(financial_year="2019-20", version=1, message_id="<x@y>",
-                     template_version="t", text_sha256="0" * 64, html_sha256="0" * 64,
-                     pdf_sha256="0" * 64),
-        council="AAA", producer="tests",
-    )  # fmt: skip
+        LetterIssued(
+            financial_year="2019-20",
+            version=1,
+            message_id="<x@y>",
+            template_version="t",
+            text_sha256="0" * 64,
+            html_sha256="0" * 64,
+            pdf_sha256="0" * 64,
+        ),
+        council="AAA",
+        producer="tests",
+    )
     with pytest.raises(RejectedMessage) as refused:
         apply(ws, event, partition=0)
     assert refused.value.reason is Reason.WRONG_TOPIC

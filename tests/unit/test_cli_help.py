@@ -37,8 +37,22 @@ def fresh_settings() -> Iterator[None]:
 
 
 HELP = {
-    (): ["councils", "publish", "simulate", "close-year", "serve", "config", "--version",
-         "stats", "averages", "status", "replay", "dlq", "letters", "demo"],
+    (): [
+        "councils",
+        "publish",
+        "simulate",
+        "close-year",
+        "serve",
+        "config",
+        "--version",
+        "stats",
+        "averages",
+        "status",
+        "replay",
+        "dlq",
+        "letters",
+        "demo",
+    ],
     ("councils",): ["import", "sample"],
     ("councils", "import"): [
         "--format",

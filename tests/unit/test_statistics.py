@@ -24,16 +24,28 @@ from services.domain.statistics import (
 Y = FinancialYear(2019)
 
 
-def member(code: str, group: ComparisonGroup = ComparisonGroup.DISTRICT, population: int | None = None,
-           **counts: int) -> CouncilYear:  # fmt: skip
+def member(
+    code: str,
+    group: ComparisonGroup = ComparisonGroup.DISTRICT,
+    population: int | None = None,
+    **counts: int,
+) -> CouncilYear:
     return CouncilYear(code, Y, group, CouncilYearCounts(**counts), population)
 
 
 @pytest.mark.parametrize(
     ("value", "shown"),
-    [(Fraction(1, 8), 13), (Fraction(7, 8), 88), (Fraction(1, 2), 50), (Fraction(5, 1000), 1),
-     (Fraction(4999, 1000000), 0), (Fraction(0), 0), (Fraction(1), 100), (Fraction(2, 3), 67)],
-)  # fmt: skip
+    [
+        (Fraction(1, 8), 13),
+        (Fraction(7, 8), 88),
+        (Fraction(1, 2), 50),
+        (Fraction(5, 1000), 1),
+        (Fraction(4999, 1000000), 0),
+        (Fraction(0), 0),
+        (Fraction(1), 100),
+        (Fraction(2, 3), 67),
+    ],
+)
 def test_percentages_round_half_up_not_to_even(value: Fraction, shown: int) -> None:
     assert percent(value) == shown
 
@@ -59,11 +71,13 @@ def test_the_satisfactory_remedy_rate_is_of_upheld_decisions() -> None:
 
 
 def test_the_mean_average_weighs_every_council_with_a_denominator_the_same() -> None:
-    averages = group_averages([
-        member("A", upheld=1, not_upheld=0),  # 100%
-        member("B", upheld=1, not_upheld=3),  # 25%
-        member("C", advice_given=5),  # no detailed investigations: left out
-    ])  # fmt: skip
+    averages = group_averages(
+        [
+            member("A", upheld=1, not_upheld=0),  # 100%
+            member("B", upheld=1, not_upheld=3),  # 25%
+            member("C", advice_given=5),  # no detailed investigations: left out
+        ]
+    )
     assert averages[ComparisonGroup.DISTRICT].uphold_rate == Fraction(5, 8)
 
 
@@ -76,10 +90,12 @@ def test_the_pooled_average_divides_the_sums() -> None:
 
 
 def test_each_group_gets_its_own_average_and_the_years_cannot_mix() -> None:
-    averages = group_averages([
-        member("A", upheld=1, not_upheld=1, population=50_000),
-        member("B", ComparisonGroup.COUNTY, upheld=1, not_upheld=0),
-    ])  # fmt: skip
+    averages = group_averages(
+        [
+            member("A", upheld=1, not_upheld=1, population=50_000),
+            member("B", ComparisonGroup.COUNTY, upheld=1, not_upheld=0),
+        ]
+    )
     assert averages[ComparisonGroup.DISTRICT].uphold_rate == Fraction(1, 2)
     assert averages[ComparisonGroup.COUNTY].uphold_rate == 1
     assert averages[ComparisonGroup.DISTRICT].upheld_per_100k == 2
