@@ -6,10 +6,12 @@ or a command function, and register it below.
 
 from __future__ import annotations
 
+import contextlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from services.cli import (
     close_year,
@@ -25,6 +27,8 @@ from services.cli import (
     simulate,
     status,
 )
+from services.platform.logging import configure_logging
+from services.platform.settings import Settings
 
 app = typer.Typer(
     name="annual-review",
@@ -56,6 +60,9 @@ def main(
     ] = False,
 ) -> None:
     """Casework -> statistics -> Annual Review letters."""
+    # Logs go to stderr (as JSON when not on a terminal), so stdout stays for the output.
+    with contextlib.suppress(ValidationError, ValueError):
+        configure_logging(Settings())
 
 
 app.add_typer(councils.app, name="councils")
