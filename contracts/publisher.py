@@ -78,16 +78,17 @@ class EventPublisher:
         return position
 
     async def publish_many(self, events: Iterable[Envelope[Any]]) -> list[Position]:
-        """Send in order, pipelined; return each event's position once all are acknowledged."""
-        pending = []
+        """Validate all, then send in order, pipelined; return each event's position once all
+        are acknowledged. One invalid event and nothing is sent."""
+        checked = []
         for event in events:
             raw = encode(event)
             decode(raw)  # the same check the projector makes: refuse before it is in the log
-            pending.append(
-                await self._producer.send(
-                    self._facts, raw, key=event.key, headers=headers_for(event)
-                )
-            )
+            checked.append((event, raw))
+        pending = [
+            await self._producer.send(self._facts, raw, key=event.key, headers=headers_for(event))
+            for event, raw in checked
+        ]
         written = await asyncio.gather(*pending)
         return [Position(m.topic, m.partition, m.offset) for m in written]
 
