@@ -205,3 +205,15 @@ async def test_a_council_year_with_open_dead_letters_is_held(stack: Stack, mail:
         "SELECT council, hold_reason FROM letters.outbox WHERE state = 'held'"
     )
     assert held["council"] == "L02" and "dead letter" in held["hold_reason"]
+    assert "L02/2019-20/annual-review/v1" not in mail.per_letter()
+    # The operator deals with the dead letter and releases the letter: now it goes, once.
+    conn = await stack.connect()
+    try:
+        from contracts.financial_year import FinancialYear
+        from services.letters.operations import move
+
+        await move(conn, "release", "L02", FinancialYear(2019), "dead letter was a test")
+    finally:
+        await conn.close()
+    await wait_states(stack, {"sent": len(COUNCILS)})
+    assert mail.per_letter()["L02/2019-20/annual-review/v1"] == 1
