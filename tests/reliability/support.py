@@ -1,0 +1,415 @@
+"""Tools of the fault-injection suite.
+
+- ``read_log`` / ``audit``: what is really in the facts topic after the faults (not what a
+  test meant to publish), decoded the way the contract says, duplicates counted;
+- ``expected_figures``: the simulator's independent oracle run over the log's valid events;
+- ``compare``: counts lost and counts double-counted against it;
+- ``StreamPublisher``: publishes a stream in chunks, paced, through broker outages (a chunk
+  that fails is sent again from its start: a producer retry, same event ids);
+- ``Servers``: stop and start this checkout's Kafka broker and PostgreSQL with the infra
+  scripts, refusing to touch servers the tests are not using.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from contracts.codec import RejectedMessage, decode
+from contracts.envelope import Envelope
+from contracts.publisher import EventPublisher
+from contracts.topics import DEAD_LETTERS, FACTS
+from services.platform.settings import Settings
+from services.simulator.oracle import oracle
+from tests.support.stack import COUNT_KEYS, REPO, Stack
+
+Figures = dict[tuple[str, int], dict[str, int]]
+
+
+# --- what is in the log ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes]
+
+
+async def read_topic(
+    settings: Settings, topic: str, partitions: int, timeout: float = 120.0
+) -> list[Message]:
+    """Every message of ``topic`` from offset 0 to its end offsets at the time of the call."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_bytes=16 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        await consumer.seek_to_beginning(*tps)
+        out: list[Message] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            behind = [tp for tp in tps if await consumer.position(tp) < ends[tp]]
+            if not behind:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading {topic}: still behind on {behind}")
+            batch = await consumer.getmany(*behind, timeout_ms=1000, max_records=20_000)
+            for tp, records in batch.items():
+                out.extend(
+                    Message(tp.partition, r.offset, r.key, r.value, dict(r.headers))
+                    for r in records
+                    if r.offset < ends[tp]
+                )
+        return sorted(out, key=lambda m: (m.partition, m.offset))
+    finally:
+        await consumer.stop()
+
+
+@dataclass
+class LogAudit:
+    """The facts topic, message by message, as the contract sees it."""
+
+    messages: list[Message]
+    valid: list[tuple[Message, Envelope[Any]]] = field(default_factory=list)
+    rejected: dict[tuple[int, int], str] = field(default_factory=dict)  # position -> reason
+    duplicates: int = 0  # valid messages whose event id is already earlier in the log
+
+    @property
+    def published(self) -> int:
+        return len(self.messages)
+
+    def first_occurrences(self) -> list[Envelope[Any]]:
+        """The valid events, each once, in log order (what a correct projector applies)."""
+        seen: set[UUID] = set()
+        out = []
+        for _, event in self.valid:
+            if event.event_id not in seen:
+                seen.add(event.event_id)
+                out.append(event)
+        return out
+
+    def positions_of(self, event_ids: Iterable[UUID]) -> set[tuple[int, int]]:
+        wanted = set(event_ids)
+        return {(m.partition, m.offset) for m, e in self.valid if e.event_id in wanted}
+
+
+def audit(messages: Sequence[Message]) -> LogAudit:
+    result = LogAudit(list(messages))
+    seen: set[UUID] = set()
+    for m in result.messages:
+        try:
+            event = decode(m.value)
+        except RejectedMessage as rejected:
+            result.rejected[(m.partition, m.offset)] = rejected.reason.value
+            continue
+        result.valid.append((m, event))
+        if event.event_id in seen:
+            result.duplicates += 1
+        seen.add(event.event_id)
+    return result
+
+
+async def audit_facts(stack: Stack) -> LogAudit:
+    return audit(await read_topic(stack.settings, stack.facts, FACTS.partitions))
+
+
+async def dead_letter_topic(stack: Stack) -> list[Message]:
+    return await read_topic(stack.settings, stack.settings.topic(DEAD_LETTERS), 1)
+
+
+# --- what the figures must be --------------------------------------------------------------
+
+
+def expected_figures(events: Iterable[Envelope[Any]]) -> Figures:
+    """The simulator's oracle (services/simulator/oracle.py), in the projector's terms."""
+    return {
+        (code, year.start_year): counts.as_dict()
+        for (code, year), counts in oracle(events).items()
+        if any(counts.as_dict().values())
+    }
+
+
+def compare(actual: Figures, expected: Figures) -> tuple[int, int]:
+    """(counts lost, counts double-counted): the oracle's counts missing from the figures,
+    and the figures' counts beyond the oracle, summed over every council-year and column."""
+    lost = surplus = 0
+    for key in actual.keys() | expected.keys():
+        a, e = actual.get(key, {}), expected.get(key, {})
+        for column in COUNT_KEYS:
+            diff = a.get(column, 0) - e.get(column, 0)
+            lost += max(0, -diff)
+            surplus += max(0, diff)
+    return lost, surplus
+
+
+async def applied_event_ids(stack: Stack) -> set[UUID]:
+    """The ids in the active version's ``applied_events`` (no reader view exists for it)."""
+    (active,) = await stack.fetch(
+        "SELECT schema_name FROM projection_versions WHERE status = 'active'"
+    )
+    schema = active["schema_name"]
+    assert re.fullmatch(r"rm_v\d+", schema), schema
+    rows = await stack.fetch(f"SELECT event_id FROM {schema}.applied_events")
+    return {r["event_id"] for r in rows}
+
+
+async def dead_letter_rows(stack: Stack) -> dict[tuple[int, int], str]:
+    rows = await stack.fetch(
+        'SELECT partition, "offset", reason FROM readmodel.dead_letters WHERE topic = $1',
+        stack.facts,
+    )
+    return {(r["partition"], r["offset"]): r["reason"] for r in rows}
+
+
+# --- publishing through faults ---------------------------------------------------------------
+
+
+@dataclass
+class PublishReport:
+    events: int = 0  # events handed to the publisher
+    chunks: int = 0
+    chunk_retries: int = 0  # chunks sent again after an error: their events may be twice
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class StreamPublisher:
+    """Publishes events in chunks at ``rate`` events per second (None: as fast as it can),
+    as a careful case management system would: when a chunk fails, reconnect with backoff
+    and send the whole chunk again."""
+
+    def __init__(self, stack: Stack, *, chunk: int = 1000, rate: float | None = None) -> None:
+        self.stack = stack
+        self.chunk = chunk
+        self.rate = rate
+        self.report = PublishReport()
+        self.progress = 0  # events acknowledged so far
+
+    async def run(self, events: Sequence[Envelope[Any] | dict[str, Any]]) -> PublishReport:
+        started = time.monotonic()
+        publisher = None
+        try:
+            for i in range(0, len(events), self.chunk):
+                chunk = events[i : i + self.chunk]
+                if self.rate:
+                    due = started + i / self.rate
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
+                attempt = 0
+                while True:
+                    try:
+                        if publisher is None:
+                            publisher = self.stack.publisher()
+                            await asyncio.wait_for(publisher.__aenter__(), 30)
+                        await asyncio.wait_for(_publish_chunk(publisher, chunk), 60)
+                        break
+                    except Exception as exc:  # the broker is away: reconnect, resend
+                        attempt += 1
+                        self.report.errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                        if attempt > 30:
+                            raise
+                        if attempt == 1:
+                            self.report.chunk_retries += 1
+                        await _close_quietly(publisher)
+                        publisher = None
+                        await asyncio.sleep(min(5.0, 0.25 * 2**attempt))
+                self.report.chunks += 1
+                self.report.events += len(chunk)
+                self.progress += len(chunk)
+        finally:
+            await _close_quietly(publisher)
+            self.report.seconds = round(time.monotonic() - started, 1)
+        return self.report
+
+
+async def _publish_chunk(
+    publisher: EventPublisher, chunk: Sequence[Envelope[Any] | dict[str, Any]]
+) -> None:
+    """Valid events through the validating publisher; the simulator's invalid ones (dicts)
+    as raw JSON, keyed by their council like everything else."""
+    await publisher.publish_many([e for e in chunk if isinstance(e, Envelope)])
+    await asyncio.gather(
+        *(
+            publisher.publish_raw(json.dumps(e).encode(), key=_key(e))
+            for e in chunk
+            if not isinstance(e, Envelope)
+        )
+    )
+
+
+def _key(item: dict[str, Any]) -> bytes | None:
+    council = item.get("council")
+    return council.encode() if isinstance(council, str) else None
+
+
+async def _close_quietly(publisher: Any) -> None:
+    if publisher is None:
+        return
+    # A producer of a dead connection: nothing to flush, nothing to report.
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(publisher.__aexit__(None, None, None), 10)
+
+
+async def publish_raw_fast(
+    settings: Settings, topic: str, values: Sequence[tuple[bytes | None, bytes | None]]
+) -> None:
+    """Raw bytes, pipelined (the Stack's ``publish_raw`` waits for each one), with the
+    producer's maximum request size raised so oversized messages reach the broker."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_request_size=2 * 1024 * 1024,
+    )
+    await producer.start()
+    try:
+        pending = [await producer.send(topic, value, key=key) for key, value in values]
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+# --- the servers of this checkout ----------------------------------------------------------
+
+
+class NotOurServers(RuntimeError):
+    """The servers the tests use are not this checkout's: restarting them is refused."""
+
+
+class Servers:
+    """This checkout's broker and PostgreSQL (infra/kafka/kafka.sh, infra/postgres/pg.sh).
+
+    The ports come from the settings the tests use (``make test`` runs them through
+    infra/ctl.sh, which exports them); before anything is stopped, the scripts must report
+    that the checkout's own servers are running on exactly those ports.
+    """
+
+    def __init__(self, settings: Settings, root: Path = REPO) -> None:
+        self.root = root
+        self.kafka_port = int(settings.kafka_bootstrap.split(",")[0].rsplit(":", 1)[1])
+        pg_port = urlsplit(settings.database_url).port
+        self.pg_port = pg_port or 5432
+        self.log: list[str] = []
+
+    def _env(self) -> dict[str, str]:
+        env = {**os.environ, "KAFKA_PORT": str(self.kafka_port), "AR_PG_PORT": str(self.pg_port)}
+        controller = os.environ.get("KAFKA_CONTROLLER_PORT") or self._controller_port()
+        if controller:
+            env["KAFKA_CONTROLLER_PORT"] = controller
+        return env
+
+    def _controller_port(self) -> str | None:
+        props = self.root / ".local/kafka/server.properties"
+        text = props.read_text() if props.is_file() else ""
+        m = re.search(r"^controller\.quorum\.voters=\d+@[^:\s]+:(\d+)", text, re.M)
+        return m.group(1) if m else None
+
+    def _run(self, script: str, command: str, timeout: float = 180.0) -> str:
+        started = time.monotonic()
+        done = subprocess.run(
+            [str(self.root / script), command],
+            cwd=self.root,
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        out = (done.stdout + done.stderr).strip()
+        self.log.append(f"{script} {command} ({time.monotonic() - started:.1f}s): {out[-300:]}")
+        if done.returncode != 0:
+            raise RuntimeError(f"{script} {command} failed ({done.returncode}):\n{out}")
+        return out
+
+    def check_ours(self) -> None:
+        """Refuse unless this checkout's servers run on the ports the tests use."""
+        props = self.root / ".local/kafka/server.properties"
+        listeners = props.read_text() if props.is_file() else ""
+        if not re.search(rf"^advertised\.listeners=.*:{self.kafka_port}\b", listeners, re.M):
+            raise NotOurServers(
+                f"the broker on port {self.kafka_port} is not this checkout's "
+                f"({props} does not listen there): not restarting it"
+            )
+        for script in ("infra/kafka/kafka.sh", "infra/postgres/pg.sh"):
+            try:
+                self._run(script, "status", timeout=30)
+            except RuntimeError as exc:
+                raise NotOurServers(
+                    f"{script} status: this checkout's server is not the one running on the "
+                    f"test ports ({exc}): not restarting it"
+                ) from None
+        base = Path(self._run("infra/postgres/pg.sh", "dir", timeout=30).splitlines()[-1])
+        pid_file = base / "data" / "postmaster.pid"
+        lines = pid_file.read_text().splitlines() if pid_file.is_file() else []
+        if len(lines) < 4 or lines[3].strip() != str(self.pg_port):
+            raise NotOurServers(
+                f"this checkout's PostgreSQL ({pid_file}) does not run on port {self.pg_port}: "
+                "not restarting it"
+            )
+
+    def stop_kafka(self) -> None:
+        self._run("infra/kafka/kafka.sh", "stop")
+
+    def start_kafka(self) -> None:
+        self._run("infra/kafka/kafka.sh", "start")
+
+    def stop_postgres(self) -> None:
+        self._run("infra/postgres/pg.sh", "stop")
+
+    def start_postgres(self) -> None:
+        self._run("infra/postgres/pg.sh", "start")
+
+    def ensure_running(self) -> None:
+        """Start whatever is stopped (both scripts are harmless when already running)."""
+        errors = []
+        for script in ("infra/postgres/pg.sh", "infra/kafka/kafka.sh"):
+            try:
+                self._run(script, "start")
+            except Exception as exc:
+                errors.append(str(exc))
+        if errors:
+            raise RuntimeError("could not bring the servers back:\n" + "\n".join(errors))
+
+
+# --- waiting -----------------------------------------------------------------------------
+
+
+async def eventually(
+    check: Any, *, timeout: float, every: float = 0.25, what: str = "condition"
+) -> Any:
+    """Await ``check()`` until it returns something truthy; errors count as not yet."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            value = await check()
+            if value:
+                return value
+            last = value
+        except Exception as exc:
+            last = exc
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached in {timeout:.0f}s (last: {last!r})")
+        await asyncio.sleep(every)
