@@ -51,6 +51,7 @@ def parse(argv: list[str]) -> Config:
         "the projector's own default)",
     )
     p.add_argument("--render-workers", type=int, help="letter service render processes")
+    p.add_argument("--rebuild-workers", type=int, help="rebuild processes (default 2)")
     p.add_argument("--only", help=f"comma-separated steps of: {', '.join(STEPS)}")
     p.add_argument("--seed", type=int, default=1, help="simulator seed of the logs")
     p.add_argument("--fresh", action="store_true", help="re-publish the logs even if present")
@@ -68,6 +69,7 @@ def parse(argv: list[str]) -> Config:
         "councils",
         "max_records",
         "render_workers",
+        "rebuild_workers",
         "seed",
         "out_json",
         "out_md",

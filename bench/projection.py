@@ -90,11 +90,18 @@ async def naive(s: Slice, *, window: float, limit_s: float) -> dict[str, Any]:
     }
 
 
-async def rebuild(s: Slice, *, max_records: int, limit_s: float) -> dict[str, Any]:
+async def rebuild(
+    s: Slice, *, max_records: int, limit_s: float, workers: int = 1
+) -> dict[str, Any]:
     """The real rebuild (a new version from offset 0, compare, switch) in its own process;
     the slice must hold a caught-up live version."""
     process = start_process(
-        "rebuild", ["-m", "bench.rebuild_run"], s.env(AR_PROJECTOR_MAX_RECORDS=str(max_records))
+        "rebuild",
+        ["-m", "bench.rebuild_run"],
+        s.env(
+            AR_PROJECTOR_MAX_RECORDS=str(max_records),
+            AR_PROJECTOR_REBUILD_WORKERS=str(workers),
+        ),
     )
     try:
         process.popen.wait(limit_s)

@@ -17,7 +17,11 @@ async def main() -> None:
     started = time.monotonic()
     marks: dict[str, float] = {}
 
+    seen: list[Progress] = []
+
     def on_progress(p: Progress) -> None:
+        if not seen:
+            seen.append(p)
         if p.applied and "first" not in marks:
             marks["first"] = time.monotonic()
         if p.applied and p.remaining == 0 and "caught_up" not in marks:
@@ -26,6 +30,7 @@ async def main() -> None:
     report = await rebuild(get_settings(), get_projector_settings(), on_progress=on_progress)
     assert report is not None
     ended = time.monotonic()
+    workers = seen[0].worker_peak_rss_bytes if seen else []
     caught_up = marks.get("caught_up", ended)
     print(
         json.dumps(
@@ -36,7 +41,11 @@ async def main() -> None:
                 "total_seconds": ended - started,
                 "identical": report.identical,
                 "differences": [c.table for c in report.comparison if not c.identical],
-                "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                # The rebuild's memory: this process plus its worker processes, if any.
+                "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+                + sum(workers),
+                "workers": max(1, len(workers)),
+                "worker_peak_rss_bytes": workers,
             }
         ),
         flush=True,

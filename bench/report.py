@@ -139,7 +139,8 @@ def results_section(r: dict[str, Any]) -> str:
         ratios["rebuild_vs_java"],
         ratios["rebuild_vs_aiokafka"],
         _div(med["rebuild"], med["naive_projector"]),
-        note=("rebuilt = live: " + ("yes" if same and all(same) else "NO" if same else "n/a"))
+        note=f"{cfg.get('rebuild_workers', 1)} process(es); "
+        + ("rebuilt = live: " + ("yes" if same and all(same) else "NO" if same else "n/a"))
         + (f"; then compare + switch {min(cs):.1f}-{max(cs):.1f} s" if cs else ""),
     )
     w("")

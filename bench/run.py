@@ -39,6 +39,7 @@ class Config:
     councils: int = COUNCILS
     max_records: int = ProjectorSettings().max_records
     render_workers: int = 2
+    rebuild_workers: int = 2
     seed: int = 1
     steps: set[str] = dataclasses.field(default_factory=lambda: set(ALL_STEPS))
     fresh: bool = False
@@ -295,7 +296,9 @@ async def _catchup_and_rebuild(
             await res.measure(
                 f"rebuild{tag}",
                 f"5. rebuild from the start ({d.records:,} records)",
-                lambda: projection.rebuild(s, max_records=cfg.max_records, limit_s=limit_s),
+                lambda: projection.rebuild(
+                    s, max_records=cfg.max_records, limit_s=limit_s, workers=cfg.rebuild_workers
+                ),
             )
 
 
@@ -442,6 +445,7 @@ def summarise(
             "councils": cfg.councils,
             "max_records": cfg.max_records,
             "render_workers": cfg.render_workers,
+            "rebuild_workers": cfg.rebuild_workers,
             "seed": cfg.seed,
         },
         "datasets": {

@@ -12,9 +12,15 @@ Nothing here publishes: no dead-letter topic, no letters.
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import os
+import resource
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import structlog
@@ -72,6 +78,7 @@ class Progress:
     remaining: int = 0
     events_per_second: float = 0.0
     started: float = field(default_factory=time.monotonic)
+    worker_peak_rss_bytes: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,19 +115,17 @@ async def rebuild(
     *,
     on_progress: Callable[[Progress], None] = lambda _: None,
     max_seconds: float | None = None,
+    workers: int | None = None,
 ) -> RebuildReport | None:
-    """Build (or resume building) a new version and switch to it. None if stopped early."""
+    """Build (or resume building) a new version and switch to it. None if stopped early.
+
+    ``workers`` > 1 splits the partitions between that many processes, each applying its
+    own partitions' records with the same batch step (as live projector instances in one
+    consumer group would); None: AR_PROJECTOR_REBUILD_WORKERS, else 1."""
+    if workers is None:
+        workers = int(os.environ.get("AR_PROJECTOR_REBUILD_WORKERS", "1") or 1)
     conn: asyncpg.Connection = await asyncpg.connect(settings.database_url)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=psettings.max_records,
-        fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=16 * 1024 * 1024,
-        client_id="projector-rebuild",
-    )
+    consumer = _consumer(settings, psettings)
     try:
         version = await conn.fetchval(
             "SELECT version FROM public.projection_versions WHERE status = 'building' "
@@ -144,8 +149,14 @@ async def rebuild(
         while True:
             live_schema = await active_schema(conn)
             targets = await _positions(conn, live_schema, topic) if live_schema else {}
-            await _catch_up(conn, consumer, schema, partitions, targets, psettings, progress,
-                            on_progress)  # fmt: skip
+            if workers > 1 and len(partitions) > 1:
+                await _catch_up_in_processes(
+                    conn, settings, psettings, schema, partitions, targets, workers, progress,
+                    on_progress,
+                )  # fmt: skip
+            else:
+                await _catch_up(conn, consumer, schema, partitions, targets, psettings, progress,
+                                on_progress)  # fmt: skip
             if max_seconds is not None and time.monotonic() - started > max_seconds:
                 return None
             report = await _try_switch(conn, version, schema, live_schema, topic, progress, started)
@@ -200,6 +211,92 @@ async def _catch_up(
         progress.applied += len(records)
         elapsed = time.monotonic() - progress.started
         progress.events_per_second = progress.applied / elapsed if elapsed > 0 else 0.0
+
+
+async def _catch_up_in_processes(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    psettings: ProjectorSettings,
+    schema: str,
+    partitions: list[TopicPartition],
+    targets: dict[int, int],
+    workers: int,
+    progress: Progress,
+    on_progress: Callable[[Progress], None],
+) -> None:
+    """Each process takes every n-th partition and catches it up to its target; progress is
+    read from the positions the processes commit."""
+    groups = [partitions[i::workers] for i in range(workers)]
+    loop = asyncio.get_running_loop()
+    topic = partitions[0].topic
+    before = sum((await _positions(conn, schema, topic)).values())
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        jobs = [
+            loop.run_in_executor(
+                pool,
+                _catch_up_process,
+                settings.model_dump(),
+                psettings.model_dump(),
+                schema,
+                [tp.partition for tp in group],
+                topic,
+                targets,
+            )
+            for group in groups
+            if group
+        ]
+        pending = set(map(asyncio.ensure_future, jobs))
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=1.0)
+            done = await _positions(conn, schema, topic)
+            progress.applied = sum(done.values()) - before
+            progress.remaining = sum(max(0, o - done.get(p, 0)) for p, o in targets.items())
+            elapsed = time.monotonic() - progress.started
+            progress.events_per_second = progress.applied / elapsed if elapsed > 0 else 0.0
+            on_progress(progress)
+        for job in jobs:
+            peak = job.result()
+            progress.worker_peak_rss_bytes.append(peak)
+
+
+def _catch_up_process(
+    settings: dict[str, Any],
+    psettings: dict[str, Any],
+    schema: str,
+    partitions: list[int],
+    topic: str,
+    targets: dict[int, int],
+) -> int:
+    """In a worker process: catch ``partitions`` up to their targets; returns peak RSS."""
+
+    async def run() -> None:
+        s, ps = Settings(**settings), ProjectorSettings(**psettings)
+        conn: asyncpg.Connection = await asyncpg.connect(s.database_url)
+        consumer = _consumer(s, ps)
+        try:
+            await consumer.start()
+            tps = [TopicPartition(topic, p) for p in partitions]
+            consumer.assign(tps)
+            await _catch_up(conn, consumer, schema, tps, targets, ps, Progress(), lambda _: None)
+        finally:
+            await consumer.stop()
+            await conn.close()
+
+    asyncio.run(run())
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _consumer(settings: Settings, psettings: ProjectorSettings) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=psettings.max_records,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        client_id="projector-rebuild",
+    )
 
 
 async def _try_switch(
