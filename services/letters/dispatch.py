@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import mailbox
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosmtplib
 import asyncpg
@@ -26,10 +27,11 @@ from services.letters.email import build_email
 from services.letters.faults import crash_point
 from services.letters.figures import LetterInputs
 from services.letters.render import digests, render_letter
-from services.platform.db import backoff_delay
+from services.platform.db import backoff_delay, is_transient
 from services.platform.settings import Settings
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 def render_inputs(context: str, version: int) -> tuple[str, str, str, bytes, tuple[str, str, str]]:
@@ -104,14 +106,34 @@ class Dispatcher:
         return settled
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.reconcile()
+        reconciled = False
+        failures = 0
         while not stop.is_set():
             try:
+                if not reconciled:
+                    await self.reconcile()
+                    reconciled = True
                 busy = await self.render_some() + await self.send_some() + await self.relay()
             except Exception as exc:
-                log.error("dispatcher step failed; retrying", error=str(exc)[:300], exc_info=True)
-                busy = 0
-                await asyncio.sleep(1.0)
+                # A database or broker outage: back off (capped), say so once per attempt,
+                # and carry on by ourselves when it is back. A traceback only for the unexpected.
+                failures += 1
+                delay = backoff_delay(failures, 0.5, 30.0)
+                transient = is_transient(exc)
+                log.error(
+                    "dispatcher step failed; retrying",
+                    transient=transient,
+                    attempt=failures,
+                    retry_in_s=round(delay, 2),
+                    error=f"{type(exc).__name__}: {exc}"[:300],
+                    exc_info=not transient,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                continue
+            if failures:
+                log.info("dispatcher recovered", failed_attempts=failures)
+                failures = 0
             if not busy:
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -153,14 +175,23 @@ class Dispatcher:
             for row in rows:
                 await outbox.mark_sending(conn, row.id)
         if rows:
-            await asyncio.gather(*(self._send(row) for row in rows))
+            # Every send runs to its end before the next step: none is left behind in the
+            # background when another one fails.
+            results = await asyncio.gather(
+                *(self._send(row) for row in rows), return_exceptions=True
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
         return len(rows)
 
     async def _send(self, row: outbox.OutboxRow) -> None:
-        async with self.pool.acquire() as conn:
-            stored = await conn.fetchrow(
+        async def fetch(conn: asyncpg.Connection) -> Any:
+            return await conn.fetchrow(
                 "SELECT text_body, html_body, pdf FROM letters.outbox WHERE id = $1", row.id
             )
+
+        stored = await self._in_outbox("read the rendered letter", row, fetch)
         assert stored is not None
         letter = row.inputs.letter(row.version)
         message = build_email(
@@ -197,8 +228,12 @@ class Dispatcher:
             await self._failed(row, f"{type(exc).__name__}: {exc}", permanent=False)
             return
         crash_point("after_send")
-        async with self.pool.acquire() as conn, conn.transaction():
-            await outbox.mark_sent(conn, row, response)
+
+        async def sent(conn: asyncpg.Connection) -> None:
+            if await outbox.lock_state(conn, row.id) == "sending":
+                await outbox.mark_sent(conn, row, response)
+
+        await self._in_outbox("record the letter as sent", row, sent)
         log.info(
             "letter sent",
             council=row.council,
@@ -207,8 +242,54 @@ class Dispatcher:
             message_id=row.message_id,
         )
 
+    async def _in_outbox(
+        self, what: str, row: outbox.OutboxRow, step: Callable[[asyncpg.Connection], Awaitable[T]]
+    ) -> T:
+        """One short outbox transaction around the SMTP conversation, retried through a
+        database outage until it commits. The letter is already committed as ``sending``:
+        giving up would leave it there until the service restarts, and a letter the SMTP
+        server accepted would never be recorded as sent. Each step checks the letter is
+        still ``sending``, so a retry after a commit whose answer was lost changes nothing."""
+        attempt = 0
+        while True:
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    result = await step(conn)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                attempt += 1
+                delay = backoff_delay(attempt, 0.2, 10.0)
+                log.warning(
+                    "database unavailable; retrying the outbox update",
+                    what=what,
+                    council=row.council,
+                    attempt=attempt,
+                    retry_in_s=round(delay, 2),
+                    error=f"{type(exc).__name__}: {exc}"[:300],
+                )
+                await asyncio.sleep(delay)
+                continue
+            if attempt:
+                log.info(
+                    "outbox updated after retrying",
+                    what=what,
+                    council=row.council,
+                    attempts=attempt + 1,
+                )
+            return result
+
     async def _failed(self, row: outbox.OutboxRow, detail: str, *, permanent: bool) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
+        await self._in_outbox(
+            "record the failed attempt",
+            row,
+            lambda conn: self._record_failure(conn, row, detail, permanent),
+        )
+
+    async def _record_failure(
+        self, conn: asyncpg.Connection, row: outbox.OutboxRow, detail: str, permanent: bool
+    ) -> None:
+        if await outbox.lock_state(conn, row.id) == "sending":
             if permanent or row.attempts + 1 >= self.ls.max_attempts:
                 await outbox.mark_failed(conn, row, detail)
                 log.error(

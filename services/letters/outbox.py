@@ -166,6 +166,14 @@ async def mark_failed(conn: Conn, row: OutboxRow, response: str) -> None:
     ))  # fmt: skip
 
 
+async def lock_state(conn: Conn, row_id: int) -> str | None:
+    """The letter's state, its row locked until the caller's transaction ends."""
+    state: str | None = await conn.fetchval(
+        "SELECT state FROM letters.outbox WHERE id = $1 FOR UPDATE", row_id
+    )
+    return state
+
+
 async def in_sending(conn: Conn) -> list[OutboxRow]:
     rows = await conn.fetch("SELECT * FROM letters.outbox WHERE state = 'sending' FOR UPDATE")
     return [OutboxRow.of(r) for r in rows]

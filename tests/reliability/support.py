@@ -15,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import mailbox
 import os
 import re
+import socket
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +30,13 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiosmtpd.controller import Controller
 
 from contracts.codec import RejectedMessage, decode
 from contracts.envelope import Envelope
 from contracts.publisher import EventPublisher
 from contracts.topics import DEAD_LETTERS, FACTS
+from services.letters.smtp_server import MaildirHandler
 from services.platform.settings import Settings
 from services.simulator.oracle import oracle
 from tests.support.stack import COUNT_KEYS, REPO, Stack
@@ -413,3 +418,97 @@ async def eventually(
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not reached in {timeout:.0f}s (last: {last!r})")
         await asyncio.sleep(every)
+
+
+# --- a real SMTP server that can be taken away ---------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SlowMaildirHandler(MaildirHandler):
+    """Takes ``delay_s`` over each message before accepting it: letters stay in the SMTP
+    conversation long enough for a fault to land in the middle of it."""
+
+    def __init__(self, maildir: Path, *, delay_s: float) -> None:
+        super().__init__(maildir)
+        self.delay_s = delay_s
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(self.delay_s)
+        return await super().handle_DATA(server, session, envelope)
+
+
+class Mailbox:
+    """The local aiosmtpd server (services/letters/smtp_server.py) on a fixed port, with its
+    Maildir: what it accepted is what was sent. It can be stopped and started again."""
+
+    def __init__(self, path: Path, *, accept_delay_s: float = 0.0) -> None:
+        self.path = path
+        self.port = free_port()
+        self.accept_delay_s = accept_delay_s
+        self._controller: Controller | None = None
+
+    def start(self) -> None:
+        if self._controller is None:
+            handler = (
+                SlowMaildirHandler(self.path, delay_s=self.accept_delay_s)
+                if self.accept_delay_s
+                else MaildirHandler(self.path)
+            )
+            self._controller = Controller(handler, hostname="127.0.0.1", port=self.port)
+            self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def emails_per_letter(self) -> Counter[str]:
+        """Accepted emails per letter, ``council/year/kind/version``."""
+        if not self.path.exists():
+            return Counter()
+        box = mailbox.Maildir(self.path, create=False)
+        return Counter(str(m["X-Annual-Review-Letter"]) for m in box)
+
+    def emails_per_council_year(self) -> Counter[tuple[str, str]]:
+        out: Counter[tuple[str, str]] = Counter()
+        for letter, n in self.emails_per_letter().items():
+            council, year = letter.split("/")[:2]
+            out[(council, year)] += n
+        return out
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Settings of a letter service sending here, with this Maildir as its archive."""
+        return {
+            "AR_SMTP_PORT": str(self.port),
+            "AR_LETTERS_RECONCILE_MAILDIR": str(self.path),
+            "AR_LETTERS_RENDER_WORKERS": "1",
+            **extra,
+        }
+
+
+async def close_year(stack: Stack, label: str = "2019-20") -> None:
+    async with stack.publisher() as p:
+        await p.close_year(
+            {
+                "financial_year": label,
+                "letter_date": "2020-07-22",
+                "publication_date": "2020-07-29",
+                "signatory": {"name": "Michael King", "titles": ["Ombudsman"]},
+            },
+            producer="tests",
+        )
+
+
+async def outbox_states(stack: Stack) -> dict[str, int]:
+    rows = await stack.fetch("SELECT state, count(*) AS n FROM letters.outbox GROUP BY 1")
+    return {r["state"]: r["n"] for r in rows}
+
+
+def log_lines(service: Any, needle: str) -> int:
+    """How many lines of a service's log contain ``needle``."""
+    return sum(1 for line in service.log.read_text(errors="replace").splitlines() if needle in line)

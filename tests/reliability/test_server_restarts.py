@@ -1,0 +1,174 @@
+"""Restarts: the Kafka broker, then PostgreSQL, stopped and started again mid-stream.
+
+The services are left alone: the same processes must ride both outages out by themselves
+(bounded, backed-off retries, saying so in their logs), the figures must converge to the
+oracle, and the year's letters must still go exactly once. The servers restarted are this
+checkout's (infra/kafka/kafka.sh, infra/postgres/pg.sh), and they are started again in a
+``finally``, whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from contracts.envelope import Envelope
+from services.simulator import simulate_year
+from tests.reliability.support import (
+    Mailbox,
+    Servers,
+    StreamPublisher,
+    applied_event_ids,
+    audit_facts,
+    close_year,
+    compare,
+    dead_letter_rows,
+    eventually,
+    expected_figures,
+    log_lines,
+    outbox_states,
+)
+from tests.support.stack import Service, Stack
+
+EVENTS = 40_000
+PUBLISH_SECONDS = 30.0
+DOWN_SECONDS = 6.0
+ACCEPT_DELAY_S = 1.5
+
+
+async def applied_so_far(stack: Stack) -> int:
+    return sum((await stack.positions()).values())
+
+
+async def outage(
+    name: str,
+    stop: Callable[[], None],
+    start: Callable[[], None],
+    stack: Stack,
+    services: list[Service],
+) -> dict[str, Any]:
+    """Stop a server while the projector is busy, keep it down, start it, and time how long
+    the projector takes to apply records again; the services must stay up throughout."""
+    before = await applied_so_far(stack)
+    t0 = time.monotonic()
+    await asyncio.to_thread(stop)
+    stopped = time.monotonic()
+    while time.monotonic() - stopped < DOWN_SECONDS:
+        assert all(s.alive() for s in services), f"a service exited while {name} was down"
+        await asyncio.sleep(0.25)
+    await asyncio.to_thread(start)
+    started = time.monotonic()
+
+    async def moving() -> bool:
+        return await applied_so_far(stack) > before
+
+    await eventually(moving, timeout=120, what=f"projector applying again after the {name} restart")
+    recovered = time.monotonic()
+    return {
+        "server": name,
+        "stop_s": round(stopped - t0, 1),
+        "down_s": round(started - stopped, 1),
+        "recovered_after_start_s": round(recovered - started, 1),
+    }
+
+
+async def test_the_services_ride_out_a_broker_restart_then_a_database_restart_and_converge_to_the_oracle(  # noqa: E501
+    stack: Stack, figures: dict[str, Any], tmp_path: Path
+) -> None:
+    servers = Servers(stack.settings)
+    servers.check_ours()
+    # Each email takes the SMTP server a moment: the database outage lands mid-conversation.
+    mail = Mailbox(tmp_path / "maildir", accept_delay_s=ACCEPT_DELAY_S)
+    mail.start()
+    items = list(simulate_year("2019-20", events=EVENTS, seed=77, invalid_share=0))
+    intended = [i for i in items if isinstance(i, Envelope)]
+    councils = {e.council for e in intended if e.type == "CouncilRegistered"}
+    figures.update(
+        fault="Kafka broker, then PostgreSQL, stopped and started mid-stream",
+        injection=f"infra/kafka/kafka.sh stop, {DOWN_SECONDS:.0f} s, start, while "
+        f"{EVENTS:,} simulated events stream in at ~{EVENTS / PUBLISH_SECONDS:,.0f}/s; then "
+        f"the year is closed and, while letters are in the SMTP conversation (the server "
+        f"takes {ACCEPT_DELAY_S} s per email), infra/postgres/pg.sh stop (fast shutdown), "
+        f"{DOWN_SECONDS:.0f} s, start; the projector and the letter service are left alone",
+    )
+    projector = stack.start("services.projector", AR_PROJECTOR_MAX_RECORDS="1000")
+    letters = stack.start("services.letters", **mail.env())
+    services = [projector, letters]
+    publisher = StreamPublisher(stack, chunk=500, rate=EVENTS / PUBLISH_SECONDS)
+    started = time.monotonic()
+    outages: list[dict[str, Any]] = []
+    try:
+        publishing = asyncio.create_task(publisher.run(items))
+
+        async def busy() -> bool:
+            return await applied_so_far(stack) > EVENTS // 8
+
+        await eventually(busy, timeout=60, what="projector under way")
+        outages.append(
+            await outage("kafka", servers.stop_kafka, servers.start_kafka, stack, services)
+        )
+        await close_year(stack)
+
+        async def sending() -> bool:
+            return (await outbox_states(stack)).get("sending", 0) > 0
+
+        await eventually(sending, timeout=120, every=0.05, what="letters in the SMTP conversation")
+        outages.append(
+            await outage("postgres", servers.stop_postgres, servers.start_postgres, stack, services)
+        )
+        report = await publishing
+    finally:
+        servers.ensure_running()
+        figures["outages"] = outages
+        figures["server_commands"] = servers.log
+    try:
+        await stack.wait_caught_up(timeout=180)
+
+        async def letters_sent() -> bool:
+            return await outbox_states(stack) == {"sent": len(councils)}
+
+        await eventually(letters_sent, timeout=120, what="every letter sent")
+        await asyncio.sleep(1.0)  # and nothing more arrives
+    finally:
+        mail.stop()
+        figures["outbox"] = await outbox_states(stack)
+
+    log = await audit_facts(stack)
+    expected = expected_figures(log.first_occurrences())
+    actual = await stack.stats()
+    lost_counts, double_counted = compare(actual, expected)
+    applied = await applied_event_ids(stack)
+    dead = await dead_letter_rows(stack)
+    emails = mail.emails_per_council_year()
+    figures.update(
+        events_published=log.published,
+        valid_messages=len(log.valid),
+        invalid_messages=len(log.rejected),
+        duplicate_messages=log.duplicates,
+        applied=len(applied),
+        dead_lettered=len(dead),
+        lost_events=len({e.event_id for e in log.first_occurrences()} - applied),
+        lost_counts=lost_counts,
+        double_counted=double_counted,
+        publisher_chunk_retries=report.chunk_retries,
+        publisher_errors=report.errors[:5],
+        services_alive_at_end=all(s.alive() for s in services),
+        projector_log_lines=log_lines(projector, ""),
+        letters_log_lines=log_lines(letters, ""),
+        councils=len(councils),
+        emails=sum(emails.values()),
+        emails_per_council_year=sorted(set(emails.values())),
+        seconds=round(time.monotonic() - started, 1),
+        figures_equal_oracle=actual == expected,
+    )
+
+    assert all(s.alive() for s in services), "a service exited instead of recovering"
+    assert expected == expected_figures(intended)
+    assert actual == expected
+    assert (lost_counts, double_counted) == (0, 0)
+    assert applied == {e.event_id for e in log.first_occurrences()}
+    assert dead == log.rejected == {}
+    assert emails == {(c, "2019-20"): 1 for c in councils}
