@@ -67,6 +67,8 @@ def create_app(
         group_id=ls.group_id,
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
+        session_timeout_ms=ls.session_timeout_ms,
+        heartbeat_interval_ms=min(3000, ls.session_timeout_ms // 3),
         decoder=raw,
     )
 

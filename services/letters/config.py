@@ -12,6 +12,9 @@ class LettersSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AR_LETTERS_", extra="ignore", frozen=True)
 
     group_id: str = Field(default="letters", description="Kafka consumer group")
+    session_timeout_ms: int = Field(
+        default=10_000, ge=6_000, description="Kafka group session timeout of the letter service"
+    )
     sender: str = Field(
         default="Annual Review <annual.review@lgo.example>", description="From: address"
     )
