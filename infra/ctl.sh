@@ -7,8 +7,14 @@
 #   ctl.sh test [pytest args]   setup, up, pytest, and always down; pytest's exit code
 #   ctl.sh clean    down, then remove .local (and a /var/tmp fallback cluster)
 #   ctl.sh exec CMD [ARGS]   run CMD from the repo root with the AR_* variables below
+#   ctl.sh secrets  create the missing password files in .local/secrets (setup does it too) and
+#                   their copies for docker-compose.yml in .local/compose-secrets
 # Ports: AR_PG_PORT (15432), KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093); the Python
 # settings AR_DATABASE_URL / AR_KAFKA_BOOTSTRAP follow them unless set explicitly.
+# Credentials (docs/security.md): the processes started here (tests, demo, bench, `exec`) run
+# as AR_PRINCIPAL (default admin: the Kafka super user and the database owner), with the
+# passwords read from AR_SECRETS_DIR=.local/secrets, never from the environment; a namespace
+# starts each service as its own principal.
 set -euo pipefail
 AR_COMPONENT=ctl
 # shellcheck source=lib.sh
@@ -17,8 +23,10 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/lib.sh"
 export AR_PG_PORT="${AR_PG_PORT:-15432}"
 export KAFKA_PORT="${KAFKA_PORT:-19092}"
 export KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
-export AR_DATABASE_URL="${AR_DATABASE_URL:-postgresql://annual_review:annual_review@127.0.0.1:${AR_PG_PORT}/annual_review}"
+export AR_DATABASE_URL="${AR_DATABASE_URL:-postgresql://annual_review@127.0.0.1:${AR_PG_PORT}/annual_review}"
 export AR_KAFKA_BOOTSTRAP="${AR_KAFKA_BOOTSTRAP:-127.0.0.1:${KAFKA_PORT}}"
+export AR_SECRETS_DIR="${AR_SECRETS_DIR:-$AR_SECRETS}"
+export AR_PRINCIPAL="${AR_PRINCIPAL-admin}"
 
 KAFKA="$AR_ROOT/infra/kafka/kafka.sh"
 PG="$AR_ROOT/infra/postgres/pg.sh"
@@ -67,6 +75,7 @@ setup_venv() {
 cmd_setup() {
   local t0
   t0=$(date +%s)
+  ensure_secrets
   setup_system_packages
   setup_venv
   "$KAFKA" setup
@@ -159,5 +168,9 @@ case "${1:-}" in
   test) shift; cmd_test "$@" ;;
   clean) cmd_clean ;;
   exec) shift; cd "$AR_ROOT" && exec "$@" ;;
-  *) echo "usage: $0 setup|up|down|status|test [pytest args]|clean|exec CMD [ARGS]" >&2; exit 2 ;;
+  secrets)
+    ensure_secrets
+    compose_secrets
+    say "passwords in ${AR_SECRETS#"$AR_ROOT/"}/, copies for docker-compose.yml in .local/compose-secrets/ (docs/security.md)" ;;
+  *) echo "usage: $0 setup|up|down|status|test [pytest args]|clean|exec CMD [ARGS]|secrets" >&2; exit 2 ;;
 esac

@@ -3,6 +3,12 @@
 
 AR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 AR_LOCAL="$AR_ROOT/.local"
+# Passwords of the local servers' principals: one file each (docs/security.md).
+AR_SECRETS="$AR_LOCAL/secrets"
+SECRET_NAMES=(
+  kafka-admin kafka-cms kafka-projector kafka-letters kafka-operator
+  pg-postgres pg-annual_review pg-ar_projector pg-ar_letters pg-ar_operator
+)
 
 say()  { printf '[%s] %s\n' "${AR_COMPONENT:-infra}" "$*"; }
 warn() { printf '[%s] WARNING: %s\n' "${AR_COMPONENT:-infra}" "$*" >&2; }
@@ -98,4 +104,41 @@ apt_install() {
     || die "apt-get update failed"
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
     || die "apt-get install $* failed"
+}
+
+# ensure_secrets: create the missing password files in .local/secrets (directory 0700, files
+# 0600, 48 random hex digits, no newline). Existing files are kept: to rotate a password,
+# replace its file and run `make up` again (docs/security.md).
+ensure_secrets() {
+  local name f
+  (umask 077 && mkdir -p "$AR_SECRETS")
+  chmod 700 "$AR_SECRETS"
+  for name in "${SECRET_NAMES[@]}"; do
+    f="$AR_SECRETS/$name.password"
+    if [[ ! -s $f ]]; then
+      (umask 077 && od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$f.new" && mv -f "$f.new" "$f") \
+        || die "cannot write $f"
+    fi
+    chmod 600 "$f"
+  done
+}
+
+# compose_secrets: copies of the passwords for docker-compose.yml in .local/compose-secrets
+# (directory 0700; files 0644, because Docker bind-mounts a file secret with its host
+# permissions and the containers' users are not this one).
+compose_secrets() {
+  local name dir="$AR_LOCAL/compose-secrets"
+  ensure_secrets
+  (umask 077 && mkdir -p "$dir")
+  chmod 700 "$dir"
+  for name in "${SECRET_NAMES[@]}"; do
+    install -m 0644 "$AR_SECRETS/$name.password" "$dir/$name.password"
+  done
+}
+
+# secret NAME: prints the password in .local/secrets/NAME.password.
+secret() {
+  local f="$AR_SECRETS/$1.password"
+  [[ -s $f ]] || die "missing secret $f (run \`make setup\`)"
+  tr -d '\n' <"$f"
 }

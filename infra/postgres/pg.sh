@@ -2,7 +2,8 @@
 # Project-local PostgreSQL 15 cluster on loopback; never the system cluster (port 5432,
 # /etc/postgresql are left alone).
 #   pg.sh setup    install postgresql-15 when its server binaries are missing; pick the OS user
-#   pg.sh start    initdb on first start, start, wait for pg_isready, create role and database
+#   pg.sh start    initdb on first start, start, wait for pg_isready, create or update the roles
+#                  (passwords from .local/secrets, docs/security.md) and the database
 #   pg.sh stop     pg_ctl stop -m fast
 #   pg.sh status   exit 0 when running, 3 when stopped
 #   pg.sh psql     psql as the application role (extra arguments are passed on)
@@ -26,8 +27,8 @@ READY_TIMEOUT="${AR_PG_READY_TIMEOUT:-60}"
 LOCAL_PG="$AR_LOCAL/postgres"
 POINTER="$LOCAL_PG/base"
 APP_ROLE=annual_review
-APP_PASSWORD=annual_review
 APP_DB=annual_review
+HERE="$AR_ROOT/infra/postgres"
 SUPERUSER=postgres
 FALLBACK_USER=annual-review-pg
 
@@ -193,15 +194,29 @@ postmaster_pid() {
   echo "pid $(head -n1 "$1/data/postmaster.pid" 2>/dev/null || echo '?')"
 }
 
+# verifier SECRET: the SCRAM-SHA-256 verifier of .local/secrets/SECRET.password; the role's
+# password is set from it, so the server (and its log) never sees the password itself.
+verifier() {
+  local py
+  py="$AR_ROOT/.venv/bin/python"
+  [[ -x $py ]] || py=$(command -v python3) || die "python3 not found"
+  "$py" "$HERE/scram_verifier.py" <"$AR_SECRETS/$1.password" || die "cannot hash the $1 password"
+}
+
 ensure_role_and_db() {
-  local base=$1
-  psql_super "$base" <<SQL || { log_tail "$base"; die "creating role/database $APP_ROLE failed"; }
-SELECT 'CREATE ROLE ${APP_ROLE} LOGIN CREATEDB'
- WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${APP_ROLE}')\gexec
-ALTER ROLE ${APP_ROLE} WITH LOGIN PASSWORD '${APP_PASSWORD}';
-SELECT 'CREATE DATABASE ${APP_DB} OWNER ${APP_ROLE}'
- WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${APP_DB}')\gexec
-SQL
+  local base=$1 owner projector letters operator
+  ensure_secrets
+  owner=$(verifier pg-annual_review)
+  projector=$(verifier pg-ar_projector)
+  letters=$(verifier pg-ar_letters)
+  operator=$(verifier pg-ar_operator)
+  {
+    echo "\\set owner_password '$owner'"
+    echo "\\set projector_password '$projector'"
+    echo "\\set letters_password '$letters'"
+    echo "\\set operator_password '$operator'"
+    echo "\\i $HERE/roles.sql"
+  } | psql_super "$base" || { log_tail "$base"; die "creating the roles and database failed"; }
 }
 
 cmd_stop() {
@@ -235,7 +250,7 @@ cmd_status() {
 }
 
 cmd_psql() {
-  PGPASSWORD=$APP_PASSWORD exec "$PGBIN/psql" -X -h 127.0.0.1 -p "$PORT" -U "$APP_ROLE" -d "$APP_DB" "$@"
+  PGPASSWORD=$(secret "pg-$APP_ROLE") exec "$PGBIN/psql" -X -h 127.0.0.1 -p "$PORT" -U "$APP_ROLE" -d "$APP_DB" "$@"
 }
 
 cmd_dir() {

@@ -29,13 +29,18 @@ from services.councils.sample import MANSFIELD_CODE, load_sample
 from services.letters import operations
 from services.platform.namespace import create_namespace, drop_namespace, service_env
 from services.platform.publishing import event_publisher
-from services.platform.settings import Settings
+from services.platform.settings import Principal, Settings, as_principal
 from services.projector import queries
 from services.projector.config import get_projector_settings
 from services.simulator.generator import simulate_year
 from services.simulator.mansfield import find_mansfield
 
 YEAR = FinancialYear(2019)
+# The services the demo runs, each as its own principal.
+SERVICES: tuple[tuple[str, Principal], ...] = (
+    ("services.projector", "projector"),
+    ("services.letters", "letters"),
+)
 REPO = Path(__file__).resolve().parents[2]
 REGISTER = REPO.parent / "shared" / "data" / "uk_local_authorities.csv"
 CLOSE = {
@@ -122,7 +127,6 @@ async def _demo(
     smtp, _ = start_smtp(maildir, port=base.smtp_port)
     env = {
         **os.environ,
-        **service_env(ns),
         "AR_LETTERS_RECONCILE_MAILDIR": str(maildir),
         "AR_PROJECTOR_METRICS_PORT": "0",
         "AR_LOG_FORMAT": "json",
@@ -132,20 +136,21 @@ async def _demo(
             sys.executable,
             "-m",
             module,
-            env=env,
+            # Each service as its own principal (docs/security.md).
+            env={**env, **service_env(ns, principal)},
             cwd=REPO,
             start_new_session=True,
             stdout=(logs / f"{module.rsplit('.', 1)[-1]}.log").open("wb"),
             stderr=subprocess.STDOUT,
         )
-        for module in ("services.projector", "services.letters")
+        for module, principal in SERVICES
     ]
     try:
         chosen, source = councils(register)
         err.print(f"councils: {len(chosen)} from {source}")
         stream = simulate_year(YEAR, councils=chosen, events=n_events, seed=seed, invalid_share=0.0)
         valid = [e for e in stream if not isinstance(e, dict)]
-        async with event_publisher(ns) as publisher:
+        async with event_publisher(as_principal(ns, "operator")) as publisher:
             await publisher.publish_many(valid)
             err.print(f"published {len(valid):,} events; closing {YEAR}")
             await publisher.close_year(CLOSE, producer="annual-review-demo")

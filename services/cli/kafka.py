@@ -12,6 +12,7 @@ from aiokafka.errors import KafkaError
 from contracts.publisher import EventPublisher
 from contracts.topics import FACTS, TopicSpec
 from services.platform.kafka_admin import open_admin
+from services.platform.kafka_security import sasl_kwargs
 from services.platform.publishing import event_publisher
 from services.platform.settings import Settings
 
@@ -48,10 +49,16 @@ async def check_topic(settings: Settings, spec: TopicSpec = FACTS) -> int:
     bootstrap, name = settings.kafka_bootstrap, settings.topic(spec)
     async with _quiet_aiokafka():
         try:
-            admin = await open_admin(bootstrap, wait_s=PREFLIGHT_SECONDS)
+            admin = await open_admin(bootstrap, wait_s=PREFLIGHT_SECONDS, **sasl_kwargs(settings))
         except TimeoutError:
+            who = (
+                f" or refused user {settings.kafka_username!r} (AR_KAFKA_USERNAME / AR_PRINCIPAL)"
+                if settings.kafka_username
+                else ""
+            )
             raise KafkaUnavailable(
-                f"Kafka at {bootstrap} is not reachable (no answer within {PREFLIGHT_SECONDS:.0f}s)"
+                f"Kafka at {bootstrap} is not reachable{who} "
+                f"(no answer within {PREFLIGHT_SECONDS:.0f}s)"
             ) from None
         try:
             described = await admin.describe_topics([name])

@@ -25,8 +25,9 @@ from services.letters.config import LettersSettings, get_letters_settings
 from services.letters.dispatch import Dispatcher
 from services.letters.figures import snapshot_inputs
 from services.platform.db import connect_pool
+from services.platform.kafka_security import faststream_security
 from services.platform.logging import configure_logging
-from services.platform.migrations import apply_migrations, default_folders
+from services.platform.migrations import ensure_migrated
 from services.platform.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -55,7 +56,7 @@ def create_app(
     ls = lsettings or get_letters_settings()
     broker = KafkaBroker(
         settings.kafka_bootstrap, acks="all", enable_idempotence=True, client_id="letters",
-        logger=None,
+        logger=None, security=faststream_security(settings),
     )  # fmt: skip
     state: dict[str, Any] = {}
 
@@ -123,7 +124,7 @@ def create_app(
         configure_logging(settings)
         pool = await connect_pool(settings, min_size=1, max_size=ls.send_concurrency + 4)
         async with pool.acquire() as conn:
-            await apply_migrations(conn, default_folders())
+            await ensure_migrated(conn)
         state["pool"] = pool
         state["dispatcher"] = Dispatcher(pool, settings, ls, publish)
 

@@ -1,7 +1,15 @@
-"""Kafka administration: wait for the broker, create the topics declared in contracts/topics.py.
+"""Kafka administration: wait for the broker, create the topics declared in contracts/topics.py,
+the principals' SCRAM credentials and their ACLs (services/platform/kafka_acls.py).
 
     python -m services.platform.kafka_admin wait [--timeout 90]
     python -m services.platform.kafka_admin ensure-topics [--replication-factor 1] [--strict]
+    python -m services.platform.kafka_admin ensure-users   # SCRAM users from AR_SECRETS_DIR
+    python -m services.platform.kafka_admin ensure-acls    # ACLs for AR_TOPIC_PREFIX
+    python -m services.platform.kafka_admin bootstrap      # users, topics, ACLs (make up)
+
+Every client authenticates as the caller's settings say (AR_KAFKA_USERNAME or
+AR_PRINCIPAL, services/platform/kafka_security.py); the helpers below that take only a
+bootstrap address use this process's own credentials unless given ``**kafka`` arguments.
 
 ``ensure-topics`` creates the missing topics with their partition count and config; for the
 existing ones it sets the config to exactly the declared one and reports a partition count
@@ -14,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import logging
 import sys
 import time
 from collections.abc import Iterable
@@ -24,10 +33,13 @@ import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
+from pydantic import SecretStr
 
 from contracts.topics import TOPICS, TopicSpec
+from services.platform import kafka_acls
+from services.platform.kafka_security import process_sasl_kwargs, sasl_kwargs
 from services.platform.logging import configure_logging
-from services.platform.settings import get_settings
+from services.platform.settings import Settings, get_settings
 
 log = structlog.get_logger("services.platform.kafka_admin")
 
@@ -47,12 +59,14 @@ class TopicReport:
         return self.partitions != self.expected_partitions
 
 
-async def open_admin(bootstrap: str, *, wait_s: float = 30.0) -> AIOKafkaAdminClient:
-    """A started admin client; retries until the broker answers metadata or ``wait_s`` passes."""
+async def open_admin(bootstrap: str, *, wait_s: float = 30.0, **kafka: Any) -> AIOKafkaAdminClient:
+    """A started admin client; retries until the broker answers metadata or ``wait_s`` passes.
+    ``kafka``: the authentication (default: this process's, see the module docstring)."""
     deadline = time.monotonic() + wait_s
     last: Exception | None = None
+    auth = kafka or process_sasl_kwargs()
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **auth)
         try:
             await admin.start()
             await admin.list_topics()
@@ -67,18 +81,20 @@ async def open_admin(bootstrap: str, *, wait_s: float = 30.0) -> AIOKafkaAdminCl
         await asyncio.sleep(0.5)
 
 
-async def wait_for_kafka(bootstrap: str, *, wait_s: float = 90.0) -> list[str]:
+async def wait_for_kafka(bootstrap: str, *, wait_s: float = 90.0, **kafka: Any) -> list[str]:
     """Wait until the broker answers metadata requests; returns the topic names."""
-    admin = await open_admin(bootstrap, wait_s=wait_s)
+    admin = await open_admin(bootstrap, wait_s=wait_s, **kafka)
     try:
         return sorted(await admin.list_topics())
     finally:
         await admin.close()
 
 
-async def partitions_of(bootstrap: str, topic: str, *, wait_s: float = 10.0) -> list[int]:
+async def partitions_of(
+    bootstrap: str, topic: str, *, wait_s: float = 10.0, **kafka: Any
+) -> list[int]:
     """The partition numbers of a topic (empty if it does not exist)."""
-    admin = await open_admin(bootstrap, wait_s=wait_s)
+    admin = await open_admin(bootstrap, wait_s=wait_s, **kafka)
     try:
         described: list[dict[str, Any]] = await admin.describe_topics([topic])
     finally:
@@ -119,10 +135,11 @@ async def ensure_topics(
     *,
     replication_factor: int = 1,
     wait_s: float = 30.0,
+    **kafka: Any,
 ) -> list[TopicReport]:
     """Create missing topics and bring the config of existing ones to the declared one."""
     specs = list(topics)
-    admin = await open_admin(bootstrap, wait_s=wait_s)
+    admin = await open_admin(bootstrap, wait_s=wait_s, **kafka)
     try:
         existing = set(await admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
@@ -211,6 +228,36 @@ def _print_reports(reports: list[TopicReport]) -> int:
     return mismatches
 
 
+async def ensure_users(settings: Settings, *, wait_s: float = 30.0) -> list[str]:
+    """Create or update every principal's SCRAM credential from ``settings.secrets_dir``,
+    then wait until each can log in (the broker applies them from its metadata log)."""
+    if settings.secrets_dir is None:
+        raise RuntimeError("AR_SECRETS_DIR is not set: no passwords to give the Kafka users")
+    passwords = kafka_acls.principal_passwords(settings.secrets_dir)
+    admin = await open_admin(settings.kafka_bootstrap, wait_s=wait_s, **sasl_kwargs(settings))
+    try:
+        await kafka_acls.upsert_scram_users(admin, passwords)
+    finally:
+        await admin.close()
+    for user, password in passwords.items():
+        scram = settings.model_copy(
+            update={"kafka_username": user, "kafka_password": SecretStr(password),
+                    "kafka_sasl_mechanism": "SCRAM-SHA-512"}
+        )  # fmt: skip
+        probe = await open_admin(settings.kafka_bootstrap, wait_s=wait_s, **sasl_kwargs(scram))
+        await probe.close()
+    return sorted(passwords)
+
+
+async def ensure_acls(settings: Settings, *, wait_s: float = 30.0) -> list[str]:
+    """Create the missing ACLs of the settings' topic prefix; returns them, described."""
+    admin = await open_admin(settings.kafka_bootstrap, wait_s=wait_s, **sasl_kwargs(settings))
+    try:
+        return [str(b) for b in await kafka_acls.ensure_acls(admin, settings.topic_prefix)]
+    finally:
+        await admin.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.platform.kafka_admin")
     parser.add_argument("--bootstrap", help="bootstrap servers (default: AR_KAFKA_BOOTSTRAP)")
@@ -223,29 +270,56 @@ def main(argv: list[str] | None = None) -> int:
     ensure.add_argument(
         "--strict", action="store_true", help="exit 1 when a partition count differs"
     )
+    for name, text in (
+        ("ensure-users", "create/update the principals' SCRAM credentials (AR_SECRETS_DIR)"),
+        ("ensure-acls", "create the principals' ACLs on the topics of AR_TOPIC_PREFIX"),
+        ("bootstrap", "ensure-users (when AR_SECRETS_DIR is set), ensure-topics, ensure-acls"),
+    ):
+        extra = sub.add_parser(name, help=text)
+        extra.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args(argv)
 
     settings = get_settings()
     configure_logging(settings)
-    bootstrap = args.bootstrap or settings.kafka_bootstrap
+    if settings.kafka_sasl_mechanism == "PLAIN":
+        # aiokafka warns on every PLAIN login; the bootstrap (admin over loopback) knows.
+        logging.getLogger("aiokafka.conn").setLevel(logging.ERROR)
+    if args.bootstrap:
+        settings = settings.model_copy(update={"kafka_bootstrap": args.bootstrap})
+    bootstrap = settings.kafka_bootstrap
+    auth = sasl_kwargs(settings)
     try:
         if args.command == "wait":
-            topics = asyncio.run(wait_for_kafka(bootstrap, wait_s=args.timeout))
+            topics = asyncio.run(wait_for_kafka(bootstrap, wait_s=args.timeout, **auth))
             print(f"Kafka at {bootstrap} answers ({len(topics)} topics)")
             return 0
-        reports = asyncio.run(
-            ensure_topics(
-                bootstrap,
-                [dataclasses.replace(t, name=settings.topic(t)) for t in TOPICS],
-                replication_factor=args.replication_factor,
-                wait_s=args.timeout,
+        if args.command in ("ensure-users", "bootstrap") and (
+            args.command == "ensure-users" or settings.secrets_dir is not None
+        ):
+            users = asyncio.run(ensure_users(settings, wait_s=args.timeout))
+            print(f"SCRAM credentials of {', '.join(users)}: up to date")
+        mismatches = 0
+        if args.command in ("ensure-topics", "bootstrap"):
+            reports = asyncio.run(
+                ensure_topics(
+                    bootstrap,
+                    [dataclasses.replace(t, name=settings.topic(t)) for t in TOPICS],
+                    replication_factor=getattr(args, "replication_factor", 1),
+                    wait_s=args.timeout,
+                    **auth,
+                )
             )
-        )
-    except (TimeoutError, RuntimeError, KafkaError) as exc:
+            mismatches = _print_reports(reports)
+        if args.command in ("ensure-acls", "bootstrap") and settings.kafka_username:
+            created = asyncio.run(ensure_acls(settings, wait_s=args.timeout))
+            prefix = settings.topic_prefix or "(no prefix)"
+            print(f"ACLs of topic prefix {prefix}: {len(created)} created")
+            for line in created:
+                print(f"  {line}")
+    except (TimeoutError, RuntimeError, ValueError, KafkaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    mismatches = _print_reports(reports)
-    return 1 if mismatches and args.strict else 0
+    return 1 if mismatches and getattr(args, "strict", False) else 0
 
 
 if __name__ == "__main__":

@@ -182,6 +182,28 @@ async def pending_migrations(
     return [m for m in migrations if m.version not in applied]
 
 
+async def ensure_migrated(
+    conn: asyncpg.Connection, folders: Iterable[Path] | None = None
+) -> list[str]:
+    """At a service's start: nothing to do when every migration is applied. Otherwise the
+    database owner (a development set-up where the services run as the owner) applies them;
+    any other role refuses to start: the owner applies migrations (`make migrate`, `make up`,
+    the compose ``init`` job), the services' least-privileged roles cannot (docs/security.md)."""
+    pending = await pending_migrations(conn, folders)
+    if not pending:
+        return []
+    owner = await conn.fetchval(
+        "SELECT pg_has_role(datdba, 'MEMBER') FROM pg_database WHERE datname = current_database()"
+    )
+    if not owner:
+        raise MigrationError(
+            f"{len(pending)} migration(s) are not applied ({', '.join(m.version for m in pending)})"
+            " and this role may not apply them: the database owner must "
+            "(`make migrate`, or `python -m services.platform.migrations apply` as the owner)"
+        )
+    return await apply_migrations(conn, folders)
+
+
 async def _cli(command: str, folders: list[Path] | None) -> int:
     settings = get_settings()
     pool = await connect_pool(settings, min_size=1, max_size=1)

@@ -1,27 +1,35 @@
 """A namespace on the shared servers: its own database and its own topic prefix.
 
 The demo and the tests run the real services in one, so repeated runs never see each
-other's events, figures or letters.
+other's events, figures or letters. ``base`` is the administrator's settings (the database
+owner, and the Kafka super user on a secured broker): creating a namespace applies the
+migrations as the owner and, on a secured broker, gives the principals their ACLs on the
+namespace's topics (services/platform/kafka_acls.py); dropping it removes them. Each service
+then runs as its own principal: ``service_env(settings, "projector")``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.topics import TOPICS
-from services.platform.kafka_admin import ensure_topics
-from services.platform.settings import Settings
+from services.platform import kafka_acls
+from services.platform.kafka_admin import ensure_topics, open_admin
+from services.platform.kafka_security import sasl_kwargs
+from services.platform.migrations import apply_migrations
+from services.platform.settings import Principal, Settings, with_credentials
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{2,40}$")
 
 
 async def create_namespace(base: Settings, name: str) -> Settings:
-    """Create database ``name`` and topics ``name.*``; return the settings that use them."""
+    """Create database ``name`` (migrated) and topics ``name.*`` with the principals' ACLs;
+    return the settings that use them (as ``base``'s identity)."""
     if not _NAME.match(name):
         raise ValueError(f"not a namespace name: {name!r}")
     admin = await asyncpg.connect(base.database_url)
@@ -31,10 +39,23 @@ async def create_namespace(base: Settings, name: str) -> Settings:
         await admin.close()
     url = urlunsplit(urlsplit(base.database_url)._replace(path=f"/{name}"))
     settings = base.model_copy(update={"database_url": url, "topic_prefix": f"{name}."})
+    conn = await asyncpg.connect(url)
+    try:
+        await apply_migrations(conn)  # as the owner: the services' roles may not
+    finally:
+        await conn.close()
+    auth = sasl_kwargs(settings)
     await ensure_topics(
         settings.kafka_bootstrap,
         [dataclasses.replace(t, name=settings.topic(t)) for t in TOPICS],
+        **auth,
     )
+    if settings.kafka_username:
+        client = await open_admin(settings.kafka_bootstrap, **auth)
+        try:
+            await kafka_acls.create_acls(client, kafka_acls.acl_bindings(settings.topic_prefix))
+        finally:
+            await client.close()
     return settings
 
 
@@ -47,23 +68,37 @@ async def drop_namespace(base: Settings, settings: Settings) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
-    client = AIOKafkaAdminClient(bootstrap_servers=base.kafka_bootstrap)
-    await client.start()
+    client = await open_admin(base.kafka_bootstrap, **sasl_kwargs(base))
     try:
-        await client.delete_topics([settings.topic(t) for t in TOPICS])
-    except Exception:  # noqa: S110 - the topics may be gone already; nothing else to do
-        pass
+        # The topics may be gone already; nothing else to do then.
+        with contextlib.suppress(Exception):
+            await client.delete_topics([settings.topic(t) for t in TOPICS])
+        if base.kafka_username:
+            await kafka_acls.delete_acls(client, kafka_acls.acl_bindings(settings.topic_prefix))
     finally:
         await client.close()
 
 
-def service_env(settings: Settings) -> dict[str, str]:
-    """The environment that points a service process at this namespace."""
+def service_env(settings: Settings, principal: Principal | None = None) -> dict[str, str]:
+    """The environment that points a service process at this namespace. With a
+    ``principal``, the process authenticates as that principal, its passwords read from
+    ``AR_SECRETS_DIR`` (no password in the environment); without, as the caller."""
     prefix = settings.topic_prefix
-    return {
+    env = {
         "AR_DATABASE_URL": settings.database_url,
         "AR_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "AR_TOPIC_PREFIX": prefix,
         "AR_PROJECTOR_GROUP_ID": f"{prefix}projector",
         "AR_LETTERS_GROUP_ID": f"{prefix}letters",
     }
+    if principal is not None and settings.secrets_dir is not None:
+        user = urlsplit(settings.database_url).username or ""
+        env |= {
+            "AR_DATABASE_URL": with_credentials(settings.database_url, user, None),
+            "AR_PRINCIPAL": principal,
+            "AR_SECRETS_DIR": str(settings.secrets_dir),
+            "AR_KAFKA_USERNAME": "",
+            "AR_KAFKA_PASSWORD": "",
+            "AR_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        }
+    return env

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contracts.publisher import EventPublisher
 from contracts.topics import FACTS, YEAR_END
+from services.platform.kafka_security import sasl_kwargs
 from services.platform.settings import Settings
 
 
@@ -12,4 +13,5 @@ def event_publisher(settings: Settings) -> EventPublisher:
         settings.kafka_bootstrap,
         facts_topic=settings.topic(FACTS),
         year_end_topic=settings.topic(YEAR_END),
+        **sasl_kwargs(settings),
     )

@@ -8,16 +8,27 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from pathlib import Path
+from typing import Any, Literal, get_args
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.topics import TopicSpec
 
 MASK = "***"
 _SECRET_NAME = re.compile(r"password|secret|token|api_?key", re.IGNORECASE)
+
+KafkaProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"]
+Principal = Literal["admin", "cms", "projector", "letters", "operator"]
+# Each principal's PostgreSQL login role (the case management system has none).
+DATABASE_ROLES: dict[str, str] = {
+    "admin": "annual_review",
+    "projector": "ar_projector",
+    "letters": "ar_letters",
+    "operator": "ar_operator",
+}
 
 
 class Settings(BaseSettings):
@@ -45,6 +56,57 @@ class Settings(BaseSettings):
         default="auto",
         description="auto: console renderer on a terminal, JSON lines otherwise",
     )
+    kafka_username: str | None = Field(
+        default=None,
+        description="Kafka SASL user; unset: no authentication (PLAINTEXT)",
+    )
+    kafka_password: SecretStr | None = Field(default=None, description="Kafka SASL password")
+    kafka_security_protocol: KafkaProtocol | None = Field(
+        default=None,
+        description="Kafka security protocol; unset: SASL_PLAINTEXT with a user, else PLAINTEXT",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", description="Kafka SASL mechanism"
+    )
+    principal: Principal | None = Field(
+        default=None,
+        description="Run as this principal (admin, cms, projector, letters, operator): its "
+        "Kafka user and PostgreSQL role, with passwords read from AR_SECRETS_DIR "
+        "(docs/security.md)",
+    )
+    secrets_dir: Path | None = Field(
+        default=None,
+        description="Directory of the principals' password files (`make setup` writes "
+        ".local/secrets; Docker: /run/secrets)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _credentials_of_the_principal(cls, data: Any) -> Any:
+        """With ``principal`` and ``secrets_dir``: the principal's Kafka user and password,
+        and its PostgreSQL role and password in ``database_url`` (host and database kept).
+        Explicit credentials win: an AR_KAFKA_USERNAME, or an AR_DATABASE_URL that carries a
+        password, is used as given."""
+        if not isinstance(data, dict):
+            return data
+        out = {k: v for k, v in data.items() if k not in ("principal", "secrets_dir") or v}
+        principal, secrets = out.get("principal"), out.get("secrets_dir")
+        if principal not in get_args(Principal) or not secrets:
+            return out  # no principal, or an invalid one the field's validation reports
+        url = str(out.get("database_url") or cls.model_fields["database_url"].default)
+        found = principal_credentials(str(principal), Path(str(secrets)), url)
+        if out.get("kafka_username"):
+            del found["kafka_username"], found["kafka_password"]
+        if _has_password(url):
+            found.pop("database_url", None)
+        return {**out, **found}
+
+    @property
+    def kafka_protocol(self) -> str:
+        """The effective security protocol (see ``kafka_security_protocol``)."""
+        if self.kafka_security_protocol:
+            return self.kafka_security_protocol
+        return "SASL_PLAINTEXT" if self.kafka_username else "PLAINTEXT"
 
     def topic(self, spec: TopicSpec) -> str:
         """The full name of a topic declared in contracts.topics."""
@@ -59,9 +121,64 @@ class Settings(BaseSettings):
                 out[name] = MASK
             elif isinstance(value, str):
                 out[name] = redact_url(value)
+            elif isinstance(value, Path):
+                out[name] = str(value)
             else:
                 out[name] = value
         return out
+
+
+def principal_credentials(principal: str, secrets_dir: Path, database_url: str) -> dict[str, Any]:
+    """The principal's Kafka user and password and, when it has a PostgreSQL role,
+    ``database_url`` with that role and its password."""
+    found: dict[str, Any] = {
+        "kafka_username": principal,
+        "kafka_password": SecretStr(read_secret(secrets_dir, f"kafka-{principal}")),
+    }
+    role = DATABASE_ROLES.get(principal)
+    if role is not None:
+        password = read_secret(secrets_dir, f"pg-{role}")
+        found["database_url"] = with_credentials(database_url, role, password)
+    return found
+
+
+def as_principal(settings: Settings, principal: Principal) -> Settings:
+    """The same settings, authenticating as ``principal`` (passwords from
+    ``settings.secrets_dir``; unchanged when there is none: an unsecured development set-up)."""
+    if settings.secrets_dir is None:
+        return settings
+    found = principal_credentials(principal, settings.secrets_dir, settings.database_url)
+    return settings.model_copy(
+        update={**found, "principal": principal, "kafka_sasl_mechanism": "SCRAM-SHA-512"}
+    )
+
+
+def _has_password(url: str) -> bool:
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:
+        return False
+
+
+def read_secret(secrets_dir: Path, name: str) -> str:
+    """The password in ``<secrets_dir>/<name>.password`` (surrounding whitespace removed)."""
+    path = secrets_dir / f"{name}.password"
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read the secret {path}: {exc.strerror}") from None
+    if not value:
+        raise ValueError(f"the secret {path} is empty")
+    return value
+
+
+def with_credentials(url: str, user: str, password: str | None) -> str:
+    """``url`` with its user (and password, or none) replaced: the host, port, database
+    and query are kept."""
+    parts = urlsplit(url)
+    hostinfo = parts.netloc.rpartition("@")[2]
+    userinfo = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{hostinfo}"))
 
 
 def redact_url(value: str) -> str:

@@ -21,8 +21,9 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 
 from contracts.topics import DEAD_LETTERS, FACTS
 from services.platform.db import backoff_delay, connect_pool, is_transient
+from services.platform.kafka_security import faststream_security
 from services.platform.logging import configure_logging
-from services.platform.migrations import apply_migrations, default_folders
+from services.platform.migrations import ensure_migrated
 from services.platform.settings import Settings, get_settings
 from services.projector import metrics
 from services.projector.batch import VERSION_SWITCH_LOCK, DeadLetter, Record, project_batch
@@ -162,6 +163,7 @@ def create_app(
         enable_idempotence=True,
         client_id="projector",
         logger=None,
+        security=faststream_security(settings),
     )
     state: dict[str, Any] = {}
 
@@ -196,7 +198,7 @@ def create_app(
         configure_logging(settings)
         pool = await connect_pool(settings, min_size=1, max_size=4)
         async with pool.acquire() as conn:
-            await apply_migrations(conn, default_folders())
+            await ensure_migrated(conn)
             await ensure_active_version(conn)
         projector = Projector(pool, psettings, broker)
         projector.facts_topic = settings.topic(FACTS)

@@ -28,6 +28,7 @@ from services.domain.statistics import (
     percent,
 )
 from services.platform.kafka_admin import partitions_of
+from services.platform.kafka_security import client_kwargs, sasl_kwargs
 from services.platform.settings import Settings
 
 Conn: TypeAlias = asyncpg.Connection
@@ -228,13 +229,11 @@ class Status:
 
 
 async def end_offsets(settings: Settings) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000
-    )
+    consumer = AIOKafkaConsumer(**client_kwargs(settings), request_timeout_ms=10_000)
     await consumer.start()
     try:
         topic = settings.topic(FACTS)
-        parts = await partitions_of(settings.kafka_bootstrap, topic)
+        parts = await partitions_of(settings.kafka_bootstrap, topic, **sasl_kwargs(settings))
         ends = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
         return {tp.partition: offset for tp, offset in ends.items()}
     finally:

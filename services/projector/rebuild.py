@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.topics import FACTS
 from services.platform.kafka_admin import partitions_of
+from services.platform.kafka_security import client_kwargs, sasl_kwargs
 from services.platform.settings import Settings
 from services.projector.batch import VERSION_SWITCH_LOCK, project_batch
 from services.projector.config import ProjectorSettings
@@ -139,7 +140,7 @@ async def rebuild(
         schema = schema_of(version)
         await consumer.start()
         topic = settings.topic(FACTS)
-        found = await partitions_of(settings.kafka_bootstrap, topic)
+        found = await partitions_of(settings.kafka_bootstrap, topic, **sasl_kwargs(settings))
         if not found:
             raise LookupError(f"topic {topic} does not exist: nothing to replay")
         partitions = [TopicPartition(topic, p) for p in found]
@@ -288,7 +289,7 @@ def _catch_up_process(
 
 def _consumer(settings: Settings, psettings: ProjectorSettings) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_kwargs(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -41,9 +41,22 @@ async def active_schema(conn: Conn) -> str | None:
     )
 
 
+async def act_as_read_model_owner(conn: Conn) -> None:
+    """Inside a transaction: create read-model objects as the role that owns the read models
+    (the owner of schema ``readmodel``: ar_projector, docs/security.md) when this session is
+    another member of it, such as the database owner running a rebuild, so that every
+    version and view stays the projector's and keeps the readers' grants."""
+    await conn.execute(
+        "SELECT set_config('role', o.owner, true) FROM (SELECT pg_get_userbyid(nspowner) AS owner"
+        " FROM pg_namespace WHERE nspname = 'readmodel') o "
+        "WHERE o.owner <> current_user AND pg_has_role(o.owner, 'MEMBER')"
+    )
+
+
 async def create_version(conn: Conn, status: str) -> int:
     """A new, empty version schema with every read-model table."""
     async with conn.transaction():
+        await act_as_read_model_owner(conn)
         await conn.execute("SELECT pg_advisory_xact_lock($1)", VERSION_SWITCH_LOCK)
         version = await conn.fetchval(
             "SELECT coalesce(max(version), 0) + 1 FROM public.projection_versions"
@@ -52,6 +65,11 @@ async def create_version(conn: Conn, status: str) -> int:
         await conn.execute(f"CREATE SCHEMA {schema}")
         await conn.execute(f"SET LOCAL search_path TO {schema}")
         await conn.execute(_ddl())
+        # The readers' grants on the new version (projector/0002_least_privilege.sql).
+        if await conn.fetchval(
+            "SELECT to_regprocedure('public.grant_read_model_version(text)') IS NOT NULL"
+        ):
+            await conn.execute("SELECT public.grant_read_model_version($1)", schema)
         await conn.execute(
             "INSERT INTO public.projection_versions (version, schema_name, status) "
             "VALUES ($1, $2, $3)",
@@ -84,6 +102,7 @@ async def ensure_active_version(conn: Conn) -> str:
 
 async def point_views_at(conn: Conn, schema: str) -> None:
     """Inside the caller's transaction: every readmodel view now reads ``schema``."""
+    await act_as_read_model_owner(conn)
     for name in READ_MODELS:
         await conn.execute(f"DROP VIEW IF EXISTS readmodel.{name}")
         await conn.execute(f"CREATE VIEW readmodel.{name} AS SELECT * FROM {schema}.{name}")  # noqa: S608

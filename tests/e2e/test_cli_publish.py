@@ -24,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.topics import FACTS, TOPICS
 from services.platform.kafka_admin import ensure_topics, wait_for_kafka
+from services.platform.kafka_security import client_kwargs, process_sasl_kwargs
 from services.platform.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,7 +54,7 @@ class Cluster:
 
     def end_offsets(self) -> dict[int, int]:
         async def read() -> dict[int, int]:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap)
+            consumer = AIOKafkaConsumer(**client_kwargs(self.settings))
             await consumer.start()
             try:
                 tps = [TopicPartition(self.facts, p) for p in range(FACTS.partitions)]
@@ -94,7 +95,7 @@ def cluster() -> Iterator[Cluster]:
 
 
 async def _delete_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **process_sasl_kwargs())
     await admin.start()
     try:
         await admin.delete_topics(names)

@@ -16,6 +16,7 @@ from fractions import Fraction
 from aiokafka import AIOKafkaConsumer
 
 from contracts.topics import DEAD_LETTERS
+from services.platform.kafka_security import client_kwargs
 from tests.support.casework import (
     complied,
     corrected,
@@ -182,7 +183,7 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_nothing_else_stops
     # The same messages on the dead-letter topic, with the reason and where they came from.
     consumer = AIOKafkaConsumer(
         stack.settings.topic(DEAD_LETTERS),
-        bootstrap_servers=stack.settings.kafka_bootstrap,
+        **client_kwargs(stack.settings),
         auto_offset_reset="earliest",
     )
     await consumer.start()

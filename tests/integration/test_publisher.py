@@ -11,6 +11,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from contracts.codec import RejectedMessage, decode
 from contracts.events import DecisionOutcome
 from contracts.topics import FACTS, HEADER_EVENT_ID, HEADER_EVENT_TYPE
+from services.platform.kafka_security import client_kwargs
 from tests.support.casework import complied, council, decided, random_casework
 from tests.support.stack import Stack
 
@@ -23,7 +24,7 @@ async def test_published_events_read_back_equal_on_their_councils_partition(stac
 
     consumer = AIOKafkaConsumer(
         stack.facts,
-        bootstrap_servers=stack.settings.kafka_bootstrap,
+        **client_kwargs(stack.settings),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )

@@ -15,18 +15,22 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from contracts.topics import TOPICS
 from services.platform.db import connect_pool, retry_transient
 from services.platform.kafka_admin import ensure_topics
+from services.platform.kafka_security import process_sasl_kwargs
 from services.platform.settings import Settings
 
 
 async def test_a_message_produced_to_a_fresh_topic_is_consumed_back(kafka_bootstrap: str) -> None:
     topic = f"test.servers.{uuid.uuid4().hex}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, **process_sasl_kwargs())
     await admin.start()
     try:
         response = await admin.create_topics([NewTopic(topic, 2, 1)])
         assert [entry[1] for entry in response.topic_errors] == [0]
         producer = AIOKafkaProducer(
-            bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True
+            bootstrap_servers=kafka_bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            **process_sasl_kwargs(),
         )
         await producer.start()
         try:
@@ -39,6 +43,7 @@ async def test_a_message_produced_to_a_fresh_topic_is_consumed_back(kafka_bootst
         consumer = AIOKafkaConsumer(
             topic,
             bootstrap_servers=kafka_bootstrap,
+            **process_sasl_kwargs(),
             group_id=f"test-{uuid.uuid4().hex}",
             auto_offset_reset="earliest",
             enable_auto_commit=False,
@@ -66,7 +71,7 @@ async def test_contract_topics_exist_with_their_declared_partitions_and_config(
 
     assert {r.name: r.action for r in reports} == {t.name: "unchanged" for t in TOPICS}
     assert {r.name: r.partitions for r in reports} == {t.name: t.partitions for t in TOPICS}
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap, **process_sasl_kwargs())
     await admin.start()
     try:
         described = await admin.describe_configs(
@@ -84,7 +89,9 @@ async def test_contract_topics_exist_with_their_declared_partitions_and_config(
 
 
 async def test_automatic_topic_creation_is_off(kafka_bootstrap: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, request_timeout_ms=1000)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, request_timeout_ms=1000, **process_sasl_kwargs()
+    )
     await producer.start()
     try:
         with pytest.raises(Exception):  # noqa: B017 - aiokafka raises a timeout or metadata error

@@ -37,6 +37,7 @@ from contracts.envelope import Envelope
 from contracts.publisher import EventPublisher
 from contracts.topics import DEAD_LETTERS, FACTS
 from services.letters.smtp_server import MaildirHandler
+from services.platform.kafka_security import client_kwargs
 from services.platform.settings import Settings
 from services.simulator.oracle import oracle
 from tests.support.stack import COUNT_KEYS, REPO, Stack
@@ -61,7 +62,7 @@ async def read_topic(
 ) -> list[Message]:
     """Every message of ``topic`` from offset 0 to its end offsets at the time of the call."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_kwargs(settings),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 * 1024 * 1024,
@@ -283,7 +284,7 @@ async def publish_raw_fast(
     """Raw bytes, pipelined (the Stack's ``publish_raw`` waits for each one), with the
     producer's maximum request size raised so oversized messages reach the broker."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_kwargs(settings),
         acks="all",
         enable_idempotence=True,
         linger_ms=5,

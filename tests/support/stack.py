@@ -25,11 +25,19 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from contracts.envelope import Envelope
 from contracts.publisher import EventPublisher, Position
 from contracts.topics import FACTS
+from services.platform.kafka_security import client_kwargs
 from services.platform.namespace import create_namespace, drop_namespace, service_env
 from services.platform.publishing import event_publisher
-from services.platform.settings import Settings
+from services.platform.settings import Principal, Settings
 
 REPO = Path(__file__).resolve().parents[2]
+# The principal each service runs as (the stack's own calls run as the caller: admin).
+PRINCIPALS: dict[str, Principal] = {
+    "services.projector": "projector",
+    "services.projector.app": "projector",
+    "services.letters": "letters",
+    "services.letters.app": "letters",
+}
 
 
 @dataclasses.dataclass
@@ -71,12 +79,15 @@ class Stack:
         return self.settings.topic(FACTS)
 
     def start(self, module: str, **extra_env: str) -> Service:
-        """Run ``python -m <module>`` (services.projector, services.letters) as a process."""
+        """Run ``python -m <module>`` (services.projector, services.letters) as a process,
+        authenticated as the service's own principal (docs/security.md)."""
         log = self.workdir / f"{module.rsplit('.', 1)[-1]}-{len(self.services)}.log"
+        principal = PRINCIPALS.get(module)
+        own = service_env(self.settings, principal) if principal else {}
         process = subprocess.Popen(
             [sys.executable, "-m", module],
             cwd=REPO,
-            env={**os.environ, **self.env, **extra_env},
+            env={**os.environ, **self.env, **own, **extra_env},
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -98,7 +109,7 @@ class Stack:
                 await p.publish_raw(value, key=key)
 
     async def end_offsets(self) -> dict[int, int]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap)
+        consumer = AIOKafkaConsumer(**client_kwargs(self.settings))
         await consumer.start()
         try:
             parts = [TopicPartition(self.facts, p) for p in range(FACTS.partitions)]

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import shlex
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
-from services.platform.settings import Settings
+from services.platform.settings import DATABASE_ROLES, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -83,9 +85,22 @@ def test_dependencies_are_defined_services_with_the_health_their_condition_needs
                 assert "healthcheck" in SERVICES[target], f"{target} has no healthcheck"
 
 
+def _mounted(service: str, container_path: str) -> Path | None:
+    """The repository file a container path of ``service`` is bind-mounted from."""
+    for volume in SERVICES[service].get("volumes", []):
+        source, _, rest = str(volume).partition(":")
+        target = rest.split(":")[0]
+        if source.startswith("./") and container_path.startswith(target + "/"):
+            return ROOT / source[2:] / container_path[len(target) + 1 :]
+    return None
+
+
 @pytest.mark.parametrize(("service", "argv"), _commands(), ids=lambda v: str(v))
 def test_commands_run_modules_and_cli_commands_that_exist(service: str, argv: list[str]) -> None:
-    if argv[:2] == ["python", "-m"]:
+    if argv[0] in {"sh", "bash"} and len(argv) == 2:
+        script = _mounted(service, argv[1])
+        assert script is not None and script.is_file(), f"{service}: {argv[1]} is not mounted"
+    elif argv[:2] == ["python", "-m"]:
         module = ROOT / argv[2].replace(".", "/")
         assert module.with_suffix(".py").is_file() or (module / "__main__.py").is_file(), argv
     elif argv[0] == CLI_NAME:
@@ -127,3 +142,121 @@ def test_the_image_uses_the_projects_python() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-", dockerfile, re.MULTILINE)
     assert PYPROJECT["project"]["requires-python"].startswith(">=3.11")
+
+
+# --- security: the same as `make up` (docs/security.md) ---------------------------------------
+
+KAFKA_ENV: dict[str, str] = {k: str(v) for k, v in SERVICES["kafka"]["environment"].items()}
+LIB_SH = (ROOT / "infra/lib.sh").read_text()
+SECRET_NAMES = set(re.search(r"SECRET_NAMES=\(([^)]*)\)", LIB_SH)[1].split())  # type: ignore[index]
+APP_PRINCIPALS = {"init": "admin", "projector": "projector", "letters": "letters"}
+
+
+def test_every_kafka_listener_authenticates_and_acls_are_enforced() -> None:
+    protocols = dict(
+        p.split(":") for p in KAFKA_ENV["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    listeners = [lst.split("://")[0] for lst in KAFKA_ENV["KAFKA_LISTENERS"].split(",")]
+    assert {protocols[name] for name in listeners} == {"SASL_PLAINTEXT"}
+    assert KAFKA_ENV["KAFKA_AUTHORIZER_CLASS_NAME"] == (
+        "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    )
+    assert KAFKA_ENV["KAFKA_SUPER_USERS"] == "User:admin"
+    assert KAFKA_ENV["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    for listener in ("INTERNAL", "EXTERNAL"):
+        assert KAFKA_ENV[f"KAFKA_LISTENER_NAME_{listener}_SASL_ENABLED_MECHANISMS"] == (
+            "SCRAM-SHA-512,PLAIN"
+        )
+        assert f"KAFKA_LISTENER_NAME_{listener}_SCRAM___SHA___512_SASL_JAAS_CONFIG" in KAFKA_ENV
+    assert KAFKA_ENV["KAFKA_LISTENER_NAME_CONTROLLER_SASL_ENABLED_MECHANISMS"] == "PLAIN"
+
+
+def test_the_local_broker_is_configured_the_same_way() -> None:
+    kafka_sh = (ROOT / "infra/kafka/kafka.sh").read_text()
+    for line in (
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users=User:admin",
+        "allow.everyone.if.no.acl.found=false",
+        "listener.security.protocol.map=BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+        "listener.name.broker.sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+        "sasl.mechanism.inter.broker.protocol=PLAIN",
+        "sasl.mechanism.controller.protocol=PLAIN",
+        "config.providers.dir.class=org.apache.kafka.common.config.provider.DirectoryConfigProvider",
+    ):
+        assert line in kafka_sh, line
+
+
+def test_no_password_is_written_in_the_compose_file() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    # Passwords are only ever read from the secrets: by the broker's config provider...
+    for value in re.findall(r'password="([^"]*)"', text) + re.findall(
+        r'user_admin="([^"]*)"', text
+    ):
+        assert value == "$${dir:/run/secrets:kafka-admin.password}", value
+    # ...by the postgres image, and by the services through AR_PRINCIPAL + AR_SECRETS_DIR.
+    assert SERVICES["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"].startswith("/run/secrets/")
+    for name, service in SERVICES.items():
+        env = service.get("environment", {})
+        assert "POSTGRES_PASSWORD" not in env, name
+        assert not any(k in env for k in ("AR_KAFKA_PASSWORD", "AR_KAFKA_USERNAME")), name
+        url = env.get("AR_DATABASE_URL")
+        assert url is None or urlsplit(url).password is None, name
+
+
+def test_every_secret_is_one_of_the_local_passwords() -> None:
+    declared = COMPOSE["secrets"]
+    assert {name.removesuffix(".password") for name in declared} == SECRET_NAMES
+    for name, spec in declared.items():
+        assert spec["file"] == f"./.local/compose-secrets/{name}"
+    for name, service in SERVICES.items():
+        assert set(service.get("secrets", [])) <= set(declared), name
+    assert "compose_secrets" in (ROOT / "infra/ctl.sh").read_text()
+
+
+@pytest.mark.parametrize(("service", "principal"), sorted(APP_PRINCIPALS.items()))
+def test_each_service_runs_as_its_principal_with_only_its_own_secrets(
+    service: str, principal: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {k: str(v) for k, v in SERVICES[service]["environment"].items()}
+    assert env["AR_PRINCIPAL"] == principal
+    assert env["AR_SECRETS_DIR"] == "/run/secrets"
+    secrets = set(SERVICES[service]["secrets"])
+    role = DATABASE_ROLES[principal]
+    assert {f"kafka-{principal}.password", f"pg-{role}.password"} <= secrets
+    if principal != "admin":  # the init job also sets every user's SCRAM credential
+        assert secrets == {f"kafka-{principal}.password", f"pg-{role}.password"}
+    else:
+        assert {
+            f"kafka-{u}.password" for u in ("cms", "projector", "letters", "operator")
+        } <= secrets
+    # The settings the service starts with: its own Kafka user and PostgreSQL role.
+    for name in secrets:
+        (tmp_path / name).write_text(f"pw-{name}")
+    for name in list(os.environ):
+        if name.startswith("AR_"):
+            monkeypatch.delenv(name)
+    for key, value in {**env, "AR_SECRETS_DIR": str(tmp_path)}.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    assert settings.kafka_username == principal
+    assert settings.kafka_password is not None
+    assert settings.kafka_password.get_secret_value() == f"pw-kafka-{principal}.password"
+    url = urlsplit(settings.database_url)
+    assert (url.username, url.password, url.hostname) == (
+        role,
+        f"pw-pg-{role}.password",
+        "postgres",
+    )
+
+
+def test_the_roles_job_runs_the_roles_script_of_make_up() -> None:
+    script = (ROOT / "infra/postgres/docker-roles.sh").read_text()
+    assert "/infra/postgres/roles.sql" in script
+    assert "roles.sql" in (ROOT / "infra/postgres/pg.sh").read_text()
+    for role in ("annual_review", "ar_projector", "ar_letters", "ar_operator"):
+        assert f"pg-{role}.password" in script
+        assert f"pg-{role}.password" in SERVICES["pg-roles"]["secrets"]
+    init = SERVICES["init"]
+    assert "pg-roles" in init["depends_on"] and "kafka" in init["depends_on"]
+    assert "kafka_admin bootstrap" in " ".join(init["command"])

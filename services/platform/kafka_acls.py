@@ -1,0 +1,288 @@
+"""Kafka users (SCRAM credentials) and ACLs: who may read and write which topic.
+
+The principals, and what each may do on the topics of one topic prefix (``AR_TOPIC_PREFIX``,
+or a namespace's ``<name>.``):
+
+=========  =====================================================================
+admin      super user (``super.users`` in the broker config): topics, users, ACLs
+cms        WRITE the facts topic; nothing else
+projector  READ the facts topic, WRITE the dead-letter topic, its consumer group(s)
+letters    READ the year-end topic, WRITE the letters topic, its consumer group(s)
+operator   READ + WRITE the facts topic, WRITE the year-end topic (close-year, dlq
+           redrive), READ the facts topic without a group (status, replay), DESCRIBE all
+=========  =====================================================================
+
+Topic ACLs are LITERAL (the exact prefixed name); group ACLs are PREFIXED on
+``<prefix>projector`` and ``<prefix>letters`` (a deployment may suffix its group id).
+A namespace's ACLs are created with it and deleted with it (services/platform/namespace.py).
+
+aiokafka's admin client has neither AlterUserScramCredentials nor a multi-binding
+CreateAcls, so both requests are declared here on aiokafka's protocol classes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.protocol.admin import (
+    CreateAclsRequest_v1,
+    DeleteAclsRequest_v1,
+    DescribeAclsRequest_v1,
+)
+from aiokafka.protocol.api import Request, RequestStruct, Response
+from aiokafka.protocol.types import (
+    CompactArray,
+    CompactBytes,
+    CompactString,
+    Int8,
+    Int16,
+    Int32,
+    Schema,
+    TaggedFields,
+)
+
+from contracts.topics import DEAD_LETTERS, FACTS, LETTERS, YEAR_END
+from services.platform.settings import read_secret
+
+# Kafka's enums (org.apache.kafka.common.resource / acl).
+RESOURCE_TOPIC, RESOURCE_GROUP, RESOURCE_CLUSTER = 2, 3, 4
+PATTERN_ANY, PATTERN_LITERAL, PATTERN_PREFIXED = 1, 3, 4
+OP_ANY, OP_READ, OP_WRITE, OP_DESCRIBE = 1, 3, 4, 8
+PERMISSION_ANY, PERMISSION_ALLOW = 1, 3
+ALLOW = PERMISSION_ALLOW
+SCRAM_SHA_512 = 2
+SCRAM_ITERATIONS = 8192
+
+ADMIN = "admin"
+# Users that authenticate with SCRAM-SHA-512; admin also has a PLAIN entry in the broker's
+# own configuration (the broker's inter-broker and controller connections, and bootstrap).
+USERS = ("admin", "cms", "projector", "letters", "operator")
+
+_NAMES = {RESOURCE_TOPIC: "topic", RESOURCE_GROUP: "group", RESOURCE_CLUSTER: "cluster"}
+_OPS = {OP_READ: "READ", OP_WRITE: "WRITE", OP_DESCRIBE: "DESCRIBE"}
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class AclBinding:
+    """ALLOW ``operation`` on a resource to ``User:<user>`` from any host."""
+
+    user: str
+    resource_type: int
+    name: str
+    pattern: int
+    operation: int
+
+    @property
+    def principal(self) -> str:
+        return f"User:{self.user}"
+
+    def __str__(self) -> str:
+        kind = "prefixed" if self.pattern == PATTERN_PREFIXED else "literal"
+        return (
+            f"{self.principal} {_OPS[self.operation]} {_NAMES[self.resource_type]} "
+            f"{self.name!r} ({kind})"
+        )
+
+
+def acl_bindings(prefix: str) -> list[AclBinding]:
+    """Every ACL the principals need on the topics and groups of ``prefix``."""
+    facts, dead = prefix + FACTS.name, prefix + DEAD_LETTERS.name
+    letters, year_end = prefix + LETTERS.name, prefix + YEAR_END.name
+
+    def topic(user: str, name: str, op: int) -> AclBinding:
+        return AclBinding(user, RESOURCE_TOPIC, name, PATTERN_LITERAL, op)
+
+    def group(user: str, name: str) -> AclBinding:
+        return AclBinding(user, RESOURCE_GROUP, prefix + name, PATTERN_PREFIXED, OP_READ)
+
+    return [
+        topic("cms", facts, OP_WRITE),
+        topic("projector", facts, OP_READ),
+        topic("projector", dead, OP_WRITE),
+        group("projector", "projector"),
+        topic("letters", year_end, OP_READ),
+        topic("letters", letters, OP_WRITE),
+        group("letters", "letters"),
+        topic("operator", facts, OP_READ),
+        topic("operator", facts, OP_WRITE),
+        topic("operator", year_end, OP_WRITE),
+        topic("operator", dead, OP_DESCRIBE),
+        topic("operator", letters, OP_DESCRIBE),
+    ]
+
+
+class _CreateAcls(Request[CreateAclsRequest_v1]):  # type: ignore[misc]
+    API_KEY = 30
+
+    def __init__(self, bindings: Sequence[AclBinding]) -> None:
+        self._bindings = bindings
+
+    def build(self, request_struct_class: type[CreateAclsRequest_v1]) -> CreateAclsRequest_v1:
+        return request_struct_class(
+            [
+                (b.resource_type, b.name, b.pattern, b.principal, "*", b.operation, ALLOW)
+                for b in self._bindings
+            ]
+        )
+
+
+class _DeleteAcls(Request[DeleteAclsRequest_v1]):  # type: ignore[misc]
+    API_KEY = 31
+
+    def __init__(self, filters: Sequence[tuple[int, str, int]]) -> None:
+        self._filters = filters  # (resource type, name, pattern type): any user, op, host
+
+    def build(self, request_struct_class: type[DeleteAclsRequest_v1]) -> DeleteAclsRequest_v1:
+        return request_struct_class(
+            [(t, name, p, None, None, OP_ANY, PERMISSION_ANY) for t, name, p in self._filters]
+        )
+
+
+class _DescribeAcls(Request[DescribeAclsRequest_v1]):  # type: ignore[misc]
+    API_KEY = 29
+
+    def __init__(self, user: str | None) -> None:
+        self._principal = f"User:{user}" if user else None
+
+    def build(self, request_struct_class: type[DescribeAclsRequest_v1]) -> DescribeAclsRequest_v1:
+        return request_struct_class(1, None, PATTERN_ANY, self._principal, None, OP_ANY,
+                                    PERMISSION_ANY)  # fmt: skip
+
+
+class AlterUserScramCredentialsResponse_v0(Response):  # type: ignore[misc]
+    API_KEY = 51
+    API_VERSION = 0
+    SCHEMA = Schema(
+        ("throttle_time_ms", Int32),
+        (
+            "results",
+            CompactArray(
+                ("user", CompactString("utf-8")),
+                ("error_code", Int16),
+                ("error_message", CompactString("utf-8")),
+                ("tags", TaggedFields),
+            ),
+        ),
+        ("tags", TaggedFields),
+    )
+
+
+class AlterUserScramCredentialsRequest_v0(RequestStruct):  # type: ignore[misc]
+    FLEXIBLE_VERSION = True
+    API_KEY = 51
+    API_VERSION = 0
+    RESPONSE_TYPE = AlterUserScramCredentialsResponse_v0
+    SCHEMA = Schema(
+        (
+            "deletions",
+            CompactArray(
+                ("name", CompactString("utf-8")), ("mechanism", Int8), ("tags", TaggedFields)
+            ),
+        ),
+        (
+            "upsertions",
+            CompactArray(
+                ("name", CompactString("utf-8")),
+                ("mechanism", Int8),
+                ("iterations", Int32),
+                ("salt", CompactBytes),
+                ("salted_password", CompactBytes),
+                ("tags", TaggedFields),
+            ),
+        ),
+        ("tags", TaggedFields),
+    )
+
+
+class _AlterUserScramCredentials(Request[AlterUserScramCredentialsRequest_v0]):  # type: ignore[misc]
+    API_KEY = 51
+
+    def __init__(self, passwords: dict[str, str]) -> None:
+        self._passwords = passwords
+
+    def build(
+        self, request_struct_class: type[AlterUserScramCredentialsRequest_v0]
+    ) -> AlterUserScramCredentialsRequest_v0:
+        upsertions: list[tuple[str, int, int, bytes, bytes, dict[int, bytes]]] = []
+        for user, password in sorted(self._passwords.items()):
+            salt = os.urandom(32)
+            salted = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, SCRAM_ITERATIONS)
+            upsertions.append((user, SCRAM_SHA_512, SCRAM_ITERATIONS, salt, salted, {}))
+        return request_struct_class([], upsertions, {})
+
+
+async def _send(admin: AIOKafkaAdminClient, request: Request[Any]) -> Any:
+    return await admin._send_request(request)  # aiokafka has no public call for these
+
+
+def principal_passwords(secrets_dir: Path, users: Iterable[str] = USERS) -> dict[str, str]:
+    """The Kafka passwords in ``<secrets_dir>/kafka-<user>.password``."""
+    return {user: read_secret(secrets_dir, f"kafka-{user}") for user in users}
+
+
+async def upsert_scram_users(admin: AIOKafkaAdminClient, passwords: dict[str, str]) -> None:
+    """Create or update the users' SCRAM-SHA-512 credentials (a new salt each time)."""
+    response = await _send(admin, _AlterUserScramCredentials(passwords))
+    errors = [
+        f"{user}: error {code} {message or ''}".strip()
+        for user, code, message, _tags in response.results
+        if code
+    ]
+    if errors:
+        raise RuntimeError("updating SCRAM credentials failed: " + "; ".join(errors))
+
+
+async def create_acls(admin: AIOKafkaAdminClient, bindings: Sequence[AclBinding]) -> None:
+    """Create the bindings (an existing identical binding is left as it is)."""
+    if not bindings:
+        return
+    response = await _send(admin, _CreateAcls(bindings))
+    errors = [
+        f"{b}: error {code} {message}"
+        for b, (code, message) in zip(bindings, response.creation_responses, strict=True)
+        if code
+    ]
+    if errors:
+        raise RuntimeError("creating ACLs failed: " + "; ".join(errors))
+
+
+async def delete_acls(admin: AIOKafkaAdminClient, bindings: Sequence[AclBinding]) -> int:
+    """Delete every ACL on the bindings' resources (any user, operation and host);
+    returns how many were deleted."""
+    filters = sorted({(b.resource_type, b.name, b.pattern) for b in bindings})
+    if not filters:
+        return 0
+    response = await _send(admin, _DeleteAcls(filters))
+    deleted = 0
+    for code, message, matching in response.filter_responses:
+        if code:
+            raise RuntimeError(f"deleting ACLs failed: error {code} {message}")
+        deleted += len(matching)
+    return deleted
+
+
+async def describe_acls(admin: AIOKafkaAdminClient, user: str | None = None) -> set[AclBinding]:
+    """The ALLOW bindings on topics and groups (of one user, or of everyone)."""
+    response = await _send(admin, _DescribeAcls(user))
+    if response.error_code:
+        raise RuntimeError(f"describing ACLs failed: {response.error_message}")
+    found = set()
+    for resource_type, name, pattern, acls in response.resources:
+        for principal, _host, operation, permission in acls:
+            if permission == PERMISSION_ALLOW and principal.startswith("User:"):
+                found.add(AclBinding(principal[5:], resource_type, name, pattern, operation))
+    return found
+
+
+async def ensure_acls(admin: AIOKafkaAdminClient, prefix: str) -> list[AclBinding]:
+    """Create the missing ACLs of ``prefix``; returns the ones created."""
+    have = await describe_acls(admin)
+    missing = [b for b in acl_bindings(prefix) if b not in have]
+    await create_acls(admin, missing)
+    return missing
