@@ -33,6 +33,10 @@ from services.projector.versions import active_schema, ensure_active_version
 
 log = structlog.get_logger(__name__)
 
+# The dead-letter copy of a larger message carries only its first 512 KiB: with the headers it
+# must stay under the producer's request limit (max_request_size, 1 MiB by default).
+MAX_DEAD_LETTER_VALUE = 512 * 1024
+
 
 class Projector:
     """Applies batches with retries; never lets a failed batch be skipped."""
@@ -50,17 +54,21 @@ class Projector:
     async def publish_dead_letters(self, dead: Sequence[DeadLetter]) -> None:
         for d in dead:
             r = d.record
+            value = r.value or b""
+            headers = {
+                "dead-letter-reason": d.rejection.reason.value,
+                "dead-letter-detail": d.rejection.detail[:1000],
+                "original-topic": r.topic,
+                "original-partition": str(r.partition),
+                "original-offset": str(r.offset),
+            }
+            if len(value) > MAX_DEAD_LETTER_VALUE:
+                # A message as large as the broker takes cannot be copied with these headers:
+                # the send would fail for ever and stall the partition. The table has it whole.
+                headers["dead-letter-value-truncated"] = f"{len(value)} bytes; whole in the table"
+                value = value[:MAX_DEAD_LETTER_VALUE]
             await self.broker.publish(
-                r.value or b"",
-                topic=self.dead_letter_topic,
-                key=r.key,
-                headers={
-                    "dead-letter-reason": d.rejection.reason.value,
-                    "dead-letter-detail": d.rejection.detail[:1000],
-                    "original-topic": r.topic,
-                    "original-partition": str(r.partition),
-                    "original-offset": str(r.offset),
-                },
+                value, topic=self.dead_letter_topic, key=r.key, headers=headers
             )
 
     async def apply(self, records: Sequence[Record]) -> None:

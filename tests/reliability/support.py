@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import json
 import mailbox
 import os
@@ -29,12 +30,12 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiosmtpd.controller import Controller
 
 from contracts.codec import RejectedMessage, decode
 from contracts.envelope import Envelope
-from contracts.publisher import EventPublisher
+from contracts.publisher import EventPublisher, Position
 from contracts.topics import DEAD_LETTERS, FACTS
 from services.letters.smtp_server import MaildirHandler
 from services.platform.kafka_security import client_kwargs
@@ -55,6 +56,7 @@ class Message:
     key: bytes | None
     value: bytes | None
     headers: dict[str, bytes]
+    timestamp: int  # ms, the producer's create time
 
 
 async def read_topic(
@@ -85,7 +87,7 @@ async def read_topic(
             batch = await consumer.getmany(*behind, timeout_ms=1000, max_records=20_000)
             for tp, records in batch.items():
                 out.extend(
-                    Message(tp.partition, r.offset, r.key, r.value, dict(r.headers))
+                    Message(tp.partition, r.offset, r.key, r.value, dict(r.headers), r.timestamp)
                     for r in records
                     if r.offset < ends[tp]
                 )
@@ -108,10 +110,16 @@ class LogAudit:
         return len(self.messages)
 
     def first_occurrences(self) -> list[Envelope[Any]]:
-        """The valid events, each once, in log order (what a correct projector applies)."""
+        """The valid events, each once, in log order (what a correct projector applies):
+        each partition in offset order, the partitions merged by publication time, so an
+        event about another council's case comes after that case, as it was published."""
+        partitions: dict[int, list[tuple[Message, Envelope[Any]]]] = {}
+        for m, e in self.valid:
+            partitions.setdefault(m.partition, []).append((m, e))
+        merged = heapq.merge(*partitions.values(), key=lambda me: me[0].timestamp)
         seen: set[UUID] = set()
         out = []
-        for _, event in self.valid:
+        for _, event in merged:
             if event.event_id not in seen:
                 seen.add(event.event_id)
                 out.append(event)
@@ -278,24 +286,14 @@ async def _close_quietly(publisher: Any) -> None:
         await asyncio.wait_for(publisher.__aexit__(None, None, None), 10)
 
 
-async def publish_raw_fast(
-    settings: Settings, topic: str, values: Sequence[tuple[bytes | None, bytes | None]]
-) -> None:
-    """Raw bytes, pipelined (the Stack's ``publish_raw`` waits for each one), with the
-    producer's maximum request size raised so oversized messages reach the broker."""
-    producer = AIOKafkaProducer(
-        **client_kwargs(settings),
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=5,
-        max_request_size=2 * 1024 * 1024,
+async def publish_raw_many(
+    publisher: EventPublisher, values: Sequence[tuple[bytes | None, bytes | None]]
+) -> list[Position]:
+    """Raw bytes, unvalidated, pipelined (sent together, each acknowledged): where each one
+    landed, in the order given."""
+    return list(
+        await asyncio.gather(*(publisher.publish_raw(v, key=k) for k, v in values))  # type: ignore[arg-type]
     )
-    await producer.start()
-    try:
-        pending = [await producer.send(topic, value, key=key) for key, value in values]
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
 
 
 # --- the servers of this checkout ----------------------------------------------------------
