@@ -27,6 +27,7 @@ from contracts.codec import encode
 from contracts.envelope import Envelope
 from contracts.publisher import headers_for
 from contracts.topics import FACTS, TOPICS
+from services.platform.kafka_security import client_kwargs
 from services.platform.settings import Settings
 from services.simulator import simulate_year
 
@@ -85,7 +86,7 @@ async def ensure_dataset(
 
 
 async def _delete_topics(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -100,7 +101,7 @@ async def _delete_topics(settings: Settings) -> None:
 async def publish_simulation(settings: Settings, items: Any) -> tuple[int, int]:
     """Publish every valid event of ``items`` in batches; return (records, value bytes)."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_kwargs(settings),
         acks="all",
         enable_idempotence=True,
         linger_ms=5,

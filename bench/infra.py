@@ -28,6 +28,7 @@ from aiokafka.errors import KafkaError
 
 from contracts.topics import FACTS, TOPICS
 from services.platform.kafka_admin import ensure_topics, wait_for_kafka
+from services.platform.kafka_security import process_sasl_kwargs
 from services.platform.settings import Settings, redact_url
 
 REPO = Path(__file__).resolve().parents[1]
@@ -125,7 +126,9 @@ async def ensure_prefixed_topics(settings: Settings) -> None:
 
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, request_timeout_ms=5000, **process_sasl_kwargs()
+    )
     await consumer.start()
     try:
         if topic not in await consumer.topics():

@@ -30,7 +30,6 @@ import asyncpg
 from bench.dataset import YEAR
 from bench.infra import Skip, Slice, ensure_prefixed_topics, start_process, stored_positions
 from contracts.envelope import Envelope
-from contracts.publisher import EventPublisher
 from services.platform.publishing import event_publisher
 from services.simulator import simulate_year
 
@@ -119,8 +118,8 @@ async def latency(
     poller = PositionPoller(s.settings.database_url, s.facts)
     poller.start()
     sent: list[tuple[float, asyncio.Task[Any]]] = []
-    async with EventPublisher(
-        s.settings.kafka_bootstrap, facts_topic=s.facts
+    async with event_publisher(
+        s.settings
     ) as publisher:  # the publisher the case management system uses
         await asyncio.sleep(0.5)
         started = time.perf_counter()

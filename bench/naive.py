@@ -16,6 +16,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 
 from contracts.topics import FACTS
 from services.platform.db import connect_pool
+from services.platform.kafka_security import faststream_security
 from services.platform.migrations import apply_migrations, default_folders
 from services.platform.settings import get_settings
 from services.projector.batch import VERSION_SWITCH_LOCK, project_batch
@@ -26,7 +27,9 @@ from services.projector.versions import active_schema, ensure_active_version
 def create_app() -> FastStream:
     settings = get_settings()
     psettings = get_projector_settings()
-    broker = KafkaBroker(settings.kafka_bootstrap, logger=None)
+    broker = KafkaBroker(
+        settings.kafka_bootstrap, security=faststream_security(settings), logger=None
+    )
     state: dict[str, Any] = {}
 
     async def raw(message: Any) -> Any:

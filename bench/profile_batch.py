@@ -22,6 +22,7 @@ from bench.dataset import prefix_for
 from bench.infra import database_slice
 from contracts.topics import FACTS
 from services.domain.statistics import AveragingRule
+from services.platform.kafka_security import client_kwargs
 from services.platform.migrations import apply_migrations, default_folders
 from services.platform.settings import Settings
 from services.projector.batch import project_batch
@@ -30,7 +31,7 @@ from services.projector.versions import ensure_active_version
 
 async def read_records(settings: Settings, topic: str, n: int, batch: int) -> list[list[Any]]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_kwargs(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

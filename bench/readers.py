@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -21,6 +22,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from bench.infra import REPO, Skip
 from contracts.codec import decode
 from contracts.topics import FACTS
+from services.platform.kafka_security import client_kwargs, sasl_kwargs
+from services.platform.settings import Settings
 
 KAFKA_LIBS_ENV = "AR_BENCH_KAFKA_LIBS"
 DEFAULT_LIBS = REPO / ".local" / "kafka" / "libs"
@@ -40,7 +43,26 @@ def kafka_version() -> str | None:
     return None
 
 
-def java_consumer(bootstrap: str, topic: str, messages: int) -> dict[str, Any]:
+def _client_properties(settings: Settings) -> str:
+    """The Java client's authentication, as ConsumerPerformance's --consumer.config."""
+    kw = sasl_kwargs(settings)
+    lines = [f"security.protocol={kw['security_protocol']}"] if kw.get("security_protocol") else []
+    if kw.get("sasl_plain_username"):
+        module = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule"
+            if kw["sasl_mechanism"] == "PLAIN"
+            else "org.apache.kafka.common.security.scram.ScramLoginModule"
+        )
+        user = kw["sasl_plain_username"].replace('"', '\\"')
+        password = kw["sasl_plain_password"].replace('"', '\\"')
+        lines += [
+            f"sasl.mechanism={kw['sasl_mechanism']}",
+            f'sasl.jaas.config={module} required username="{user}" password="{password}";',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def java_consumer(settings: Settings, topic: str, messages: int) -> dict[str, Any]:
     """One ConsumerPerformance run; its fetch.nMsg.sec excludes JVM start and group join."""
     java = shutil.which("java")
     if java is None:
@@ -51,30 +73,21 @@ def java_consumer(bootstrap: str, topic: str, messages: int) -> dict[str, Any]:
             f"kafka-tools jar not found in {libs} (run `make setup`, or set {KAFKA_LIBS_ENV} "
             f"to a directory with Kafka's jars)"
         )
-    started = time.monotonic()
-    done = subprocess.run(
-        [
-            java,
-            "-Xmx512m",
-            "-cp",
-            f"{libs}/*",
-            CONSUMER_PERFORMANCE,
-            "--bootstrap-server",
-            bootstrap,
-            "--topic",
-            topic,
-            "--messages",
-            str(messages),
-            "--timeout",
-            "60000",
-            "--group",
-            f"bench-cp-{uuid.uuid4().hex[:8]}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    with tempfile.NamedTemporaryFile("w", suffix=".properties", delete=False) as f:
+        f.write(_client_properties(settings))  # mode 0600: it may hold the SASL password
+    try:
+        started = time.monotonic()
+        done = subprocess.run(
+            [
+                java, "-Xmx512m", "-cp", f"{libs}/*", CONSUMER_PERFORMANCE,
+                "--bootstrap-server", settings.kafka_bootstrap, "--topic", topic,
+                "--messages", str(messages), "--timeout", "60000",
+                "--group", f"bench-cp-{uuid.uuid4().hex[:8]}", "--consumer.config", f.name,
+            ],
+            capture_output=True, text=True, timeout=900, check=False,
+        )  # fmt: skip
+    finally:
+        os.unlink(f.name)
     wall = time.monotonic() - started
     lines = [ln for ln in done.stdout.splitlines() if ln.strip()]
     header = next((i for i, ln in enumerate(lines) if ln.startswith("start.time")), None)
@@ -98,17 +111,18 @@ def java_consumer(bootstrap: str, topic: str, messages: int) -> dict[str, Any]:
 
 
 async def aiokafka_loop(
-    bootstrap: str, topic: str, messages: int, *, decode_records: bool, max_records: int = 5000
+    settings: Settings, topic: str, messages: int, *, decode_records: bool, max_records: int = 5000
 ) -> dict[str, Any]:
-    """Read ``messages`` records from the start of every partition (optionally decoding each)."""
+    """Read ``messages`` records from the start of every partition (optionally decoding each),
+    with the rebuild's consumer settings."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **client_kwargs(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=max_records,
-        fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=16 * 1024 * 1024,
+        fetch_max_bytes=16 * 1024 * 1024,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
     )
     await consumer.start()
     try:

@@ -187,21 +187,17 @@ async def run(cfg: Config) -> int:
             await res.measure(
                 "java",
                 "1. Kafka Java consumer (ConsumerPerformance)",
-                lambda: _thread(readers.java_consumer, settings.kafka_bootstrap, topic, tp.records),
+                lambda: _thread(readers.java_consumer, settings, topic, tp.records),
             )
             await res.measure(
                 "aiokafka_fetch",
                 "2a. aiokafka loop, fetch only",
-                lambda: readers.aiokafka_loop(
-                    settings.kafka_bootstrap, topic, tp.records, decode_records=False
-                ),
+                lambda: readers.aiokafka_loop(settings, topic, tp.records, decode_records=False),
             )
             await res.measure(
                 "aiokafka_decode",
                 "2. aiokafka loop, fetch + decode",
-                lambda: readers.aiokafka_loop(
-                    settings.kafka_bootstrap, topic, tp.records, decode_records=True
-                ),
+                lambda: readers.aiokafka_loop(settings, topic, tp.records, decode_records=True),
             )
         if "naive" in steps:
 
@@ -306,8 +302,9 @@ async def _delete_live_topics(settings: Settings) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
 
     from contracts.topics import TOPICS
+    from services.platform.kafka_security import client_kwargs
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
     try:
         await admin.start()
         existing = set(await admin.list_topics())

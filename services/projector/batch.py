@@ -120,7 +120,10 @@ async def project_batch(
                 return result
 
             events = [e for _, e in fresh if not isinstance(e, RejectedMessage)]
-            seen = await store.already_applied(conn, [e.event_id for e in events])
+            # Claimed now: what the claim finds already there was applied before; the ids
+            # claimed but then not applied (refused by the fold) are released below.
+            seen = await store.claim_applied(conn, [e.event_id for e in events])
+            applied_before = set(seen)
             ws = await store.load_working_set(
                 conn,
                 councils=[e.council for e in events if e.council],
@@ -160,7 +163,8 @@ async def project_batch(
 
             result.late += len(ws.late)
             await store.write_changes(conn, ws, last_at)
-            await store.record_applied(conn, applied)
+            not_applied = {e.event_id for e in events} - applied_before - set(applied)
+            await store.unclaim_applied(conn, sorted(not_applied))
             if dead:
                 await store.insert_dead_letters(conn, [d.row() for d in dead])
                 if dead_letter_sink is not None:

@@ -144,7 +144,6 @@ async def rebuild(
         if not found:
             raise LookupError(f"topic {topic} does not exist: nothing to replay")
         partitions = [TopicPartition(topic, p) for p in found]
-        consumer.assign(partitions)
         progress = Progress()
         started = time.monotonic()
         while True:
@@ -152,10 +151,11 @@ async def rebuild(
             targets = await _positions(conn, live_schema, topic) if live_schema else {}
             if workers > 1 and len(partitions) > 1:
                 await _catch_up_in_processes(
-                    conn, settings, psettings, schema, partitions, targets, workers, progress,
-                    on_progress,
+                    conn, consumer, settings, psettings, schema, partitions, targets, workers,
+                    progress, on_progress,
                 )  # fmt: skip
             else:
+                consumer.assign(partitions)
                 await _catch_up(conn, consumer, schema, partitions, targets, psettings, progress,
                                 on_progress)  # fmt: skip
             if max_seconds is not None and time.monotonic() - started > max_seconds:
@@ -216,6 +216,7 @@ async def _catch_up(
 
 async def _catch_up_in_processes(
     conn: asyncpg.Connection,
+    consumer: AIOKafkaConsumer,
     settings: Settings,
     psettings: ProjectorSettings,
     schema: str,
@@ -225,39 +226,51 @@ async def _catch_up_in_processes(
     progress: Progress,
     on_progress: Callable[[Progress], None],
 ) -> None:
-    """Each process takes every n-th partition and catches it up to its target; progress is
-    read from the positions the processes commit."""
-    groups = [partitions[i::workers] for i in range(workers)]
+    """Every n-th partition to one of n processes: this one takes the first group with its
+    own consumer and a second connection, worker processes the others. Progress is read
+    from the positions they all commit."""
+    groups = [g for g in (partitions[i::workers] for i in range(workers)) if g]
+    mine, theirs = groups[0], groups[1:]
     loop = asyncio.get_running_loop()
     topic = partitions[0].topic
     before = sum((await _positions(conn, schema, topic)).values())
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        jobs = [
-            loop.run_in_executor(
-                pool,
-                _catch_up_process,
-                settings.model_dump(),
-                psettings.model_dump(),
-                schema,
-                [tp.partition for tp in group],
-                topic,
-                targets,
-            )
-            for group in groups
-            if group
-        ]
-        pending = set(map(asyncio.ensure_future, jobs))
-        while pending:
-            _, pending = await asyncio.wait(pending, timeout=1.0)
-            done = await _positions(conn, schema, topic)
-            progress.applied = sum(done.values()) - before
-            progress.remaining = sum(max(0, o - done.get(p, 0)) for p, o in targets.items())
-            elapsed = time.monotonic() - progress.started
-            progress.events_per_second = progress.applied / elapsed if elapsed > 0 else 0.0
-            on_progress(progress)
-        for job in jobs:
-            peak = job.result()
-            progress.worker_peak_rss_bytes.append(peak)
+    own: asyncpg.Connection = await asyncpg.connect(settings.database_url)
+    context = multiprocessing.get_context("spawn")
+    try:
+        with ProcessPoolExecutor(len(theirs), mp_context=context) as pool:
+            jobs = [
+                loop.run_in_executor(
+                    pool,
+                    _catch_up_process,
+                    settings.model_dump(),
+                    psettings.model_dump(),
+                    schema,
+                    [tp.partition for tp in group],
+                    topic,
+                    targets,
+                )
+                for group in theirs
+            ]
+            consumer.assign(mine)
+            local = _catch_up(own, consumer, schema, mine, targets, psettings, Progress(),
+                              lambda _: None)  # fmt: skip
+            pending: set[asyncio.Future[Any]] = {
+                asyncio.ensure_future(local),
+                *(asyncio.ensure_future(j) for j in jobs),
+            }
+            while pending:
+                finished, pending = await asyncio.wait(pending, timeout=1.0)
+                for f in finished:
+                    f.result()  # a worker's failure fails the rebuild (it can be resumed)
+                done = await _positions(conn, schema, topic)
+                progress.applied = sum(done.values()) - before
+                progress.remaining = sum(max(0, o - done.get(p, 0)) for p, o in targets.items())
+                elapsed = time.monotonic() - progress.started
+                progress.events_per_second = progress.applied / elapsed if elapsed > 0 else 0.0
+                on_progress(progress)
+            progress.worker_peak_rss_bytes[:] = [job.result() for job in jobs]
+    finally:
+        await own.close()
 
 
 def _catch_up_process(
@@ -294,8 +307,10 @@ def _consumer(settings: Settings, psettings: ProjectorSettings) -> AIOKafkaConsu
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=psettings.max_records,
-        fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=16 * 1024 * 1024,
+        # A batch is max_records (5,000 by default: about 1.5 MB); bigger fetch buffers
+        # only hold more of the log in memory, read ahead.
+        fetch_max_bytes=16 * 1024 * 1024,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
         client_id="projector-rebuild",
     )
 

@@ -40,18 +40,19 @@ async def lock_positions(conn: Conn, topic: str, partitions: Sequence[int]) -> d
     The row lock is what makes two instances (or an instance and its zombie) safe: the
     second waits, then sees the first's positions and skips what it already applied.
     """
-    await conn.execute(
-        "INSERT INTO positions (topic, partition, next_offset) "
-        "SELECT $1, p, 0 FROM unnest($2::int[]) AS p ON CONFLICT DO NOTHING",
-        topic,
-        list(partitions),
-    )
-    rows = await conn.fetch(
+    select = (
         "SELECT partition, next_offset FROM positions "
-        "WHERE topic = $1 AND partition = ANY($2::int[]) ORDER BY partition FOR UPDATE",
-        topic,
-        list(partitions),
+        "WHERE topic = $1 AND partition = ANY($2::int[]) ORDER BY partition FOR UPDATE"
     )
+    rows = await conn.fetch(select, topic, list(partitions))
+    if len(rows) < len(set(partitions)):  # a partition seen for the first time
+        await conn.execute(
+            "INSERT INTO positions (topic, partition, next_offset) "
+            "SELECT $1, p, 0 FROM unnest($2::int[]) AS p ON CONFLICT DO NOTHING",
+            topic,
+            list(partitions),
+        )
+        rows = await conn.fetch(select, topic, list(partitions))
     return {r["partition"]: r["next_offset"] for r in rows}
 
 
@@ -84,6 +85,29 @@ async def already_applied(conn: Conn, event_ids: Sequence[UUID]) -> set[UUID]:
         "SELECT event_id FROM applied_events WHERE event_id = ANY($1::uuid[])", list(event_ids)
     )
     return {r["event_id"] for r in rows}
+
+
+async def claim_applied(conn: Conn, event_ids: Sequence[UUID]) -> set[UUID]:
+    """Record the event ids as applied and return those that already were: one statement
+    and one index probe per event, where asking first and recording after took two. The
+    caller releases (``unclaim_applied``) the ids it then did not apply, in the same
+    transaction, so what commits is exactly the ids applied."""
+    if not event_ids:
+        return set()
+    rows = await conn.fetch(
+        "INSERT INTO applied_events (event_id) SELECT unnest($1::uuid[]) "
+        "ON CONFLICT DO NOTHING RETURNING event_id",
+        list(event_ids),
+    )
+    claimed = {r["event_id"] for r in rows}
+    return {e for e in event_ids if e not in claimed}
+
+
+async def unclaim_applied(conn: Conn, event_ids: Sequence[UUID]) -> None:
+    if event_ids:
+        await conn.execute(
+            "DELETE FROM applied_events WHERE event_id = ANY($1::uuid[])", list(event_ids)
+        )
 
 
 async def record_applied(conn: Conn, event_ids: Sequence[UUID]) -> None:
@@ -167,7 +191,7 @@ async def write_changes(conn: Conn, ws: WorkingSet, last_event_at: datetime | No
         placeholders = ", ".join(f"${i + 3}::int[]" for i in range(len(columns)))
         names = ", ".join(f"v{i}" for i in range(len(columns)))
         await conn.execute(
-            f"UPDATE council_year_stats s SET "  # noqa: S608 (column names are constants)
+            "UPDATE council_year_stats s SET "  # noqa: S608 (column names are constants)
             + ", ".join(f"{col} = s.{col} + d.v{i}" for i, col in enumerate(columns))
             + f", last_event_at = ${len(columns) + 3}::timestamptz "
             f"FROM unnest($1::text[], $2::int[], {placeholders}) AS d(c, y, {names}) "
