@@ -156,6 +156,8 @@ cmd_start() {
   if pid=$(running_pid); then
     if port_open "$PORT"; then
       say "already running (pid $pid, 127.0.0.1:$PORT)"
+      grep -qx 'super.users=User:admin' "$PROPS" 2>/dev/null \
+        || die "the running broker was started without authentication (docs/security.md); restart it: \`make down\` then \`make up\`"
       bootstrap
       return 0
     fi

@@ -22,6 +22,7 @@ CreateAcls, so both requests are declared here on aiokafka's protocol classes.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
@@ -280,9 +281,43 @@ async def describe_acls(admin: AIOKafkaAdminClient, user: str | None = None) -> 
     return found
 
 
-async def ensure_acls(admin: AIOKafkaAdminClient, prefix: str) -> list[AclBinding]:
-    """Create the missing ACLs of ``prefix``; returns the ones created."""
+async def wait_for_acls(
+    admin: AIOKafkaAdminClient,
+    bindings: Sequence[AclBinding],
+    *,
+    present: bool = True,
+    timeout_s: float = 30.0,
+) -> None:
+    """Until the broker enforces ``bindings`` (or, ``present=False``, none of them any more).
+    The controller commits an ACL change before it answers, but the broker applies it from
+    the metadata log a moment later; its DescribeAcls answers from what it enforces."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    wanted = set(bindings)
+    while True:
+        have = await describe_acls(admin)
+        if (wanted <= have) if present else not (wanted & have):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            state = "in force" if present else "removed"
+            raise TimeoutError(f"the broker did not have the ACLs {state} within {timeout_s}s")
+        await asyncio.sleep(0.05)
+
+
+async def grant(admin: AIOKafkaAdminClient, prefix: str) -> list[AclBinding]:
+    """Create the missing ACLs of ``prefix`` and wait until the broker enforces them;
+    returns the ones created."""
+    wanted = acl_bindings(prefix)
     have = await describe_acls(admin)
-    missing = [b for b in acl_bindings(prefix) if b not in have]
+    missing = [b for b in wanted if b not in have]
     await create_acls(admin, missing)
+    await wait_for_acls(admin, wanted)
     return missing
+
+
+async def revoke(admin: AIOKafkaAdminClient, prefix: str) -> int:
+    """Delete every ACL on the resources of ``prefix`` and wait until the broker no longer
+    enforces them; returns how many were deleted."""
+    bindings = acl_bindings(prefix)
+    deleted = await delete_acls(admin, bindings)
+    await wait_for_acls(admin, bindings, present=False)
+    return deleted

@@ -253,7 +253,7 @@ async def ensure_acls(settings: Settings, *, wait_s: float = 30.0) -> list[str]:
     """Create the missing ACLs of the settings' topic prefix; returns them, described."""
     admin = await open_admin(settings.kafka_bootstrap, wait_s=wait_s, **sasl_kwargs(settings))
     try:
-        return [str(b) for b in await kafka_acls.ensure_acls(admin, settings.topic_prefix)]
+        return [str(b) for b in await kafka_acls.grant(admin, settings.topic_prefix)]
     finally:
         await admin.close()
 

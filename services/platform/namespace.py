@@ -53,7 +53,7 @@ async def create_namespace(base: Settings, name: str) -> Settings:
     if settings.kafka_username:
         client = await open_admin(settings.kafka_bootstrap, **auth)
         try:
-            await kafka_acls.create_acls(client, kafka_acls.acl_bindings(settings.topic_prefix))
+            await kafka_acls.grant(client, settings.topic_prefix)
         finally:
             await client.close()
     return settings
@@ -74,7 +74,7 @@ async def drop_namespace(base: Settings, settings: Settings) -> None:
         with contextlib.suppress(Exception):
             await client.delete_topics([settings.topic(t) for t in TOPICS])
         if base.kafka_username:
-            await kafka_acls.delete_acls(client, kafka_acls.acl_bindings(settings.topic_prefix))
+            await kafka_acls.revoke(client, settings.topic_prefix)
     finally:
         await client.close()
 
