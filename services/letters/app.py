@@ -26,6 +26,7 @@ from services.letters.dispatch import Dispatcher
 from services.letters.figures import snapshot_inputs
 from services.platform.db import connect_pool
 from services.platform.kafka_security import faststream_security
+from services.platform.log_throttle import throttle_repeats
 from services.platform.logging import configure_logging
 from services.platform.migrations import ensure_migrated
 from services.platform.settings import Settings, get_settings
@@ -122,6 +123,7 @@ def create_app(
     @app.on_startup
     async def start() -> None:
         configure_logging(settings)
+        throttle_repeats()  # a broker outage: a few lines, not a thousand
         pool = await connect_pool(settings, min_size=1, max_size=ls.send_concurrency + 4)
         async with pool.acquire() as conn:
             await ensure_migrated(conn)

@@ -22,6 +22,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from contracts.topics import DEAD_LETTERS, FACTS
 from services.platform.db import backoff_delay, connect_pool, is_transient
 from services.platform.kafka_security import faststream_security
+from services.platform.log_throttle import throttle_repeats
 from services.platform.logging import configure_logging
 from services.platform.migrations import ensure_migrated
 from services.platform.settings import Settings, get_settings
@@ -94,6 +95,8 @@ class Projector:
                 metrics.observe_batch(result, records, time.perf_counter() - started)
                 for year in result.years_completed:
                     log.info("financial year snapshot complete", financial_year=year)
+                if attempt:
+                    log.info("batch applied after retrying", failed_attempts=attempt)
                 return
             except Exception as exc:
                 attempt += 1
@@ -204,6 +207,7 @@ def create_app(
     @app.on_startup
     async def start() -> None:
         configure_logging(settings)
+        throttle_repeats()  # a broker outage: a few lines, not a thousand
         pool = await connect_pool(settings, min_size=1, max_size=4)
         async with pool.acquire() as conn:
             await ensure_migrated(conn)

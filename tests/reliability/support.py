@@ -19,6 +19,7 @@ import json
 import mailbox
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -491,16 +492,27 @@ class Mailbox:
 
 
 async def close_year(stack: Stack, label: str = "2019-20") -> None:
+    """Close a financial year (its letters dated the July after it ends)."""
+    end = int(label[:4]) + 1
     async with stack.publisher() as p:
         await p.close_year(
             {
                 "financial_year": label,
-                "letter_date": "2020-07-22",
-                "publication_date": "2020-07-29",
+                "letter_date": f"{end}-07-22",
+                "publication_date": f"{end}-07-29",
                 "signatory": {"name": "Michael King", "titles": ["Ombudsman"]},
             },
             producer="tests",
         )
+
+
+def reap(service: Any) -> None:
+    """SIGKILL what is left of a service's process group: a service that crashed on its own
+    (os._exit at a crash point) leaves its render worker processes behind."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(service.process.pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        service.process.wait(10)
 
 
 async def outbox_states(stack: Stack) -> dict[str, int]:

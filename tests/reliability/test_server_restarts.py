@@ -157,7 +157,9 @@ async def test_the_services_ride_out_a_broker_restart_then_a_database_restart_an
         publisher_errors=report.errors[:5],
         services_alive_at_end=all(s.alive() for s in services),
         projector_log_lines=log_lines(projector, ""),
+        projector_retry_lines=log_lines(projector, "retrying"),
         letters_log_lines=log_lines(letters, ""),
+        letters_retry_lines=log_lines(letters, "retrying"),
         councils=len(councils),
         emails=sum(emails.values()),
         emails_per_council_year=sorted(set(emails.values())),
@@ -172,3 +174,7 @@ async def test_the_services_ride_out_a_broker_restart_then_a_database_restart_an
     assert applied == {e.event_id for e in log.first_occurrences()}
     assert dead == log.rejected == {}
     assert emails == {(c, "2019-20"): 1 for c in councils}
+    # Clear logs: each retry said so, recovery said so, and no flood (a few hundred lines).
+    assert log_lines(projector, "batch applied after retrying") >= 1
+    assert log_lines(letters, "retrying") >= 1
+    assert log_lines(projector, "") < 300 and log_lines(letters, "") < 300
