@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import mailbox
+import os
 import socket
 import statistics
 import tempfile
@@ -71,6 +72,53 @@ class PositionPoller(threading.Thread):
             await conn.close()
 
 
+class KafkaWatcher(threading.Thread):
+    """The reference: when a bare consumer (own thread, own loop) receives each record, so
+    the projector's latency can be read against what Kafka alone takes on this machine in
+    the same seconds."""
+
+    def __init__(self, settings: Any, topic: str) -> None:
+        super().__init__(daemon=True)
+        self.settings, self.topic = settings, topic
+        self.seen: dict[tuple[int, int], float] = {}
+        self.ready = threading.Event()
+        self.stop_flag = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._watch())
+        except BaseException as e:  # reported by the caller
+            self.error = e
+        finally:
+            self.ready.set()
+
+    async def _watch(self) -> None:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        from contracts.topics import FACTS
+        from services.platform.kafka_security import client_kwargs
+
+        consumer = AIOKafkaConsumer(**client_kwargs(self.settings), group_id=None,
+                                    enable_auto_commit=False)  # fmt: skip
+        await consumer.start()
+        try:
+            parts = [TopicPartition(self.topic, p) for p in range(FACTS.partitions)]
+            consumer.assign(parts)
+            await consumer.seek_to_end(*parts)
+            for tp in parts:
+                await consumer.position(tp)
+            self.ready.set()
+            while not self.stop_flag.is_set():
+                batch = await consumer.getmany(timeout_ms=100)
+                now = time.perf_counter()
+                for tp, records in batch.items():
+                    for r in records:
+                        self.seen[(tp.partition, r.offset)] = now
+        finally:
+            await consumer.stop()
+
+
 async def wait_positions(s: Slice, target: int, limit_s: float, process: Any) -> None:
     conn = await s.connect()
     deadline = time.monotonic() + limit_s
@@ -117,6 +165,9 @@ async def latency(
     per_tick = max(1, round(rate * TICK_S))
     poller = PositionPoller(s.settings.database_url, s.facts)
     poller.start()
+    watcher = KafkaWatcher(s.settings, s.facts)
+    watcher.start()
+    watcher.ready.wait(30)
     sent: list[tuple[float, asyncio.Task[Any]]] = []
     async with event_publisher(
         s.settings
@@ -137,8 +188,16 @@ async def latency(
     await asyncio.sleep(0.05)
     poller.stop_flag.set()
     poller.join(10)
+    watcher.stop_flag.set()
+    watcher.join(10)
     if poller.error:
         raise poller.error
+    kafka_lat = sorted(
+        watcher.seen[(pos.partition, pos.offset)] - t_send
+        for t_send, written in positions
+        for pos in written
+        if (pos.partition, pos.offset) in watcher.seen
+    )
     lat: list[float] = []
     per_event: list[tuple[float, float]] = []  # (sent at, latency)
     index = {p: ([o for o, _ in ch], [t for _, t in ch]) for p, ch in poller.changes.items()}
@@ -175,6 +234,11 @@ async def latency(
         "mean_backlog_events": statistics.fmean(backlog) if backlog else 0.0,
         "lag_bounded": _bounded(backlog, rate),
         "poll_interval_ms": POLL_S * 1000,
+        # The same events, received by a bare consumer: what Kafka alone takes here.
+        "kafka_p50_ms": _pct(kafka_lat, 0.50) * 1000,
+        "kafka_p99_ms": _pct(kafka_lat, 0.99) * 1000,
+        "kafka_events_seen": len(kafka_lat),
+        "load_average": os.getloadavg(),
     }
     return result, projector
 

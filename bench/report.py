@@ -69,6 +69,18 @@ def results_section(r: dict[str, Any]) -> str:
         f"the next); projector batches of {cfg['max_records']:,} records."
     )
     w("")
+    loads = [
+        x["load_average"][0]
+        for row in rows.values()
+        for x in row.get("runs", [])
+        if x.get("load_average")
+    ]
+    if loads:
+        w(
+            f"Load average (1 min) at the end of each measurement: {min(loads):.1f} to "
+            f"{max(loads):.1f} on {m['cores']} cores (other work shares this machine)."
+        )
+        w("")
     w(
         "| # | what | events/s (median) | runs | vs Java (1) | vs aiokafka (2) | vs naive (3) "
         "| note |"
@@ -157,17 +169,26 @@ def results_section(r: dict[str, Any]) -> str:
         )
         w("")
         w(
-            "| p50 | p90 | p99 | max | p99 first third | p99 last third | max backlog | "
-            "mean backlog | lag bounded |"
+            "| p50 | p90 | p99 | max | p99 first third | p99 last third | max backlog "
+            "| mean backlog | lag bounded | Kafka alone p50 / p99 | p99 / Kafka alone p99 |"
         )
-        w("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        w("|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+        kp50, kp99 = lat.get("kafka_p50_ms"), lat.get("kafka_p99_ms")
         w(
             f"| {_n(lat['p50_ms'], 1)} ms | {_n(lat['p90_ms'], 1)} ms | {_n(lat['p99_ms'], 1)} ms "
             f"| {_n(lat['max_ms'], 1)} ms | {_n(lat['p99_first_third_ms'], 1)} ms | "
             f"{_n(lat['p99_last_third_ms'], 1)} ms | {_n(lat['max_backlog_events'])} events | "
             f"{_n(lat['mean_backlog_events'], 1)} events | "
-            f"{'yes' if lat['lag_bounded'] else 'NO'} |"
+            f"{'yes' if lat['lag_bounded'] else 'NO'} | {_n(kp50, 1)} / {_n(kp99, 1)} ms | "
+            f"{_x(_div(lat['p99_ms'], kp99))} |"
         )
+        if lat.get("load_average"):
+            w("")
+            w(
+                "Load average at the end of the latency run (1, 5, 15 min): "
+                + ", ".join(f"{x:.1f}" for x in lat["load_average"])
+                + " on 2 cores."
+            )
     else:
         w(_row_status(rows.get("latency")) or "not run")
     w("")

@@ -92,6 +92,7 @@ class Results:
             say(f"{label}: FAILED: {type(e).__name__}: {e}")
             traceback.print_exc()
             return None
+        out.setdefault("load_average", os.getloadavg())
         row["runs"].append(out)
         eps = out.get("events_per_second")
         say(
