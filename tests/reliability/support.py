@@ -378,20 +378,35 @@ class Servers:
         self._run("infra/kafka/kafka.sh", "stop")
 
     def start_kafka(self) -> None:
-        self._run("infra/kafka/kafka.sh", "start")
+        self._start("infra/kafka/kafka.sh")
 
     def stop_postgres(self) -> None:
         self._run("infra/postgres/pg.sh", "stop")
 
     def start_postgres(self) -> None:
-        self._run("infra/postgres/pg.sh", "start")
+        self._start("infra/postgres/pg.sh")
+
+    def _start(self, script: str, attempts: int = 4) -> None:
+        """Start, trying again a few times: while a server is down its clients keep
+        connecting to its port, and when that port lies in the ephemeral range
+        (ip_local_port_range, e.g. 49092) a client can connect to itself on it for a moment
+        (a TCP self-connect), and the server's bind then fails with "Address already in use".
+        The default ports (19092, 15432) are below that range."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self._run(script, "start")
+                return
+            except RuntimeError:
+                if attempt == attempts:
+                    raise
+                time.sleep(2.0 * attempt)
 
     def ensure_running(self) -> None:
         """Start whatever is stopped (both scripts are harmless when already running)."""
         errors = []
         for script in ("infra/postgres/pg.sh", "infra/kafka/kafka.sh"):
             try:
-                self._run(script, "start")
+                self._start(script)
             except Exception as exc:
                 errors.append(str(exc))
         if errors:
@@ -518,6 +533,12 @@ def reap(service: Any) -> None:
 async def outbox_states(stack: Stack) -> dict[str, int]:
     rows = await stack.fetch("SELECT state, count(*) AS n FROM letters.outbox GROUP BY 1")
     return {r["state"]: r["n"] for r in rows}
+
+
+def distribution(emails: Counter[tuple[str, str]]) -> dict[str, int]:
+    """How many council-years got 1, 2... emails: {"1 email(s)": N} is the only right answer
+    (a council-year with none is missing from ``emails``: compare with the expected ones)."""
+    return {f"{n} email(s)": m for n, m in sorted(Counter(emails.values()).items())}
 
 
 def log_lines(service: Any, needle: str) -> int:

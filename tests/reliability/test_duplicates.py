@@ -90,6 +90,7 @@ async def test_producer_retries_and_the_same_events_published_again_change_nothi
         events_published=log.published,
         distinct_events=len(events),
         duplicate_messages=log.duplicates,
+        times=f"{log.duplicates:,} duplicate messages",
         retried_chunks=retried_chunks,
         late_retries=late,
         applied=len(applied),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from services.simulator import simulate_year
 from tests.reliability.support import (
     Mailbox,
     close_year,
+    distribution,
     eventually,
     log_lines,
     outbox_states,
@@ -33,11 +33,6 @@ CRASHES_PER_POINT = 2
 POINTS = ("during_render", "before_send", "after_send")
 SMTP_DOWN_S = 6.0
 YEARS = ("2019-20", "2020-21")
-
-
-def distribution(counts: Any) -> dict[str, int]:
-    """How many council-years got 0, 1, 2... emails: {"1": 32} is the only right answer."""
-    return {f"{n} email(s)": m for n, m in sorted(Counter(counts).items())}
 
 
 async def crashed(service: Service, timeout: float = 90.0) -> None:
@@ -126,12 +121,17 @@ async def test_crashes_at_every_dispatch_point_and_an_smtp_outage_end_with_one_e
         f"{CRASHES_PER_POINT} crashes per point for {YEARS[0]}; for {YEARS[1]} the SMTP server "
         f"stopped until sends were refused, then {SMTP_DOWN_S:.0f} s more",
         crashes=crashes,
+        times=f"{sum(crashes.values())} crashes, 1 SMTP outage",
         letters_per_year={y: len(c) for y, c in councils.items()},
         emails=sum(emails.values()),
-        emails_per_council_year=distribution(emails.values()),
+        emails_per_council_year=distribution(emails),
         council_years_without_email=len(set(expected) - set(emails)),
         council_years_with_more_than_one=sum(1 for n in emails.values() if n > 1),
-        smtp_attempts=[dict(r) for r in attempts],
+        smtp_attempts={
+            f"{r['financial_year']}-{(r['financial_year'] + 1) % 100:02d}": f"{r['attempts']} "
+            f"for {len(councils[YEARS[i]])} letters, at most {r['most']} for one"
+            for i, r in enumerate(attempts)
+        },
         letters_log_retry_lines=log_lines(letters, "will retry"),
         seconds_for_the_crashes=round(crashes_done - started, 1),
         seconds_to_deliver_after_smtp_back=round(time.monotonic() - 1.0 - smtp_back, 1),

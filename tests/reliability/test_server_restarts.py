@@ -26,6 +26,7 @@ from tests.reliability.support import (
     close_year,
     compare,
     dead_letter_rows,
+    distribution,
     eventually,
     expected_figures,
     log_lines,
@@ -123,6 +124,7 @@ async def test_the_services_ride_out_a_broker_restart_then_a_database_restart_an
     finally:
         servers.ensure_running()
         figures["outages"] = outages
+        figures["times"] = " + ".join(f"1 {o['server']} restart" for o in outages)
         figures["server_commands"] = servers.log
     try:
         await stack.wait_caught_up(timeout=180)
@@ -154,7 +156,7 @@ async def test_the_services_ride_out_a_broker_restart_then_a_database_restart_an
         lost_counts=lost_counts,
         double_counted=double_counted,
         publisher_chunk_retries=report.chunk_retries,
-        publisher_errors=report.errors[:5],
+        publisher_errors=report.errors[:3] or "none",
         services_alive_at_end=all(s.alive() for s in services),
         projector_log_lines=log_lines(projector, ""),
         projector_retry_lines=log_lines(projector, "retrying"),
@@ -162,7 +164,7 @@ async def test_the_services_ride_out_a_broker_restart_then_a_database_restart_an
         letters_retry_lines=log_lines(letters, "retrying"),
         councils=len(councils),
         emails=sum(emails.values()),
-        emails_per_council_year=sorted(set(emails.values())),
+        emails_per_council_year=distribution(emails),
         seconds=round(time.monotonic() - started, 1),
         figures_equal_oracle=actual == expected,
     )
