@@ -13,17 +13,20 @@ import time
 from typing import Any
 
 from contracts.envelope import Envelope
+from contracts.topics import FACTS
 from services.simulator import simulate_year
 from tests.reliability.support import (
+    PublishReport,
     StreamPublisher,
     applied_event_ids,
     audit_facts,
+    close_year,
     compare,
     dead_letter_rows,
     dead_letter_topic,
     expected_figures,
 )
-from tests.support.stack import Stack
+from tests.support.stack import COUNT_KEYS, Stack
 
 PROJECTOR = "services.projector"
 EVENTS = 100_000
@@ -52,14 +55,28 @@ async def test_a_projector_killed_at_random_moments_while_a_year_streams_in_lose
         fault="projector killed (SIGKILL) at random moments while events stream in",
         injection=f"Service.kill() = SIGKILL of the process group, at a random 0-0.8 s after "
         f"the restarted projector has applied its first batch; {EVENTS:,} simulated events "
-        f"(1% invalid) published at ~{EVENTS / PUBLISH_SECONDS:,.0f}/s in 500-event chunks",
+        f"(1% invalid) published at ~{EVENTS / PUBLISH_SECONDS:,.0f}/s in 500-event chunks, "
+        f"the year closed halfway (its snapshot taken by projectors being killed)",
     )
     rng = random.Random(20240601)
     env = {"AR_PROJECTOR_MAX_RECORDS": "1000"}
     projector = stack.start(PROJECTOR, **env)
-    publisher = StreamPublisher(stack, chunk=500, rate=EVENTS / PUBLISH_SECONDS)
+    rate = EVENTS / PUBLISH_SECONDS
     started = time.monotonic()
-    publishing = asyncio.create_task(publisher.run(items))
+
+    async def stream() -> PublishReport:
+        """The year's first half, its close (a marker on every partition), the second half:
+        the snapshot is taken by projectors that keep being killed."""
+        first = await StreamPublisher(stack, chunk=500, rate=rate).run(items[: len(items) // 2])
+        await close_year(stack)
+        second = await StreamPublisher(stack, chunk=500, rate=rate).run(items[len(items) // 2 :])
+        return PublishReport(
+            events=first.events + second.events,
+            chunk_retries=first.chunk_retries + second.chunk_retries,
+            errors=first.errors + second.errors,
+        )
+
+    publishing = asyncio.create_task(stream())
     kills: list[dict[str, Any]] = []
     while len(kills) < KILLS or not publishing.done():
         mark = await applied_so_far(stack)
@@ -86,6 +103,26 @@ async def test_a_projector_killed_at_random_moments_while_a_year_streams_in_lose
     wanted = {e.event_id for e in log.first_occurrences()}
     dead = await dead_letter_rows(stack)
     dead_topic = await dead_letter_topic(stack)
+    # The snapshot: each council's figures from exactly the events before the close's marker
+    # on its partition (all of a council's events are on one partition).
+    markers: dict[int, int] = {}
+    for m, e in log.valid:
+        if e.type == "FinancialYearClosed":
+            markers[m.partition] = min(markers.get(m.partition, m.offset), m.offset)
+    before = {e.event_id for m, e in log.valid if m.offset < markers.get(m.partition, -1)}
+    expected_snapshot = {
+        key: counts
+        for key, counts in expected_figures(
+            [e for e in log.first_occurrences() if e.event_id in before]
+        ).items()
+        if key[1] == 2019
+    }
+    snapshot = {
+        (r["council"], r["financial_year"]): {k: r[k] for k in COUNT_KEYS}
+        for r in await stack.fetch("SELECT * FROM readmodel.year_snapshot_councils")
+        if any(r[k] for k in COUNT_KEYS)
+    }
+    (close,) = await stack.fetch("SELECT completed_at FROM readmodel.year_closes")
     figures.update(
         events_published=log.published,
         valid_messages=len(log.valid),
@@ -106,6 +143,9 @@ async def test_a_projector_killed_at_random_moments_while_a_year_streams_in_lose
         publish_seconds=round(published_at - started, 1),
         catch_up_after_publish_seconds=round(caught_up_at - published_at, 1),
         figures_equal_oracle=actual == expected,
+        year_closed_mid_stream=close["completed_at"] is not None,
+        snapshot_council_years=len(snapshot),
+        snapshot_equals_oracle_of_events_before_the_close=snapshot == expected_snapshot,
     )
 
     assert len(kills) >= KILLS
@@ -121,3 +161,5 @@ async def test_a_projector_killed_at_random_moments_while_a_year_streams_in_lose
     }
     assert dead_positions == set(log.rejected)  # and on the topic, at least once
     assert len(applied) + len(dead) + log.duplicates == log.published
+    assert len(markers) == FACTS.partitions and close["completed_at"] is not None
+    assert snapshot == expected_snapshot  # the close, taken by killed projectors, is exact
