@@ -1,13 +1,14 @@
 """Tools of the fault-injection suite.
 
-- ``read_log`` / ``audit``: what is really in the facts topic after the faults (not what a
+- ``read_topic`` / ``audit``: what is really in the facts topic after the faults (not what a
   test meant to publish), decoded the way the contract says, duplicates counted;
 - ``expected_figures``: the simulator's independent oracle run over the log's valid events;
 - ``compare``: counts lost and counts double-counted against it;
 - ``StreamPublisher``: publishes a stream in chunks, paced, through broker outages (a chunk
   that fails is sent again from its start: a producer retry, same event ids);
 - ``Servers``: stop and start this checkout's Kafka broker and PostgreSQL with the infra
-  scripts, refusing to touch servers the tests are not using.
+  scripts, refusing to touch servers the tests are not using;
+- ``Mailbox``: the local SMTP server and its Maildir, which can be stopped and made slow.
 """
 
 from __future__ import annotations
