@@ -133,10 +133,8 @@ async def wait_positions(s: Slice, target: int, limit_s: float, process: Any) ->
         await conn.close()
 
 
-async def latency(
-    s: Slice, *, councils: int, rate: int, seconds: float, max_records: int
-) -> tuple[dict[str, Any], Any]:
-    """Returns the figures and the running projector (the letters benchmark reuses it)."""
+async def start_live(s: Slice, *, councils: int, max_records: int) -> tuple[Any, int]:
+    """Register the councils and start the projector; returns it and the records so far."""
     await ensure_prefixed_topics(s.settings)
     registrations = list(
         simulate_year(YEAR, councils=councils, events=0, invalid_share=0.0, mansfield_real=False)
@@ -149,16 +147,26 @@ async def latency(
         s.env(AR_PROJECTOR_MAX_RECORDS=str(max_records)),
     )
     await wait_positions(s, len(registrations), 120, projector)
+    return projector, len(registrations)
+
+
+async def latency(
+    s: Slice, projector: Any, base: int, *, councils: int, rate: int, seconds: float, rep: int
+) -> dict[str, Any]:
+    """One latency run on the live system; ``base``: records in the topic before it.
+    Repetition ``rep`` simulates financial year 2019-20 + rep, so its cases are new."""
+    year = f"{2019 + rep}-{(20 + rep) % 100:02d}"
     n = int(rate * seconds)
     events = [
         e
         for e in simulate_year(
-            YEAR,
+            year,
             councils=councils,
             events=n,
-            seed=7,
+            seed=7 + rep,
             invalid_share=0.0,
             include_registrations=False,
+            mansfield_real=False,
         )
         if isinstance(e, Envelope)
     ]
@@ -184,7 +192,7 @@ async def latency(
             sent.append((t_send, asyncio.create_task(publisher.publish_many(chunk))))
         publish_seconds = time.perf_counter() - started
         positions = [(t, await task) for t, task in sent]
-    await wait_positions(s, len(registrations) + len(events), 120, projector)
+    await wait_positions(s, base + len(events), 120, projector)
     await asyncio.sleep(0.05)
     poller.stop_flag.set()
     poller.join(10)
@@ -214,7 +222,6 @@ async def latency(
     last = [x for _, x in per_event[-third:]] or [0.0]
     # Backlog: published (send called) but not yet visible, sampled at every poll.
     send_times = sorted(t for t, _ in per_event)
-    base = len(registrations)
     backlog = [
         bisect.bisect_right(send_times, t) - max(0, total - base)
         for t, total in poller.samples
@@ -240,7 +247,7 @@ async def latency(
         "kafka_events_seen": len(kafka_lat),
         "load_average": os.getloadavg(),
     }
-    return result, projector
+    return result
 
 
 def _pct(sorted_values: list[float], q: float) -> float:

@@ -162,10 +162,15 @@ def results_section(r: dict[str, Any]) -> str:
     w("")
     if lat:
         w(
-            f"{_n(lat['events'])} events published by `EventPublisher` at "
-            f"{_n(lat['target_rate'])}/s (achieved {_n(lat['achieved_rate'])}/s) for "
-            f"{cfg['latency_seconds']:.0f} s, to a projector that had caught up; visibility polled "
-            f"every {lat['poll_interval_ms']:.0f} ms."
+            f"{lat.get('runs', 1)} runs of {cfg['latency_seconds']:.0f} s, each publishing with "
+            f"`EventPublisher` at {_n(lat['target_rate'])}/s (achieved "
+            f"{_n(lat['achieved_rate'])}/s; {_n(lat['events'])} events in all) to a projector "
+            f"that had caught up; visibility polled every {lat['poll_interval_ms']:.0f} ms. "
+            f"Medians over the runs; p99 of each run: "
+            + ", ".join(f"{x:.0f}" for x in lat.get("p99_ms_runs", []))
+            + " ms (a bare consumer's p99 in the same seconds: "
+            + ", ".join(f"{x:.0f}" for x in lat.get("kafka_p99_ms_runs", []) if x is not None)
+            + " ms)."
         )
         w("")
         w(
@@ -182,12 +187,13 @@ def results_section(r: dict[str, Any]) -> str:
             f"{'yes' if lat['lag_bounded'] else 'NO'} | {_n(kp50, 1)} / {_n(kp99, 1)} ms | "
             f"{_x(_div(lat['p99_ms'], kp99))} |"
         )
-        if lat.get("load_average"):
+        loads = [x for x in lat.get("load_average_runs", []) if x is not None]
+        if loads:
             w("")
             w(
-                "Load average at the end of the latency run (1, 5, 15 min): "
-                + ", ".join(f"{x:.1f}" for x in lat["load_average"])
-                + " on 2 cores."
+                "Load average (1 min) at the end of each run: "
+                + ", ".join(f"{x:.1f}" for x in loads)
+                + f" on {m['cores']} cores."
             )
     else:
         w(_row_status(rows.get("latency")) or "not run")
