@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import mailbox
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
@@ -80,11 +81,18 @@ class Dispatcher:
         )
         self.wake = asyncio.Event()
 
+    @property
+    def lease_s(self) -> float:
+        """How long a letter may stay in ``sending`` before its sender is presumed dead: an
+        SMTP conversation times out sooner, so no live sender (of any instance) holds it."""
+        return self.ls.smtp_timeout_s + 5.0
+
     async def reconcile(self) -> dict[str, int]:
-        """Settle letters a crashed sender left in ``sending``; run before any send."""
+        """Settle letters a dead sender (this process before a crash, or another instance)
+        left in ``sending``. Runs at start and then every lease."""
         settled = {"sent": 0, "resend": 0, "uncertain": 0}
         async with self.pool.acquire() as conn, conn.transaction():
-            stuck = await outbox.in_sending(conn)
+            stuck = await outbox.in_sending(conn, self.lease_s)
             if not stuck:
                 return settled
             known = self.archive.message_ids() if self.archive else None
@@ -106,13 +114,13 @@ class Dispatcher:
         return settled
 
     async def run(self, stop: asyncio.Event) -> None:
-        reconciled = False
+        next_reconcile = 0.0
         failures = 0
         while not stop.is_set():
             try:
-                if not reconciled:
+                if time.monotonic() >= next_reconcile:
                     await self.reconcile()
-                    reconciled = True
+                    next_reconcile = time.monotonic() + min(self.lease_s, 10.0)
                 busy = await self.render_some() + await self.send_some() + await self.relay()
             except Exception as exc:
                 # A database or broker outage: back off (capped), say so once per attempt,

@@ -174,8 +174,15 @@ async def lock_state(conn: Conn, row_id: int) -> str | None:
     return state
 
 
-async def in_sending(conn: Conn) -> list[OutboxRow]:
-    rows = await conn.fetch("SELECT * FROM letters.outbox WHERE state = 'sending' FOR UPDATE")
+async def in_sending(conn: Conn, older_than_s: float) -> list[OutboxRow]:
+    """Letters in ``sending`` for longer than any live sender can take: their sender died.
+
+    Younger ones may be in the middle of another instance's SMTP conversation."""
+    rows = await conn.fetch(
+        "SELECT * FROM letters.outbox WHERE state = 'sending' "
+        "AND sending_at < now() - make_interval(secs => $1) FOR UPDATE SKIP LOCKED",
+        older_than_s,
+    )
     return [OutboxRow.of(r) for r in rows]
 
 

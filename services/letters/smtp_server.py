@@ -10,6 +10,7 @@ refuse some recipients with a 550 (permanent).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import mailbox
 import signal
 import threading
@@ -22,7 +23,15 @@ from aiosmtpd.controller import Controller
 
 
 class MaildirHandler:
-    def __init__(self, maildir: Path, *, fail_first: int = 0, refuse: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        maildir: Path,
+        *,
+        fail_first: int = 0,
+        refuse: tuple[str, ...] = (),
+        delay_s: float = 0.0,
+    ) -> None:
+        self.delay_s = delay_s
         self.box = mailbox.Maildir(maildir, create=True)
         self.lock = threading.Lock()
         self.fail_left = fail_first
@@ -38,6 +47,8 @@ class MaildirHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)  # a slow relay: keeps senders mid-conversation
         with self.lock:
             if self.fail_left > 0:
                 self.fail_left -= 1

@@ -217,3 +217,28 @@ async def test_a_council_year_with_open_dead_letters_is_held(stack: Stack, mail:
         await conn.close()
     await wait_states(stack, {"sent": len(COUNCILS)})
     assert mail.per_letter()["L02/2019-20/annual-review/v1"] == 1
+
+
+async def test_two_letter_services_never_send_a_letter_twice_even_when_one_starts_mid_send(
+    stack: Stack, tmp_path: Path
+) -> None:
+    port = free_port()
+    controller, _ = start_smtp(tmp_path / "slow", port=port, delay_s=2.5)
+    mail = Mail(tmp_path / "slow", port)
+    try:
+        stack.start("services.projector")
+        env = letters_env(mail, AR_LETTERS_SEND_CONCURRENCY="1")
+        stack.start("services.letters", **env)
+        await publish_year(stack)
+        for _ in range(400):  # wait until the first instance is in the middle of sending
+            rows = await stack.fetch(
+                "SELECT count(*) AS n FROM letters.outbox WHERE state = 'sending'"
+            )
+            if rows[0]["n"]:
+                break
+            await asyncio.sleep(0.05)
+        stack.start("services.letters", **env)  # a second instance starts now
+        await wait_states(stack, {"sent": len(COUNCILS)})
+        assert mail.per_letter() == Counter({f"{c}/2019-20/annual-review/v1": 1 for c in COUNCILS})
+    finally:
+        controller.stop()

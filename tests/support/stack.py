@@ -8,6 +8,7 @@ services run as real processes (SIGKILL means SIGKILL).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
@@ -47,10 +48,11 @@ class Service:
     log: Path
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown hooks, no flush; what was not committed is lost."""
-        if self.process.poll() is None:
+        """SIGKILL: no shutdown hooks, no flush; what was not committed is lost. The whole
+        process group, so render workers of a service that died already go too."""
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+        self.process.wait(10)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -176,6 +178,8 @@ async def open_stack(base: Settings, workdir: Path) -> Stack:
         # A killed member would hold up the next rebalance until its session times out.
         "AR_PROJECTOR_SESSION_TIMEOUT_MS": "6000",
         "AR_LETTERS_SESSION_TIMEOUT_MS": "6000",
+        # Letters left in 'sending' by a killed sender are settled after this plus 5 s.
+        "AR_LETTERS_SMTP_TIMEOUT_S": "5",
         "PYTHONPATH": str(REPO),
     }
     return Stack(settings=settings, env=env, workdir=workdir)
