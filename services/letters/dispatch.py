@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import mailbox
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -48,6 +50,13 @@ def render_inputs(context: str, version: int) -> tuple[str, str, str, bytes, tup
     )
 
 
+def _die_with_parent() -> None:
+    """A render worker must not outlive a letter service that was killed (SIGKILL gives the
+    pool no chance to stop it): ask Linux to kill it with its parent."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class MaildirArchive:
     """The archive mailbox every letter is copied to (by Bcc or by the relay)."""
 
@@ -77,7 +86,9 @@ class Dispatcher:
             MaildirArchive(lsettings.reconcile_maildir) if lsettings.reconcile_maildir else None
         )
         self.executor: Executor | None = (
-            ProcessPoolExecutor(lsettings.render_workers) if lsettings.render_workers else None
+            ProcessPoolExecutor(lsettings.render_workers, initializer=_die_with_parent)
+            if lsettings.render_workers
+            else None
         )
         self.wake = asyncio.Event()
 
