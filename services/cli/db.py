@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 import asyncpg
 
+from services.cli.common import ExitCode, fail, run
 from services.platform.settings import Settings, redact_url
+
+T = TypeVar("T")
 
 MAKE_UP = "run `make up` first (it starts PostgreSQL), or point AR_DATABASE_URL at a database"
 
@@ -34,3 +38,13 @@ async def connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+def run_db(coro: Coroutine[Any, Any, T]) -> T:
+    """Run an operator's database coroutine; its refusals become clear CLI errors."""
+    try:
+        return run(coro)
+    except DatabaseUnavailable as e:
+        fail(str(e), hint=e.hint, code=ExitCode.UNAVAILABLE)
+    except (LookupError, ValueError) as e:
+        fail(str(e), code=ExitCode.INVALID_INPUT)

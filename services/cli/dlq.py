@@ -8,8 +8,8 @@ import typer
 from rich.table import Table
 
 from contracts.financial_year import FinancialYear
-from services.cli.common import ExitCode, fail, out, print_json, run, settings
-from services.cli.db import DatabaseUnavailable, connection
+from services.cli.common import out, print_json, settings
+from services.cli.db import connection, run_db
 from services.platform.publishing import event_publisher
 from services.projector import queries
 
@@ -26,15 +26,6 @@ Ids = Annotated[
 Note = Annotated[str, typer.Option(help="Why: kept with the dead letter.", show_default=False)]
 
 
-def _run(coro: Any) -> Any:
-    try:
-        return run(coro)
-    except DatabaseUnavailable as e:
-        fail(str(e), hint=e.hint, code=ExitCode.UNAVAILABLE)
-    except (LookupError, ValueError) as e:
-        fail(str(e), code=ExitCode.INVALID_INPUT)
-
-
 @app.command("list")
 def list_(
     state: Annotated[str, typer.Option(help="open, redriven, resolved or all.")] = "open",
@@ -49,7 +40,7 @@ def list_(
                 conn, state=None if state == "all" else state, limit=limit
             )
 
-    rows = _run(go())
+    rows = run_db(go())
     if json_output:
         print_json(rows)
         return
@@ -80,7 +71,7 @@ def redrive(ids: Ids, note: Note = "re-driven by an operator") -> None:
         async with connection(s) as conn, event_publisher(s) as publisher:
             return await queries.redrive(conn, publisher, ids, note)
 
-    done = _run(go())
+    done = run_db(go())
     for d in done:
         out.print(
             f"dead letter {d['id']} re-published at partition {d['partition']} "
@@ -97,5 +88,5 @@ def resolve(ids: Ids, note: Note) -> None:
         async with connection(settings()) as conn:
             return await queries.resolve_dead_letters(conn, ids, note)
 
-    n = _run(go())
+    n = run_db(go())
     out.print(f"{n} dead letter(s) resolved")

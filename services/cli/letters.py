@@ -17,10 +17,9 @@ from services.cli.common import (
     parse_date,
     parse_year,
     print_json,
-    run,
     settings,
 )
-from services.cli.db import DatabaseUnavailable, connection
+from services.cli.db import connection, run_db
 from services.letters import operations
 from services.letters.config import get_letters_settings
 from services.projector.config import get_projector_settings
@@ -41,15 +40,6 @@ Note = Annotated[str, typer.Option(help="Why: kept with the letter.", show_defau
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def _run(coro: Any) -> Any:
-    try:
-        return run(coro)
-    except DatabaseUnavailable as e:
-        fail(str(e), hint=e.hint, code=ExitCode.UNAVAILABLE)
-    except (LookupError, ValueError) as e:
-        fail(str(e), code=ExitCode.INVALID_INPUT)
-
-
 @app.command("list")
 def list_(
     year: Annotated[
@@ -67,7 +57,7 @@ def list_(
         async with connection(settings()) as conn:
             return await operations.list_letters(conn, year=year, state=state)
 
-    rows = _run(go())
+    rows = run_db(go())
     if json_output:
         print_json(rows)
         return
@@ -102,7 +92,7 @@ def show(
         async with connection(settings()) as conn:
             return await operations.get_letter(conn, council.upper(), year, version)
 
-    row = _run(go())
+    row = run_db(go())
     body = row["html_body"] if html else row["text_body"]
     if body is None:
         fail(
@@ -127,7 +117,7 @@ def export(
         async with connection(settings()) as conn:
             return await operations.export(conn, out_dir, year=year)
 
-    written = _run(go())
+    written = run_db(go())
     out.print(f"{len(written)} file(s) written to {out_dir}")
 
 
@@ -136,7 +126,7 @@ def _move(action: str, council: str, year: FinancialYear, note: str) -> None:
         async with connection(settings()) as conn:
             return await operations.move(conn, action, council.upper(), year, note)
 
-    _run(go())
+    run_db(go())
     out.print(f"{council.upper()} {year}: {action} done; the letter service takes it from here")
 
 
@@ -182,5 +172,5 @@ def reissue(
                 letter_date=letter_date,
             )
 
-    _, version = _run(go())
+    _, version = run_db(go())
     out.print(f"{council.upper()} {year}: version {version} queued; the letter service sends it")
