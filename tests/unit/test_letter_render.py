@@ -149,10 +149,13 @@ def test_text_letters_before_2023_have_no_per_100k_line(start_year: int) -> None
 
 def test_2023_text_letter_prints_the_per_100k_line_and_average() -> None:
     text = render_text(letter_for(start_year=2022, population=50_000))
-    assert "2.0 upheld decisions per 100,000 residents." in text
     assert (
-        "This compares to an average of 1.2 upheld decisions per 100,000 residents "
-        "in similar authorities." in text
+        "Adjusted for Mansfield District Council's population, this is "
+        "2 upheld decisions per 100,000 residents." in text
+    )
+    assert (
+        "The average for authorities of this type is 1.2 upheld decisions per 100,000 residents."
+        in text
     )
 
 
