@@ -87,10 +87,19 @@ class NarrativeError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class RenderedNarrative:
-    """A narrative filled in for one letter: HTML (escaped, from Markdown) and plain text."""
+    """A narrative filled in for one letter: HTML (escaped, from Markdown) and plain text.
+
+    The HTML comes in two parts: ``closing_html`` is the last paragraph (or list), which the
+    letter keeps on the page of the signature, so that a signature never starts a page alone.
+    """
 
     html: str
+    closing_html: str
     text: str
+
+    @property
+    def full_html(self) -> str:
+        return self.html + self.closing_html
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +124,10 @@ class Narrative:
             raise KeyError(f"no value for placeholder(s) {', '.join(missing)}")
         fills = {chr(_FIRST_MARK + i): values[name] for i, name in enumerate(self._names)}
         tokens = [_filled(t, fills) for t in self._tokens]
-        return RenderedNarrative(html=_html(tokens), text=_text(tokens))
+        last = max(i for i, t in enumerate(tokens) if t.level == 0 and t.nesting == 1)
+        return RenderedNarrative(
+            html=_html(tokens[:last]), closing_html=_html(tokens[last:]), text=_text(tokens)
+        )
 
 
 def content_hash(source: str) -> str:

@@ -16,16 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from contracts.financial_year import MONTHS
 from services.domain.letter import Letter
+from services.domain.narrative import RenderedNarrative
 from services.letters.charts import letter_charts
 
 TEMPLATE_DIR = Path(__file__).resolve().with_name("templates")
 
 # Bump on a deliberate change of layout or wording; the content hash in template_version()
 # catches the changes nobody bumped this for.
-TEMPLATE_VERSION = "letters-1"
+TEMPLATE_VERSION = "letters-2"
 
 
 class LetterRenderError(RuntimeError):
@@ -60,7 +62,20 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["keep_dates_together"] = keep_dates_together
+    env.filters["narrative_html"] = lambda letter: Markup(_narrative(letter).html)
+    env.filters["narrative_closing_html"] = lambda letter: Markup(_narrative(letter).closing_html)
+    env.filters["narrative_text"] = lambda letter: _narrative(letter).text
     return env
+
+
+def _narrative(letter: Letter) -> RenderedNarrative:
+    # Markdown rendered with its own escaping (services/domain/narrative.py): safe as markup.
+    if letter.narrative is None:
+        raise LetterRenderError(
+            f"{letter.identity.reference} has no narrative: register the {letter.letter_year} "
+            f"narrative with `annual-review letters narrative set {letter.letter_year} FILE`"
+        )
+    return letter.narrative
 
 
 @cache
@@ -74,7 +89,7 @@ def template_fingerprint() -> str:
 
 
 def template_version() -> str:
-    """Recorded with each rendering: ``letters-1+<first 12 hex digits of the fingerprint>``."""
+    """Recorded with each rendering: ``letters-2+<first 12 hex digits of the fingerprint>``."""
     return f"{TEMPLATE_VERSION}+{template_fingerprint()[:12]}"
 
 

@@ -17,6 +17,7 @@ from services.domain.letter import Letter, build_letter
 from services.domain.statistics import CouncilYear, CouncilYearCounts, GroupAverages
 from services.letters import charts
 from services.letters.charts import bar_chart, block_chart, letter_charts
+from tests.support.narratives import narrative_for
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -47,6 +48,7 @@ def letter_for(
         date(2020, 7, 22),
         date(2020, 7, 29),
         Signatory(name="Michael King", titles=("Local Government and Social Care Ombudsman",)),
+        narrative=narrative_for(year.letter_year),
     )
 
 

@@ -21,6 +21,7 @@ from services.domain.letter import (
     features_for,
 )
 from services.domain.statistics import CouncilYear, CouncilYearCounts, GroupAverages
+from tests.support.narratives import narrative_for
 
 KING = Signatory(
     name="Michael King",
@@ -61,6 +62,7 @@ def letter_for(
         date(start_year + 1, 7, 22),
         date(start_year + 1, 7, 29),
         KING,
+        narrative=narrative_for(start_year + 1),
     )
 
 

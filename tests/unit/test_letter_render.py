@@ -32,6 +32,7 @@ from services.letters.render import (
     render_text,
     template_version,
 )
+from tests.support.narratives import narrative_for
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO.parent / "shared" / "reference" / "annual-review-letter-2020.txt"
@@ -80,6 +81,7 @@ def letter_for(
         date(start_year + 1, 7, 22),
         date(start_year + 1, 7, 29),
         KING,
+        narrative=narrative_for(start_year + 1),
     )
 
 

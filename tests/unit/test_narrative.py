@@ -17,10 +17,10 @@ def test_paragraphs_headings_bold_lists_and_links_render_to_html_and_text() -> N
     )
     rendered = doc.render({**VALUES, "council_name": "Mansfield District Council",
                            "financial_year": "2019-20"})  # fmt: skip
-    assert "<h2>Complaint statistics</h2>" in rendered.html  # the letter's title is the h1
-    assert "<strong>Mansfield District Council</strong>" in rendered.html
-    assert '<a href="https://www.lgo.org.uk/your-councils-performance">' in rendered.html
-    assert "<ul>\n<li>first point</li>" in rendered.html and "<ol>" in rendered.html
+    assert "<h2>Complaint statistics</h2>" in rendered.full_html  # the letter's title is the h1
+    assert "<strong>Mansfield District Council</strong>" in rendered.full_html
+    assert '<a href="https://www.lgo.org.uk/your-councils-performance">' in rendered.full_html
+    assert "<ul>\n<li>first point</li>" in rendered.full_html and "<ol>" in rendered.full_html
     assert rendered.text == (
         "Complaint statistics\n\nWe write to Mansfield District Council about 2019-20.\n\n"
         "- first point\n- second point\n\n1. one\n2. two\n\n"
@@ -30,7 +30,7 @@ def test_paragraphs_headings_bold_lists_and_links_render_to_html_and_text() -> N
 
 def test_raw_html_in_the_document_is_shown_as_text() -> None:
     rendered = parse("Hello <script>alert(1)</script> <b>bold</b>").render(VALUES)
-    assert "<script>" not in rendered.html and "&lt;script&gt;" in rendered.html
+    assert "<script>" not in rendered.full_html and "&lt;script&gt;" in rendered.full_html
     assert rendered.text == "Hello <script>alert(1)</script> <b>bold</b>"
 
 
@@ -39,7 +39,7 @@ def test_a_placeholder_value_cannot_change_the_document() -> None:
     rendered = parse("About {council_name}.").render({**VALUES, "council_name": hostile})
     assert rendered.text == f"About {hostile}."
     assert (
-        "<em>" not in rendered.html and "<img" not in rendered.html and "<a " not in rendered.html
+        "<em>" not in rendered.full_html and "<img" not in rendered.full_html and "<a " not in rendered.full_html
     )
 
 

@@ -1,0 +1,31 @@
+"""Narratives for tests: the shipped 2020 one, and for later years a test document that stands
+in for the office's own (the project ships no narrative after 2020, so none can be sent)."""
+
+from __future__ import annotations
+
+from services.domain.narrative import Narrative, parse
+from services.letters.narratives import shipped
+
+TEST_NARRATIVE = """\
+I write to you with our annual summary of statistics on the decisions made by the Local \
+Government and Social Care Ombudsman about {authority} for the year ending {year_end}.
+
+# Complaint statistics
+
+We compare these statistics with the average for similar types of authorities. \
+{council_name} is compared with the {group_name}.
+
+This data will be published on our interactive map, \
+[Your council's performance](https://www.lgo.org.uk/your-councils-performance), along with a \
+copy of this letter, on {publication_date}.
+
+# Sharing this letter
+
+I would encourage you to share this letter with the Leader of the Council and the Chair of the \
+relevant scrutiny committee.
+"""
+
+
+def narrative_for(letter_year: int) -> Narrative:
+    """The shipped narrative of the year, else the test narrative."""
+    return shipped(letter_year) or parse(TEST_NARRATIVE)
