@@ -39,7 +39,9 @@ def test_a_placeholder_value_cannot_change_the_document() -> None:
     rendered = parse("About {council_name}.").render({**VALUES, "council_name": hostile})
     assert rendered.text == f"About {hostile}."
     assert (
-        "<em>" not in rendered.full_html and "<img" not in rendered.full_html and "<a " not in rendered.full_html
+        "<em>" not in rendered.full_html
+        and "<img" not in rendered.full_html
+        and "<a " not in rendered.full_html
     )
 
 
