@@ -62,14 +62,19 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["keep_dates_together"] = keep_dates_together
-    env.filters["narrative_html"] = lambda letter: Markup(_narrative(letter).html)
-    env.filters["narrative_closing_html"] = lambda letter: Markup(_narrative(letter).closing_html)
+    env.filters["narrative_html"] = lambda letter: _markup(_narrative(letter).html)
+    env.filters["narrative_closing_html"] = lambda letter: _markup(_narrative(letter).closing_html)
     env.filters["narrative_text"] = lambda letter: _narrative(letter).text
     return env
 
 
+def _markup(html: str) -> Markup:
+    # markdown-it escapes every text and attribute it renders, with raw HTML off
+    # (services/domain/narrative.py): what it returns is markup, not text to escape again.
+    return Markup(html)  # noqa: S704
+
+
 def _narrative(letter: Letter) -> RenderedNarrative:
-    # Markdown rendered with its own escaping (services/domain/narrative.py): safe as markup.
     if letter.narrative is None:
         raise LetterRenderError(
             f"{letter.identity.reference} has no narrative: register the {letter.letter_year} "

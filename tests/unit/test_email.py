@@ -13,10 +13,10 @@ import pytest
 from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
 from contracts.values import ChiefExecutive, Signatory
-from tests.support.narratives import narrative_for
 from services.domain.letter import Letter, build_letter
 from services.domain.statistics import CouncilYear, CouncilYearCounts, GroupAverages
 from services.letters.email import build_email, message_id_for, pdf_filename
+from tests.support.narratives import narrative_for
 
 PDF = b"%PDF-1.7 not really a letter\n%%EOF"
 
