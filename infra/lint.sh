@@ -23,7 +23,8 @@ check() {
 }
 check ruff check .
 check ruff format --check .
-check lint-imports
+# No cache: grimp keeps importers' cached imports when a folder gains its __init__.py.
+check lint-imports --no-cache
 check mypy "${typed[@]}"
 
 if (( ${#failed[@]} )); then
