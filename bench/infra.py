@@ -91,7 +91,7 @@ class Slice:
             **extra,
         }
 
-    async def connect(self) -> asyncpg.Connection:  # type: ignore[type-arg]
+    async def connect(self) -> asyncpg.Connection:
         return await asyncpg.connect(self.settings.database_url)
 
 
@@ -143,7 +143,7 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
-async def stored_positions(conn: asyncpg.Connection, topic: str) -> dict[int, int]:  # type: ignore[type-arg]
+async def stored_positions(conn: asyncpg.Connection, topic: str) -> dict[int, int]:
     try:
         rows = await conn.fetch(
             "SELECT partition, next_offset FROM readmodel.positions WHERE topic = $1", topic

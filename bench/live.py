@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 
@@ -140,7 +140,8 @@ async def start_live(s: Slice, *, councils: int, max_records: int) -> tuple[Any,
         simulate_year(YEAR, councils=councils, events=0, invalid_share=0.0, mansfield_real=False)
     )
     async with event_publisher(s.settings) as publisher:
-        await publisher.publish_many(registrations)
+        # invalid_share=0.0: every item is an Envelope, none an invalid raw dict
+        await publisher.publish_many(cast("list[Envelope[Any]]", registrations))
     projector = start_process(
         "projector-live",
         ["-m", "services.projector"],
@@ -369,7 +370,7 @@ async def letters(s: Slice, *, render_workers: int, limit_s: float) -> dict[str,
     }
 
 
-async def _has_outbox(conn: asyncpg.Connection) -> bool:  # type: ignore[type-arg]
+async def _has_outbox(conn: asyncpg.Connection) -> bool:
     return bool(await conn.fetchval("SELECT to_regclass('letters.closes_handled') IS NOT NULL"))
 
 

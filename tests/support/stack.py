@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -126,7 +126,7 @@ class Stack:
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         conn = await self.connect()
         try:
-            return await conn.fetch(sql, *args)
+            return cast("list[asyncpg.Record]", await conn.fetch(sql, *args))
         finally:
             await conn.close()
 
