@@ -102,8 +102,13 @@ TRANSITIONS: Mapping[Transition, Move] = MappingProxyType({
     T.CONFIRM_SENT: _move("uncertain", S.SENT, "the operator checked: it went", operator=True),
 })  # fmt: skip
 
-# The operator's commands that move an existing letter (a re-issue makes a new one).
-OPERATOR_COMMANDS = (T.RELEASE, T.RESEND, T.CONFIRM_SENT)
+# The operator's commands on an existing letter (a re-issue makes a new one), and the
+# transitions each may make.
+OPERATOR_COMMANDS: Mapping[Transition, tuple[Transition, ...]] = MappingProxyType({
+    T.RELEASE: (T.RELEASE,),
+    T.RESEND: (T.RESEND, T.RERENDER),
+    T.CONFIRM_SENT: (T.CONFIRM_SENT,),
+})  # fmt: skip
 
 
 class TransitionRefused(ValueError):
@@ -151,6 +156,11 @@ def after_restart(in_archive: bool | None) -> Transition:
     if in_archive is None:
         return T.NO_ARCHIVE
     return T.FOUND_IN_ARCHIVE if in_archive else T.NOT_IN_ARCHIVE
+
+
+def applies_to(command: Transition) -> frozenset[LetterState]:
+    """The states an operator's command moves a letter from."""
+    return frozenset().union(*(TRANSITIONS[t].sources for t in OPERATOR_COMMANDS[command]))
 
 
 def operator_command(command: Transition, *, rendered: bool) -> Transition:

@@ -95,10 +95,9 @@ async def move(conn: Conn, action: Transition, council: str, year: FinancialYear
         how = lifecycle.operator_command(action, rendered=row["rendered"])
         state = lifecycle.LetterState(row["state"])
         if not lifecycle.allows(how, state):
-            allowed = lifecycle.TRANSITIONS[how].sources
             raise ValueError(
                 f"the {council} {year} letter is '{state}'; {action} applies to "
-                + " or ".join(f"'{s}'" for s in sorted(allowed))
+                + " or ".join(f"'{s}'" for s in sorted(lifecycle.applies_to(action)))
             )
         if how is Transition.CONFIRM_SENT:
             await conn.execute(

@@ -130,4 +130,8 @@ async def test_an_operator_command_on_a_letter_in_the_wrong_state_is_refused(
 
     with pytest.raises(ValueError, match=r"is 'pending'; confirm-sent applies to 'uncertain'"):
         await operations.move(conn, Transition.CONFIRM_SENT, "X04", YEAR, "checked")
+    with pytest.raises(
+        ValueError, match=r"is 'pending'; resend applies to 'failed' or 'uncertain'"
+    ):
+        await operations.move(conn, Transition.RESEND, "X04", YEAR, "checked")
     assert await state_of(conn, row_id) is LetterState.PENDING
