@@ -212,9 +212,10 @@ async def test_a_council_year_with_open_dead_letters_is_held(stack: Stack, mail:
     conn = await stack.connect()
     try:
         from contracts.financial_year import FinancialYear
+        from services.domain.letter_lifecycle import Transition
         from services.letters.operations import move
 
-        await move(conn, "release", "L02", FinancialYear(2019), "dead letter was a test")
+        await move(conn, Transition.RELEASE, "L02", FinancialYear(2019), "dead letter was a test")
     finally:
         await conn.close()
     await wait_states(stack, {"sent": len(COUNCILS)})
