@@ -67,8 +67,8 @@ class Payload(BaseModel):
     schema_version: ClassVar[int] = 1
     # Whether the envelope must name a council (the partition key).
     about_a_council: ClassVar[bool] = True
-    # The rules a JSON Schema cannot say, checked by the validators below and by the codec
-    # and projector, in words for the documentation.
+    # The rules a JSON Schema cannot say (checked by the model's validators, the codec or the
+    # projector), in words for the documentation.
     rules: ClassVar[tuple[str, ...]] = ()
 
 
