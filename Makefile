@@ -58,7 +58,7 @@ migrate:
 	$(CTL) exec $(PY) -m services.platform.migrations apply
 
 topics:
-	$(CTL) exec $(PY) -m services.platform.kafka_admin ensure-topics
+	$(CTL) exec $(PY) -m services.platform.kafka.admin ensure-topics
 
 clean:
 	@$(CTL) clean

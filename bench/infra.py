@@ -27,8 +27,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from contracts.topics import FACTS, TOPICS
-from services.platform.kafka_admin import ensure_topics, wait_for_kafka
-from services.platform.kafka_security import process_sasl_kwargs
+from services.platform.kafka.admin import ensure_topics, wait_for_kafka
+from services.platform.kafka.security import process_sasl_kwargs
 from services.platform.settings import Settings, redact_url
 
 REPO = Path(__file__).resolve().parents[1]

@@ -31,7 +31,7 @@ import asyncpg
 from bench.dataset import YEAR
 from bench.infra import Skip, Slice, ensure_prefixed_topics, start_process, stored_positions
 from contracts.envelope import Envelope
-from services.platform.publishing import event_publisher
+from services.platform.kafka.publisher import event_publisher
 from services.simulator import simulate_year
 
 TICK_S = 0.01
@@ -97,7 +97,7 @@ class KafkaWatcher(threading.Thread):
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
         from contracts.topics import FACTS
-        from services.platform.kafka_security import client_kwargs
+        from services.platform.kafka.security import client_kwargs
 
         consumer = AIOKafkaConsumer(**client_kwargs(self.settings), group_id=None,
                                     enable_auto_commit=False)  # fmt: skip

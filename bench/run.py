@@ -309,7 +309,7 @@ async def _delete_live_topics(settings: Settings) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
 
     from contracts.topics import TOPICS
-    from services.platform.kafka_security import client_kwargs
+    from services.platform.kafka.security import client_kwargs
 
     admin = AIOKafkaAdminClient(**client_kwargs(settings))
     try:

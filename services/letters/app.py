@@ -28,7 +28,7 @@ from services.letters.dispatch import Dispatcher
 from services.letters.figures import LetterInputs, snapshot_inputs
 from services.letters.year_closed import CloseHandling, handle_close
 from services.platform.db import connect_pool
-from services.platform.kafka_security import faststream_security
+from services.platform.kafka.security import faststream_security
 from services.platform.log_throttle import throttle_repeats
 from services.platform.logging import configure_logging
 from services.platform.migrations import ensure_migrated

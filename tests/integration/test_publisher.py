@@ -12,7 +12,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from contracts.codec import RejectedMessage, decode
 from contracts.events import DecisionOutcome
 from contracts.topics import FACTS, HEADER_EVENT_ID, HEADER_EVENT_TYPE
-from services.platform.kafka_security import client_kwargs
+from services.platform.kafka.security import client_kwargs
 from tests.support.casework import complied, council, decided, random_casework
 from tests.support.stack import Stack
 

@@ -24,11 +24,10 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.envelope import Envelope
-from contracts.publisher import EventPublisher, Position
 from contracts.topics import FACTS
-from services.platform.kafka_security import client_kwargs
+from services.platform.kafka.publisher import EventPublisher, Position, event_publisher
+from services.platform.kafka.security import client_kwargs
 from services.platform.namespace import create_namespace, drop_namespace, service_env
-from services.platform.publishing import event_publisher
 from services.platform.settings import Principal, Settings
 
 REPO = Path(__file__).resolve().parents[2]
