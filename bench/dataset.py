@@ -25,9 +25,9 @@ from aiokafka.partitioner import DefaultPartitioner
 from bench.infra import WORK, end_offsets, ensure_prefixed_topics
 from contracts.codec import encode
 from contracts.envelope import Envelope
-from contracts.publisher import headers_for
 from contracts.topics import FACTS, TOPICS
-from services.platform.kafka_security import client_kwargs
+from services.platform.kafka.publisher import headers_for
+from services.platform.kafka.security import client_kwargs
 from services.platform.settings import Settings
 from services.simulator import simulate_year
 

@@ -27,8 +27,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from contracts.topics import FACTS, TOPICS
-from services.platform.kafka_admin import ensure_topics, wait_for_kafka
-from services.platform.kafka_security import process_sasl_kwargs
+from services.platform.kafka.admin import ensure_topics, wait_for_kafka
+from services.platform.kafka.security import process_sasl_kwargs
 from services.platform.settings import Settings, redact_url
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,7 +91,7 @@ class Slice:
             **extra,
         }
 
-    async def connect(self) -> asyncpg.Connection:  # type: ignore[type-arg]
+    async def connect(self) -> asyncpg.Connection:
         return await asyncpg.connect(self.settings.database_url)
 
 
@@ -143,7 +143,7 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
-async def stored_positions(conn: asyncpg.Connection, topic: str) -> dict[int, int]:  # type: ignore[type-arg]
+async def stored_positions(conn: asyncpg.Connection, topic: str) -> dict[int, int]:
     try:
         rows = await conn.fetch(
             "SELECT partition, next_offset FROM readmodel.positions WHERE topic = $1", topic

@@ -24,14 +24,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 
 from bench.dataset import YEAR
 from bench.infra import Skip, Slice, ensure_prefixed_topics, start_process, stored_positions
 from contracts.envelope import Envelope
-from services.platform.publishing import event_publisher
+from services.platform.kafka.publisher import event_publisher
 from services.simulator import simulate_year
 
 TICK_S = 0.01
@@ -97,7 +97,7 @@ class KafkaWatcher(threading.Thread):
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
         from contracts.topics import FACTS
-        from services.platform.kafka_security import client_kwargs
+        from services.platform.kafka.security import client_kwargs
 
         consumer = AIOKafkaConsumer(**client_kwargs(self.settings), group_id=None,
                                     enable_auto_commit=False)  # fmt: skip
@@ -140,7 +140,8 @@ async def start_live(s: Slice, *, councils: int, max_records: int) -> tuple[Any,
         simulate_year(YEAR, councils=councils, events=0, invalid_share=0.0, mansfield_real=False)
     )
     async with event_publisher(s.settings) as publisher:
-        await publisher.publish_many(registrations)
+        # invalid_share=0.0: every item is an Envelope, none an invalid raw dict
+        await publisher.publish_many(cast("list[Envelope[Any]]", registrations))
     projector = start_process(
         "projector-live",
         ["-m", "services.projector"],
@@ -369,7 +370,7 @@ async def letters(s: Slice, *, render_workers: int, limit_s: float) -> dict[str,
     }
 
 
-async def _has_outbox(conn: asyncpg.Connection) -> bool:  # type: ignore[type-arg]
+async def _has_outbox(conn: asyncpg.Connection) -> bool:
     return bool(await conn.fetchval("SELECT to_regclass('letters.closes_handled') IS NOT NULL"))
 
 

@@ -16,7 +16,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 
 from contracts.topics import FACTS
 from services.platform.db import connect_pool
-from services.platform.kafka_security import faststream_security
+from services.platform.kafka.security import faststream_security
 from services.platform.migrations import apply_migrations, default_folders
 from services.platform.settings import get_settings
 from services.projector.batch import VERSION_SWITCH_LOCK, project_batch

@@ -22,7 +22,7 @@ from bench.dataset import prefix_for
 from bench.infra import database_slice
 from contracts.topics import FACTS
 from services.domain.statistics import AveragingRule
-from services.platform.kafka_security import client_kwargs
+from services.platform.kafka.security import client_kwargs
 from services.platform.migrations import apply_migrations, default_folders
 from services.platform.settings import Settings
 from services.projector.batch import project_batch

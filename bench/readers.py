@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from bench.infra import REPO, Skip
 from contracts.codec import decode
 from contracts.topics import FACTS
-from services.platform.kafka_security import client_kwargs, sasl_kwargs
+from services.platform.kafka.security import client_kwargs, sasl_kwargs
 from services.platform.settings import Settings
 
 KAFKA_LIBS_ENV = "AR_BENCH_KAFKA_LIBS"

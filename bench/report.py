@@ -265,7 +265,7 @@ def med_of(rows: dict[str, Any], key: str) -> float | None:
 
 
 def _med(runs: list[dict[str, Any]]) -> float | None:
-    values = sorted(x["events_per_second"] for x in runs if x.get("events_per_second"))
+    values: list[float] = sorted(x["events_per_second"] for x in runs if x.get("events_per_second"))
     if not values:
         return None
     n = len(values)

@@ -127,7 +127,7 @@ async def machine(settings: Settings, sample: Dataset | None) -> dict[str, Any]:
         mem = f"{kb / 1024 / 1024:.0f} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    packages = {}
+    packages: dict[str, str | None] = {}
     for name in ("aiokafka", "asyncpg", "pydantic", "pydantic-core", "faststream", "weasyprint"):
         try:
             packages[name] = version(name)
@@ -309,7 +309,7 @@ async def _delete_live_topics(settings: Settings) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
 
     from contracts.topics import TOPICS
-    from services.platform.kafka_security import client_kwargs
+    from services.platform.kafka.security import client_kwargs
 
     admin = AIOKafkaAdminClient(**client_kwargs(settings))
     try:

@@ -1,7 +1,9 @@
 """The event contracts: the language between the case management system and the services.
 
-Pure: models, validation, upcasting and (de)serialisation. The only I/O is in
-``contracts.publisher``, the client the case management system uses to publish.
+Pure: models (with the descriptions the documentation prints), validation, upcasting,
+(de)serialisation and the documented examples; no I/O and no import of the services. The
+client that publishes is ``services.platform.kafka.publisher``; the documents are generated
+by ``python -m tools.docgen``.
 """
 
 from contracts.codec import Reason, RejectedMessage, decode, decode_object, encode

@@ -39,6 +39,8 @@ _REQUIRED = frozenset({*_ENVELOPE_FIELDS, "data"})
 
 
 class Reason(enum.StrEnum):
+    """Why a message is refused: the dead letter's ``dead-letter-reason`` header."""
+
     TOO_LARGE = "too_large"
     NOT_JSON = "not_json"
     BAD_ENVELOPE = "bad_envelope"
@@ -49,6 +51,59 @@ class Reason(enum.StrEnum):
     UNKNOWN_COUNCIL = "unknown_council"
     CONFLICT = "conflict"
     WRONG_TOPIC = "wrong_topic"
+
+
+# What each reason means and what the producer should do about it (docs/events.md prints it).
+REASON_HELP: dict[Reason, tuple[str, str]] = {
+    Reason.TOO_LARGE: (
+        f"The message is over {MAX_MESSAGE_BYTES} bytes ({MAX_MESSAGE_BYTES // 1024} KiB).",
+        "No event needs that much: look for a runaway text field or a batch sent as one "
+        "message, and publish the events one by one.",
+    ),
+    Reason.NOT_JSON: (
+        "The message is not valid JSON (or has no value at all: a tombstone).",
+        "Check the producer's serialiser and encoding (UTF-8 JSON); never publish tombstones "
+        "to the facts topic.",
+    ),
+    Reason.BAD_ENVELOPE: (
+        "The envelope is wrong: not a JSON object, a missing or invalid envelope field, or "
+        "no council on an event about a council.",
+        "Fix the field the detail names (it lists missing fields by name) and publish the "
+        "corrected event; a refused event was never applied, so it may keep its `event_id`.",
+    ),
+    Reason.UNKNOWN_TYPE: (
+        "The `type` is not one of the event types this system knows.",
+        "Check the spelling against this document (the detail lists the known types); a new "
+        "type needs a contract change first.",
+    ),
+    Reason.UNSUPPORTED_VERSION: (
+        "The `schema_version` is not a whole number from 1 to the type's current version.",
+        "Send the current version (see each event type); a newer version than the system "
+        "reads means the services must be upgraded first.",
+    ),
+    Reason.INVALID_DATA: (
+        "The payload breaks a rule: a missing, unknown or malformed field, a value out of "
+        "range, or a rule between fields (see each type's rules).",
+        "Correct the data the detail names (field, problem and the value given) in the case "
+        "management system, then publish again.",
+    ),
+    Reason.UNKNOWN_COUNCIL: (
+        "Valid alone, but the council has not been registered (set by the projector).",
+        "Publish the council's `CouncilRegistered` first, then re-drive the dead letter.",
+    ),
+    Reason.CONFLICT: (
+        "Valid alone, but not with what came before (set by the projector): for example a "
+        "second `DecisionRecorded` for a case, or a correction moving a case to another "
+        "council.",
+        "Read the detail; publish the right event (such as `DecisionCorrected`) instead and "
+        "re-drive or discard the dead letter.",
+    ),
+    Reason.WRONG_TOPIC: (
+        "A valid event of a type that does not belong on the facts topic (for example a "
+        "letter event), set by the projector.",
+        "Find the producer that published it there; nothing needs re-driving.",
+    ),
+}
 
 
 class RejectedMessage(Exception):

@@ -55,7 +55,11 @@ class DecisionOutcome(enum.StrEnum):
 
 
 class Payload(BaseModel):
-    """Base of every event payload: immutable, and unknown fields are an error."""
+    """Base of every event payload: immutable, and unknown fields are an error.
+
+    The docstring of each payload says what the event means, each field's description what
+    it holds: docs/events.md and the JSON Schemas print them.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -63,27 +67,47 @@ class Payload(BaseModel):
     schema_version: ClassVar[int] = 1
     # Whether the envelope must name a council (the partition key).
     about_a_council: ClassVar[bool] = True
+    # The rules a JSON Schema cannot say (checked by the model's validators, the codec or the
+    # projector), in words for the documentation.
+    rules: ClassVar[tuple[str, ...]] = ()
 
 
 # --- council registry -------------------------------------------------------------------
 
 
 class CouncilRegistered(Payload):
-    event_type: ClassVar[str] = "CouncilRegistered"
+    """A council is in the registry: its name, comparison group, when it existed, its
+    population and its chief executive. Registering again restates every detail."""
 
-    name: Name = Field(examples=["Mansfield District Council"])
-    comparison_group: ComparisonGroup
+    event_type: ClassVar[str] = "CouncilRegistered"
+    rules: ClassVar[tuple[str, ...]] = (
+        "`existed_until` must not be before `existed_from`.",
+        "`population` and `population_year` go together: give both or neither.",
+    )
+
+    name: Name = Field(
+        description="The council's name as the letters print it.",
+        examples=["Mansfield District Council"],
+    )
+    comparison_group: ComparisonGroup = Field(
+        description="The comparison group whose average the council is compared with."
+    )
     existed_from: date | None = Field(
         default=None, description="First day of existence; null if before records began."
     )
     existed_until: date | None = Field(
         default=None, description="Last day of existence; null while the council exists."
     )
-    population: Population | None = None
+    population: Population | None = Field(
+        default=None,
+        description="Residents, for the upheld decisions per 100,000 residents figure.",
+    )
     population_year: PopulationYear | None = Field(
         default=None, description="The year the population figure refers to."
     )
-    chief_executive: ChiefExecutive | None = None
+    chief_executive: ChiefExecutive | None = Field(
+        default=None, description="The addressee of the council's letters."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> CouncilRegistered:
@@ -96,13 +120,32 @@ class CouncilDetailsChanged(Payload):
     """Any of the registry facts changed; fields left out stay as they were."""
 
     event_type: ClassVar[str] = "CouncilDetailsChanged"
+    rules: ClassVar[tuple[str, ...]] = (
+        "At least one detail must be given; a field left out keeps its value.",
+        "`name` and `comparison_group` cannot be null (they cannot be removed).",
+        "`population` and `population_year` go together: give both or neither.",
+    )
 
-    name: Name | None = None
-    comparison_group: ComparisonGroup | None = None
-    existed_from: date | None = None
-    population: Population | None = None
-    population_year: PopulationYear | None = None
-    chief_executive: ChiefExecutive | None = None
+    name: Name | None = Field(
+        default=None, description="The council's name as the letters print it."
+    )
+    comparison_group: ComparisonGroup | None = Field(
+        default=None,
+        description="The comparison group whose average the council is compared with.",
+    )
+    existed_from: date | None = Field(
+        default=None, description="First day of existence; null if before records began."
+    )
+    population: Population | None = Field(
+        default=None,
+        description="Residents, for the upheld decisions per 100,000 residents figure.",
+    )
+    population_year: PopulationYear | None = Field(
+        default=None, description="The year the population figure refers to."
+    )
+    chief_executive: ChiefExecutive | None = Field(
+        default=None, description="The addressee of the council's letters."
+    )
 
     @model_validator(mode="after")
     def _says_something(self) -> CouncilDetailsChanged:
@@ -122,19 +165,29 @@ class CouncilDetailsChanged(Payload):
 
 
 class CouncilAbolished(Payload):
+    """The council ceased to exist; `last_day` was its last day. Letters still cover the
+    part of a year it existed."""
+
     event_type: ClassVar[str] = "CouncilAbolished"
 
     last_day: date = Field(description="The last day the council existed.")
-    replaced_by: tuple[CouncilCode, ...] = ()
+    replaced_by: tuple[CouncilCode, ...] = Field(
+        default=(), description="The councils that took over, if any."
+    )
 
 
 # --- casework ------------------------------------------------------------------------------
 
 
 class _Decision(Payload):
-    case_reference: CaseReference = Field(examples=["19 001 234"])
-    decision_date: CaseDate
-    outcome: DecisionOutcome
+    case_reference: CaseReference = Field(
+        description="The Ombudsman's case reference, unique across councils.",
+        examples=["19 001 234"],
+    )
+    decision_date: CaseDate = Field(
+        description="The date of the decision (UK local date): it sets the financial year."
+    )
+    outcome: DecisionOutcome = Field(description="What was decided.")
     satisfactory_remedy: bool = Field(
         default=False,
         description="Upheld only: the council had already provided a satisfactory remedy "
@@ -160,34 +213,60 @@ class DecisionRecorded(_Decision):
 
     event_type: ClassVar[str] = "DecisionRecorded"
     schema_version: ClassVar[int] = 2
+    rules: ClassVar[tuple[str, ...]] = (
+        "`satisfactory_remedy` may be true only when `outcome` is `upheld`.",
+        "`decision_date` must not be after the day after `occurred_at` (UK date).",
+        "A case has one standing decision: deciding it again is a `DecisionCorrected`.",
+    )
 
 
 class DecisionCorrected(_Decision):
     """The case was decided again (for example after a review): the latest decision counts."""
 
     event_type: ClassVar[str] = "DecisionCorrected"
+    rules: ClassVar[tuple[str, ...]] = (
+        "`satisfactory_remedy` may be true only when `outcome` is `upheld`.",
+        "`decision_date` must not be after the day after `occurred_at` (UK date).",
+        "The case must have a standing decision, for the same council: a correction cannot "
+        "move a case to another council.",
+    )
 
-    reason: Reason | None = None
+    reason: Reason | None = Field(default=None, description="Why the case was decided again.")
 
 
 class DecisionWithdrawn(Payload):
     """The decision no longer stands: the case leaves the statistics."""
 
     event_type: ClassVar[str] = "DecisionWithdrawn"
+    rules: ClassVar[tuple[str, ...]] = (
+        "`withdrawn_on` must not be after the day after `occurred_at` (UK date).",
+    )
 
-    case_reference: CaseReference
-    withdrawn_on: CaseDate
-    reason: Reason | None = None
+    case_reference: CaseReference = Field(
+        description="The Ombudsman's case reference, unique across councils."
+    )
+    withdrawn_on: CaseDate = Field(
+        description="The date the decision was withdrawn (UK local date)."
+    )
+    reason: Reason | None = Field(default=None, description="Why the decision was withdrawn.")
 
 
 class ComplianceOutcomeRecorded(Payload):
     """Whether the council did what the Ombudsman recommended on a case."""
 
     event_type: ClassVar[str] = "ComplianceOutcomeRecorded"
+    rules: ClassVar[tuple[str, ...]] = (
+        "`late` may be true only when `implemented` is true (late still counts as implemented).",
+        "`recorded_on` must not be after the day after `occurred_at` (UK date).",
+    )
 
-    case_reference: CaseReference
-    recorded_on: CaseDate
-    implemented: bool
+    case_reference: CaseReference = Field(
+        description="The Ombudsman's case reference, unique across councils."
+    )
+    recorded_on: CaseDate = Field(
+        description="The date the outcome was recorded (UK local date): it sets the financial year."
+    )
+    implemented: bool = Field(description="Whether the council implemented the recommendations.")
     late: bool = Field(default=False, description="Implemented, but after the agreed date.")
 
     @model_validator(mode="after")
@@ -214,15 +293,23 @@ class FinancialYearClosed(Payload):
 
     event_type: ClassVar[str] = "FinancialYearClosed"
     about_a_council: ClassVar[bool] = False
+    rules: ClassVar[tuple[str, ...]] = (
+        "`financial_year` is a label like `2019-20`: four digits, a hyphen, and the last two "
+        "digits of the next year.",
+        "`letter_date` must be after the year's last day (31 March).",
+        "`publication_date` must not be before `letter_date`.",
+    )
 
-    financial_year: FinancialYear
+    financial_year: FinancialYear = Field(description="The financial year closed, e.g. `2019-20`.")
     close_id: UUID = Field(description="The same on every partition's copy of one close.")
     partition_count: int = Field(
         gt=0, le=10_000, description="Copies published, one per partition."
     )
-    letter_date: date
-    publication_date: date
-    signatory: Signatory
+    letter_date: date = Field(description="The date the year's Annual Review letters carry.")
+    publication_date: date = Field(
+        description="The date the figures are published on the public page."
+    )
+    signatory: Signatory = Field(description="Who signs the year's letters.")
 
     @model_validator(mode="after")
     def _dates_after_year_end(self) -> FinancialYearClosed:
@@ -242,32 +329,52 @@ LetterKind = Literal["annual-review"]
 
 
 class _LetterEvent(Payload):
-    financial_year: FinancialYear
-    kind: LetterKind = "annual-review"
-    version: int = Field(ge=1, le=1000)
-    message_id: ShortText
+    financial_year: FinancialYear = Field(
+        description="The financial year the letter covers, e.g. `2019-20`."
+    )
+    kind: LetterKind = Field(default="annual-review", description="The kind of letter.")
+    version: int = Field(
+        ge=1,
+        le=1000,
+        description="The issue of the letter for this council and year (1, then 2 for a re-issue).",
+    )
+    message_id: ShortText = Field(
+        description="The email Message-ID: the same for every attempt to send this issue."
+    )
+
+
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class LetterIssued(_LetterEvent):
+    """The Annual Review letter for a council and year was rendered; the hashes identify
+    exactly what was sent."""
+
     event_type: ClassVar[str] = "LetterIssued"
 
-    template_version: ShortText
-    text_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-    html_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-    pdf_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    template_version: ShortText = Field(
+        description="The letter template and its content fingerprint."
+    )
+    text_sha256: Sha256 = Field(description="SHA-256 of the plain-text letter, lowercase hex.")
+    html_sha256: Sha256 = Field(description="SHA-256 of the HTML letter, lowercase hex.")
+    pdf_sha256: Sha256 = Field(description="SHA-256 of the PDF letter, lowercase hex.")
 
 
 class LetterDispatched(_LetterEvent):
+    """The letter was accepted by the mail server for the recipient."""
+
     event_type: ClassVar[str] = "LetterDispatched"
 
-    recipient: ShortText
+    recipient: ShortText = Field(description="The address the letter was sent to.")
 
 
 class LetterDispatchFailed(_LetterEvent):
+    """Sending the letter failed; `permanent` says whether a retry can help."""
+
     event_type: ClassVar[str] = "LetterDispatchFailed"
 
-    reason: Reason
-    permanent: bool
+    reason: Reason = Field(description="What went wrong, e.g. the mail server's reply.")
+    permanent: bool = Field(description="True when retrying cannot help (e.g. no such mailbox).")
 
 
 # --- helpers -------------------------------------------------------------------------------

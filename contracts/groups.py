@@ -6,6 +6,9 @@ import enum
 
 
 class ComparisonGroup(enum.StrEnum):
+    """The Ombudsman's five comparison groups; a council's figures are compared with the
+    average of its group."""
+
     COUNTY = "County"
     DISTRICT = "District"
     METROPOLITAN_BOROUGH = "Metropolitan Borough"

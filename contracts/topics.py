@@ -61,3 +61,10 @@ TOPICS: tuple[TopicSpec, ...] = (FACTS, DEAD_LETTERS, LETTERS, YEAR_END)
 HEADER_EVENT_TYPE = "event-type"
 HEADER_SCHEMA_VERSION = "schema-version"
 HEADER_EVENT_ID = "event-id"
+
+# What each header says, for the documentation (docs/events.md): the body is the authority.
+HEADERS: dict[str, str] = {
+    HEADER_EVENT_TYPE: "The event type, as in the envelope's `type`.",
+    HEADER_SCHEMA_VERSION: "The schema version, in decimal, as in `schema_version`.",
+    HEADER_EVENT_ID: "The event id, as in `event_id`.",
+}

@@ -22,19 +22,30 @@ class Value(BaseModel):
 class ChiefExecutive(Value):
     """The letter's addressee: name, job title as written, salutation, email."""
 
-    name: Name = Field(examples=["Hayley Barsby"])
-    job_title: ShortText = Field(examples=["Interim Chief Executive"])
-    salutation: ShortText = Field(examples=["Ms Barsby"])
-    email: EmailStr = Field(examples=["chief.executive@mansfield.gov.uk"])
+    name: Name = Field(
+        description="Full name, as the letter's address block prints it.",
+        examples=["Hayley Barsby"],
+    )
+    job_title: ShortText = Field(
+        description="Job title as written, e.g. `Interim Chief Executive`.",
+        examples=["Interim Chief Executive"],
+    )
+    salutation: ShortText = Field(description="As in `Dear Ms Barsby`.", examples=["Ms Barsby"])
+    email: EmailStr = Field(
+        description="Where the letter is sent.", examples=["chief.executive@mansfield.gov.uk"]
+    )
 
 
 class Signatory(Value):
     """Who signs the year's letters, with the title lines printed under the name."""
 
-    name: Name = Field(examples=["Michael King"])
+    name: Name = Field(
+        description="The name printed under the signature.", examples=["Michael King"]
+    )
     titles: tuple[ShortText, ...] = Field(
         min_length=1,
         max_length=4,
+        description="The title lines printed under the name, in order.",
         examples=[
             [
                 "Local Government and Social Care Ombudsman",

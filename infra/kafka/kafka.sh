@@ -213,7 +213,7 @@ bootstrap() {
   py=$(venv_python)
   (cd "$AR_ROOT" && env -u AR_KAFKA_USERNAME -u AR_KAFKA_PASSWORD \
       AR_KAFKA_BOOTSTRAP="127.0.0.1:$PORT" AR_PRINCIPAL=admin AR_SECRETS_DIR="$AR_SECRETS" \
-      AR_KAFKA_SASL_MECHANISM=PLAIN "$py" -m services.platform.kafka_admin bootstrap) \
+      AR_KAFKA_SASL_MECHANISM=PLAIN "$py" -m services.platform.kafka.admin bootstrap) \
     || { log_tail; die "bootstrapping users, topics and ACLs failed"; }
 }
 

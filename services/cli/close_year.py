@@ -12,7 +12,6 @@ from pydantic import ValidationError
 from contracts.codec import describe
 from contracts.events import FinancialYearClosed
 from contracts.financial_year import FinancialYear, long_date
-from contracts.publisher import Position
 from contracts.topics import FACTS
 from services.cli.common import (
     ExitCode,
@@ -24,14 +23,15 @@ from services.cli.common import (
     run,
     settings,
 )
-from services.cli.kafka import KafkaUnavailable, publisher
+from services.platform.kafka.publisher import Position
+from services.platform.kafka.reachability import KafkaUnavailable, checked_publisher
 from services.platform.settings import Settings
 
 PRODUCER = "annual-review-cli"
 
 
 async def _close(settings: Settings, payload: dict[str, Any]) -> list[Position]:
-    async with publisher(settings) as p:
+    async with checked_publisher(settings) as p:
         return await p.close_year(payload, producer=PRODUCER)
 
 

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from contracts.financial_year import FinancialYear
+from services.cli.bulk_publish import PartiallyPublished, print_summary, publish_all, report_partial
 from services.cli.common import (
     ExitCode,
     err,
@@ -20,8 +21,6 @@ from services.cli.common import (
     run,
     settings,
 )
-from services.cli.kafka import KafkaUnavailable
-from services.cli.publishing import PartiallyPublished, print_summary, publish_all, report_partial
 from services.councils.importer import (
     CsvFileError,
     CsvFormat,
@@ -30,6 +29,7 @@ from services.councils.importer import (
     registration_events,
 )
 from services.councils.sample import sample_text
+from services.platform.kafka.reachability import KafkaUnavailable
 
 PRODUCER = "annual-review-cli"
 

@@ -27,8 +27,8 @@ from services.councils.importer import read_councils
 from services.councils.model import CouncilRecord
 from services.councils.sample import MANSFIELD_CODE, load_sample
 from services.letters import operations
+from services.platform.kafka.publisher import event_publisher
 from services.platform.namespace import create_namespace, drop_namespace, service_env
-from services.platform.publishing import event_publisher
 from services.platform.settings import Principal, Settings, as_principal
 from services.projector import queries
 from services.projector.config import get_projector_settings

@@ -10,7 +10,7 @@ from rich.table import Table
 from contracts.financial_year import FinancialYear
 from services.cli.common import out, print_json, settings
 from services.cli.db import connection, run_db
-from services.platform.publishing import event_publisher
+from services.platform.kafka.publisher import event_publisher
 from services.projector import queries
 
 app = typer.Typer(

@@ -20,6 +20,7 @@ from services.cli.common import (
     settings,
 )
 from services.cli.db import connection, run_db
+from services.domain.letter_lifecycle import LetterState, Transition
 from services.letters import operations
 from services.letters.config import get_letters_settings
 from services.projector.config import get_projector_settings
@@ -38,6 +39,7 @@ Year = Annotated[
 ]
 Note = Annotated[str, typer.Option(help="Why: kept with the letter.", show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+STATES = ", ".join(list(LetterState)[:-1]) + f" or {list(LetterState)[-1]}."
 
 
 @app.command("list")
@@ -47,7 +49,7 @@ def list_(
     ] = None,
     state: Annotated[
         str | None,
-        typer.Option(help="held, pending, rendered, sending, sent, failed or uncertain."),
+        typer.Option(help=STATES),
     ] = None,
     json_output: Json = False,
 ) -> None:
@@ -121,7 +123,7 @@ def export(
     out.print(f"{len(written)} file(s) written to {out_dir}")
 
 
-def _move(action: str, council: str, year: FinancialYear, note: str) -> None:
+def _move(action: Transition, council: str, year: FinancialYear, note: str) -> None:
     async def go() -> int:
         async with connection(settings()) as conn:
             return await operations.move(conn, action, council.upper(), year, note)
@@ -133,19 +135,19 @@ def _move(action: str, council: str, year: FinancialYear, note: str) -> None:
 @app.command("release")
 def release(council: Council, year: Year, note: Note) -> None:
     """Send a letter held because of dead letters (after dealing with them)."""
-    _move("release", council, year, note)
+    _move(Transition.RELEASE, council, year, note)
 
 
 @app.command("resend")
 def resend(council: Council, year: Year, note: Note) -> None:
     """Try again a letter that failed or is uncertain (check it did not arrive first)."""
-    _move("resend", council, year, note)
+    _move(Transition.RESEND, council, year, note)
 
 
 @app.command("confirm-sent")
 def confirm_sent(council: Council, year: Year, note: Note) -> None:
     """Record that an uncertain letter did arrive (checked with the recipient or the relay)."""
-    _move("confirm-sent", council, year, note)
+    _move(Transition.CONFIRM_SENT, council, year, note)
 
 
 @app.command("reissue")

@@ -14,15 +14,15 @@ from rich.table import Table
 from contracts.codec import RejectedMessage, decode
 from contracts.envelope import Envelope
 from contracts.events import Payload
-from services.cli.common import ExitCode, err, fail, print_json, progress, run, settings
-from services.cli.kafka import KafkaUnavailable
-from services.cli.publishing import (
+from services.cli.bulk_publish import (
     CHUNK,
     PartiallyPublished,
     print_summary,
     publish_all,
     report_partial,
 )
+from services.cli.common import ExitCode, err, fail, print_json, progress, run, settings
+from services.platform.kafka.reachability import KafkaUnavailable
 
 JSON_INVALID_LIMIT = 10_000
 

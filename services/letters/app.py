@@ -2,30 +2,33 @@
 
 It listens to the year-end topic. For each close it waits until the projector's snapshot
 of that year is complete, writes one outbox row per council (idempotently), and only then
-acknowledges the close, so a crash before that redelivers it. A dispatcher task renders,
-sends and reports the letters. Replays and rebuilds never reach this service: they
-publish nothing.
+acknowledges the close, so a crash before that redelivers it (year_closed.py). A
+dispatcher task renders, sends and reports the letters (dispatch.py). Replays and
+rebuilds never reach this service: they publish nothing. This module only wires them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
+import asyncpg
 import structlog
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 
-from contracts.codec import RejectedMessage, decode
-from contracts.events import FinancialYearClosed
+from contracts.financial_year import FinancialYear
 from contracts.topics import LETTERS, YEAR_END
 from services.letters import outbox
 from services.letters.config import LettersSettings, get_letters_settings
 from services.letters.dispatch import Dispatcher
-from services.letters.figures import snapshot_inputs
+from services.letters.figures import LetterInputs, snapshot_inputs
+from services.letters.year_closed import CloseHandling, handle_close
 from services.platform.db import connect_pool
-from services.platform.kafka_security import faststream_security
+from services.platform.kafka.security import faststream_security
 from services.platform.log_throttle import throttle_repeats
 from services.platform.logging import configure_logging
 from services.platform.migrations import ensure_migrated
@@ -78,7 +81,7 @@ def create_app(
     async def on_year_closed(body: Any, message: KafkaMessage) -> None:
         record: Any = message.raw_message
         try:
-            await handle_close(record.value)
+            await handle_close(record.value, state["close_handling"])
         except Exception as exc:
             log.error("year close not handled; it will be redelivered", error=str(exc)[:300],
                       exc_info=True)  # fmt: skip
@@ -86,34 +89,6 @@ def create_app(
             await asyncio.sleep(2.0)
             return
         await message.ack()
-
-    async def handle_close(value: bytes | None) -> None:
-        try:
-            event = decode(value)
-        except RejectedMessage as rejected:
-            log.error("unreadable message on the year-end topic; skipped", reason=str(rejected))
-            return
-        close = event.data
-        if not isinstance(close, FinancialYearClosed):
-            return
-        year = close.financial_year
-        structlog.contextvars.bind_contextvars(financial_year=str(year))
-        age = datetime.now(UTC) - event.occurred_at
-        if age > timedelta(days=ls.close_max_age_days):
-            log.warning("close is too old to mail automatically; issue letters by hand",
-                        close_id=str(close.close_id), age_days=age.days)  # fmt: skip
-            return
-        pool = state["pool"]
-        log.info("year closed: waiting for the projector's snapshot", close_id=str(close.close_id))
-        if not await wait_for_snapshot(pool, year.start_year, ls.snapshot_wait_s):
-            raise TimeoutError(f"the {year} snapshot did not complete in {ls.snapshot_wait_s} s")
-        async with pool.acquire() as conn:
-            inputs = await snapshot_inputs(conn, year)
-            created = await outbox.create_for_close(
-                conn, close.close_id, year, inputs, ls.message_id_domain
-            )
-        log.info("letters queued", letters=created)
-        state["dispatcher"].wake.set()
 
     async def publish(value: bytes, key: bytes | None) -> None:
         await broker.publish(value, topic=settings.topic(LETTERS), key=key)
@@ -128,7 +103,8 @@ def create_app(
         async with pool.acquire() as conn:
             await ensure_migrated(conn)
         state["pool"] = pool
-        state["dispatcher"] = Dispatcher(pool, settings, ls, publish)
+        dispatcher = state["dispatcher"] = Dispatcher(pool, settings, ls, publish)
+        state["close_handling"] = close_handling(pool, ls, dispatcher)
 
     @app.after_startup
     async def started() -> None:
@@ -147,3 +123,29 @@ def create_app(
         await state["pool"].close()
 
     return app
+
+
+def close_handling(
+    pool: asyncpg.Pool, ls: LettersSettings, dispatcher: Dispatcher
+) -> CloseHandling:
+    """The year-close use case, on this service's database pool and dispatcher."""
+
+    async def wait(year_start: int, timeout_s: float) -> bool:
+        return await wait_for_snapshot(pool, year_start, timeout_s)
+
+    async def inputs(year: FinancialYear) -> list[LetterInputs]:
+        async with pool.acquire() as conn:
+            return await snapshot_inputs(conn, year)
+
+    async def create(close_id: UUID, year: FinancialYear, rows: Sequence[LetterInputs]) -> int:
+        async with pool.acquire() as conn:
+            return await outbox.create_for_close(conn, close_id, year, rows, ls.message_id_domain)
+
+    return CloseHandling(
+        wait_for_snapshot=wait,
+        snapshot_inputs=inputs,
+        create_letters=create,
+        wake_dispatcher=dispatcher.wake.set,
+        max_age=timedelta(days=ls.close_max_age_days),
+        snapshot_wait_s=ls.snapshot_wait_s,
+    )

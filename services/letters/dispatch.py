@@ -18,12 +18,14 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiosmtplib
 import asyncpg
 import structlog
 
+from services.domain import letter_lifecycle as lifecycle
+from services.domain.letter_lifecycle import LetterState, Transition
 from services.letters import outbox
 from services.letters.config import LettersSettings
 from services.letters.email import build_email
@@ -35,6 +37,20 @@ from services.platform.settings import Settings
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+
+
+class Publish(Protocol):
+    """Publishes one relayed letter event, encoded, to the letters topic (key: the council)."""
+
+    def __call__(self, value: bytes, key: bytes | None, /) -> Awaitable[None]: ...
+
+
+# What reconcile tells the log, and notes on the letter, for each way out of ``sending``.
+_SETTLED = {
+    Transition.FOUND_IN_ARCHIVE: ("sent", "found in the archive after a restart"),
+    Transition.NOT_IN_ARCHIVE: ("resend", "not in the archive after a restart: resending"),
+    Transition.NO_ARCHIVE: ("uncertain", "sender stopped mid-send; no archive to check"),
+}
 
 
 def render_inputs(context: str, version: int) -> tuple[str, str, str, bytes, tuple[str, str, str]]:
@@ -76,7 +92,7 @@ class Dispatcher:
         pool: asyncpg.Pool,
         settings: Settings,
         lsettings: LettersSettings,
-        publish: Any,  # async (topic, value, key) -> None
+        publish: Publish,
     ) -> None:
         self.pool = pool
         self.settings = settings
@@ -108,19 +124,13 @@ class Dispatcher:
                 return settled
             known = self.archive.message_ids() if self.archive else None
             for row in stuck:
-                if known is None:
-                    await outbox.set_state(
-                        conn, row.id, "uncertain", "sender stopped mid-send; no archive to check"
-                    )
-                    settled["uncertain"] += 1
-                elif row.message_id in known:
-                    await outbox.mark_sent(conn, row, "found in the archive after a restart")
-                    settled["sent"] += 1
+                how = lifecycle.after_restart(None if known is None else row.message_id in known)
+                counted, note = _SETTLED[how]
+                if lifecycle.target(how) is LetterState.SENT:
+                    await outbox.mark_sent(conn, row, note, by=how)
                 else:
-                    await outbox.set_state(
-                        conn, row.id, "rendered", "not in the archive after a restart: resending"
-                    )
-                    settled["resend"] += 1
+                    await outbox.apply(conn, row.id, how, note)
+                settled[counted] += 1
         log.warning("reconciled letters left in sending", **settled)
         return settled
 
@@ -163,7 +173,7 @@ class Dispatcher:
     async def render_some(self, limit: int = 16) -> int:
         loop = asyncio.get_running_loop()
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await outbox.claim(conn, "pending", limit)
+            rows = await outbox.claim(conn, LetterState.PENDING, limit)
             if not rows:
                 return 0
             crash_point("during_render")
@@ -190,7 +200,7 @@ class Dispatcher:
 
     async def send_some(self) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await outbox.claim(conn, "rendered", self.ls.send_concurrency)
+            rows = await outbox.claim(conn, LetterState.RENDERED, self.ls.send_concurrency)
             for row in rows:
                 await outbox.mark_sending(conn, row.id)
         if rows:
@@ -249,7 +259,7 @@ class Dispatcher:
         crash_point("after_send")
 
         async def sent(conn: asyncpg.Connection) -> None:
-            if await outbox.lock_state(conn, row.id) == "sending":
+            if lifecycle.allows(Transition.ACCEPTED, await outbox.lock_state(conn, row.id)):
                 await outbox.mark_sent(conn, row, response)
 
         await self._in_outbox("record the letter as sent", row, sent)
@@ -308,8 +318,11 @@ class Dispatcher:
     async def _record_failure(
         self, conn: asyncpg.Connection, row: outbox.OutboxRow, detail: str, permanent: bool
     ) -> None:
-        if await outbox.lock_state(conn, row.id) == "sending":
-            if permanent or row.attempts + 1 >= self.ls.max_attempts:
+        how = lifecycle.after_failed_send(
+            permanent=permanent, attempts=row.attempts, max_attempts=self.ls.max_attempts
+        )
+        if lifecycle.allows(how, await outbox.lock_state(conn, row.id)):
+            if how is Transition.REFUSED:
                 await outbox.mark_failed(conn, row, detail)
                 log.error(
                     "letter refused",

@@ -1,7 +1,8 @@
 """What operators do with letters: list, show, export, release, resend, confirm, re-issue.
 
 Every state change goes through the outbox, so the dispatcher does the actual sending
-with its usual exactly-once care; nothing here talks to the SMTP server.
+with its usual exactly-once care; nothing here talks to the SMTP server. Which command
+applies to which letter is services/domain/letter_lifecycle.py's to say.
 """
 
 from __future__ import annotations
@@ -14,18 +15,13 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from contracts.financial_year import FinancialYear
+from services.domain import letter_lifecycle as lifecycle
+from services.domain.letter_lifecycle import Transition
 from services.domain.statistics import AveragingRule
 from services.letters import outbox
 from services.letters.figures import LetterInputs, live_inputs
 
 Conn: TypeAlias = asyncpg.Connection
-
-# Which states an operator may move a letter from, and to.
-TRANSITIONS = {
-    "release": ({"held"}, "pending"),  # the dead letters were dealt with: send it
-    "resend": ({"failed", "uncertain"}, "rendered"),  # try the SMTP server again
-    "confirm-sent": ({"uncertain"}, "sent"),  # the operator checked: it went
-}
 
 
 async def list_letters(
@@ -83,33 +79,37 @@ def _write(out: Path, rows: list[asyncpg.Record]) -> list[Path]:
     return written
 
 
-async def move(conn: Conn, action: str, council: str, year: FinancialYear, note: str) -> int:
-    """Apply an operator transition to the council's latest letter for the year."""
-    allowed, target = TRANSITIONS[action]
+async def move(conn: Conn, action: Transition, council: str, year: FinancialYear, note: str) -> int:
+    """Apply an operator's command (release, resend, confirm-sent) to the council's latest
+    letter for the year."""
+    action = Transition(action)
     async with conn.transaction():
         row = await conn.fetchrow(
-            "SELECT id, state FROM letters.outbox WHERE council = $1 AND financial_year = $2 "
-            "ORDER BY version DESC LIMIT 1 FOR UPDATE",
+            "SELECT id, state, text_body IS NOT NULL AS rendered FROM letters.outbox "
+            "WHERE council = $1 AND financial_year = $2 ORDER BY version DESC LIMIT 1 FOR UPDATE",
             council,
             year.start_year,
         )
         if row is None:
             raise LookupError(f"no letter for {council} {year}")
-        if row["state"] not in allowed:
+        how = lifecycle.operator_command(action, rendered=row["rendered"])
+        state = lifecycle.LetterState(row["state"])
+        if not lifecycle.allows(how, state):
             raise ValueError(
-                f"the {council} {year} letter is '{row['state']}'; {action} applies to "
-                + " or ".join(f"'{s}'" for s in sorted(allowed))
+                f"the {council} {year} letter is '{state}'; {action} applies to "
+                + " or ".join(f"'{s}'" for s in sorted(lifecycle.applies_to(action)))
             )
-        if target == "sent":
+        if how is Transition.CONFIRM_SENT:
             await conn.execute(
-                "UPDATE letters.outbox SET state = 'sent', sent_at = now(), "
+                "UPDATE letters.outbox SET state = $3, sent_at = now(), "
                 "smtp_response = $2, updated_at = now() WHERE id = $1",
                 row["id"],
                 f"confirmed by an operator: {note}",
+                lifecycle.target(how),
             )
         else:
-            await outbox.set_state(conn, row["id"], target, f"{action} by an operator: {note}")
-            if action == "resend":
+            await outbox.apply(conn, row["id"], how, f"{action} by an operator: {note}")
+            if action is Transition.RESEND:
                 await conn.execute(
                     "UPDATE letters.outbox SET attempts = 0 WHERE id = $1", row["id"]
                 )

@@ -3,7 +3,9 @@
 Claims use ``FOR UPDATE SKIP LOCKED`` so several senders never take the same letter, and
 a letter is marked ``sending`` (and committed) before the SMTP conversation starts: after
 a crash, what is in ``sending`` is exactly what may or may not have gone, and is
-reconciled before anything is sent again.
+reconciled before anything is sent again. Which move applies, and to which state it leads,
+is services/domain/letter_lifecycle.py's to say: each function here writes one of its
+transitions.
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ from contracts.envelope import new_event
 from contracts.events import LetterDispatched, LetterDispatchFailed, LetterIssued, Payload
 from contracts.financial_year import FinancialYear
 from services.domain.letter import LETTER_KIND
+from services.domain.letter_lifecycle import (
+    TRANSITIONS,
+    LetterState,
+    Transition,
+    on_close,
+    target,
+)
 from services.letters.email import message_id_for
 from services.letters.figures import LetterInputs
 
@@ -34,7 +43,7 @@ class OutboxRow:
     council: str
     year: FinancialYear
     version: int
-    state: str
+    state: LetterState
     message_id: str
     recipient: str | None
     inputs: LetterInputs
@@ -44,7 +53,7 @@ class OutboxRow:
     def of(cls, r: asyncpg.Record) -> OutboxRow:
         return cls(
             id=r["id"], council=r["council"], year=FinancialYear(r["financial_year"]),
-            version=r["version"], state=r["state"], message_id=r["message_id"],
+            version=r["version"], state=LetterState(r["state"]), message_id=r["message_id"],
             recipient=r["recipient"], inputs=LetterInputs.from_json(r["context"]),
             attempts=r["attempts"],
         )  # fmt: skip
@@ -74,7 +83,7 @@ async def create_for_close(
     for i in inputs:
         reason = holds.get(i.council) or holds.get(None)
         rows.append((
-            i.council, year.start_year, close_id, "held" if reason else "pending", reason,
+            i.council, year.start_year, close_id, target(on_close(held=bool(reason))), reason,
             message_id_for(i.council, year, LETTER_KIND, 1, message_id_domain),
             i.recipient, i.to_json(),
         ))  # fmt: skip
@@ -94,7 +103,7 @@ async def create_for_close(
     return len(rows)
 
 
-async def claim(conn: Conn, state: str, limit: int) -> list[OutboxRow]:
+async def claim(conn: Conn, state: LetterState, limit: int) -> list[OutboxRow]:
     """Take up to ``limit`` rows in ``state`` that are due (the caller's transaction)."""
     rows = await conn.fetch(
         "SELECT * FROM letters.outbox WHERE state = $1 AND next_attempt_at <= now() "
@@ -110,10 +119,11 @@ async def mark_rendered(
     sha: tuple[str, str, str],
 ) -> None:  # fmt: skip
     await conn.execute(
-        "UPDATE letters.outbox SET state = 'rendered', template_version = $2, text_body = $3, "
+        "UPDATE letters.outbox SET state = $9, template_version = $2, text_body = $3, "
         "html_body = $4, pdf = $5, text_sha256 = $6, html_sha256 = $7, pdf_sha256 = $8, "
-        "rendered_at = now(), updated_at = now() WHERE id = $1 AND state = 'pending'",
-        row.id, template_version, text, html, pdf, *sha,
+        "rendered_at = now(), updated_at = now() WHERE id = $1 AND state = ANY($10::text[])",
+        row.id, template_version, text, html, pdf, *sha, target(Transition.RENDER),
+        _sources(Transition.RENDER),
     )  # fmt: skip
     await _event(conn, row, LetterIssued(
         financial_year=row.year, version=row.version, message_id=row.message_id,
@@ -123,19 +133,27 @@ async def mark_rendered(
 
 
 async def mark_sending(conn: Conn, row_id: int) -> None:
+    """Claimed: committed before the SMTP conversation starts."""
     await conn.execute(
-        "UPDATE letters.outbox SET state = 'sending', attempts = attempts + 1, "
+        "UPDATE letters.outbox SET state = $2, attempts = attempts + 1, "
         "sending_at = now(), updated_at = now() WHERE id = $1",
         row_id,
+        target(Transition.CLAIM),
     )
 
 
-async def mark_sent(conn: Conn, row: OutboxRow, response: str) -> None:
+async def mark_sent(
+    conn: Conn, row: OutboxRow, response: str, by: Transition = Transition.ACCEPTED
+) -> None:
+    """Sent, ``by`` the SMTP server's acceptance or the archive's copy after a restart."""
+    if target(by) is not LetterState.SENT:
+        raise ValueError(f"{by} does not lead to {LetterState.SENT}")
     await conn.execute(
-        "UPDATE letters.outbox SET state = 'sent', smtp_response = $2, sent_at = now(), "
+        "UPDATE letters.outbox SET state = $3, smtp_response = $2, sent_at = now(), "
         "last_error = NULL, updated_at = now() WHERE id = $1",
         row.id,
         response[:1000],
+        target(by),
     )
     await _event(conn, row, LetterDispatched(
         financial_year=row.year, version=row.version, message_id=row.message_id,
@@ -145,20 +163,22 @@ async def mark_sent(conn: Conn, row: OutboxRow, response: str) -> None:
 
 async def mark_retry(conn: Conn, row: OutboxRow, error: str, delay_s: float) -> None:
     await conn.execute(
-        "UPDATE letters.outbox SET state = 'rendered', last_error = $2, "
+        "UPDATE letters.outbox SET state = $4, last_error = $2, "
         "next_attempt_at = now() + make_interval(secs => $3), updated_at = now() WHERE id = $1",
         row.id,
         error[:1000],
         delay_s,
+        target(Transition.RETRY),
     )
 
 
 async def mark_failed(conn: Conn, row: OutboxRow, response: str) -> None:
     await conn.execute(
-        "UPDATE letters.outbox SET state = 'failed', smtp_response = $2, last_error = $2, "
+        "UPDATE letters.outbox SET state = $3, smtp_response = $2, last_error = $2, "
         "updated_at = now() WHERE id = $1",
         row.id,
         response[:1000],
+        target(Transition.REFUSED),
     )
     await _event(conn, row, LetterDispatchFailed(
         financial_year=row.year, version=row.version, message_id=row.message_id,
@@ -166,12 +186,12 @@ async def mark_failed(conn: Conn, row: OutboxRow, response: str) -> None:
     ))  # fmt: skip
 
 
-async def lock_state(conn: Conn, row_id: int) -> str | None:
+async def lock_state(conn: Conn, row_id: int) -> LetterState | None:
     """The letter's state, its row locked until the caller's transaction ends."""
     state: str | None = await conn.fetchval(
         "SELECT state FROM letters.outbox WHERE id = $1 FOR UPDATE", row_id
     )
-    return state
+    return None if state is None else LetterState(state)
 
 
 async def in_sending(conn: Conn, older_than_s: float) -> list[OutboxRow]:
@@ -179,19 +199,22 @@ async def in_sending(conn: Conn, older_than_s: float) -> list[OutboxRow]:
 
     Younger ones may be in the middle of another instance's SMTP conversation."""
     rows = await conn.fetch(
-        "SELECT * FROM letters.outbox WHERE state = 'sending' "
+        "SELECT * FROM letters.outbox WHERE state = $2 "
         "AND sending_at < now() - make_interval(secs => $1) FOR UPDATE SKIP LOCKED",
         older_than_s,
+        LetterState.SENDING,
     )
     return [OutboxRow.of(r) for r in rows]
 
 
-async def set_state(conn: Conn, row_id: int, state: str, note: str | None = None) -> None:
+async def apply(conn: Conn, row_id: int, transition: Transition, note: str | None = None) -> None:
+    """Move a letter by a transition that changes nothing but its state (and the note);
+    the caller has checked, under the row's lock, that it applies."""
     await conn.execute(
         "UPDATE letters.outbox SET state = $2, last_error = coalesce($3, last_error), "
         "next_attempt_at = now(), updated_at = now() WHERE id = $1",
         row_id,
-        state,
+        target(transition),
         note,
     )
 
@@ -211,12 +234,16 @@ async def add_version(
         row_id = await conn.fetchval(
             "INSERT INTO letters.outbox (council, financial_year, version, source, state, "
             "reason, message_id, recipient, context) "
-            "VALUES ($1, $2, $3, 'live', 'pending', $4, $5, $6, $7::jsonb) RETURNING id",
+            "VALUES ($1, $2, $3, 'live', $8, $4, $5, $6, $7::jsonb) RETURNING id",
             inputs.council, year.start_year, version, reason,
             message_id_for(inputs.council, year, LETTER_KIND, version, message_id_domain),
-            inputs.recipient, inputs.to_json(),
+            inputs.recipient, inputs.to_json(), target(Transition.REISSUE),
         )  # fmt: skip
     return int(row_id), int(version)
+
+
+def _sources(transition: Transition) -> list[str]:
+    return sorted(TRANSITIONS[transition].sources)
 
 
 async def _event(conn: Conn, row: OutboxRow, payload: Payload) -> None:

@@ -4,7 +4,7 @@ The demo and the tests run the real services in one, so repeated runs never see 
 other's events, figures or letters. ``base`` is the administrator's settings (the database
 owner, and the Kafka super user on a secured broker): creating a namespace applies the
 migrations as the owner and, on a secured broker, gives the principals their ACLs on the
-namespace's topics (services/platform/kafka_acls.py); dropping it removes them. Each service
+namespace's topics (services/platform/kafka/acls.py); dropping it removes them. Each service
 then runs as its own principal: ``service_env(settings, "projector")``.
 """
 
@@ -18,9 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from contracts.topics import TOPICS
-from services.platform import kafka_acls
-from services.platform.kafka_admin import ensure_topics, open_admin
-from services.platform.kafka_security import sasl_kwargs
+from services.platform.kafka import acls
+from services.platform.kafka.admin import ensure_topics, open_admin
+from services.platform.kafka.security import sasl_kwargs
 from services.platform.migrations import apply_migrations
 from services.platform.settings import Principal, Settings, with_credentials
 
@@ -53,7 +53,7 @@ async def create_namespace(base: Settings, name: str) -> Settings:
     if settings.kafka_username:
         client = await open_admin(settings.kafka_bootstrap, **auth)
         try:
-            await kafka_acls.grant(client, settings.topic_prefix)
+            await acls.grant(client, settings.topic_prefix)
         finally:
             await client.close()
     return settings
@@ -74,7 +74,7 @@ async def drop_namespace(base: Settings, settings: Settings) -> None:
         with contextlib.suppress(Exception):
             await client.delete_topics([settings.topic(t) for t in TOPICS])
         if base.kafka_username:
-            await kafka_acls.revoke(client, settings.topic_prefix)
+            await acls.revoke(client, settings.topic_prefix)
     finally:
         await client.close()
 

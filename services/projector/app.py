@@ -21,7 +21,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 
 from contracts.topics import DEAD_LETTERS, FACTS
 from services.platform.db import backoff_delay, connect_pool, is_transient
-from services.platform.kafka_security import faststream_security
+from services.platform.kafka.security import faststream_security
 from services.platform.log_throttle import throttle_repeats
 from services.platform.logging import configure_logging
 from services.platform.migrations import ensure_migrated

@@ -16,7 +16,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
-from contracts.publisher import EventPublisher
 from contracts.topics import FACTS
 from services.domain.statistics import (
     AveragingRule,
@@ -27,8 +26,9 @@ from services.domain.statistics import (
     one_decimal,
     percent,
 )
-from services.platform.kafka_admin import partitions_of
-from services.platform.kafka_security import client_kwargs, sasl_kwargs
+from services.platform.kafka.admin import partitions_of
+from services.platform.kafka.publisher import EventPublisher
+from services.platform.kafka.security import client_kwargs, sasl_kwargs
 from services.platform.settings import Settings
 
 Conn: TypeAlias = asyncpg.Connection

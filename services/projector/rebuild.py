@@ -27,8 +27,8 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.topics import FACTS
-from services.platform.kafka_admin import partitions_of
-from services.platform.kafka_security import client_kwargs, sasl_kwargs
+from services.platform.kafka.admin import partitions_of
+from services.platform.kafka.security import client_kwargs, sasl_kwargs
 from services.platform.settings import Settings
 from services.projector.batch import VERSION_SWITCH_LOCK, project_batch
 from services.projector.config import ProjectorSettings

@@ -23,8 +23,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.topics import FACTS, TOPICS
-from services.platform.kafka_admin import ensure_topics, wait_for_kafka
-from services.platform.kafka_security import client_kwargs, process_sasl_kwargs
+from services.platform.kafka.admin import ensure_topics, wait_for_kafka
+from services.platform.kafka.security import client_kwargs, process_sasl_kwargs
 from services.platform.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

@@ -28,9 +28,9 @@ from aiokafka.errors import (
 from pydantic import SecretStr
 
 from contracts.topics import DEAD_LETTERS, FACTS, LETTERS, YEAR_END, TopicSpec
-from services.platform import kafka_acls
-from services.platform.kafka_admin import open_admin
-from services.platform.kafka_security import client_kwargs, sasl_kwargs
+from services.platform.kafka import acls as kafka_acls
+from services.platform.kafka.admin import open_admin
+from services.platform.kafka.security import client_kwargs, sasl_kwargs
 from services.platform.migrations import MigrationError, ensure_migrated
 from services.platform.namespace import create_namespace, drop_namespace
 from services.platform.settings import Principal, Settings, as_principal, with_credentials

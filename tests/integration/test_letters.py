@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,7 +113,8 @@ async def test_closing_a_year_sends_one_email_per_council_and_never_again(
         assert m["To"] == f"Chief {code} <ce@{code.lower()}.example.org>"
         assert m["Subject"] == "Annual Review letter 2020"
         assert m["Message-ID"] == f"<annual-review.2019-20.{code}.v1@lgo.example>"
-        pdfs = [p for p in m.walk() if p.get_content_type() == "application/pdf"]
+        # Any: get_payload(decode=True) is typed as a union; a PDF part's payload is bytes
+        pdfs: list[Any] = [p for p in m.walk() if p.get_content_type() == "application/pdf"]
         assert len(pdfs) == 1
         assert pdfs[0].get_filename() == f"annual-review-letter-2020-{code}.pdf"
         assert pdfs[0].get_payload(decode=True).startswith(b"%PDF")
@@ -210,9 +212,10 @@ async def test_a_council_year_with_open_dead_letters_is_held(stack: Stack, mail:
     conn = await stack.connect()
     try:
         from contracts.financial_year import FinancialYear
+        from services.domain.letter_lifecycle import Transition
         from services.letters.operations import move
 
-        await move(conn, "release", "L02", FinancialYear(2019), "dead letter was a test")
+        await move(conn, Transition.RELEASE, "L02", FinancialYear(2019), "dead letter was a test")
     finally:
         await conn.close()
     await wait_states(stack, {"sent": len(COUNCILS)})

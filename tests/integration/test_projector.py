@@ -16,7 +16,7 @@ from fractions import Fraction
 from aiokafka import AIOKafkaConsumer
 
 from contracts.topics import DEAD_LETTERS
-from services.platform.kafka_security import client_kwargs
+from services.platform.kafka.security import client_kwargs
 from tests.support.casework import (
     complied,
     corrected,

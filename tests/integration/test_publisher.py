@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -11,7 +12,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from contracts.codec import RejectedMessage, decode
 from contracts.events import DecisionOutcome
 from contracts.topics import FACTS, HEADER_EVENT_ID, HEADER_EVENT_TYPE
-from services.platform.kafka_security import client_kwargs
+from services.platform.kafka.security import client_kwargs
 from tests.support.casework import complied, council, decided, random_casework
 from tests.support.stack import Stack
 
@@ -30,7 +31,7 @@ async def test_published_events_read_back_equal_on_their_councils_partition(stac
     )
     await consumer.start()
     try:
-        records = []
+        records: list[Any] = []  # aiokafka is untyped
         while len(records) < len(sent):
             batch = await consumer.getmany(timeout_ms=3000)
             assert batch, f"only {len(records)} of {len(sent)} came back"
@@ -41,6 +42,7 @@ async def test_published_events_read_back_equal_on_their_councils_partition(stac
     by_position = {(r.partition, r.offset): r for r in records}
     partitioner = DefaultPartitioner()
     partitions = sorted({p.partition for p in positions} | set(range(FACTS.partitions)))
+    event: Any  # a fact always names its council; Envelope.council is optional
     for event, position in zip(sent, positions, strict=True):
         record = by_position[(position.partition, position.offset)]
         assert decode(record.value) == event  # equal to what was sent

@@ -14,8 +14,8 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from contracts.topics import TOPICS
 from services.platform.db import connect_pool, retry_transient
-from services.platform.kafka_admin import ensure_topics
-from services.platform.kafka_security import process_sasl_kwargs
+from services.platform.kafka.admin import ensure_topics
+from services.platform.kafka.security import process_sasl_kwargs
 from services.platform.settings import Settings
 
 

@@ -37,10 +37,10 @@ from aiosmtpd.controller import Controller
 
 from contracts.codec import RejectedMessage, decode
 from contracts.envelope import Envelope
-from contracts.publisher import EventPublisher, Position
 from contracts.topics import DEAD_LETTERS, FACTS
 from services.letters.smtp_server import MaildirHandler
-from services.platform.kafka_security import client_kwargs
+from services.platform.kafka.publisher import EventPublisher, Position
+from services.platform.kafka.security import client_kwargs
 from services.platform.settings import Settings
 from services.simulator.oracle import oracle
 from tests.support.stack import COUNT_KEYS, REPO, Stack

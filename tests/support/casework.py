@@ -7,7 +7,7 @@ import random
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from contracts import (
@@ -118,16 +118,17 @@ def expected_figures(events: Iterable[Envelope[Any]]) -> dict[tuple[str, int], d
             continue
         seen.add(e.event_id)
         d = e.data
+        code = cast(str, e.council)  # decisions and compliance outcomes always name one
         if isinstance(d, (DecisionRecorded, DecisionCorrected)):
             fy = FinancialYear.of(d.decision_date).start_year
-            cases[d.case_reference] = (e.council, fy, d.outcome.value, d.satisfactory_remedy)
+            cases[d.case_reference] = (code, fy, d.outcome.value, d.satisfactory_remedy)
         elif isinstance(d, DecisionWithdrawn):
             cases[d.case_reference] = None
         elif isinstance(d, ComplianceOutcomeRecorded):
             fy = FinancialYear.of(d.recorded_on).start_year
-            compliance[(e.council, fy, "compliance_outcomes")] += 1
+            compliance[(code, fy, "compliance_outcomes")] += 1
             if d.implemented:
-                compliance[(e.council, fy, "compliance_implemented")] += 1
+                compliance[(code, fy, "compliance_implemented")] += 1
     out: dict[tuple[str, int], Counter[str]] = {}
     for state in cases.values():
         if state is None:

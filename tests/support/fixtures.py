@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from services.platform.kafka_admin import wait_for_kafka
+from services.platform.kafka.admin import wait_for_kafka
 from services.platform.settings import Settings, redact_url
 from tests.support.stack import Stack, close_stack, open_stack
 

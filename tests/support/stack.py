@@ -18,17 +18,16 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.envelope import Envelope
-from contracts.publisher import EventPublisher, Position
 from contracts.topics import FACTS
-from services.platform.kafka_security import client_kwargs
+from services.platform.kafka.publisher import EventPublisher, Position, event_publisher
+from services.platform.kafka.security import client_kwargs
 from services.platform.namespace import create_namespace, drop_namespace, service_env
-from services.platform.publishing import event_publisher
 from services.platform.settings import Principal, Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -126,7 +125,7 @@ class Stack:
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         conn = await self.connect()
         try:
-            return await conn.fetch(sql, *args)
+            return cast("list[asyncpg.Record]", await conn.fetch(sql, *args))
         finally:
             await conn.close()
 

@@ -134,7 +134,7 @@ def test_facts_that_do_not_fit_what_came_before_are_refused_with_a_reason(
 
 def test_a_letter_event_on_the_facts_topic_is_refused_not_crashed_on() -> None:
     ws = fold([council("AAA", "District")])
-    event = new_event(
+    event: Envelope[Any] = new_event(
         LetterIssued(
             financial_year="2019-20",
             version=1,

@@ -259,4 +259,4 @@ def test_the_roles_job_runs_the_roles_script_of_make_up() -> None:
         assert f"pg-{role}.password" in SERVICES["pg-roles"]["secrets"]
     init = SERVICES["init"]
     assert "pg-roles" in init["depends_on"] and "kafka" in init["depends_on"]
-    assert "kafka_admin bootstrap" in " ".join(init["command"])
+    assert "kafka.admin bootstrap" in " ".join(init["command"])

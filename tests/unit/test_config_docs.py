@@ -1,8 +1,8 @@
-from services.platform.config_docs import DOC, render
+from tools.docgen.configuration_md import DOC, render
 
 
 def test_the_configuration_reference_matches_the_settings_classes() -> None:
-    assert DOC.read_text() == render(), "run `python -m services.platform.config_docs write`"
+    assert DOC.read_text() == render(), "run `python -m tools.docgen write`"
 
 
 def test_every_setting_is_described() -> None:

@@ -1,6 +1,6 @@
 """Every event type survives the wire: encode, then decode, gives back the same event.
 
-The examples are contracts.schemas.examples(), the very events docs/events.md shows.
+The examples are contracts.examples.examples(), the very events docs/events.md shows.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from contracts.events import (
     DecisionRecorded,
     FinancialYearClosed,
 )
+from contracts.examples import MANSFIELD, example_json, examples
 from contracts.registry import CURRENT_VERSIONS, PAYLOADS
-from contracts.schemas import MANSFIELD, example_json, examples
 
 EXAMPLES = examples()
 

@@ -1,6 +1,6 @@
 """Bad input is refused with a reason code and a detail a person can act on.
 
-Each test starts from a documented example (contracts.schemas), breaks one thing, and
+Each test starts from a documented example (contracts.examples), breaks one thing, and
 checks the reason and the words of the detail: which field, what is wrong, what was given.
 """
 
@@ -21,9 +21,9 @@ from contracts.events import (
     DecisionOutcome,
     DecisionRecorded,
 )
+from contracts.examples import MANSFIELD, example_json
 from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
-from contracts.schemas import MANSFIELD, example_json
 
 NOT_UPHELD_OUTCOMES = [o.value for o in DecisionOutcome if o is not DecisionOutcome.UPHELD]
 

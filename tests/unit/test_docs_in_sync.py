@@ -1,6 +1,6 @@
 """The checked-in contract documentation is exactly what the contracts generate.
 
-A change to contracts/ without regenerating fails here: run `python -m contracts.schemas write`.
+A change to contracts/ without regenerating fails here: run `python -m tools.docgen write`.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import pytest
 
 from contracts import topics
 from contracts.codec import Reason
+from contracts.examples import example_json
 from contracts.registry import CURRENT_VERSIONS, PAYLOADS
-from contracts.schemas import (
+from tools.docgen import (
     ASYNCAPI_JSON,
     EVENTS_MD,
     ROOT,
     SCHEMAS_DIR,
     UNDOCUMENTED,
     WRITE_COMMAND,
-    example_json,
     generated_files,
     main,
     routes,

@@ -12,8 +12,8 @@ import pytest
 from contracts import upcasting
 from contracts.codec import Reason, RejectedMessage, decode, encode
 from contracts.events import DecisionOutcome, DecisionRecorded
+from contracts.examples import OLD_VERSION_EXAMPLES
 from contracts.registry import CURRENT_VERSIONS
-from contracts.schemas import OLD_VERSION_EXAMPLES
 from contracts.upcasting import UPCASTERS, Data, check_chains, upcast, upcaster
 
 

@@ -11,10 +11,10 @@ from typing import Any
 from rich.table import Table
 
 from contracts.envelope import Envelope
-from contracts.publisher import Position
 from contracts.topics import FACTS
 from services.cli.common import err, out, progress
-from services.cli.kafka import publisher
+from services.platform.kafka.publisher import Position
+from services.platform.kafka.reachability import checked_publisher
 from services.platform.settings import Settings
 
 CHUNK = 2_000
@@ -90,7 +90,7 @@ async def publish_all(
 ) -> PublishSummary:
     """Publish in order, ``chunk_size`` at a time, each chunk acknowledged before the next."""
     summary = PublishSummary(topic=settings.topic(FACTS))
-    async with publisher(settings) as p:
+    async with checked_publisher(settings) as p:
         with progress(disable=quiet) as bar:
             task = bar.add_task(description, total=total)
             for chunk in _chunks(events, chunk_size):

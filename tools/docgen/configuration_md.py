@@ -1,21 +1,15 @@
-"""docs/configuration.md, generated from the settings classes so it cannot drift.
-
-``python -m services.platform.config_docs write`` regenerates it; ``check`` exits 1 when
-the checked-in file is stale (a unit test runs the same check).
-"""
+"""docs/configuration.md, generated from the settings classes so it cannot drift."""
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 from pydantic_settings import BaseSettings
 
 from services.letters.config import LettersSettings
 from services.platform.settings import Settings
 from services.projector.config import ProjectorSettings
+from tools.docgen.paths import CONFIGURATION_MD, ROOT, WRITE_COMMAND
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+DOC = ROOT / CONFIGURATION_MD
 SECTIONS: tuple[tuple[str, type[BaseSettings]], ...] = (
     ("Every process", Settings),
     ("Projector", ProjectorSettings),
@@ -31,7 +25,7 @@ def render() -> str:
         "that `make up` starts; `annual-review config` prints the effective values with",
         "passwords masked. Lists are given as JSON (`AR_LETTERS_CC='[\"a@b.example\"]'`).",
         "",
-        "Generated from the settings classes by `python -m services.platform.config_docs write`.",
+        f"Generated from the settings classes by `{WRITE_COMMAND}`.",
     ]
     for title, cls in SECTIONS:
         prefix = str(cls.model_config.get("env_prefix", ""))
@@ -44,22 +38,3 @@ def render() -> str:
             meaning = (field.description or "").replace("|", "\\|")
             lines.append(f"| `{(prefix + name).upper()}` | {shown} | {meaning} |")
     return "\n".join(lines) + "\n"
-
-
-def main(argv: list[str]) -> int:
-    text = render()
-    if argv[1:] == ["write"]:
-        DOC.write_text(text)
-        print(f"wrote {DOC}")
-        return 0
-    if argv[1:] == ["check"]:
-        if DOC.exists() and DOC.read_text() == text:
-            return 0
-        print(f"{DOC} is stale: run `python -m services.platform.config_docs write`")
-        return 1
-    print("usage: python -m services.platform.config_docs write|check")
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

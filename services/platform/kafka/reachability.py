@@ -1,5 +1,5 @@
-"""Reaching Kafka from the command line: a quick check that the broker answers and the
-facts topic exists, so that a newcomer gets one clear sentence instead of a stack trace."""
+"""Is Kafka there? A quick check that the broker answers and the facts topic exists, so that
+a newcomer running a command gets one clear sentence (and a hint) instead of a stack trace."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from contextlib import asynccontextmanager
 
 from aiokafka.errors import KafkaError
 
-from contracts.publisher import EventPublisher
 from contracts.topics import FACTS, TopicSpec
-from services.platform.kafka_admin import open_admin
-from services.platform.kafka_security import sasl_kwargs
-from services.platform.publishing import event_publisher
+from services.platform.kafka.admin import open_admin
+from services.platform.kafka.publisher import EventPublisher, event_publisher
+from services.platform.kafka.security import sasl_kwargs
 from services.platform.settings import Settings
 
 PREFLIGHT_SECONDS = 5.0
@@ -33,7 +32,7 @@ class KafkaUnavailable(Exception):
 
 @asynccontextmanager
 async def _quiet_aiokafka() -> AsyncIterator[None]:
-    # aiokafka logs every failed connection attempt at ERROR; the CLI reports it once.
+    # aiokafka logs every failed connection attempt at ERROR; KafkaUnavailable says it once.
     logger = logging.getLogger("aiokafka")
     level = logger.level
     logger.setLevel(logging.CRITICAL)
@@ -76,7 +75,7 @@ async def check_topic(settings: Settings, spec: TopicSpec = FACTS) -> int:
 
 
 @asynccontextmanager
-async def publisher(settings: Settings) -> AsyncIterator[EventPublisher]:
+async def checked_publisher(settings: Settings) -> AsyncIterator[EventPublisher]:
     """An open EventPublisher on the facts topic, after checking that it can work."""
     await check_topic(settings)
     p = event_publisher(settings)

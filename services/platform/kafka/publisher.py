@@ -3,6 +3,7 @@
 Validated before sending, ``acks=all`` with the idempotent producer (a retried send is
 written once), keyed by council so each council's facts stay in order, and every send
 returns its position, so a caller can later ask whether the statistics reflect it.
+``event_publisher(settings)`` makes one from the settings (bootstrap, topic names, security).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from contracts.topics import (
     HEADER_SCHEMA_VERSION,
     YEAR_END,
 )
+from services.platform.kafka.security import sasl_kwargs
+from services.platform.settings import Settings
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -129,3 +132,13 @@ class EventPublisher:
             headers=headers_for(announce),
         )
         return [Position(m.topic, m.partition, m.offset) for m in [*written, last]]
+
+
+def event_publisher(settings: Settings) -> EventPublisher:
+    """The publisher of the settings' facts and year-end topics, as the settings' user."""
+    return EventPublisher(
+        settings.kafka_bootstrap,
+        facts_topic=settings.topic(FACTS),
+        year_end_topic=settings.topic(YEAR_END),
+        **sasl_kwargs(settings),
+    )

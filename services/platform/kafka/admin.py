@@ -1,14 +1,14 @@
 """Kafka administration: wait for the broker, create the topics declared in contracts/topics.py,
-the principals' SCRAM credentials and their ACLs (services/platform/kafka_acls.py).
+the principals' SCRAM credentials and their ACLs (services/platform/kafka/acls.py).
 
-    python -m services.platform.kafka_admin wait [--timeout 90]
-    python -m services.platform.kafka_admin ensure-topics [--replication-factor 1] [--strict]
-    python -m services.platform.kafka_admin ensure-users   # SCRAM users from AR_SECRETS_DIR
-    python -m services.platform.kafka_admin ensure-acls    # ACLs for AR_TOPIC_PREFIX
-    python -m services.platform.kafka_admin bootstrap      # users, topics, ACLs (make up)
+    python -m services.platform.kafka.admin wait [--timeout 90]
+    python -m services.platform.kafka.admin ensure-topics [--replication-factor 1] [--strict]
+    python -m services.platform.kafka.admin ensure-users   # SCRAM users from AR_SECRETS_DIR
+    python -m services.platform.kafka.admin ensure-acls    # ACLs for AR_TOPIC_PREFIX
+    python -m services.platform.kafka.admin bootstrap      # users, topics, ACLs (make up)
 
 Every client authenticates as the caller's settings say (AR_KAFKA_USERNAME or
-AR_PRINCIPAL, services/platform/kafka_security.py); the helpers below that take only a
+AR_PRINCIPAL, services/platform/kafka/security.py); the helpers below that take only a
 bootstrap address use this process's own credentials unless given ``**kafka`` arguments.
 
 ``ensure-topics`` creates the missing topics with their partition count and config; for the
@@ -36,12 +36,12 @@ from aiokafka.errors import KafkaError
 from pydantic import SecretStr
 
 from contracts.topics import TOPICS, TopicSpec
-from services.platform import kafka_acls
-from services.platform.kafka_security import process_sasl_kwargs, sasl_kwargs
+from services.platform.kafka import acls
+from services.platform.kafka.security import process_sasl_kwargs, sasl_kwargs
 from services.platform.logging import configure_logging
 from services.platform.settings import Settings, get_settings
 
-log = structlog.get_logger("services.platform.kafka_admin")
+log = structlog.get_logger("services.platform.kafka.admin")
 
 TOPIC_ALREADY_EXISTS = 36
 
@@ -233,10 +233,10 @@ async def ensure_users(settings: Settings, *, wait_s: float = 30.0) -> list[str]
     then wait until each can log in (the broker applies them from its metadata log)."""
     if settings.secrets_dir is None:
         raise RuntimeError("AR_SECRETS_DIR is not set: no passwords to give the Kafka users")
-    passwords = kafka_acls.principal_passwords(settings.secrets_dir)
+    passwords = acls.principal_passwords(settings.secrets_dir)
     admin = await open_admin(settings.kafka_bootstrap, wait_s=wait_s, **sasl_kwargs(settings))
     try:
-        await kafka_acls.upsert_scram_users(admin, passwords)
+        await acls.upsert_scram_users(admin, passwords)
     finally:
         await admin.close()
     for user, password in passwords.items():
@@ -253,13 +253,13 @@ async def ensure_acls(settings: Settings, *, wait_s: float = 30.0) -> list[str]:
     """Create the missing ACLs of the settings' topic prefix; returns them, described."""
     admin = await open_admin(settings.kafka_bootstrap, wait_s=wait_s, **sasl_kwargs(settings))
     try:
-        return [str(b) for b in await kafka_acls.grant(admin, settings.topic_prefix)]
+        return [str(b) for b in await acls.grant(admin, settings.topic_prefix)]
     finally:
         await admin.close()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.platform.kafka_admin")
+    parser = argparse.ArgumentParser(prog="python -m services.platform.kafka.admin")
     parser.add_argument("--bootstrap", help="bootstrap servers (default: AR_KAFKA_BOOTSTRAP)")
     sub = parser.add_subparsers(dest="command", required=True)
     wait = sub.add_parser("wait", help="wait until the broker answers metadata requests")

@@ -1,0 +1,223 @@
+"""The documented example events: one realistic event of every type, and the older schema
+versions still read, as a producer of the time sent them.
+
+docs/events.md shows these very events and the round-trip and validation tests decode them,
+so the documentation shows events that the code accepts. Fixed ids and times keep every
+regeneration of the documentation identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from contracts.codec import encode
+from contracts.envelope import Envelope, new_event
+from contracts.events import (
+    ComplianceOutcomeRecorded,
+    CouncilAbolished,
+    CouncilDetailsChanged,
+    CouncilRegistered,
+    DecisionCorrected,
+    DecisionOutcome,
+    DecisionRecorded,
+    DecisionWithdrawn,
+    FinancialYearClosed,
+    LetterDispatched,
+    LetterDispatchFailed,
+    LetterIssued,
+    Payload,
+)
+from contracts.financial_year import FinancialYear
+from contracts.groups import ComparisonGroup
+from contracts.topics import FACTS
+from contracts.values import ChiefExecutive, Signatory
+
+_EXAMPLE_NAMESPACE = UUID("6f1c1d2e-5b0a-4f43-9d1e-0a7c2a9b3e10")
+PRODUCER_CMS = "case-management"
+PRODUCER_LETTERS = "letter-service"
+MANSFIELD = "E07000174"
+NORTHAMPTONSHIRE = "E10000021"
+
+MANSFIELD_CHIEF_EXECUTIVE = ChiefExecutive(
+    name="Hayley Barsby",
+    job_title="Interim Chief Executive",
+    salutation="Ms Barsby",
+    email="chief.executive@mansfield.gov.uk",
+)
+KING = Signatory(
+    name="Michael King",
+    titles=(
+        "Local Government and Social Care Ombudsman",
+        "Chair, Commission for Local Administration in England",
+    ),
+)
+YEAR_2019_20 = FinancialYear(2019)
+LETTER_MESSAGE_ID = "<annual-review.2019-20.E07000174.v1@lgo.example>"
+
+
+def example_id(name: str) -> UUID:
+    """A fixed UUID per example, so every regeneration prints the same ids."""
+    return uuid5(_EXAMPLE_NAMESPACE, name)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _at(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def _event(
+    payload: Payload, council: str | None, occurred_at: datetime, producer: str = PRODUCER_CMS
+) -> Envelope[Any]:
+    return new_event(
+        payload,
+        council=council,
+        producer=producer,
+        event_id=example_id(payload.event_type),
+        occurred_at=occurred_at,
+    )
+
+
+def examples() -> dict[str, Envelope[Any]]:
+    """One realistic event of every type, in the order the documentation presents them."""
+    letter = {
+        "financial_year": YEAR_2019_20,
+        "version": 1,
+        "message_id": LETTER_MESSAGE_ID,
+    }
+    built = [
+        _event(
+            CouncilRegistered(
+                name="Mansfield District Council",
+                comparison_group=ComparisonGroup.DISTRICT,
+                population=110_500,
+                population_year=2021,
+                chief_executive=MANSFIELD_CHIEF_EXECUTIVE,
+            ),
+            MANSFIELD,
+            _at(2019, 3, 1, 9, 0),
+        ),
+        _event(
+            CouncilDetailsChanged(
+                chief_executive=ChiefExecutive(
+                    name="Adam Hill",
+                    job_title="Chief Executive",
+                    salutation="Mr Hill",
+                    email="chief.executive@mansfield.gov.uk",
+                )
+            ),
+            MANSFIELD,
+            _at(2021, 6, 1, 9, 0),
+        ),
+        _event(
+            CouncilAbolished(last_day=date(2021, 3, 31), replaced_by=("E06000061", "E06000062")),
+            NORTHAMPTONSHIRE,
+            _at(2021, 4, 1, 0, 5),
+        ),
+        _event(
+            DecisionRecorded(
+                case_reference="19 012 345",
+                decision_date=date(2020, 2, 14),
+                outcome=DecisionOutcome.UPHELD,
+                satisfactory_remedy=True,
+            ),
+            MANSFIELD,
+            _at(2020, 2, 14, 16, 5),
+        ),
+        _event(
+            DecisionCorrected(
+                case_reference="19 012 346",
+                decision_date=date(2020, 5, 11),
+                outcome=DecisionOutcome.NOT_UPHELD,
+                reason="Decision reviewed: the council's records show the repair was made on time",
+            ),
+            MANSFIELD,
+            _at(2020, 5, 11, 11, 30),
+        ),
+        _event(
+            DecisionWithdrawn(
+                case_reference="19 013 001",
+                withdrawn_on=date(2020, 3, 2),
+                reason="Recorded against the wrong council's case",
+            ),
+            MANSFIELD,
+            _at(2020, 3, 2, 10, 15),
+        ),
+        _event(
+            ComplianceOutcomeRecorded(
+                case_reference="19 004 567",
+                recorded_on=date(2020, 1, 20),
+                implemented=True,
+                late=True,
+            ),
+            MANSFIELD,
+            _at(2020, 1, 20, 14, 45),
+        ),
+        _event(
+            FinancialYearClosed(
+                financial_year=YEAR_2019_20,
+                close_id=example_id("close 2019-20"),
+                partition_count=FACTS.partitions,
+                letter_date=date(2020, 7, 22),
+                publication_date=date(2020, 7, 29),
+                signatory=KING,
+            ),
+            None,
+            _at(2020, 7, 15, 8, 0),
+        ),
+        _event(
+            LetterIssued(
+                **letter,
+                template_version="letters-1+3f9a0c2b7d41",
+                text_sha256=_sha256("Annual Review letter 2020, text"),
+                html_sha256=_sha256("Annual Review letter 2020, HTML"),
+                pdf_sha256=_sha256("Annual Review letter 2020, PDF"),
+            ),
+            MANSFIELD,
+            _at(2020, 7, 22, 7, 0),
+            PRODUCER_LETTERS,
+        ),
+        _event(
+            LetterDispatched(**letter, recipient="chief.executive@mansfield.gov.uk"),
+            MANSFIELD,
+            _at(2020, 7, 22, 7, 1),
+            PRODUCER_LETTERS,
+        ),
+        _event(
+            LetterDispatchFailed(
+                **letter,
+                reason="550 5.1.1 <chief.executive@mansfield.gov.uk>: mailbox unavailable",
+                permanent=True,
+            ),
+            MANSFIELD,
+            _at(2020, 7, 22, 7, 1),
+            PRODUCER_LETTERS,
+        ),
+    ]
+    return {e.type: e for e in built}
+
+
+def example_json(event_type: str) -> dict[str, Any]:
+    """The example of ``event_type`` exactly as it travels (the bytes ``encode`` writes)."""
+    parsed: dict[str, Any] = json.loads(encode(examples()[event_type]))
+    return parsed
+
+
+# Older schema versions the system still reads, as a producer of the time sent them.
+OLD_VERSION_EXAMPLES: dict[tuple[str, int], dict[str, Any]] = {
+    ("DecisionRecorded", 1): {
+        "event_id": str(example_id("DecisionRecorded v1")),
+        "type": "DecisionRecorded",
+        "schema_version": 1,
+        "occurred_at": "2016-09-12T15:20:00Z",
+        "producer": PRODUCER_CMS,
+        "council": MANSFIELD,
+        "data": {"case_reference": "16 004 321", "date": "2016-09-12", "outcome": "upheld"},
+    },
+}

@@ -1,0 +1,85 @@
+"""A year-end close, handled: wait for the projector's snapshot of the year, queue one letter
+per council from it, and wake the dispatcher.
+
+A plain function; the entry point (app.py) passes in what reads and writes the database.
+It raises when the close must be redelivered (the snapshot did not complete in time, the
+database failed), so the caller acknowledges the close only after it returned: a crash
+before the letters are queued redelivers it, and queueing twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+import structlog
+
+from contracts.codec import RejectedMessage, decode
+from contracts.events import FinancialYearClosed
+from contracts.financial_year import FinancialYear
+from services.letters.figures import LetterInputs
+
+log = structlog.get_logger(__name__)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CloseHandling:
+    """What handling a close needs from the outside world."""
+
+    # (year's start year, timeout in s) -> whether the year's snapshot completed in time
+    wait_for_snapshot: Callable[[int, float], Awaitable[bool]]
+    # the year's completed snapshot, one entry per council
+    snapshot_inputs: Callable[[FinancialYear], Awaitable[Sequence[LetterInputs]]]
+    # (close, year, inputs) -> letters queued; idempotent per close and council
+    create_letters: Callable[[UUID, FinancialYear, Sequence[LetterInputs]], Awaitable[int]]
+    wake_dispatcher: Callable[[], None]
+    max_age: timedelta  # an older close is not mailed automatically
+    snapshot_wait_s: float
+    now: Callable[[], datetime] = _utc_now
+
+
+class CloseOutcome(StrEnum):
+    UNREADABLE = "unreadable"  # not a valid event: logged and skipped
+    NOT_A_CLOSE = "not-a-close"  # another event on the year-end topic: ignored
+    TOO_OLD = "too-old"  # letters are issued by hand
+    QUEUED = "queued"
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    outcome: CloseOutcome
+    letters: int = 0
+
+
+async def handle_close(value: bytes | None, deps: CloseHandling) -> Handled:
+    """One message from the year-end topic."""
+    try:
+        event = decode(value)
+    except RejectedMessage as rejected:
+        log.error("unreadable message on the year-end topic; skipped", reason=str(rejected))
+        return Handled(CloseOutcome.UNREADABLE)
+    close = event.data
+    if not isinstance(close, FinancialYearClosed):
+        return Handled(CloseOutcome.NOT_A_CLOSE)
+    year = close.financial_year
+    structlog.contextvars.bind_contextvars(financial_year=str(year))
+    age = deps.now() - event.occurred_at
+    if age > deps.max_age:
+        log.warning("close is too old to mail automatically; issue letters by hand",
+                    close_id=str(close.close_id), age_days=age.days)  # fmt: skip
+        return Handled(CloseOutcome.TOO_OLD)
+    log.info("year closed: waiting for the projector's snapshot", close_id=str(close.close_id))
+    if not await deps.wait_for_snapshot(year.start_year, deps.snapshot_wait_s):
+        raise TimeoutError(f"the {year} snapshot did not complete in {deps.snapshot_wait_s} s")
+    inputs = await deps.snapshot_inputs(year)
+    created = await deps.create_letters(close.close_id, year, inputs)
+    log.info("letters queued", letters=created)
+    deps.wake_dispatcher()
+    return Handled(CloseOutcome.QUEUED, created)

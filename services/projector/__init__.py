@@ -1,0 +1,1 @@
+"""Projecting the events onto the read-model tables in PostgreSQL, and rebuilding them."""

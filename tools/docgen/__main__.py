@@ -1,0 +1,5 @@
+import sys
+
+from tools.docgen.cli import main
+
+sys.exit(main())
