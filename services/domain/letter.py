@@ -18,7 +18,7 @@ from typing import Literal
 
 from contracts.events import LetterKind
 from contracts.financial_year import FinancialYear, long_date
-from contracts.values import ChiefExecutive, Signatory
+from contracts.values import LETTER_FORMATS, ChiefExecutive, LetterFormat, Signatory
 from services.domain.narrative import Narrative, RenderedNarrative
 from services.domain.statistics import (
     CouncilYear,
@@ -36,8 +36,7 @@ BlockKey = Literal["uphold", "compliance", "remedy"]
 
 # --- what changes from one letter year to the next ------------------------------------------
 
-LetterFormat = Literal["2020", "2021", "2025"]
-FORMATS: tuple[LetterFormat, ...] = ("2020", "2021", "2025")
+FORMATS = LETTER_FORMATS
 
 
 @dataclass(frozen=True, slots=True)

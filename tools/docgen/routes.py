@@ -31,9 +31,7 @@ _SPECIAL_ROUTES: dict[str, tuple[Route, ...]] = {
             "financial year",
         ),
     ),
-    "NarrativeRegistered": (
-        Route(NARRATIVES, "the letter year, e.g. `2026`", "letter year"),
-    ),
+    "NarrativeRegistered": (Route(NARRATIVES, "the letter year, e.g. `2026`", "letter year"),),
     "LetterIssued": (Route(LETTERS, _BY_COUNCIL),),
     "LetterDispatched": (Route(LETTERS, _BY_COUNCIL),),
     "LetterDispatchFailed": (Route(LETTERS, _BY_COUNCIL),),
