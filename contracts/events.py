@@ -348,7 +348,8 @@ class FinancialYearClosed(Payload):
 
 # --- letter narratives ---------------------------------------------------------------------
 
-NARRATIVE_MAX_CHARS = 100_000
+# A letter's narrative is about 6 kB; the limit keeps the event under the 64 KiB message cap.
+NARRATIVE_MAX_CHARS = 40_000
 
 
 class NarrativeRegistered(Payload):

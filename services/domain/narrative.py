@@ -22,6 +22,8 @@ from types import MappingProxyType
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from contracts.events import NARRATIVE_MAX_CHARS
+
 # Every placeholder a narrative may use, with what it prints (docs/narratives.md lists them).
 PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
     {
@@ -42,7 +44,7 @@ _NAME = re.compile(r"[a-z_]+")
 _FIRST_MARK = (
     0xE000  # Unicode private use area: never in an office's text, kept as text by Markdown
 )
-_MAX_BYTES = 100_000
+_MAX_BYTES = NARRATIVE_MAX_CHARS  # in UTF-8 bytes: the event carries it under the message cap
 # What the office may write; anything else is refused with its line, not silently dropped.
 _ALLOWED_BLOCKS = {
     "paragraph_open", "paragraph_close", "heading_open", "heading_close", "inline",

@@ -10,11 +10,15 @@ from pathlib import Path
 
 from services.domain.narrative import Narrative, parse
 
-SHIPPED_VERSION = 0  # the version number a shipped narrative is pinned as
+SHIPPED_VERSION = 0  # the version number a shipped narrative has
 _DIR = Path(__file__).resolve().parent
+SHIPPED_YEARS: tuple[int, ...] = tuple(sorted(int(p.stem) for p in _DIR.glob("[0-9]*.md")))
 
 
 @cache
+def shipped_markdown(letter_year: int) -> str:
+    return (_DIR / f"{letter_year}.md").read_text(encoding="utf-8")
+
+
 def shipped(letter_year: int) -> Narrative | None:
-    path = _DIR / f"{letter_year}.md"
-    return parse(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return parse(shipped_markdown(letter_year)) if letter_year in SHIPPED_YEARS else None
