@@ -99,6 +99,6 @@ def fold(registrations: Iterable[Registration], shipped: Mapping[int, str]) -> N
                 r.registered_at,
                 e.registered_by,
                 e.note,
-            )  # fmt: skip
+            )
         )
     return book
