@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from contracts.financial_year import FinancialYear
+from services.cli import narratives
 from services.cli.common import (
     ExitCode,
     fail,
@@ -39,6 +40,7 @@ Year = Annotated[
 ]
 Note = Annotated[str, typer.Option(help="Why: kept with the letter.", show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+app.add_typer(narratives.app, name="narrative")
 STATES = ", ".join(list(LetterState)[:-1]) + f" or {list(LetterState)[-1]}."
 
 
