@@ -14,9 +14,10 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from contracts.financial_year import FinancialYear
+from services.domain.letter_inputs import LetterInputs
 from services.domain.statistics import AveragingRule
 from services.letters import outbox
-from services.letters.figures import LetterInputs, live_inputs
+from services.readmodel.letter_reads import live_inputs
 
 Conn: TypeAlias = asyncpg.Connection
 
