@@ -58,7 +58,7 @@ def _sql_strings(path: Path) -> list[tuple[int, str]]:
             found.append((node.lineno, node.value))
         elif isinstance(node, ast.JoinedStr):
             text = "".join(
-                v.value if isinstance(v, ast.Constant) else "{x}"
+                str(v.value) if isinstance(v, ast.Constant) else "{x}"
                 for v in node.values
                 if isinstance(v, ast.Constant | ast.FormattedValue)
             )
