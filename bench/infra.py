@@ -30,6 +30,7 @@ from contracts.topics import FACTS, TOPICS
 from services.platform.kafka.admin import ensure_topics, wait_for_kafka
 from services.platform.kafka.security import process_sasl_kwargs
 from services.platform.settings import Settings, redact_url
+from services.readmodel import status as read_model_status
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / ".local" / "bench"
@@ -145,12 +146,9 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 
 async def stored_positions(conn: asyncpg.Connection, topic: str) -> dict[int, int]:
     try:
-        rows = await conn.fetch(
-            "SELECT partition, next_offset FROM readmodel.positions WHERE topic = $1", topic
-        )
+        return await read_model_status.stored_positions(conn, topic)
     except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
-        return {}
-    return {r["partition"]: r["next_offset"] for r in rows}
+        return {}  # the projector has not created the read models yet
 
 
 # --- processes -----------------------------------------------------------------------------

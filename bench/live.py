@@ -376,7 +376,7 @@ async def _has_outbox(conn: asyncpg.Connection) -> bool:
 
 def render_profile(contexts: list[str]) -> dict[str, float]:
     """Single-process cost of each artefact, median over a few of the year's letters."""
-    from services.letters.figures import LetterInputs
+    from services.domain.letter_inputs import LetterInputs
     from services.letters.render import html_to_pdf, render_html, render_text
 
     times: dict[str, list[float]] = {"text": [], "html": [], "pdf": []}

@@ -19,9 +19,9 @@ from services.platform.db import connect_pool
 from services.platform.kafka.security import faststream_security
 from services.platform.migrations import apply_migrations, default_folders
 from services.platform.settings import get_settings
-from services.projector.batch import VERSION_SWITCH_LOCK, project_batch
+from services.projector.batch import project_batch
 from services.projector.config import get_projector_settings
-from services.projector.versions import active_schema, ensure_active_version
+from services.readmodel.versions import active_schema, ensure_active_version, share_switch_lock
 
 
 def create_app() -> FastStream:
@@ -44,7 +44,7 @@ def create_app() -> FastStream:
     async def project(body: Any, message: KafkaMessage) -> None:
         record: Any = message.raw_message
         async with state["pool"].acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", VERSION_SWITCH_LOCK)
+            await share_switch_lock(conn)
             schema = await active_schema(conn)
             assert schema is not None
             await project_batch(

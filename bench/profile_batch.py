@@ -26,7 +26,7 @@ from services.platform.kafka.security import client_kwargs
 from services.platform.migrations import apply_migrations, default_folders
 from services.platform.settings import Settings
 from services.projector.batch import project_batch
-from services.projector.versions import ensure_active_version
+from services.readmodel.versions import ensure_active_version
 
 
 async def read_records(settings: Settings, topic: str, n: int, batch: int) -> list[list[Any]]:

@@ -19,6 +19,8 @@ from bench.infra import (
     rate,
     start_process,
 )
+from services.readmodel.audit import totals
+from services.readmodel.versions import drop_retired
 
 
 async def catch_up(s: Slice, *, max_records: int, limit_s: float) -> dict[str, Any]:
@@ -50,26 +52,16 @@ async def check_exactly_once(s: Slice, records: int) -> dict[str, Any]:
     case and compliance counters add up to the cases and outcomes stored."""
     conn = await s.connect()
     try:
-        row = await conn.fetchrow(
-            "SELECT (SELECT count(*) FROM readmodel.dead_letters) AS dead, "
-            "(SELECT count(*) FROM readmodel.cases WHERE NOT withdrawn) AS standing, "
-            "(SELECT coalesce(sum(upheld + not_upheld + advice_given "
-            "  + closed_after_initial_enquiries + incomplete_or_invalid "
-            "  + referred_back_for_local_resolution), 0) FROM readmodel.council_year_stats) "
-            "  AS decided"
-        )
-        schema = await conn.fetchval(
-            "SELECT schema_name FROM public.projection_versions WHERE status = 'active'"
-        )
-        applied = await conn.fetchval(f"SELECT count(*) FROM {schema}.applied_events")
+        t = await totals(conn)
     finally:
         await conn.close()
-    assert row is not None
-    ok = applied + row["dead"] == records and row["standing"] == row["decided"]
+    ok = t.applied_events + t.dead_letters == records and (
+        t.standing_decisions == t.decisions_counted
+    )
     return {
         "exactly_once_ok": ok,
-        "applied_events": applied,
-        "dead_letters": row["dead"],
+        "applied_events": t.applied_events,
+        "dead_letters": t.dead_letters,
     }
 
 
@@ -119,10 +111,6 @@ async def rebuild(
 async def _drop_retired(s: Slice) -> None:
     conn = await s.connect()
     try:
-        rows = await conn.fetch(
-            "SELECT schema_name FROM public.projection_versions WHERE status = 'retired'"
-        )
-        for r in rows:
-            await conn.execute(f"DROP SCHEMA IF EXISTS {r['schema_name']} CASCADE")
+        await drop_retired(conn)
     finally:
         await conn.close()

@@ -10,16 +10,16 @@ import time
 
 from services.platform.settings import get_settings
 from services.projector.config import get_projector_settings
-from services.projector.rebuild import Progress, rebuild
+from services.projector.rebuild import RebuildProgress, rebuild
 
 
 async def main() -> None:
     started = time.monotonic()
     marks: dict[str, float] = {}
 
-    seen: list[Progress] = []
+    seen: list[RebuildProgress] = []
 
-    def on_progress(p: Progress) -> None:
+    def on_progress(p: RebuildProgress) -> None:
         if not seen:
             seen.append(p)
         if p.applied and "first" not in marks:

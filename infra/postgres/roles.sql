@@ -11,7 +11,7 @@
 -- The owner: owns the databases, applies the migrations, creates the test and demo
 -- namespaces (CREATEDB). A member of the three service roles (never the other way round):
 -- a rebuild or a migration it runs creates read-model objects owned by ar_projector
--- (services/projector/versions.py), and dropping a namespace may end their sessions.
+-- (services/readmodel/versions.py), and dropping a namespace may end their sessions.
 SELECT 'CREATE ROLE annual_review'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'annual_review')\gexec
 ALTER ROLE annual_review WITH LOGIN CREATEDB NOCREATEROLE NOSUPERUSER PASSWORD :'owner_password';

@@ -10,6 +10,7 @@ import asyncpg
 
 from services.cli.common import ExitCode, fail, run
 from services.platform.settings import Settings, redact_url
+from services.readmodel.versions import read_models_exist
 
 T = TypeVar("T")
 
@@ -30,7 +31,7 @@ async def connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
             f"({type(e).__name__})"
         ) from None
     try:
-        if not await conn.fetchval("SELECT to_regclass('readmodel.councils') IS NOT NULL"):
+        if not await read_models_exist(conn):
             raise DatabaseUnavailable(
                 "the read models do not exist yet: start the projector once "
                 "(`annual-review serve projector`) so that it creates them"

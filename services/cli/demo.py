@@ -30,8 +30,9 @@ from services.letters import operations
 from services.platform.kafka.publisher import event_publisher
 from services.platform.namespace import create_namespace, drop_namespace, service_env
 from services.platform.settings import Principal, Settings, as_principal
-from services.projector import queries
 from services.projector.config import get_projector_settings
+from services.readmodel.council_figures import council_figures
+from services.readmodel.letter_reads import snapshot_size
 from services.simulator.generator import simulate_year
 from services.simulator.mansfield import find_mansfield
 
@@ -160,7 +161,7 @@ async def _demo(
             files = await operations.export(conn, out_dir / "letters", year=YEAR)
             mansfield = find_mansfield(chosen)
             figures = (
-                await queries.council_figures(
+                await council_figures(
                     conn, mansfield.code, YEAR, get_projector_settings().averaging_rule
                 )
                 if mansfield
@@ -222,11 +223,7 @@ async def _wait_for_letters(
                     conn = None
             if conn is not None:
                 try:
-                    expected = await conn.fetchval(
-                        "SELECT count(*) FROM readmodel.year_snapshot_councils "
-                        "WHERE financial_year = $1",
-                        YEAR.start_year,
-                    )
+                    expected = await snapshot_size(conn, YEAR)
                     sent = await conn.fetchval(
                         "SELECT count(*) FROM letters.outbox WHERE state = 'sent'"
                     )

@@ -11,7 +11,8 @@ from contracts.financial_year import FinancialYear
 from services.cli.common import out, print_json, settings
 from services.cli.db import connection, run_db
 from services.platform.kafka.publisher import event_publisher
-from services.projector import queries
+from services.projector.redrive import redrive as redrive_dead_letters
+from services.readmodel.dead_letters import list_dead_letters, resolve_dead_letters
 
 app = typer.Typer(
     help="Dead letters: every message the projector refused, with the reason and where it "
@@ -36,7 +37,7 @@ def list_(
 
     async def go() -> list[dict[str, Any]]:
         async with connection(settings()) as conn:
-            return await queries.dead_letters(
+            return await list_dead_letters(
                 conn, state=None if state == "all" else state, limit=limit
             )
 
@@ -69,7 +70,7 @@ def redrive(ids: Ids, note: Note = "re-driven by an operator") -> None:
     async def go() -> list[dict[str, Any]]:
         s = settings()
         async with connection(s) as conn, event_publisher(s) as publisher:
-            return await queries.redrive(conn, publisher, ids, note)
+            return await redrive_dead_letters(conn, publisher, ids, note)
 
     done = run_db(go())
     for d in done:
@@ -86,7 +87,7 @@ def resolve(ids: Ids, note: Note) -> None:
 
     async def go() -> int:
         async with connection(settings()) as conn:
-            return await queries.resolve_dead_letters(conn, ids, note)
+            return await resolve_dead_letters(conn, ids, note)
 
     n = run_db(go())
     out.print(f"{n} dead letter(s) resolved")

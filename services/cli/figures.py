@@ -11,8 +11,13 @@ from contracts.financial_year import FinancialYear
 from services.cli.common import ExitCode, fail, out, parse_year, print_json, run, settings
 from services.cli.db import DatabaseUnavailable, connection
 from services.domain.statistics import AveragingRule
-from services.projector import queries
 from services.projector.config import get_projector_settings
+from services.readmodel.council_figures import (
+    averages_dict,
+    council_figures,
+    live_averages,
+    snapshot_averages,
+)
 
 YearArg = Annotated[
     FinancialYear,
@@ -42,7 +47,7 @@ def stats(
 
     async def go() -> Any:
         async with connection(settings()) as conn:
-            return await queries.council_figures(conn, council.upper(), year, rule)
+            return await council_figures(conn, council.upper(), year, rule)
 
     try:
         figures = run(go())
@@ -116,14 +121,14 @@ def averages(
     async def go() -> Any:
         async with connection(settings()) as conn:
             if snapshot:
-                return await queries.snapshot_averages(conn, year)
-            return await queries.live_averages(conn, year, rule)
+                return await snapshot_averages(conn, year)
+            return await live_averages(conn, year, rule)
 
     try:
         result = run(go())
     except DatabaseUnavailable as e:
         fail(str(e), hint=e.hint, code=ExitCode.UNAVAILABLE)
-    rows = [queries.averages_dict(a) for _, a in sorted(result.items())]
+    rows = [averages_dict(a) for _, a in sorted(result.items())]
     if json_output:
         print_json(
             {"financial_year": year.label, "rule": rule.value, "snapshot": snapshot, "groups": rows}

@@ -10,7 +10,8 @@ from rich.table import Table
 from services.cli.common import ExitCode, err, fail, out, print_json, progress, run, settings
 from services.cli.db import DatabaseUnavailable, connection
 from services.projector.config import get_projector_settings
-from services.projector.rebuild import Progress, cancel_rebuild, rebuild
+from services.projector.rebuild import RebuildProgress, rebuild
+from services.readmodel.versions import cancel_building
 
 
 def replay(
@@ -32,7 +33,7 @@ def replay(
 
         async def drop() -> list[int]:
             async with connection(s) as conn:
-                return await cancel_rebuild(conn)
+                return await cancel_building(conn)
 
         try:
             dropped = run(drop())
@@ -44,7 +45,7 @@ def replay(
     with progress(total_known=False, disable=json_output) as bar:
         task = bar.add_task("replaying the log", total=None)
 
-        def show(p: Progress) -> None:
+        def show(p: RebuildProgress) -> None:
             bar.update(
                 task,
                 completed=p.applied,

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from services.cli.common import ExitCode, fail, out, print_json, run, settings
 from services.cli.db import DatabaseUnavailable, connection
-from services.projector import queries
+from services.projector.lag import status as projection_status
+from services.readmodel.status import Status
 
 
 def status(
@@ -22,9 +23,9 @@ def status(
     lag in seconds is the age of the oldest event still waiting.
     """
 
-    async def go() -> tuple[queries.Status, dict[str, int]]:
+    async def go() -> tuple[Status, dict[str, int]]:
         async with connection(settings()) as conn:
-            st = await queries.status(conn, settings())
+            st = await projection_status(conn, settings())
             letters: dict[str, int] = {}
             if await conn.fetchval("SELECT to_regclass('letters.outbox') IS NOT NULL"):
                 letters = {

@@ -22,10 +22,10 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 
 from contracts.financial_year import FinancialYear
 from contracts.topics import LETTERS, YEAR_END
+from services.domain.letter_inputs import LetterInputs
 from services.letters import outbox
 from services.letters.config import LettersSettings, get_letters_settings
 from services.letters.dispatch import Dispatcher
-from services.letters.figures import LetterInputs, snapshot_inputs
 from services.letters.year_closed import CloseHandling, handle_close
 from services.platform.db import connect_pool
 from services.platform.kafka.security import faststream_security
@@ -33,24 +33,9 @@ from services.platform.log_throttle import throttle_repeats
 from services.platform.logging import configure_logging
 from services.platform.migrations import ensure_migrated
 from services.platform.settings import Settings, get_settings
+from services.readmodel.letter_reads import snapshot_inputs, wait_for_snapshot
 
 log = structlog.get_logger(__name__)
-
-
-async def wait_for_snapshot(pool: Any, year_start: int, timeout_s: float) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        async with pool.acquire() as conn:
-            done = await conn.fetchval(
-                "SELECT completed_at IS NOT NULL FROM readmodel.year_closes "
-                "WHERE financial_year = $1",
-                year_start,
-            )
-        if done:
-            return True
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await asyncio.sleep(0.25)
 
 
 def create_app(

@@ -25,12 +25,12 @@ import asyncpg
 import structlog
 
 from services.domain import letter_lifecycle as lifecycle
+from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import LetterState, Transition
 from services.letters import outbox
 from services.letters.config import LettersSettings
 from services.letters.email import build_email
 from services.letters.faults import crash_point
-from services.letters.figures import LetterInputs
 from services.letters.render import digests, render_letter
 from services.platform.db import backoff_delay, is_transient
 from services.platform.settings import Settings

@@ -16,10 +16,11 @@ import asyncpg
 
 from contracts.financial_year import FinancialYear
 from services.domain import letter_lifecycle as lifecycle
+from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import Transition
 from services.domain.statistics import AveragingRule
 from services.letters import outbox
-from services.letters.figures import LetterInputs, live_inputs
+from services.readmodel.letter_reads import live_inputs
 
 Conn: TypeAlias = asyncpg.Connection
 

@@ -23,6 +23,7 @@ from contracts.envelope import new_event
 from contracts.events import LetterDispatched, LetterDispatchFailed, LetterIssued, Payload
 from contracts.financial_year import FinancialYear
 from services.domain.letter import LETTER_KIND
+from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import (
     TRANSITIONS,
     LetterState,
@@ -31,7 +32,7 @@ from services.domain.letter_lifecycle import (
     target,
 )
 from services.letters.email import message_id_for
-from services.letters.figures import LetterInputs
+from services.readmodel.letter_reads import hold_reasons
 
 Conn: TypeAlias = asyncpg.Connection
 PRODUCER = "letter-service"
@@ -57,20 +58,6 @@ class OutboxRow:
             recipient=r["recipient"], inputs=LetterInputs.from_json(r["context"]),
             attempts=r["attempts"],
         )  # fmt: skip
-
-
-async def hold_reasons(conn: Conn, year: FinancialYear) -> dict[str | None, str]:
-    """Council -> why its letter must wait; key None: dead letters naming no council hold all."""
-    rows = await conn.fetch(
-        "SELECT council, count(*) AS n FROM readmodel.dead_letters WHERE status = 'open' "
-        "AND (financial_year = $1 OR financial_year IS NULL) GROUP BY council",
-        year.start_year,
-    )
-    return {
-        r["council"]: f"{r['n']} open dead letter(s) "
-        + ("that name no council" if r["council"] is None else f"for {r['council']} {year}")
-        for r in rows
-    }
 
 
 async def create_for_close(

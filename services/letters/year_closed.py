@@ -20,7 +20,7 @@ import structlog
 from contracts.codec import RejectedMessage, decode
 from contracts.events import FinancialYearClosed
 from contracts.financial_year import FinancialYear
-from services.letters.figures import LetterInputs
+from services.domain.letter_inputs import LetterInputs
 
 log = structlog.get_logger(__name__)
 

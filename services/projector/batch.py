@@ -31,13 +31,12 @@ from contracts.events import (
 )
 from services.domain.casebook import apply
 from services.domain.statistics import AveragingRule
-from services.projector import store
 from services.projector.year_end import close_partition
+from services.readmodel import store
+from services.readmodel.versions import use_version
 
 log = structlog.get_logger(__name__)
 
-# Held shared by every live batch, exclusively by a rebuild's switch-over.
-VERSION_SWITCH_LOCK = 0x41525650  # "ARVP"
 _SCHEMA = re.compile(r"^rm_v\d+$")
 
 
@@ -108,7 +107,7 @@ async def project_batch(
     own = contextlib.nullcontext() if conn.is_in_transaction() else conn.transaction()
     with _gc_paused():
         async with own:
-            await conn.execute(f"SET LOCAL search_path TO {schema}, public")
+            await use_version(conn, schema)
             stored = await store.lock_positions(conn, topic, sorted(by_partition))
             fresh: list[tuple[Record, Envelope[Payload] | RejectedMessage]] = []
             for partition, recs in sorted(by_partition.items()):
@@ -152,7 +151,7 @@ async def project_batch(
                     await store.write_changes(conn, ws, last_at)
                     if await close_partition(conn, item, record.partition, rule):  # type: ignore[arg-type]
                         result.years_completed.append(str(item.data.financial_year))  # type: ignore[attr-defined]
-                    ws.snapshotted |= await _snapshotted(conn, ws.councils)
+                    ws.snapshotted |= await store.snapshotted(conn, ws.councils)
                     applied.append(item.event_id)
                     continue
                 try:
@@ -221,12 +220,3 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if paused:
             gc.enable()
-
-
-async def _snapshotted(conn: asyncpg.Connection, councils: dict[str, Any]) -> set[tuple[str, int]]:
-    rows = await conn.fetch(
-        "SELECT council, financial_year FROM year_snapshot_councils "
-        "WHERE council = ANY($1::text[])",
-        sorted(councils),
-    )
-    return {(r["council"], r["financial_year"]) for r in rows}

@@ -25,7 +25,7 @@ YEARS_COMPLETED = Counter("projector_years_completed_total", "Year-end snapshots
 
 
 def observe_batch(result: BatchResult, records: Sequence[Record], seconds: float) -> None:
-    Progress.succeeded()
+    FailureStreak.succeeded()
     BATCHES.observe(seconds)
     EVENTS.labels("applied").inc(result.applied)
     EVENTS.labels("dead_lettered").inc(result.dead_lettered)
@@ -39,7 +39,7 @@ def observe_batch(result: BatchResult, records: Sequence[Record], seconds: float
         LAST_EVENT.set(result.last_event_at.timestamp())
 
 
-class Progress:
+class FailureStreak:
     """Since when batches have been failing: the health check's view of lag that stays high."""
 
     failing_since: float | None = None
@@ -62,8 +62,8 @@ async def health(pool: asyncpg.Pool, max_lag_seconds: float) -> tuple[bool, str]
             await conn.fetchval("SELECT 1")
     except Exception as exc:
         return False, f"database unreachable: {type(exc).__name__}"
-    if Progress.failing_since is not None:
-        stuck = time.monotonic() - Progress.failing_since
+    if FailureStreak.failing_since is not None:
+        stuck = time.monotonic() - FailureStreak.failing_since
         if stuck > max_lag_seconds:
             return False, f"no batch applied for {stuck:.0f} s"
     return True, "ok"

@@ -30,51 +30,28 @@ from contracts.topics import FACTS
 from services.platform.kafka.admin import partitions_of
 from services.platform.kafka.security import client_kwargs, sasl_kwargs
 from services.platform.settings import Settings
-from services.projector.batch import VERSION_SWITCH_LOCK, project_batch
+from services.projector.batch import project_batch
 from services.projector.config import ProjectorSettings
-from services.projector.store import read_positions
-from services.projector.versions import active_schema, create_version, point_views_at, schema_of
+from services.readmodel.comparison import TableComparison, compare_versions
+from services.readmodel.dead_letters import carry_decisions_over
+from services.readmodel.store import read_positions
+from services.readmodel.versions import (
+    activate,
+    active_schema,
+    create_version,
+    latest_building,
+    schema_of,
+    take_switch_lock,
+    use_version,
+)
 
 log = structlog.get_logger(__name__)
 
-# What must be equal between the live and the rebuilt version (timestamps and operator
-# notes are not facts of the log, so they are left out).
-COMPARED: dict[str, str] = {
-    "councils": "code, name, comparison_group, existed_from, existed_until, population, "
-    "population_year, chief_executive, partition",
-    "cases": "case_reference, council, financial_year, outcome, satisfactory_remedy, withdrawn",
-    "council_year_stats": "council, financial_year, upheld, not_upheld, advice_given, "
-    "closed_after_initial_enquiries, incomplete_or_invalid, referred_back_for_local_resolution, "
-    "satisfactory_remedies, compliance_outcomes, compliance_implemented",
-    "dead_letters": 'topic, partition, "offset", reason, event_id, council, financial_year',
-    "year_closes": "financial_year, close_id, letter_date, publication_date, signatory, "
-    "partition_count, partitions_closed",
-    "year_snapshot_councils": "financial_year, council, upheld, not_upheld, advice_given, "
-    "closed_after_initial_enquiries, incomplete_or_invalid, referred_back_for_local_resolution, "
-    "satisfactory_remedies, compliance_outcomes, compliance_implemented",
-    "year_snapshot_groups": "financial_year, comparison_group, averaging_rule, councils, "
-    "uphold_num, uphold_den, compliance_num, compliance_den, remedy_num, remedy_den, "
-    "upheld_per_100k_num, upheld_per_100k_den",
-    "late_events": "event_id, council, financial_year, event_type",
-    "applied_events": "event_id",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class TableComparison:
-    table: str
-    live_rows: int
-    rebuilt_rows: int
-    only_live: int
-    only_rebuilt: int
-
-    @property
-    def identical(self) -> bool:
-        return self.only_live == 0 and self.only_rebuilt == 0
-
 
 @dataclass(slots=True)
-class Progress:
+class RebuildProgress:
+    """How far a rebuild is, reported to ``on_progress`` as it goes."""
+
     applied: int = 0
     remaining: int = 0
     events_per_second: float = 0.0
@@ -95,26 +72,11 @@ class RebuildReport:
         return all(c.identical for c in self.comparison)
 
 
-async def cancel_rebuild(conn: asyncpg.Connection) -> list[int]:
-    """Drop every version still being built; the live version is untouched."""
-    rows = await conn.fetch(
-        "SELECT version, schema_name FROM public.projection_versions WHERE status = 'building'"
-    )
-    for r in rows:
-        async with conn.transaction():
-            await conn.execute(f"DROP SCHEMA {r['schema_name']} CASCADE")
-            await conn.execute(
-                "UPDATE public.projection_versions SET status = 'cancelled' WHERE version = $1",
-                r["version"],
-            )
-    return [r["version"] for r in rows]
-
-
 async def rebuild(
     settings: Settings,
     psettings: ProjectorSettings,
     *,
-    on_progress: Callable[[Progress], None] = lambda _: None,
+    on_progress: Callable[[RebuildProgress], None] = lambda _: None,
     max_seconds: float | None = None,
     workers: int | None = None,
 ) -> RebuildReport | None:
@@ -128,10 +90,7 @@ async def rebuild(
     conn: asyncpg.Connection = await asyncpg.connect(settings.database_url)
     consumer = _consumer(settings, psettings)
     try:
-        version = await conn.fetchval(
-            "SELECT version FROM public.projection_versions WHERE status = 'building' "
-            "ORDER BY version DESC LIMIT 1"
-        )
+        version = await latest_building(conn)
         if version is None:
             version = await create_version(conn, "building")
             log.info("rebuild started", version=version)
@@ -144,7 +103,7 @@ async def rebuild(
         if not found:
             raise LookupError(f"topic {topic} does not exist: nothing to replay")
         partitions = [TopicPartition(topic, p) for p in found]
-        progress = Progress()
+        progress = RebuildProgress()
         started = time.monotonic()
         while True:
             live_schema = await active_schema(conn)
@@ -170,7 +129,7 @@ async def rebuild(
 
 async def _positions(conn: asyncpg.Connection, schema: str, topic: str) -> dict[int, int]:
     async with conn.transaction():
-        await conn.execute(f"SET LOCAL search_path TO {schema}, public")
+        await use_version(conn, schema)
         return await read_positions(conn, topic)
 
 
@@ -181,8 +140,8 @@ async def _catch_up(
     partitions: list[TopicPartition],
     targets: dict[int, int],
     psettings: ProjectorSettings,
-    progress: Progress,
-    on_progress: Callable[[Progress], None],
+    progress: RebuildProgress,
+    on_progress: Callable[[RebuildProgress], None],
 ) -> None:
     """Apply records until every partition stands exactly at its target."""
     done = await _positions(conn, schema, partitions[0].topic)
@@ -223,8 +182,8 @@ async def _catch_up_in_processes(
     partitions: list[TopicPartition],
     targets: dict[int, int],
     workers: int,
-    progress: Progress,
-    on_progress: Callable[[Progress], None],
+    progress: RebuildProgress,
+    on_progress: Callable[[RebuildProgress], None],
 ) -> None:
     """Every n-th partition to one of n processes: this one takes the first group with its
     own consumer and a second connection, worker processes the others. Progress is read
@@ -252,8 +211,8 @@ async def _catch_up_in_processes(
                 for group in theirs
             ]
             consumer.assign(mine)
-            local = _catch_up(own, consumer, schema, mine, targets, psettings, Progress(),
-                              lambda _: None)  # fmt: skip
+            local = _catch_up(own, consumer, schema, mine, targets, psettings,
+                              RebuildProgress(), lambda _: None)  # fmt: skip
             pending: set[asyncio.Future[Any]] = {
                 asyncio.ensure_future(local),
                 *(asyncio.ensure_future(j) for j in jobs),
@@ -291,7 +250,9 @@ def _catch_up_process(
             await consumer.start()
             tps = [TopicPartition(topic, p) for p in partitions]
             consumer.assign(tps)
-            await _catch_up(conn, consumer, schema, tps, targets, ps, Progress(), lambda _: None)
+            await _catch_up(
+                conn, consumer, schema, tps, targets, ps, RebuildProgress(), lambda _: None
+            )
         finally:
             await consumer.stop()
             await conn.close()
@@ -321,35 +282,21 @@ async def _try_switch(
     schema: str,
     live_schema: str | None,
     topic: str,
-    progress: Progress,
+    progress: RebuildProgress,
     started: float,
 ) -> RebuildReport | None:
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", VERSION_SWITCH_LOCK)
+        await take_switch_lock(conn)
         current = await active_schema(conn)
         live = await _positions(conn, current, topic) if current else {}
         mine = await _positions(conn, schema, topic)
         if {p: o for p, o in live.items() if o} != {p: o for p, o in mine.items() if o}:
             return None  # the live projector moved on: catch up to its new positions
-        comparison = [await _compare(conn, t, current, schema) for t in COMPARED] if current else []
+        comparison = await compare_versions(conn, current, schema) if current else []
         if current:
             # Operators' decisions on dead letters are not in the log: carry them over.
-            await conn.execute(
-                f"UPDATE {schema}.dead_letters n SET status = o.status, "  # noqa: S608
-                f"status_note = o.status_note, status_at = o.status_at "
-                f"FROM {current}.dead_letters o WHERE o.topic = n.topic "
-                f'AND o.partition = n.partition AND o."offset" = n."offset"'
-            )
-        await conn.execute(
-            "UPDATE public.projection_versions SET status = 'retired', retired_at = now() "
-            "WHERE status = 'active'"
-        )
-        await conn.execute(
-            "UPDATE public.projection_versions SET status = 'active', activated_at = now() "
-            "WHERE version = $1",
-            version,
-        )
-        await point_views_at(conn, schema)
+            await carry_decisions_over(conn, current, schema)
+        await activate(conn, version, schema)
     report = RebuildReport(
         version=version,
         previous_schema=live_schema,
@@ -360,23 +307,3 @@ async def _try_switch(
     log.info("rebuild switched", version=version, identical=report.identical,
              events=report.events, seconds=round(report.seconds, 1))  # fmt: skip
     return report
-
-
-async def _compare(
-    conn: asyncpg.Connection,
-    table: str,
-    live: str,
-    rebuilt: str,
-) -> TableComparison:
-    cols = COMPARED[table]
-    row = await conn.fetchrow(
-        f"SELECT (SELECT count(*) FROM {live}.{table}) AS live_rows, "  # noqa: S608
-        f"(SELECT count(*) FROM {rebuilt}.{table}) AS rebuilt_rows, "
-        f"(SELECT count(*) FROM (SELECT {cols} FROM {live}.{table} EXCEPT ALL "
-        f"SELECT {cols} FROM {rebuilt}.{table}) a) AS only_live, "
-        f"(SELECT count(*) FROM (SELECT {cols} FROM {rebuilt}.{table} EXCEPT ALL "
-        f"SELECT {cols} FROM {live}.{table}) b) AS only_rebuilt"
-    )
-    assert row is not None
-    return TableComparison(table, row["live_rows"], row["rebuilt_rows"], row["only_live"],
-                           row["only_rebuilt"])  # fmt: skip

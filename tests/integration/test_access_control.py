@@ -34,7 +34,7 @@ from services.platform.kafka.security import client_kwargs, sasl_kwargs
 from services.platform.migrations import MigrationError, ensure_migrated
 from services.platform.namespace import create_namespace, drop_namespace
 from services.platform.settings import Principal, Settings, as_principal, with_credentials
-from services.projector.versions import create_version, ensure_active_version, point_views_at
+from services.readmodel.versions import create_version, ensure_active_version, point_views_at
 from tests.support.casework import council
 from tests.support.stack import Stack
 

@@ -14,9 +14,9 @@ import pytest
 import pytest_asyncio
 
 from contracts.financial_year import FinancialYear
+from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import TRANSITIONS, LetterState, Transition
 from services.letters import operations, outbox
-from services.letters.figures import LetterInputs
 from tests.support.stack import Stack
 
 YEAR = FinancialYear(2019)

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer
 
 from contracts.topics import DEAD_LETTERS
 from services.platform.kafka.security import client_kwargs
+from services.readmodel.counters import COUNTERS
 from tests.support.casework import (
     complied,
     corrected,
@@ -34,18 +35,7 @@ E = date(2020, 6, 1)  # in 2020-21
 
 
 def zeros(**counts: int) -> dict[str, int]:
-    keys = (
-        "upheld",
-        "not_upheld",
-        "advice_given",
-        "closed_after_initial_enquiries",
-        "incomplete_or_invalid",
-        "referred_back_for_local_resolution",
-        "satisfactory_remedies",
-        "compliance_outcomes",
-        "compliance_implemented",
-    )
-    return {k: counts.get(k, 0) for k in keys}
+    return {k: counts.get(k, 0) for k in COUNTERS}
 
 
 async def test_figures_and_group_averages_equal_a_calculation_by_hand(stack: Stack) -> None:

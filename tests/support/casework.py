@@ -22,6 +22,7 @@ from contracts import (
     new_event,
 )
 from contracts.financial_year import FinancialYear
+from services.readmodel.counters import COUNTERS
 
 PUBLISHED = datetime(2024, 6, 1, tzinfo=UTC)
 
@@ -140,9 +141,4 @@ def expected_figures(events: Iterable[Envelope[Any]]) -> dict[tuple[str, int], d
             c["satisfactory_remedies"] += 1
     for (code, fy, key), n in compliance.items():
         out.setdefault((code, fy), Counter())[key] += n
-    keys = (
-        "upheld", "not_upheld", "advice_given", "closed_after_initial_enquiries",
-        "incomplete_or_invalid", "referred_back_for_local_resolution", "satisfactory_remedies",
-        "compliance_outcomes", "compliance_implemented",
-    )  # fmt: skip
-    return {k: {key: v.get(key, 0) for key in keys} for k, v in out.items() if any(v.values())}
+    return {k: {key: v.get(key, 0) for key in COUNTERS} for k, v in out.items() if any(v.values())}

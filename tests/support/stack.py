@@ -29,6 +29,7 @@ from services.platform.kafka.publisher import EventPublisher, Position, event_pu
 from services.platform.kafka.security import client_kwargs
 from services.platform.namespace import create_namespace, drop_namespace, service_env
 from services.platform.settings import Principal, Settings
+from services.readmodel.counters import COUNTERS
 
 REPO = Path(__file__).resolve().parents[2]
 # The principal each service runs as (the stack's own calls run as the caller: admin).
@@ -161,11 +162,7 @@ class Stack:
         }
 
 
-COUNT_KEYS = (
-    "upheld", "not_upheld", "advice_given", "closed_after_initial_enquiries",
-    "incomplete_or_invalid", "referred_back_for_local_resolution", "satisfactory_remedies",
-    "compliance_outcomes", "compliance_implemented",
-)  # fmt: skip
+COUNT_KEYS = COUNTERS  # the counter columns of council_year_stats
 
 
 async def open_stack(base: Settings, workdir: Path) -> Stack:

@@ -34,19 +34,19 @@ ALLOWED: dict[str, dict[str, str]] = {
     "services/platform/namespace.py": {
         "name": "the namespace's database name, checked against _NAME (^[a-z][a-z0-9_]{2,40}$)",
     },
-    "services/projector/versions.py": {"name": "a view name from the READ_MODELS constant"},
-    "services/projector/rebuild.py": {
+    "services/readmodel/versions.py": {"name": "a view name from the READ_MODELS constant"},
+    "services/readmodel/comparison.py": {
         "table": "a table name: a key of the COMPARED constant",
         "cols": "a column list: a value of the COMPARED constant",
     },
-    "services/projector/store.py": {
-        "columns": "[*COUNT_COLUMNS, 'late_events']: column names",
+    "services/readmodel/store.py": {
+        "columns": "[*COUNTERS, 'late_events']: column names",
         "placeholders": "'$3::int[], $4::int[], ...' built from range(len(columns))",
         "names": "'v0, v1, ...' built from range(len(columns))",
         "len(columns) + 3": "a placeholder number",
     },
-    "services/projector/year_end.py": {
-        "cols": "coalesce(s.<column>, 0) for each column of COUNT_COLUMNS",
+    "services/readmodel/snapshots.py": {
+        "cols": "coalesce(s.<column>, 0) for each column of COUNTERS",
     },
 }
 

@@ -15,7 +15,7 @@ from contracts.events import CouncilRegistered, FinancialYearClosed
 from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
 from contracts.values import Signatory
-from services.letters.figures import LetterInputs
+from services.domain.letter_inputs import LetterInputs
 from services.letters.year_closed import CloseHandling, CloseOutcome, Handled, handle_close
 
 YEAR = FinancialYear(2019)

@@ -1,4 +1,4 @@
-"""PostgreSQL side of the projector: load a batch's working set, write what changed.
+"""The projector's writes: load a batch's working set, write what changed.
 
 Every statement is parameterised and set-based (one statement per table per batch, via
 unnest), and runs inside the caller's transaction with search_path set to the version's
@@ -18,18 +18,7 @@ import asyncpg
 from contracts.events import DecisionOutcome
 from contracts.groups import ComparisonGroup
 from services.domain.casebook import CaseState, CouncilState, CouncilYearKey, WorkingSet
-
-COUNT_COLUMNS = (
-    "upheld",
-    "not_upheld",
-    "advice_given",
-    "closed_after_initial_enquiries",
-    "incomplete_or_invalid",
-    "referred_back_for_local_resolution",
-    "satisfactory_remedies",
-    "compliance_outcomes",
-    "compliance_implemented",
-)
+from services.readmodel.counters import COUNTERS
 
 Conn: TypeAlias = asyncpg.Connection
 
@@ -123,16 +112,21 @@ async def load_working_set(conn: Conn, councils: Iterable[str], cases: Iterable[
     codes, refs = sorted(set(councils)), sorted(set(cases))
     council_rows = await conn.fetch("SELECT * FROM councils WHERE code = ANY($1::text[])", codes)
     case_rows = await conn.fetch("SELECT * FROM cases WHERE case_reference = ANY($1::text[])", refs)
-    snap_rows = await conn.fetch(
-        "SELECT council, financial_year FROM year_snapshot_councils "
-        "WHERE council = ANY($1::text[])",
-        codes,
-    )
     return WorkingSet(
         councils={r["code"]: _council(r) for r in council_rows},
         cases={r["case_reference"]: _case(r) for r in case_rows},
-        snapshotted={(r["council"], r["financial_year"]) for r in snap_rows},
+        snapshotted=await snapshotted(conn, codes),
     )
+
+
+async def snapshotted(conn: Conn, councils: Iterable[str]) -> set[CouncilYearKey]:
+    """The (council, year) pairs of these councils whose year snapshot is taken."""
+    rows = await conn.fetch(
+        "SELECT council, financial_year FROM year_snapshot_councils "
+        "WHERE council = ANY($1::text[])",
+        sorted(councils),
+    )
+    return {(r["council"], r["financial_year"]) for r in rows}
 
 
 async def write_changes(conn: Conn, ws: WorkingSet, last_event_at: datetime | None) -> None:
@@ -172,7 +166,7 @@ async def write_changes(conn: Conn, ws: WorkingSet, last_event_at: datetime | No
         late_per_key[key] = late_per_key.get(key, 0) + 1
     keys = sorted(set(ws.deltas) | set(late_per_key))
     if keys:
-        columns = [*COUNT_COLUMNS, "late_events"]
+        columns = [*COUNTERS, "late_events"]
         values = [
             [
                 ws.deltas[k].get(col, 0) if col != "late_events" else late_per_key.get(k, 0)

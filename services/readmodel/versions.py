@@ -1,5 +1,6 @@
 """Read-model versions: each lives in its own schema; readers see the active one through
-the views in schema ``readmodel``, switched in one transaction."""
+the views in schema ``readmodel``, switched in one transaction. ``projection_versions``
+(projector/0001) says which is which."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import TypeAlias
 
 import asyncpg
 
-from services.projector.batch import VERSION_SWITCH_LOCK
-
 Conn: TypeAlias = asyncpg.Connection
+
+# Held shared by every live batch, exclusively by a rebuild's switch-over and while a
+# version is created.
+VERSION_SWITCH_LOCK = 0x41525650  # "ARVP"
 
 # Tables and views readers may use through schema `readmodel`.
 READ_MODELS = (
@@ -32,13 +35,34 @@ def schema_of(version: int) -> str:
 
 
 def _ddl() -> str:
-    return files("services.projector").joinpath("readmodel.sql").read_text()
+    return files("services.readmodel").joinpath("tables.sql").read_text()
 
 
 async def active_schema(conn: Conn) -> str | None:
     return await conn.fetchval(  # type: ignore[no-any-return]
         "SELECT schema_name FROM public.projection_versions WHERE status = 'active'"
     )
+
+
+async def read_models_exist(conn: Conn) -> bool:
+    """Whether the projector has created the read models (and their views) yet."""
+    return bool(await conn.fetchval("SELECT to_regclass('readmodel.councils') IS NOT NULL"))
+
+
+async def use_version(conn: Conn, schema: str) -> None:
+    """Inside a transaction: unqualified read-model names mean the tables of ``schema``."""
+    await conn.execute(f"SET LOCAL search_path TO {schema}, public")
+
+
+async def share_switch_lock(conn: Conn) -> None:
+    """Inside a transaction: no switch of versions until it ends (every live batch takes it;
+    shared, so batches never wait for each other)."""
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", VERSION_SWITCH_LOCK)
+
+
+async def take_switch_lock(conn: Conn) -> None:
+    """Inside a transaction: wait for the batches under way; hold the next ones back."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", VERSION_SWITCH_LOCK)
 
 
 async def act_as_read_model_owner(conn: Conn) -> None:
@@ -57,7 +81,7 @@ async def create_version(conn: Conn, status: str) -> int:
     """A new, empty version schema with every read-model table."""
     async with conn.transaction():
         await act_as_read_model_owner(conn)
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", VERSION_SWITCH_LOCK)
+        await take_switch_lock(conn)
         version = await conn.fetchval(
             "SELECT coalesce(max(version), 0) + 1 FROM public.projection_versions"
         )
@@ -106,3 +130,60 @@ async def point_views_at(conn: Conn, schema: str) -> None:
     for name in READ_MODELS:
         await conn.execute(f"DROP VIEW IF EXISTS readmodel.{name}")
         await conn.execute(f"CREATE VIEW readmodel.{name} AS SELECT * FROM {schema}.{name}")  # noqa: S608
+
+
+async def activate(conn: Conn, version: int, schema: str) -> None:
+    """Inside the caller's transaction: ``version`` becomes the active one, the active one
+    is retired (kept until dropped by hand), and the views read ``schema``."""
+    await conn.execute(
+        "UPDATE public.projection_versions SET status = 'retired', retired_at = now() "
+        "WHERE status = 'active'"
+    )
+    await conn.execute(
+        "UPDATE public.projection_versions SET status = 'active', activated_at = now() "
+        "WHERE version = $1",
+        version,
+    )
+    await point_views_at(conn, schema)
+
+
+async def latest_building(conn: Conn) -> int | None:
+    """The newest version still being built (a rebuild to resume), if any."""
+    version: int | None = await conn.fetchval(
+        "SELECT version FROM public.projection_versions WHERE status = 'building' "
+        "ORDER BY version DESC LIMIT 1"
+    )
+    return version
+
+
+async def building(conn: Conn) -> list[int]:
+    """Every version still being built."""
+    rows = await conn.fetch(
+        "SELECT version FROM public.projection_versions WHERE status = 'building'"
+    )
+    return [r["version"] for r in rows]
+
+
+async def cancel_building(conn: Conn) -> list[int]:
+    """Drop every version still being built; the live version is untouched."""
+    rows = await conn.fetch(
+        "SELECT version, schema_name FROM public.projection_versions WHERE status = 'building'"
+    )
+    for r in rows:
+        async with conn.transaction():
+            await conn.execute(f"DROP SCHEMA {r['schema_name']} CASCADE")
+            await conn.execute(
+                "UPDATE public.projection_versions SET status = 'cancelled' WHERE version = $1",
+                r["version"],
+            )
+    return [r["version"] for r in rows]
+
+
+async def drop_retired(conn: Conn) -> list[str]:
+    """Drop the schemas of retired versions (their rows in projection_versions stay)."""
+    rows = await conn.fetch(
+        "SELECT schema_name FROM public.projection_versions WHERE status = 'retired'"
+    )
+    for r in rows:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {r['schema_name']} CASCADE")
+    return [r["schema_name"] for r in rows]

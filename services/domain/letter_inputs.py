@@ -1,0 +1,86 @@
+"""What a letter is made from: a council's figures, its group's averages, the addressee
+and the dates (read from the read models by ``services.readmodel.letter_reads``).
+
+``LetterInputs`` is stored with each outbox row (as JSON), so a letter can be rendered
+again, byte for byte, from exactly the figures it was first made from.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import date
+from fractions import Fraction
+from typing import Any
+
+from contracts.financial_year import FinancialYear
+from contracts.groups import ComparisonGroup
+from contracts.values import ChiefExecutive, Signatory
+from services.domain.letter import Letter, build_letter
+from services.domain.statistics import CouncilYear, CouncilYearCounts, GroupAverages
+
+# Stand-in addressee when the registry has no chief executive: the letter still goes to
+# the council's published address, and the operator sees the placeholder in `letters show`.
+_NO_ADDRESSEE = {
+    "name": "Chief Executive",
+    "job_title": "Chief Executive",
+    "salutation": "Chief Executive",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LetterInputs:
+    council: str
+    council_name: str
+    group: str
+    year: str
+    counts: dict[str, int]
+    population: int | None
+    averages: dict[str, list[int] | None]  # statistic -> [numerator, denominator]
+    group_councils: int
+    addressee: dict[str, str] | None
+    letter_date: str
+    publication_date: str
+    signatory: dict[str, Any]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str | dict[str, Any]) -> LetterInputs:
+        return cls(**(json.loads(raw) if isinstance(raw, str) else raw))
+
+    @property
+    def recipient(self) -> str | None:
+        return self.addressee.get("email") if self.addressee else None
+
+    def letter(self, version: int = 1) -> Letter:
+        year = FinancialYear.parse(self.year)
+        group = ComparisonGroup(self.group)
+        council = CouncilYear(
+            council=self.council,
+            year=year,
+            group=group,
+            counts=CouncilYearCounts(**self.counts),
+            population=self.population,
+        )
+        averages = GroupAverages(
+            group=group,
+            year=year,
+            councils=self.group_councils,
+            **{k: (Fraction(v[0], v[1]) if v else None) for k, v in self.averages.items()},
+        )
+        addressee = ChiefExecutive.model_validate(
+            self.addressee or {**_NO_ADDRESSEE, "email": "unknown@invalid.example"}
+        )
+        return build_letter(
+            council_name=self.council_name,
+            addressee=addressee,
+            year=year,
+            council=council,
+            averages=averages,
+            letter_date=date.fromisoformat(self.letter_date),
+            publication_date=date.fromisoformat(self.publication_date),
+            signatory=Signatory.model_validate(self.signatory),
+            version=version,
+        )

@@ -1,0 +1,74 @@
+"""The dead letters an operator sees and decides on: list, re-drive, resolve.
+
+Operators' decisions are not in the log, so a rebuild carries them over to the new version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from services.readmodel.store import Conn
+from services.readmodel.versions import active_schema
+
+
+async def list_dead_letters(
+    conn: Conn, *, state: str | None = "open", limit: int = 100
+) -> list[dict[str, Any]]:
+    """Dead letters in ``state`` (None: every state), oldest first."""
+    rows = await conn.fetch(
+        'SELECT id, topic, partition, "offset", reason, detail, event_id, event_type, council, '
+        "financial_year, status, status_note, received_at FROM readmodel.dead_letters "
+        "WHERE ($1::text IS NULL OR status = $1) ORDER BY id LIMIT $2",
+        state,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def lock_open(conn: Conn, schema: str, dead_id: int) -> asyncpg.Record:
+    """Inside a transaction: an open dead letter of version ``schema``, locked; refuses one
+    that does not exist or is no longer open."""
+    row = await conn.fetchrow(
+        f"SELECT * FROM {schema}.dead_letters WHERE id = $1 FOR UPDATE",  # noqa: S608
+        dead_id,
+    )
+    if row is None:
+        raise LookupError(f"no dead letter {dead_id}")
+    if row["status"] != "open":
+        raise ValueError(f"dead letter {dead_id} is {row['status']}, not open")
+    return row
+
+
+async def mark_redriven(conn: Conn, schema: str, dead_id: int, note: str) -> None:
+    await conn.execute(
+        f"UPDATE {schema}.dead_letters SET status = 'redriven', status_note = $2, "  # noqa: S608
+        "status_at = now() WHERE id = $1",
+        dead_id,
+        note,
+    )
+
+
+async def resolve_dead_letters(conn: Conn, ids: list[int], note: str) -> int:
+    """An operator decided these need no re-drive (for example, published again fixed):
+    the open ones among them are closed; returns how many."""
+    schema = await active_schema(conn)
+    result = await conn.execute(
+        f"UPDATE {schema}.dead_letters SET status = 'resolved', status_note = $2, "  # noqa: S608
+        "status_at = now() WHERE id = ANY($1::bigint[]) AND status = 'open'",
+        ids,
+        note,
+    )
+    return int(result.split()[-1])
+
+
+async def carry_decisions_over(conn: Conn, live: str, rebuilt: str) -> None:
+    """Operators' decisions on the dead letters of version ``live``, onto the same dead
+    letters (same topic, partition and offset) of version ``rebuilt``."""
+    await conn.execute(
+        f"UPDATE {rebuilt}.dead_letters n SET status = o.status, "  # noqa: S608
+        f"status_note = o.status_note, status_at = o.status_at "
+        f"FROM {live}.dead_letters o WHERE o.topic = n.topic "
+        f'AND o.partition = n.partition AND o."offset" = n."offset"'
+    )

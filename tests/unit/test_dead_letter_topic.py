@@ -1,0 +1,60 @@
+"""The copy of a dead letter on the dead-letter topic: where it came from, why, and a value
+the broker will take."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts.codec import Reason, RejectedMessage
+from services.projector.batch import DeadLetter
+from services.projector.dead_letter_topic import (
+    MAX_DEAD_LETTER_VALUE,
+    dead_letter_message,
+    dead_letter_sink,
+)
+from tests.support.fakes import FakeRecord
+
+
+def dead(value: bytes | None, offset: int = 12, detail: str = "no such council") -> DeadLetter:
+    record = FakeRecord("facts", 3, offset, key=b"AAA", value=value)
+    return DeadLetter(record, RejectedMessage(Reason.UNKNOWN_COUNCIL, detail))
+
+
+def test_the_copy_says_where_the_message_came_from_and_why() -> None:
+    value, headers = dead_letter_message(dead(b'{"x": 1}', detail="x" * 5000))
+    assert value == b'{"x": 1}'
+    assert headers == {
+        "dead-letter-reason": "unknown_council",
+        "dead-letter-detail": "x" * 1000,
+        "original-topic": "facts",
+        "original-partition": "3",
+        "original-offset": "12",
+    }
+
+
+def test_a_message_too_large_to_copy_whole_is_cut_and_says_so() -> None:
+    big = b"y" * (MAX_DEAD_LETTER_VALUE + 1)
+    value, headers = dead_letter_message(dead(big))
+    assert value == big[:MAX_DEAD_LETTER_VALUE]
+    assert headers["dead-letter-value-truncated"] == f"{len(big)} bytes; whole in the table"
+    _, whole = dead_letter_message(dead(big[:MAX_DEAD_LETTER_VALUE]))
+    assert "dead-letter-value-truncated" not in whole
+
+
+def test_a_message_without_a_value_is_copied_empty() -> None:
+    value, _ = dead_letter_message(dead(None))
+    assert value == b""
+
+
+async def test_the_sink_publishes_each_copy_in_order_with_the_original_key() -> None:
+    sent: list[tuple[bytes, dict[str, Any]]] = []
+
+    async def publish(value: bytes, **kw: Any) -> None:
+        sent.append((value, kw))
+
+    sink = dead_letter_sink(publish, "annual-review.dead-letters")
+    await sink([dead(b"a", offset=1), dead(b"b", offset=2)])
+    assert [v for v, _ in sent] == [b"a", b"b"]
+    assert {kw["topic"] for _, kw in sent} == {"annual-review.dead-letters"}
+    assert [kw["key"] for _, kw in sent] == [b"AAA", b"AAA"]
+    assert [kw["headers"]["original-offset"] for _, kw in sent] == ["1", "2"]
