@@ -58,7 +58,7 @@ LetterYear = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def _read(path: Path) -> str:
+def read_document(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -71,7 +71,7 @@ def _read(path: Path) -> str:
         )
 
 
-def _refuse(path: Path, problems: NarrativeError) -> None:
+def refuse_document(path: Path, problems: NarrativeError) -> None:
     for problem in problems.problems:
         err.print(f"{path}:{problem.line}: {problem.message}", markup=False, soft_wrap=True)
     fail(
@@ -106,11 +106,11 @@ def check(
     file: Annotated[Path, typer.Argument(help="The narrative document (Markdown).")],
 ) -> None:
     """Check a document without registering it: every problem, with its line."""
-    markdown = _read(file)
+    markdown = read_document(file)
     try:
         doc = parse(markdown)
     except NarrativeError as problems:
-        _refuse(file, problems)
+        refuse_document(file, problems)
     used = ", ".join("{" + p + "}" for p in sorted(doc.placeholders)) or "none"
     out.print(f"{file}: fine (placeholders used: {used})")
 
@@ -139,7 +139,7 @@ def set_(
 
       annual-review letters narrative set 2026 narrative-2026.md --by "J Smith"
     """
-    markdown = _read(file)
+    markdown = read_document(file)
     fmt: LetterFormat | None = None
     if letter_format is not None:
         if letter_format not in LETTER_FORMATS:
@@ -151,7 +151,7 @@ def set_(
     except UnsupportedLetterYear as e:
         fail(str(e), code=ExitCode.INVALID_INPUT)
     except NarrativeError as problems:
-        _refuse(file, problems)
+        refuse_document(file, problems)
     version, position = on_kafka(
         register(settings(), year, markdown, letter_format=fmt, registered_by=by, note=note)
     )

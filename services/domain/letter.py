@@ -228,6 +228,7 @@ class Letter:
     # without one, which the renderer refuses (a letter is never sent without its narrative).
     narrative: RenderedNarrative | None = None
     narrative_sha256: str | None = None
+    proof: bool = False  # a proof for the office: every page says so, and it is never sent
 
     @property
     def blocks(self) -> tuple[StatisticBlock, StatisticBlock, StatisticBlock]:
@@ -247,6 +248,7 @@ def build_letter(
     *,
     narrative: Narrative | None = None,
     letter_format: LetterFormat | None = None,
+    proof: bool = False,
 ) -> Letter:
     """Decide the whole letter for one council and year, in the year's format
     (``letter_format`` as registered with the narrative, else the built-in one).
@@ -291,6 +293,7 @@ def build_letter(
         uphold=_uphold_block(council_name, year, council, averages, features, period),
         compliance=_compliance_block(council, averages, authority, period),
         remedy=_remedy_block(council, averages, features, period),
+        proof=proof,
     )
     if narrative is None:
         return letter

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from contracts.events import NarrativeRegistered
+from contracts.events import FinancialYearClosed, NarrativeRegistered
 from contracts.values import LetterFormat
 from services.domain.letter import UnsupportedLetterYear, format_for
 from services.domain.narrative import Narrative, NarrativeError, content_hash, parse
@@ -102,3 +102,17 @@ def fold(registrations: Iterable[Registration], shipped: Mapping[int, str]) -> N
             )
         )
     return book
+
+
+def pinned(book: NarrativeBook, close: FinancialYearClosed) -> NarrativeVersion | None:
+    """The narrative a close's letters print: the version it pinned, if the book has exactly
+    that document (same sha256); for a close from before narratives were pinned (schema
+    version 1), the version in force. None: the letters cannot be made (they fail, saying so).
+    """
+    letter_year = close.financial_year.letter_year
+    if close.narrative_version is None:
+        return book.in_force(letter_year)
+    found = book.version(letter_year, close.narrative_version)
+    if found is None or found.sha256 != close.narrative_sha256:
+        return None
+    return found

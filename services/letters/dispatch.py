@@ -31,7 +31,7 @@ from services.letters import outbox
 from services.letters.config import LettersSettings
 from services.letters.email import build_email
 from services.letters.faults import crash_point
-from services.letters.render import digests, render_letter
+from services.letters.render import PERMANENT_RENDER_ERRORS, digests, render_letter
 from services.platform.db import backoff_delay, is_transient
 from services.platform.settings import Settings
 
@@ -53,9 +53,17 @@ _SETTLED = {
 }
 
 
+class RenderRefused(RuntimeError):
+    """A letter that cannot be rendered for a reason no retry fixes (one str argument, so it
+    comes back whole from a worker process)."""
+
+
 def render_inputs(context: str, version: int) -> tuple[str, str, str, bytes, tuple[str, str, str]]:
     """Top level, so a worker process can run it: (template version, text, html, pdf, sha)."""
-    rendered = render_letter(LetterInputs.from_json(context).letter(version))
+    try:
+        rendered = render_letter(LetterInputs.from_json(context).letter(version))
+    except PERMANENT_RENDER_ERRORS as refused:
+        raise RenderRefused(str(refused) or type(refused).__name__) from None
     d = digests(rendered)
     return (
         rendered.template_version,
@@ -183,9 +191,21 @@ class Dispatcher:
                         self.executor, render_inputs, r.inputs.to_json(), r.version
                     )
                     for r in rows
-                )
+                ),
+                return_exceptions=True,
             )
-            for row, (template_version, text, html, pdf, sha) in zip(rows, results, strict=True):
+            transient = [r for r in results if isinstance(r, BaseException)
+                         and not isinstance(r, RenderRefused)]  # fmt: skip
+            if transient:
+                raise transient[0]  # nothing of the batch is stored: rendered again later
+            for row, result in zip(rows, results, strict=True):
+                if isinstance(result, RenderRefused):
+                    log.error("letter cannot be rendered: failed, for an operator",
+                              council=row.council, reason=str(result)[:300])  # fmt: skip
+                    await outbox.mark_render_refused(conn, row, str(result))
+                    continue
+                assert not isinstance(result, BaseException)
+                template_version, text, html, pdf, sha = result
                 await outbox.mark_rendered(
                     conn,
                     row,

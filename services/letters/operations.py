@@ -8,6 +8,7 @@ applies to which letter is services/domain/letter_lifecycle.py's to say.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -18,6 +19,7 @@ from contracts.financial_year import FinancialYear
 from services.domain import letter_lifecycle as lifecycle
 from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import Transition
+from services.domain.narrative_book import NarrativeVersion
 from services.domain.statistics import AveragingRule
 from services.letters import outbox
 from services.readmodel.letter_reads import live_inputs
@@ -120,9 +122,11 @@ async def move(conn: Conn, action: Transition, council: str, year: FinancialYear
 async def reissue(
     conn: Conn, council: str, year: FinancialYear, *, reason: str, rule: AveragingRule,
     message_id_domain: str, letter_date: date | None = None,
+    narrative: NarrativeVersion | None = None,
 ) -> tuple[int, int]:  # fmt: skip
     """A new, numbered version of a council's letter from the live figures (for example
-    after a correction changed them). Returns (outbox id, version)."""
+    after a correction changed them), printing the narrative the previous version was made
+    from unless ``narrative`` names another. Returns (outbox id, version)."""
     previous = await get_letter(conn, council, year)
     context = LetterInputs.from_json(previous["context"])
     inputs = await live_inputs(
@@ -131,4 +135,9 @@ async def reissue(
         publication_date=date.fromisoformat(context.publication_date),
         signatory=context.signatory,
     )  # fmt: skip
+    inputs = (
+        inputs.with_narrative(narrative)
+        if narrative is not None
+        else replace(inputs, narrative=context.narrative)
+    )
     return await outbox.add_version(conn, inputs, reason, message_id_domain)

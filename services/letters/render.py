@@ -34,6 +34,12 @@ class LetterRenderError(RuntimeError):
     """The letter could not be rendered, e.g. an asset was refused or missing."""
 
 
+# What no retry of a render fixes: a letter without its narrative or format (LetterRenderError,
+# UnsupportedLetterYear), a narrative that does not check (NarrativeError), figures that cannot
+# be right (ValueError from build_letter), a placeholder without a value (KeyError).
+PERMANENT_RENDER_ERRORS: tuple[type[Exception], ...] = (LetterRenderError, ValueError, KeyError)
+
+
 _DATE = re.compile(rf"\b(\d{{1,2}}) ({'|'.join(MONTHS)}) (\d{{4}})\b")
 
 
