@@ -103,7 +103,9 @@ def _described(v: NarrativeVersion) -> dict[str, Any]:
 
 @app.command("check")
 def check(
-    file: Annotated[Path, typer.Argument(help="The narrative document (Markdown).")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="The narrative document (Markdown).")
+    ],
 ) -> None:
     """Check a document without registering it: every problem, with its line."""
     markdown = read_document(file)
@@ -118,7 +120,9 @@ def check(
 @app.command("set")
 def set_(
     year: LetterYear,
-    file: Annotated[Path, typer.Argument(help="The narrative document (Markdown).")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="The narrative document (Markdown).")
+    ],
     letter_format: Annotated[
         str | None,
         typer.Option(
