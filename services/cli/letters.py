@@ -23,6 +23,7 @@ from services.cli.common import (
 from services.cli.db import connection, run_db
 from services.cli.narratives import on_kafka
 from services.domain.letter_lifecycle import LetterState, Transition
+from services.domain.narrative_book import NarrativeVersion
 from services.letters import operations
 from services.letters.config import get_letters_settings
 from services.letters.narrative_registry import load_book
@@ -128,9 +129,14 @@ def export(
 
 
 def _move(action: Transition, council: str, year: FinancialYear, note: str) -> None:
+    async def narrative_in_force() -> NarrativeVersion | None:
+        return (await load_book(settings())).in_force(year.letter_year)
+
     async def go() -> int:
         async with connection(settings()) as conn:
-            return await operations.move(conn, action, council.upper(), year, note)
+            return await operations.move(
+                conn, action, council.upper(), year, note, narrative_in_force
+            )
 
     run_db(go())
     out.print(f"{council.upper()} {year}: {action} done; the letter service takes it from here")

@@ -8,6 +8,7 @@ applies to which letter is services/domain/letter_lifecycle.py's to say.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -82,13 +83,20 @@ def _write(out: Path, rows: list[asyncpg.Record]) -> list[Path]:
     return written
 
 
-async def move(conn: Conn, action: Transition, council: str, year: FinancialYear, note: str) -> int:
+NarrativeInForce: TypeAlias = Callable[[], Awaitable[NarrativeVersion | None]]
+
+
+async def move(
+    conn: Conn, action: Transition, council: str, year: FinancialYear, note: str,
+    narrative_in_force: NarrativeInForce | None = None,
+) -> int:  # fmt: skip
     """Apply an operator's command (release, resend, confirm-sent) to the council's latest
-    letter for the year."""
+    letter for the year. A resend of a letter that was never rendered renders it again;
+    if it failed for want of a narrative, it now prints the one in force (once registered)."""
     action = Transition(action)
     async with conn.transaction():
         row = await conn.fetchrow(
-            "SELECT id, state, text_body IS NOT NULL AS rendered FROM letters.outbox "
+            "SELECT id, state, context, text_body IS NOT NULL AS rendered FROM letters.outbox "
             "WHERE council = $1 AND financial_year = $2 ORDER BY version DESC LIMIT 1 FOR UPDATE",
             council,
             year.start_year,
@@ -111,12 +119,25 @@ async def move(conn: Conn, action: Transition, council: str, year: FinancialYear
                 lifecycle.target(how),
             )
         else:
+            if how is Transition.RERENDER and narrative_in_force is not None:
+                await _attach_missing_narrative(conn, row, narrative_in_force)
             await outbox.apply(conn, row["id"], how, f"{action} by an operator: {note}")
             if action is Transition.RESEND:
                 await conn.execute(
                     "UPDATE letters.outbox SET attempts = 0 WHERE id = $1", row["id"]
                 )
     return int(row["id"])
+
+
+async def _attach_missing_narrative(
+    conn: Conn, row: asyncpg.Record, narrative_in_force: NarrativeInForce
+) -> None:
+    inputs = LetterInputs.from_json(row["context"])
+    if inputs.narrative is not None:
+        return
+    narrative = await narrative_in_force()
+    if narrative is not None:
+        await outbox.replace_inputs(conn, row["id"], inputs.with_narrative(narrative))
 
 
 async def reissue(

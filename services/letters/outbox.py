@@ -119,6 +119,15 @@ async def mark_rendered(
     ))  # fmt: skip
 
 
+async def replace_inputs(conn: Conn, row_id: int, inputs: LetterInputs) -> None:
+    """New inputs for a letter never rendered (its narrative, registered since it failed)."""
+    await conn.execute(
+        "UPDATE letters.outbox SET context = $2::jsonb, updated_at = now() "
+        "WHERE id = $1 AND text_body IS NULL",
+        row_id, inputs.to_json(),
+    )  # fmt: skip
+
+
 async def mark_render_refused(conn: Conn, row: OutboxRow, reason: str) -> None:
     """The letter cannot be rendered for a reason no retry fixes: failed, with the reason."""
     await conn.execute(
