@@ -83,6 +83,36 @@ def _write(out: Path, rows: list[asyncpg.Record]) -> list[Path]:
     return written
 
 
+FAILED_SHOWN = 20
+
+
+async def summary(conn: Conn) -> dict[str, Any]:
+    """Letters by state, and the failed ones with their reasons (``status``)."""
+    if not await conn.fetchval("SELECT to_regclass('letters.outbox') IS NOT NULL"):
+        return {"by_state": {}, "failed": []}
+    by_state = {
+        r["state"]: r["n"]
+        for r in await conn.fetch("SELECT state, count(*) AS n FROM letters.outbox GROUP BY 1")
+    }
+    failed = await conn.fetch(
+        "SELECT council, financial_year, version, coalesce(last_error, smtp_response, '') "
+        "AS reason FROM letters.outbox WHERE state = $1 ORDER BY updated_at DESC LIMIT $2",
+        lifecycle.LetterState.FAILED, FAILED_SHOWN,
+    )  # fmt: skip
+    return {
+        "by_state": by_state,
+        "failed": [
+            {
+                "council": r["council"],
+                "financial_year": FinancialYear(r["financial_year"]).label,
+                "version": r["version"],
+                "reason": r["reason"][:300],
+            }
+            for r in failed
+        ],
+    }
+
+
 NarrativeInForce: TypeAlias = Callable[[], Awaitable[NarrativeVersion | None]]
 
 
