@@ -4,7 +4,10 @@ in for the office's own (the project ships no narrative after 2020, so none can 
 from __future__ import annotations
 
 from services.domain.narrative import Narrative, parse
+from services.domain.narrative_book import NarrativeVersion
+from services.letters.narrative_registry import register
 from services.letters.narratives import shipped
+from services.platform.settings import Settings
 
 TEST_NARRATIVE = """\
 I write to you with our annual summary of statistics on the decisions made by the Local \
@@ -29,3 +32,12 @@ relevant scrutiny committee.
 def narrative_for(letter_year: int) -> Narrative:
     """The shipped narrative of the year, else the test narrative."""
     return shipped(letter_year) or parse(TEST_NARRATIVE)
+
+
+async def register_test_narrative(
+    settings: Settings, letter_year: int, markdown: str = TEST_NARRATIVE
+) -> NarrativeVersion:
+    """Register a narrative for a letter year on the stack's narratives topic, as the office
+    would with `letters narrative set`."""
+    version, _ = await register(settings, letter_year, markdown, registered_by="tests")
+    return version
