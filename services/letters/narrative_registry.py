@@ -29,7 +29,7 @@ PRODUCER = "annual-review-cli"
 
 
 async def load_book(settings: Settings) -> NarrativeBook:
-    records = await read_whole_topic(settings, settings.topic(NARRATIVES))
+    records = await read_whole_topic(settings, NARRATIVES)
     registrations: list[Registration] = []
     unreadable: list[RefusedRegistration] = []
     for r in records:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from contracts.topics import TopicSpec
 from services.platform.kafka.security import client_kwargs
 from services.platform.settings import Settings
 
@@ -27,22 +28,24 @@ class TopicRecord:
     value: bytes | None
 
 
-async def read_whole_topic(settings: Settings, topic: str) -> list[TopicRecord]:
-    """Every record of ``topic`` up to its end offsets when called, in (partition, offset)
-    order."""
+async def read_whole_topic(settings: Settings, spec: TopicSpec) -> list[TopicRecord]:
+    """Every record of the settings' ``spec`` topic up to its end offsets when called, in
+    (partition, offset) order. Its partitions are the declared ones (contracts/topics.py)."""
+    topic = settings.topic(spec)
     consumer = AIOKafkaConsumer(
-        **client_kwargs(settings), enable_auto_commit=False, request_timeout_ms=10_000
+        **client_kwargs(settings),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        request_timeout_ms=10_000,
     )
     await consumer.start()
     try:
-        await consumer.topics()  # fetches the cluster's metadata
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            raise LookupError(f"topic {topic} does not exist: run `make up` (or `make topics`)")
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        assigned = [TopicPartition(topic, p) for p in range(spec.partitions)]
         consumer.assign(assigned)
         ends = await consumer.end_offsets(assigned)
-        await consumer.seek_to_beginning(*assigned)
+        # An explicit seek: a lazy seek_to_beginning can lose to the fetcher's first reset.
+        for tp, offset in (await consumer.beginning_offsets(assigned)).items():
+            consumer.seek(tp, offset)
         records: list[TopicRecord] = []
         todo = {tp for tp in assigned if ends[tp] > 0}
         deadline = asyncio.get_running_loop().time() + READ_TIMEOUT_S
