@@ -13,14 +13,16 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-WIDTH = 640
-HEIGHT = 240
-LEFT = 44  # room for the axis labels
-BOTTOM = 36
-TOP = 12
+SLOT = 130  # per year, in SVG units; the drawing scales to its column
+HEIGHT = 250
+LEFT = 48  # room for the axis labels
+RIGHT = 8
+BOTTOM = 34
+TOP = 24  # room for the value above a full bar
 PLOT_H = HEIGHT - BOTTOM - TOP
-COUNCIL = "#1d5b79"  # 7.3:1 on white
-AVERAGE = "#5f6b73"  # 5.6:1 on white
+BAR = 40
+COUNCIL = "#1d5b79"  # filled bars, 7.3:1 on white
+AVERAGE = "#4a5560"  # outlined bars, 7.5:1 on white: told apart by shape, not colour alone
 INK = "#1f2933"
 GRID = "#c9d1d6"
 
@@ -37,38 +39,47 @@ def _y(value: int) -> float:
 
 
 def year_chart(title: str, points: Sequence[Point]) -> Markup:
-    """Two bars per year (the council, its group average), oldest year on the left."""
-    parts = [
-        Markup('<title id="chart-title">{}</title>').format(title),
-    ]
-    for tick in (0, 25, 50, 75, 100):
+    """Two bars per year, oldest year on the left: the council filled, its group average
+    outlined, each with its figure above it."""
+    width = LEFT + RIGHT + SLOT * max(len(points), 2)
+    parts = [Markup('<title id="chart-title">{}</title>').format(title)]
+    for tick in (0, 50, 100):
         y = _y(tick)
         parts.append(
             Markup(
                 '<line x1="{l}" x2="{r}" y1="{y:g}" y2="{y:g}" stroke="{g}" stroke-width="1"/>'
                 '<text x="{tx}" y="{ty:g}" text-anchor="end" fill="{ink}">{t}%</text>'
-            ).format(l=LEFT, r=WIDTH - 8, y=y, g=GRID, tx=LEFT - 6, ty=y + 4, ink=INK, t=tick)
+            ).format(l=LEFT, r=width - RIGHT, y=y, g=GRID, tx=LEFT - 6, ty=y + 5, ink=INK, t=tick)
         )
-    slot = (WIDTH - LEFT - 8) / max(len(points), 1)
-    bar = min(28.0, slot / 3)
     for i, p in enumerate(points):
-        x0 = LEFT + i * slot + (slot - 2 * bar) / 2
-        for j, (value, colour) in enumerate(((p.council, COUNCIL), (p.average, AVERAGE))):
+        x0 = LEFT + i * SLOT + (SLOT - 2 * BAR - 6) / 2
+        for j, value in enumerate((p.council, p.average)):
             if value is None:
                 continue
-            x = x0 + j * bar
+            x = x0 + j * (BAR + 6)
+            fill, stroke = (COUNCIL, COUNCIL) if j == 0 else ("#ffffff", AVERAGE)
             parts.append(
                 Markup(
-                    '<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" fill="{c}"/>'
-                ).format(x=x, y=_y(value), w=bar - 2, h=PLOT_H * value / 100, c=colour)
+                    '<rect x="{x:g}" y="{y:g}" width="{w}" height="{h:g}" fill="{f}" '
+                    'stroke="{s}" stroke-width="2"/>'
+                    '<text x="{tx:g}" y="{ty:g}" text-anchor="middle" fill="{ink}">{v}%</text>'
+                ).format(
+                    x=x + 1,
+                    y=_y(value),
+                    w=BAR - 2,
+                    h=max(PLOT_H * value / 100, 0.5),
+                    f=fill,
+                    s=stroke,
+                    tx=x + BAR / 2,
+                    ty=_y(value) - 6,
+                    ink=INK,
+                    v=value,
+                )
             )
-        parts.append(
-            Markup(
-                '<text x="{x:g}" y="{y}" text-anchor="middle" fill="{ink}">{label}</text>'
-            ).format(x=x0 + bar, y=HEIGHT - BOTTOM + 18, ink=INK, label=p.label)
-        )
+        label = Markup('<text x="{x:g}" y="{y}" text-anchor="middle" fill="{ink}">{label}</text>')
+        parts.append(label.format(x=x0 + BAR + 3, y=HEIGHT - 10, ink=INK, label=p.label))
     return Markup(
         '<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
         'aria-labelledby="chart-title" viewBox="0 0 {w} {h}" font-family="sans-serif" '
-        'font-size="13">{body}</svg>'
-    ).format(w=WIDTH, h=HEIGHT, body=Markup("").join(parts))
+        'font-size="15">{body}</svg>'
+    ).format(w=width, h=HEIGHT, body=Markup("").join(parts))
