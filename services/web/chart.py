@@ -80,6 +80,7 @@ def year_chart(title: str, points: Sequence[Point]) -> Markup:
         parts.append(label.format(x=x0 + BAR + 3, y=HEIGHT - 10, ink=INK, label=p.label))
     return Markup(
         '<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-        'aria-labelledby="chart-title" viewBox="0 0 {w} {h}" font-family="sans-serif" '
+        'aria-labelledby="chart-title" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+        'font-family="sans-serif" '
         'font-size="15">{body}</svg>'
     ).format(w=width, h=HEIGHT, body=Markup("").join(parts))
