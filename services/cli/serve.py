@@ -69,8 +69,8 @@ def letters() -> None:
 def web() -> None:
     """Run the public web site, "Your council's performance" (read-only; docs/web.md).
 
-    Listens on AR_WEB_HOST:AR_WEB_PORT (127.0.0.1:8080); run it as principal `web`, whose
-    database role reads only what is published.
+    Listens on AR_WEB_HOST:AR_WEB_PORT (127.0.0.1:8080); run it as principal `web`
+    (role ar_web), which can read only what is published.
     """
     serve_site = _load("services.web.app", "serve")
     settings()

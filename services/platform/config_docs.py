@@ -14,12 +14,16 @@ from pydantic_settings import BaseSettings
 from services.letters.config import LettersSettings
 from services.platform.settings import Settings
 from services.projector.config import ProjectorSettings
+from services.publication.config import PublicationSettings
+from services.web.config import WebSettings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 SECTIONS: tuple[tuple[str, type[BaseSettings]], ...] = (
     ("Every process", Settings),
     ("Projector", ProjectorSettings),
     ("Letter service", LettersSettings),
+    ("Web site", WebSettings),
+    ("Publication job", PublicationSettings),
 )
 
 
