@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
         try:
             async with pool.acquire() as conn:
                 await ensure_migrated(conn)
-            app.state.site = Site(pool, content, web.refresh_s)
+            app.state.site = Site(pool, content, web.refresh_s, web.page_cache)
             await app.state.site.catalogue()
             log.info("web site ready", base_url=web.base_url)
             yield

@@ -34,6 +34,11 @@ class WebSettings(BaseSettings):
         description="How often the site checks whether anything newly published must be "
         "shown (0: on every request)",
     )
+    page_cache: bool = Field(
+        default=True,
+        description="Keep each rendered page until the published data changes (off: render "
+        "every request; the benchmark's comparison row)",
+    )
     cache_max_age_s: int = Field(
         default=60, ge=0, description="Cache-Control max-age of pages and open data"
     )

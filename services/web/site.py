@@ -34,8 +34,11 @@ class Rendered:
 
 
 class Site:
-    def __init__(self, pool: asyncpg.Pool, content: Content, refresh_s: float) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, content: Content, refresh_s: float, page_cache: bool = True
+    ) -> None:
         self.pool = pool
+        self.page_cache = page_cache
         self.content = content
         self.refresh_s = refresh_s
         self._catalogue: Catalogue | None = None
@@ -76,6 +79,8 @@ class Site:
         return found
 
     def keep(self, key: str, rendered: Rendered) -> Rendered:
+        if not self.page_cache:
+            return rendered
         self._pages[key] = rendered
         if len(self._pages) > PAGE_CACHE_SIZE:
             self._pages.popitem(last=False)
