@@ -1,4 +1,4 @@
-"""``python -m bench.web``: the public site under load, runnable alone (about 2.5 minutes).
+"""``python -m bench.web``: the public site under load, runnable alone (about 3.5 minutes).
 
     .venv/bin/python -m bench.web                  # 200 requests/s from 20 clients, 30 s a row
     .venv/bin/python -m bench.web --seconds 5      # a quick look
@@ -13,7 +13,8 @@ moment it was due, so a slow server cannot hide its queue), for each row:
 
 1. a static file from the same server (the baseline: no application code);
 2. the council page, full responses (no conditional requests);
-3. the council page rendered on every request (the site's page cache off);
+3. the council page rendered on every request (the site's page cache off), at the rate and
+   at half of it;
 4. the year's CSV, full responses;
 5. the council page with If-None-Match: 304s (HTTP caching).
 
@@ -285,6 +286,8 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     else [
                         Row("council page, rendered every request (page cache off)", page,
                             args.rate, args.seconds, args.clients, {}),
+                        Row("the same at half the rate", page, args.rate / 2, args.seconds,
+                            args.clients, {}),
                     ]
                 )  # fmt: skip
                 for row in rows:
