@@ -9,6 +9,7 @@ the tests with what to run.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from dataclasses import dataclass, field
@@ -89,7 +90,7 @@ def heading_problems(found: list[tuple[int, str]]) -> list[str]:
     levels = [level for level, _ in found]
     if levels.count(1) != 1 or (levels and levels[0] != 1):
         problems.append(f"expected one h1, first: {levels}")
-    for (a, _), (b, text) in zip(found, found[1:], strict=False):
+    for (a, _), (b, text) in itertools.pairwise(found):
         if b > a + 1:
             problems.append(f"h{a} then h{b} ({text!r})")
     return problems
@@ -108,8 +109,9 @@ async def tab_through(page: Page, limit: int = 400) -> list[dict[str, Any]]:
               if (!el || el === document.body) return null;
               const s = getComputedStyle(el);
               const r = el.getBoundingClientRect();
-              return {tag: el.tagName.toLowerCase(), text: (el.textContent || el.value || '').trim().slice(0, 60),
-                      id: el.id, href: el.getAttribute('href'),
+              const text = (el.textContent || el.value || '').trim().slice(0, 60);
+              return {tag: el.tagName.toLowerCase(), text, id: el.id,
+                      href: el.getAttribute('href'),
                       outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2,
                       shadow: s.boxShadow !== 'none',
                       visible: r.width > 0 && r.height > 0};
@@ -126,7 +128,7 @@ async def tab_through(page: Page, limit: int = 400) -> list[dict[str, Any]]:
 async def tabbable_count(page: Page) -> int:
     count: int = await page.evaluate(
         "() => [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select,"
-        " textarea, [tabindex]:not([tabindex=\"-1\"])')]"
+        ' textarea, [tabindex]:not([tabindex="-1"])\')]'
         ".filter(e => !e.disabled && e.getClientRects().length).length"
     )
     return count
@@ -142,8 +144,10 @@ async def reflow_overflow(page: Page) -> dict[str, Any]:
           const out = [...document.body.querySelectorAll('*')].filter(e => {
             if (e.closest('.table-scroll')) return false;
             const r = e.getBoundingClientRect();
-            return r.width > 0 && (r.right > width + 1 || r.left < -1) && !e.closest('.visually-hidden, .skip-link');
-          }).slice(0, 10).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''));
+            const outside = r.right > width + 1 || r.left < -1;
+            return r.width > 0 && outside && !e.closest('.visually-hidden, .skip-link');
+          }).slice(0, 10)
+            .map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''));
           return {scroll: document.documentElement.scrollWidth - width, out};
         }"""
     )
