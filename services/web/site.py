@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import structlog
 
 from contracts.financial_year import FinancialYear
 from services.publication import queries
 from services.web.catalogue import Catalogue, build_catalogue
 from services.web.content import Content
 
+log = structlog.get_logger(__name__)
 PAGE_CACHE_SIZE = 4096
 LETTER_CACHE_SIZE = 64
 
@@ -57,7 +59,15 @@ class Site:
         if self._catalogue is None or time.monotonic() - self._checked >= self.refresh_s:
             async with self._lock:
                 if self._catalogue is None or time.monotonic() - self._checked >= self.refresh_s:
-                    await self._refresh()
+                    try:
+                        await self._refresh()
+                    except (OSError, asyncpg.PostgresError) as exc:
+                        if self._catalogue is None:
+                            raise
+                        # What was published stays published: keep serving it while the
+                        # database is away (readiness says so), and look again later.
+                        log.warning("cannot check for newly published data", error=str(exc))
+                        self._checked = time.monotonic()
         assert self._catalogue is not None
         return self._catalogue
 
