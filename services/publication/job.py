@@ -80,7 +80,7 @@ async def _publish(conn: Conn, year: FinancialYear, now: datetime) -> bool:
         row = await conn.fetchrow(
             "INSERT INTO publication.published_years (financial_year, close_id, letter_date, "
             "publication_date, publishes_at, published_at) "
-            "VALUES ($1, $2, $3, $4, $4::timestamp AT TIME ZONE 'Europe/London', $5) "
+            "VALUES ($1, $2, $3, $4::date, ($4::date)::timestamp AT TIME ZONE 'Europe/London', $5) "
             "ON CONFLICT (financial_year) DO NOTHING RETURNING financial_year",
             year.start_year, close["close_id"], close["letter_date"], close["publication_date"],
             now,
