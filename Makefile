@@ -17,7 +17,7 @@ help:
 	@echo "make down     stop the servers and every project process recorded in .local/"
 	@echo "make status   show whether the servers run (exit 3 when not)"
 	@echo "make test     setup, up, pytest (PYTEST_ARGS=...), always down"
-	@echo "make demo     run the end-to-end demo"
+	@echo "make demo     run the end-to-end demo (ends serving the web site; no terminal: checks it)"
 	@echo "make bench    run the benchmarks"
 	@echo "make lint     ruff check, ruff format --check, lint-imports (layering), mypy"
 	@echo "make migrate  apply pending SQL migrations"

@@ -34,8 +34,10 @@ VENV="$AR_ROOT/.venv"
 VENV_STAMP="$VENV/.annual-review-installed"
 PYTHON_BIN="${AR_PYTHON:-python3.11}"
 # Debian packages the project needs at run time (WeasyPrint: Pango, HarfBuzz; pdftoppm for
-# rendering checks; a font).
-DEB_PACKAGES=(poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
+# rendering checks; a font) and for the web's browser tests (Chromium: browsers cannot be
+# downloaded, Playwright drives Debian's; npm installs axe-core).
+DEB_PACKAGES=(poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+  chromium)
 
 setup_system_packages() {
   local missing=() p
@@ -46,6 +48,7 @@ setup_system_packages() {
   command -v java >/dev/null || [[ -x ${JAVA_HOME:-/nonexistent}/bin/java ]] \
     || missing+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null || missing+=(maven)
+  command -v npm >/dev/null || missing+=(npm)
   command -v "$PYTHON_BIN" >/dev/null || [[ -x $VENV/bin/python ]] || missing+=(python3.11 python3.11-venv)
   if (( ${#missing[@]} )); then
     apt_install "${missing[@]}"
@@ -72,12 +75,24 @@ setup_venv() {
   echo "$want" >"$VENV_STAMP"
 }
 
+# axe-core for the browser tests, at the version infra/web/package.json pins.
+setup_axe() {
+  local dir="$AR_ROOT/infra/web"
+  if [[ -f $dir/node_modules/axe-core/axe.min.js ]]; then
+    say "axe-core present"
+    return 0
+  fi
+  say "npm install in infra/web (axe-core)"
+  (cd "$dir" && npm install --no-audit --no-fund --silent) || die "npm install in infra/web failed"
+}
+
 cmd_setup() {
   local t0
   t0=$(date +%s)
   ensure_secrets
   setup_system_packages
   setup_venv
+  setup_axe
   "$KAFKA" setup
   "$PG" setup
   say "setup done in $(elapsed "$t0")"

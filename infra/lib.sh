@@ -7,7 +7,7 @@ AR_LOCAL="$AR_ROOT/.local"
 AR_SECRETS="$AR_LOCAL/secrets"
 SECRET_NAMES=(
   kafka-admin kafka-cms kafka-projector kafka-letters kafka-operator
-  pg-postgres pg-annual_review pg-ar_projector pg-ar_letters pg-ar_operator
+  pg-postgres pg-annual_review pg-ar_projector pg-ar_letters pg-ar_operator pg-ar_web
 )
 
 say()  { printf '[%s] %s\n' "${AR_COMPONENT:-infra}" "$*"; }

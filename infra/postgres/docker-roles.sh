@@ -10,5 +10,6 @@ export PGPASSWORD
   printf '%s\n' "\\set projector_password '$(cat "$s/pg-ar_projector.password")'"
   printf '%s\n' "\\set letters_password '$(cat "$s/pg-ar_letters.password")'"
   printf '%s\n' "\\set operator_password '$(cat "$s/pg-ar_operator.password")'"
+  printf '%s\n' "\\set web_password '$(cat "$s/pg-ar_web.password")'"
   printf '%s\n' "\\i /infra/postgres/roles.sql"
 } | psql -X -q -v ON_ERROR_STOP=1 -h postgres -U postgres -d postgres

@@ -204,17 +204,19 @@ verifier() {
 }
 
 ensure_role_and_db() {
-  local base=$1 owner projector letters operator
+  local base=$1 owner projector letters operator web
   ensure_secrets
   owner=$(verifier pg-annual_review)
   projector=$(verifier pg-ar_projector)
   letters=$(verifier pg-ar_letters)
   operator=$(verifier pg-ar_operator)
+  web=$(verifier pg-ar_web)
   {
     echo "\\set owner_password '$owner'"
     echo "\\set projector_password '$projector'"
     echo "\\set letters_password '$letters'"
     echo "\\set operator_password '$operator'"
+    echo "\\set web_password '$web'"
     echo "\\i $HERE/roles.sql"
   } | psql_super "$base" || { log_tail "$base"; die "creating the roles and database failed"; }
 }

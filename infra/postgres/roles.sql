@@ -3,13 +3,14 @@
 --
 --   psql -v ON_ERROR_STOP=1 <<< "\set owner_password '...' ... \i infra/postgres/roles.sql"
 --
--- Variables: owner_password, projector_password, letters_password, operator_password (either
+-- Variables: owner_password, projector_password, letters_password, operator_password,
+-- web_password (either
 -- the password or its SCRAM-SHA-256 verifier, which pg.sh computes so the server never sees
 -- the password). Idempotent: a changed password is set again. What each role may do inside a
 -- database is granted by the migrations (services/*/migrations/), database by database.
 
 -- The owner: owns the databases, applies the migrations, creates the test and demo
--- namespaces (CREATEDB). A member of the three service roles (never the other way round):
+-- namespaces (CREATEDB). A member of the service roles (never the other way round):
 -- a rebuild or a migration it runs creates read-model objects owned by ar_projector
 -- (services/readmodel/versions.py), and dropping a namespace may end their sessions.
 SELECT 'CREATE ROLE annual_review'
@@ -34,8 +35,14 @@ SELECT 'CREATE ROLE ar_operator'
 ALTER ROLE ar_operator WITH LOGIN NOCREATEDB NOCREATEROLE NOSUPERUSER
     PASSWORD :'operator_password';
 
+-- The public web site (`annual-review serve web`): reads the publication views, which show
+-- only published years (services/publication/migrations/).
+SELECT 'CREATE ROLE ar_web'
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ar_web')\gexec
+ALTER ROLE ar_web WITH LOGIN NOCREATEDB NOCREATEROLE NOSUPERUSER PASSWORD :'web_password';
+
 SELECT format('GRANT %I TO annual_review', r)
-  FROM unnest(ARRAY['ar_projector', 'ar_letters', 'ar_operator']) AS r
+  FROM unnest(ARRAY['ar_projector', 'ar_letters', 'ar_operator', 'ar_web']) AS r
  WHERE NOT pg_has_role('annual_review', r, 'MEMBER')\gexec
 
 SELECT 'CREATE DATABASE annual_review OWNER annual_review'

@@ -89,16 +89,29 @@ def demo(
         bool, typer.Option(help="Keep the demo's database and topics afterwards.")
     ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the letters.")] = 600.0,
+    serve: Annotated[
+        bool | None,
+        typer.Option(
+            help="Serve the web site until Ctrl-C at the end (default: on a terminal). "
+            "Without it the Mansfield page is fetched once and checked.",
+            show_default=False,
+        ),
+    ] = None,
+    web_port: Annotated[int, typer.Option(help="Port of the web site (if free).")] = 8080,
 ) -> None:
     """Run a whole 2019-20 year end: councils, casework, close, letters by email.
 
     Needs Kafka and PostgreSQL (`make up`; `make demo` does it all). Starts a local SMTP
-    server and the projector and letter services itself, and stops them at the end.
+    server and the projector and letter services itself, publishes the year and starts the
+    web site, and stops them all at the end.
     """
     base = settings()
     out_dir.mkdir(parents=True, exist_ok=True)
+    if serve is None:
+        serve = sys.stdin.isatty() and sys.stdout.isatty()
+    web = (serve, web_port)
     try:
-        summary = run(_demo(base, out_dir, events, seed, register or REGISTER, keep, timeout))
+        summary = run(_demo(base, out_dir, events, seed, register or REGISTER, keep, timeout, web))
     except TimeoutError as e:
         fail(str(e), hint=f"see the service logs in {out_dir / 'logs'}", code=ExitCode.PARTIAL)
     except OSError as e:
@@ -116,6 +129,7 @@ async def _demo(
     register: Path,
     keep: bool,
     wait_s: float,
+    web: tuple[bool, int] = (False, 8080),
 ) -> dict[str, Any]:
     from services.letters.smtp_server import start as start_smtp  # imported only when run
 
@@ -170,6 +184,7 @@ async def _demo(
             letters = await operations.list_letters(conn, year=YEAR)
         finally:
             await conn.close()
+        site = await _site(ns, env, logs, procs, web, mansfield.code if mansfield else None)
         return {
             "namespace": name,
             "kept": keep,
@@ -183,6 +198,7 @@ async def _demo(
             "mansfield": figures.as_dict() if figures else None,
             "mansfield_code": mansfield.code if mansfield else None,
             "seconds": time.monotonic() - started,
+            "site": site,
         }
     finally:
         for p in procs:
@@ -195,6 +211,38 @@ async def _demo(
         smtp.stop()
         if not keep:
             await drop_namespace(base, ns)
+
+
+async def _site(
+    ns: Settings,
+    env: dict[str, str],
+    logs: Path,
+    procs: list[asyncio.subprocess.Process],
+    web: tuple[bool, int],
+    mansfield: str | None,
+) -> dict[str, Any]:
+    """Publish the year, start the site; serve it until Ctrl-C, or check Mansfield once."""
+    from services.web import showcase  # imported only when run
+
+    serve, preferred = web
+    published = await showcase.publish(ns)
+    err.print(f"published on the web: {', '.join(published) or 'nothing due'}")
+    proc, url = await showcase.start_site(
+        ns, env, REPO, logs / "web.log", showcase.free_port(preferred)
+    )
+    procs.append(proc)
+    page = f"{url}/councils/{mansfield}" if mansfield else url
+    if serve:
+        out.print(f"\n[bold]Your council's performance[/] is at {url}/")
+        out.print(f"Mansfield District Council, {YEAR}: {page}#y{YEAR.label}")
+        out.print("serving until Ctrl-C ...")
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:  # Ctrl-C: end normally, so everything is stopped
+            err.print("stopping the site")
+        return {"url": url, "page": page, "missing": None}
+    missing = await asyncio.to_thread(showcase.check_page, page) if mansfield else ["Mansfield"]
+    return {"url": url, "page": page, "missing": missing}
 
 
 async def _connect(ns: Settings) -> Any:
@@ -283,5 +331,17 @@ def _print(s: dict[str, Any], out_dir: Path) -> None:
         )
         out.print(t)
         out.print(f"the letter: {out_dir / 'letters'}/{YEAR}-{s['mansfield_code']}-v1.pdf")
+    site = s.get("site")
+    if site and site["missing"] is not None:
+        if site["missing"]:
+            fail(
+                f"the Mansfield page {site['page']} lacks: " + " / ".join(site["missing"]),
+                hint=f"see {out_dir / 'logs' / 'web.log'}",
+                code=ExitCode.PARTIAL,
+            )
+        out.print(
+            f"web: fetched {site['page']}: 50% upheld, 100% compliance, 0% satisfactory "
+            "remedies, as in the letter"
+        )
     if s["kept"]:
         out.print(f"kept: database and topic prefix '{s['namespace']}'")

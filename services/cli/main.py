@@ -21,6 +21,7 @@ from services.cli import (
     dlq,
     figures,
     letters,
+    publication,
     publish,
     replay,
     serve,
@@ -67,6 +68,7 @@ def main(
 
 app.add_typer(councils.app, name="councils")
 app.command("publish")(publish.publish)
+app.add_typer(publication.app, name="publication")
 app.command("simulate")(simulate.simulate)
 app.command("close-year")(close_year.close_year)
 app.add_typer(serve.app, name="serve")

@@ -16,8 +16,9 @@ import typer
 from services.cli.common import ExitCode, err, fail, settings
 
 app = typer.Typer(
-    help="Run a service in the foreground: the projector, the letters service, or a local "
-    "SMTP server. Configuration comes from the AR_* environment (`annual-review config`).",
+    help="Run a service in the foreground: the projector, the letters service, the web site, "
+    "the publication job, or a local SMTP server. Configuration comes from the AR_* "
+    "environment (`annual-review config`).",
     no_args_is_help=True,
 )
 
@@ -62,6 +63,35 @@ def projector() -> None:
 def letters() -> None:
     """Run the letters service: renders and sends the Annual Review letters of closed years."""
     _run_app("services.letters.app")
+
+
+@app.command("web")
+def web() -> None:
+    """Run the public web site, "Your council's performance" (read-only; docs/web.md).
+
+    Listens on AR_WEB_HOST:AR_WEB_PORT (127.0.0.1:8080); run it as principal `web`
+    (role ar_web), which can read only what is published.
+    """
+    serve_site = _load("services.web.app", "serve")
+    settings()
+    try:
+        serve_site()
+    except KeyboardInterrupt:
+        err.print("stopped")
+
+
+@app.command("publication")
+def publication() -> None:
+    """Run the publication job: publishes each closed year at 00:00 UK time on its
+    publication date (checks every AR_PUBLICATION_INTERVAL_S seconds)."""
+    run_forever = _load("services.publication.app", "run_forever")
+    get_publication_settings = _load("services.publication.config", "get_publication_settings")
+    try:
+        asyncio.run(run_forever(settings(), get_publication_settings().interval_s))
+    except KeyboardInterrupt:
+        err.print("stopped")
+    except OSError as e:
+        fail(f"the job stopped: {e}", hint="is PostgreSQL running?", code=ExitCode.UNAVAILABLE)
 
 
 @app.command("smtp")

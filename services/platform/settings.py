@@ -21,14 +21,17 @@ MASK = "***"
 _SECRET_NAME = re.compile(r"password|secret|token|api_?key", re.IGNORECASE)
 
 KafkaProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"]
-Principal = Literal["admin", "cms", "projector", "letters", "operator"]
+Principal = Literal["admin", "cms", "projector", "letters", "operator", "web"]
 # Each principal's PostgreSQL login role (the case management system has none).
 DATABASE_ROLES: dict[str, str] = {
     "admin": "annual_review",
     "projector": "ar_projector",
     "letters": "ar_letters",
     "operator": "ar_operator",
+    "web": "ar_web",
 }
+# Principals without a Kafka user: the public web site reads PostgreSQL only.
+WITHOUT_KAFKA: frozenset[str] = frozenset({"web"})
 
 
 class Settings(BaseSettings):
@@ -70,7 +73,7 @@ class Settings(BaseSettings):
     )
     principal: Principal | None = Field(
         default=None,
-        description="Run as this principal (admin, cms, projector, letters, operator): its "
+        description="Run as this principal (admin, cms, projector, letters, operator, web): its "
         "Kafka user and PostgreSQL role, with passwords read from AR_SECRETS_DIR "
         "(docs/security.md)",
     )
@@ -96,7 +99,8 @@ class Settings(BaseSettings):
         url = str(out.get("database_url") or cls.model_fields["database_url"].default)
         found = principal_credentials(str(principal), Path(str(secrets)), url)
         if out.get("kafka_username"):
-            del found["kafka_username"], found["kafka_password"]
+            found.pop("kafka_username", None)
+            found.pop("kafka_password", None)
         if _has_password(url):
             found.pop("database_url", None)
         return {**out, **found}
@@ -129,12 +133,12 @@ class Settings(BaseSettings):
 
 
 def principal_credentials(principal: str, secrets_dir: Path, database_url: str) -> dict[str, Any]:
-    """The principal's Kafka user and password and, when it has a PostgreSQL role,
-    ``database_url`` with that role and its password."""
-    found: dict[str, Any] = {
-        "kafka_username": principal,
-        "kafka_password": SecretStr(read_secret(secrets_dir, f"kafka-{principal}")),
-    }
+    """The principal's Kafka user and password (when it has one) and, when it has a
+    PostgreSQL role, ``database_url`` with that role and its password."""
+    found: dict[str, Any] = {}
+    if principal not in WITHOUT_KAFKA:
+        found["kafka_username"] = principal
+        found["kafka_password"] = SecretStr(read_secret(secrets_dir, f"kafka-{principal}"))
     role = DATABASE_ROLES.get(principal)
     if role is not None:
         password = read_secret(secrets_dir, f"pg-{role}")
@@ -148,6 +152,8 @@ def as_principal(settings: Settings, principal: Principal) -> Settings:
     if settings.secrets_dir is None:
         return settings
     found = principal_credentials(principal, settings.secrets_dir, settings.database_url)
+    if principal in WITHOUT_KAFKA:  # no Kafka user: not the caller's either
+        found |= {"kafka_username": None, "kafka_password": None}
     return settings.model_copy(
         update={**found, "principal": principal, "kafka_sasl_mechanism": "SCRAM-SHA-512"}
     )

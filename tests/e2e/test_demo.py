@@ -38,6 +38,8 @@ async def test_the_demo_runs_a_year_end_to_end_and_leaves_nothing_behind(
             str(tmp_path / "none.csv"),
             "--events",
             "1500",
+            "--web-port",
+            str(free_port()),
         ],
         cwd=REPO,
         env={**os.environ, "AR_SMTP_PORT": str(free_port()), "COLUMNS": "200"},
@@ -51,6 +53,9 @@ async def test_the_demo_runs_a_year_end_to_end_and_leaves_nothing_behind(
     assert f"emails accepted by the SMTP server: {councils}" in done.stdout
     assert len(list((out / "letters").glob("*.pdf"))) == councils
     assert len(list((out / "mail" / "new").iterdir())) == councils
+    # Without a terminal the demo fetches the Mansfield page from its web site and checks it.
+    assert "web: fetched http://127.0.0.1:" in done.stdout
+    assert "50% upheld, 100% compliance, 0% satisfactory remedies" in " ".join(done.stdout.split())
     mansfield = (out / "letters" / "2019-20-MAN-v1.txt").read_text()
     assert "Dear Ms Barsby" in mansfield
     if REFERENCE.exists():  # the statistics block, as in the real letter

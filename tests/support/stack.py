@@ -38,6 +38,8 @@ PRINCIPALS: dict[str, Principal] = {
     "services.projector.app": "projector",
     "services.letters": "letters",
     "services.letters.app": "letters",
+    "services.web": "web",
+    "services.publication": "operator",
 }
 
 

@@ -7,6 +7,8 @@ from pydantic_settings import BaseSettings
 from services.letters.config import LettersSettings
 from services.platform.settings import Settings
 from services.projector.config import ProjectorSettings
+from services.publication.config import PublicationSettings
+from services.web.config import WebSettings
 from tools.docgen.paths import CONFIGURATION_MD, ROOT, WRITE_COMMAND
 
 DOC = ROOT / CONFIGURATION_MD
@@ -14,6 +16,8 @@ SECTIONS: tuple[tuple[str, type[BaseSettings]], ...] = (
     ("Every process", Settings),
     ("Projector", ProjectorSettings),
     ("Letter service", LettersSettings),
+    ("Web site", WebSettings),
+    ("Publication job", PublicationSettings),
 )
 
 

@@ -1,0 +1,105 @@
+"""The publication job: a closed year becomes published at 00:00 UK time on its publication date.
+
+``publish_due(conn, now)`` records every completed close whose moment has come, and copies
+what the close froze (the year's councils, the group averages) into schema ``publication``
+in the same transaction, so the web never reads the read models themselves. The clock is a
+parameter: tests set it on either side of the date; the database refuses a record whose
+clock is before the date as well (``not_before_the_publication_date``). Publishing again is
+harmless: a year is recorded once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TypeAlias
+
+import asyncpg
+import structlog
+
+from contracts.financial_year import FinancialYear
+from services.publication.clock import is_due, publishes_at
+from services.readmodel import publication_reads
+
+Conn: TypeAlias = asyncpg.Connection
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """A completed close, as the job sees it."""
+
+    year: FinancialYear
+    publication_date: date
+    published_at: datetime | None  # None: not published yet
+
+    @property
+    def publishes_at(self) -> datetime:
+        return publishes_at(self.publication_date)
+
+
+async def closes(conn: Conn) -> list[Close]:
+    """Every completed close, with its publication if it has one."""
+    published = {
+        r["financial_year"]: r["published_at"]
+        for r in await conn.fetch(
+            "SELECT financial_year, published_at FROM publication.published_years"
+        )
+    }
+    return [
+        Close(
+            FinancialYear(r["financial_year"]),
+            r["publication_date"],
+            published.get(r["financial_year"]),
+        )
+        for r in await publication_reads.completed_closes(conn)
+    ]
+
+
+async def publish_due(conn: Conn, now: datetime) -> list[FinancialYear]:
+    """Publish every completed, unpublished close whose publication moment is ``now`` or
+    earlier; returns the years published by this call."""
+    done = []
+    for close in await closes(conn):
+        due = close.published_at is None and is_due(close.publication_date, now)
+        if due and await _publish(conn, close.year, now):
+            done.append(close.year)
+            log.info("year published", financial_year=close.year.label, at=now.isoformat())
+    return done
+
+
+async def _publish(conn: Conn, year: FinancialYear, now: datetime) -> bool:
+    close = next(
+        (r for r in await publication_reads.completed_closes(conn)
+         if r["financial_year"] == year.start_year),
+        None,
+    )  # fmt: skip
+    if close is None:
+        return False
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            "INSERT INTO publication.published_years (financial_year, close_id, letter_date, "
+            "publication_date, publishes_at, published_at) "
+            "VALUES ($1, $2, $3, $4::date, ($4::date)::timestamp AT TIME ZONE 'Europe/London', $5) "
+            "ON CONFLICT (financial_year) DO NOTHING RETURNING financial_year",
+            year.start_year, close["close_id"], close["letter_date"], close["publication_date"],
+            now,
+        )  # fmt: skip
+        if row is None:  # another job got there first
+            return False
+        councils = await publication_reads.snapshot_councils(conn, year)
+        await conn.executemany(
+            "INSERT INTO publication.published_councils (financial_year, council, name, "
+            "comparison_group, existed_from, existed_until) VALUES ($1, $2, $3, $4, $5, $6)",
+            [(year.start_year, *(r[c] for c in publication_reads.COUNCIL_COLUMNS))
+             for r in councils],
+        )  # fmt: skip
+        groups = await publication_reads.snapshot_groups(conn, year)
+        await conn.executemany(
+            "INSERT INTO publication.published_groups (financial_year, comparison_group, "
+            "averaging_rule, councils, uphold_num, uphold_den, compliance_num, compliance_den, "
+            "remedy_num, remedy_den, upheld_per_100k_num, upheld_per_100k_den) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            [(year.start_year, *(r[c] for c in publication_reads.GROUP_COLUMNS)) for r in groups],
+        )
+    return True

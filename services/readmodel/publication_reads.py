@@ -1,0 +1,47 @@
+"""What the publication job copies from a completed close (services/publication/job.py): the
+close's dates, the councils of the year's snapshot (their register details) and the five group
+averages, exactly as the close froze them."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import asyncpg
+
+from contracts.financial_year import FinancialYear
+
+Conn: TypeAlias = asyncpg.Connection
+
+GROUP_COLUMNS = (
+    "comparison_group", "averaging_rule", "councils", "uphold_num", "uphold_den",
+    "compliance_num", "compliance_den", "remedy_num", "remedy_den", "upheld_per_100k_num",
+    "upheld_per_100k_den",
+)  # fmt: skip
+COUNCIL_COLUMNS = ("council", "name", "comparison_group", "existed_from", "existed_until")
+
+
+async def completed_closes(conn: Conn) -> list[asyncpg.Record]:
+    """Every completed close: financial_year, close_id, letter_date, publication_date."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT financial_year, close_id, letter_date, publication_date "
+        "FROM readmodel.year_closes WHERE completed_at IS NOT NULL ORDER BY financial_year"
+    )
+    return rows
+
+
+async def snapshot_councils(conn: Conn, year: FinancialYear) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {', '.join(COUNCIL_COLUMNS)} FROM readmodel.year_snapshot_councils "  # noqa: S608 - constant column names
+        "WHERE financial_year = $1 ORDER BY council",
+        year.start_year,
+    )
+    return rows
+
+
+async def snapshot_groups(conn: Conn, year: FinancialYear) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {', '.join(GROUP_COLUMNS)} FROM readmodel.year_snapshot_groups "  # noqa: S608 - constant column names
+        "WHERE financial_year = $1 ORDER BY comparison_group",
+        year.start_year,
+    )
+    return rows

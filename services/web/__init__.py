@@ -1,0 +1,1 @@
+"""The public web site, "Your council's performance": published figures and letters."""

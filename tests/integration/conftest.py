@@ -1,0 +1,5 @@
+"""Fixtures of the integration tests beyond the shared ones (tests/support/fixtures.py)."""
+
+from tests.support.web import web_site
+
+__all__ = ["web_site"]
