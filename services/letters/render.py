@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -135,9 +136,10 @@ class _PdfResources:
 
 
 @cache
-def _pdf_resources(pid: int) -> _PdfResources:
-    """Per process (the pid keys it: a forked render worker makes its own, never sharing
-    the parent's Pango objects). Fonts are found and loaded once, not once per letter."""
+def _pdf_resources(pid: int, thread: int) -> _PdfResources:
+    """Per process and thread, as Pango's font map is not thread-safe (the letter service
+    renders in threads when it has no render processes), and a forked render worker must
+    not use its parent's. Fonts are found and loaded once, not once per letter."""
     from weasyprint import CSS
     from weasyprint.text.fonts import FontConfiguration
 
@@ -163,7 +165,7 @@ def html_to_pdf(html: str, *, letter_stylesheet: bool = False) -> bytes:
 
     from services.letters.fetcher import LocalOnlyFetcher
 
-    resources = _pdf_resources(os.getpid())
+    resources = _pdf_resources(os.getpid(), threading.get_ident())
     try:
         pdf = HTML(
             string=html,

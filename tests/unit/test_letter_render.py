@@ -14,6 +14,7 @@ import subprocess
 import sys
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from fractions import Fraction
 from html.parser import HTMLParser
@@ -422,6 +423,15 @@ def test_pdf_is_tagged_with_language_title_and_alt_text_for_each_chart(tmp_path:
             letter.blocks, ("50%", "100%", "0%"), ("45%", "99%", "20%"), strict=True
         )
     ]
+
+
+def test_pdfs_rendered_in_threads_at_once_are_the_same_bytes() -> None:
+    """With no render processes the service renders in threads: each has its own fonts."""
+    letters = [letter_for(start_year=y, population=90_000) for y in (2019, 2022, 2023)] * 2
+    expected = [hashlib.sha256(render_pdf(one)).hexdigest() for one in letters]
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda one: hashlib.sha256(render_pdf(one)).hexdigest(), letters))
+    assert found == expected
 
 
 def test_pdf_bytes_do_not_depend_on_what_the_process_rendered_before() -> None:
