@@ -29,7 +29,7 @@ from services.letters.config import LettersSettings
 from services.letters.email import build_email
 from services.letters.faults import crash_point
 from services.letters.figures import LetterInputs
-from services.letters.render import digests, render_letter
+from services.letters.render import digests, render_letter, warm_up
 from services.platform.db import backoff_delay, is_transient
 from services.platform.settings import Settings
 
@@ -55,6 +55,29 @@ def _die_with_parent() -> None:
     pool no chance to stop it): ask Linux to kill it with its parent."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _start_render_worker() -> None:
+    """Each render process dies with the service, and loads WeasyPrint and its fonts before
+    its first letter (about a second, which would otherwise delay a close's first letters)."""
+    _die_with_parent()
+    _warm_up()
+
+
+def _warm_up() -> None:
+    try:
+        warm_up()
+    except Exception:  # a letter's own render then fails with the reason, for that letter
+        log.warning("render warm-up failed", exc_info=True)
+
+
+def _noop() -> None:
+    """Submitted once at start: the pool then starts its processes, which warm up."""
+
+
+def _log_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("render processes did not start", error=repr(future.exception()))
 
 
 class MaildirArchive:
@@ -86,7 +109,7 @@ class Dispatcher:
             MaildirArchive(lsettings.reconcile_maildir) if lsettings.reconcile_maildir else None
         )
         self.executor: Executor | None = (
-            ProcessPoolExecutor(lsettings.render_workers, initializer=_die_with_parent)
+            ProcessPoolExecutor(lsettings.render_workers, initializer=_start_render_worker)
             if lsettings.render_workers
             else None
         )
@@ -125,6 +148,11 @@ class Dispatcher:
         return settled
 
     async def run(self, stop: asyncio.Event) -> None:
+        # Start the render processes (or load WeasyPrint here) now, while nothing waits.
+        warming = asyncio.get_running_loop().run_in_executor(
+            self.executor, _warm_up if self.executor is None else _noop
+        )
+        warming.add_done_callback(_log_failure)
         next_reconcile = 0.0
         failures = 0
         while not stop.is_set():
