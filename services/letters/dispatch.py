@@ -160,7 +160,7 @@ class Dispatcher:
                 if time.monotonic() >= next_reconcile:
                     await self.reconcile()
                     next_reconcile = time.monotonic() + min(self.lease_s, 10.0)
-                busy = await self.render_some() + await self.send_some() + await self.relay()
+                busy = await self.render_and_send() + await self.relay()
             except Exception as exc:
                 # A database or broker outage: back off (capped), say so once per attempt,
                 # and carry on by ourselves when it is back. A traceback only for the unexpected.
@@ -187,6 +187,24 @@ class Dispatcher:
                     await asyncio.wait_for(self.wake.wait(), self.ls.poll_interval_s)
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def render_and_send(self) -> int:
+        """Send what is rendered while the next letters render: the render processes are
+        not left idle during SMTP conversations. Both run to their end before it returns
+        (nothing is left running behind a failure); a failure of either is raised."""
+        render = asyncio.ensure_future(self.render_some())
+        sent = 0
+        try:
+            while not render.done():
+                count = await self.send_some()
+                sent += count
+                if not count:
+                    break
+        finally:
+            rendered = await asyncio.gather(render, return_exceptions=True)
+        if isinstance(rendered[0], BaseException):
+            raise rendered[0]
+        return int(rendered[0]) + sent
 
     async def render_some(self, limit: int = 16) -> int:
         loop = asyncio.get_running_loop()
