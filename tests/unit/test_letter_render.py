@@ -318,6 +318,29 @@ def test_pdf_header_names_the_ombudsman_like_the_reference(tmp_path: Path) -> No
     assert first.startswith("Local Government & Social Care OMBUDSMAN 22 July 2020")
 
 
+@pytest.mark.parametrize("start_year", [2019, 2023])
+def test_an_unbroken_long_name_wraps_inside_the_page(start_year: int, tmp_path: Path) -> None:
+    name = "Llanfairpwllgwyngyll" * 8 + " Council"
+    addressee = ChiefExecutive(
+        name="Dr " + "Featherstonehaugh" * 5,
+        job_title="Chief Executive",
+        salutation="Dr " + "Featherstonehaugh" * 5,
+        email="ce@example.gov.uk",
+    )
+    letter = letter_for(start_year=start_year, council_name=name, addressee=addressee)
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    path = tmp_path / "letter.pdf"
+    path.write_bytes(render_pdf(letter))
+    html = subprocess.run(
+        ["pdftotext", "-bbox", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    right_edge = 595.28 - 20 * 72 / 25.4  # A4 less the right margin (letter.css), in points
+    words = re.findall(r'xMax="([\d.]+)"[^>]*>([^<]*)</word>', html)
+    assert any("Llanfair" in word for _, word in words)
+    assert max(float(x_max) for x_max, _ in words) <= right_edge + 0.5
+
+
 def test_pdf_render_logs_no_warnings(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="weasyprint"):
         render_pdf(letter_for(start_year=2022, population=80_000))
