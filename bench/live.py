@@ -375,9 +375,10 @@ async def _has_outbox(conn: asyncpg.Connection) -> bool:
 
 
 def render_profile(contexts: list[str]) -> dict[str, float]:
-    """Single-process cost of each artefact, median over a few of the year's letters."""
+    """Single-process cost of each artefact, median over a few of the year's letters, each
+    timed as a render worker makes it (the PDF from its own page with SVG charts, tagged)."""
     from services.domain.letter_inputs import LetterInputs
-    from services.letters.render import html_to_pdf, render_html, render_text
+    from services.letters.render import render_html, render_pdf, render_text
 
     times: dict[str, list[float]] = {"text": [], "html": [], "pdf": []}
     for ctx in contexts:
@@ -385,9 +386,9 @@ def render_profile(contexts: list[str]) -> dict[str, float]:
         t0 = time.perf_counter()
         render_text(letter)
         t1 = time.perf_counter()
-        html = render_html(letter)
+        render_html(letter)
         t2 = time.perf_counter()
-        html_to_pdf(html)
+        render_pdf(letter)
         t3 = time.perf_counter()
         times["text"].append(t1 - t0)
         times["html"].append(t2 - t1)

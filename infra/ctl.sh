@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One entry point for the project-local servers (the Makefile calls it).
-#   ctl.sh setup    system packages (only missing ones), .venv, Kafka jars, PostgreSQL user
+#   ctl.sh setup    system packages (only missing ones), .venv, Kafka and veraPDF jars, PostgreSQL user
 #   ctl.sh up       setup, start PostgreSQL and Kafka, create topics, apply migrations
 #   ctl.sh down     stop both servers and any project process recorded in .local/*.pid
 #   ctl.sh status   exit 0 when both servers run, 3 otherwise
@@ -29,6 +29,7 @@ export AR_SECRETS_DIR="${AR_SECRETS_DIR:-$AR_SECRETS}"
 export AR_PRINCIPAL="${AR_PRINCIPAL-admin}"
 
 KAFKA="$AR_ROOT/infra/kafka/kafka.sh"
+VERAPDF="$AR_ROOT/infra/verapdf/verapdf.sh"
 PG="$AR_ROOT/infra/postgres/pg.sh"
 VENV="$AR_ROOT/.venv"
 VENV_STAMP="$VENV/.annual-review-installed"
@@ -94,6 +95,7 @@ cmd_setup() {
   setup_venv
   setup_axe
   "$KAFKA" setup
+  "$VERAPDF" setup
   "$PG" setup
   say "setup done in $(elapsed "$t0")"
 }

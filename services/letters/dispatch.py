@@ -31,7 +31,7 @@ from services.letters import outbox
 from services.letters.config import LettersSettings
 from services.letters.email import build_email
 from services.letters.faults import crash_point
-from services.letters.render import PERMANENT_RENDER_ERRORS, digests, render_letter
+from services.letters.render import PERMANENT_RENDER_ERRORS, digests, render_letter, warm_up
 from services.platform.db import backoff_delay, is_transient
 from services.platform.settings import Settings
 
@@ -81,6 +81,29 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def _start_render_worker() -> None:
+    """Each render process dies with the service, and loads WeasyPrint and its fonts before
+    its first letter (about a second, which would otherwise delay a close's first letters)."""
+    _die_with_parent()
+    _warm_up()
+
+
+def _warm_up() -> None:
+    try:
+        warm_up()
+    except Exception:  # a letter's own render then fails with the reason, for that letter
+        log.warning("render warm-up failed", exc_info=True)
+
+
+def _noop() -> None:
+    """Submitted once at start: the pool then starts its processes, which warm up."""
+
+
+def _log_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("render processes did not start", error=repr(future.exception()))
+
+
 class MaildirArchive:
     """The archive mailbox every letter is copied to (by Bcc or by the relay)."""
 
@@ -110,7 +133,7 @@ class Dispatcher:
             MaildirArchive(lsettings.reconcile_maildir) if lsettings.reconcile_maildir else None
         )
         self.executor: Executor | None = (
-            ProcessPoolExecutor(lsettings.render_workers, initializer=_die_with_parent)
+            ProcessPoolExecutor(lsettings.render_workers, initializer=_start_render_worker)
             if lsettings.render_workers
             else None
         )
@@ -143,6 +166,11 @@ class Dispatcher:
         return settled
 
     async def run(self, stop: asyncio.Event) -> None:
+        # Start the render processes (or load WeasyPrint here) now, while nothing waits.
+        warming = asyncio.get_running_loop().run_in_executor(
+            self.executor, _warm_up if self.executor is None else _noop
+        )
+        warming.add_done_callback(_log_failure)
         next_reconcile = 0.0
         failures = 0
         while not stop.is_set():
@@ -150,7 +178,7 @@ class Dispatcher:
                 if time.monotonic() >= next_reconcile:
                     await self.reconcile()
                     next_reconcile = time.monotonic() + min(self.lease_s, 10.0)
-                busy = await self.render_some() + await self.send_some() + await self.relay()
+                busy = await self.render_and_send() + await self.relay()
             except Exception as exc:
                 # A database or broker outage: back off (capped), say so once per attempt,
                 # and carry on by ourselves when it is back. A traceback only for the unexpected.
@@ -177,6 +205,24 @@ class Dispatcher:
                     await asyncio.wait_for(self.wake.wait(), self.ls.poll_interval_s)
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def render_and_send(self) -> int:
+        """Send what is rendered while the next letters render: the render processes are
+        not left idle during SMTP conversations. Both run to their end before it returns
+        (nothing is left running behind a failure); a failure of either is raised."""
+        render = asyncio.ensure_future(self.render_some())
+        sent = 0
+        try:
+            while not render.done():
+                count = await self.send_some()
+                sent += count
+                if not count:
+                    break
+        finally:
+            rendered = await asyncio.gather(render, return_exceptions=True)
+        if isinstance(rendered[0], BaseException):
+            raise rendered[0]
+        return int(rendered[0]) + sent
 
     async def render_some(self, limit: int = 16) -> int:
         loop = asyncio.get_running_loop()

@@ -1,19 +1,28 @@
 """Render a decided Letter as plain text, HTML and PDF, and fingerprint what was rendered.
 
-The templates are part of the package; the HTML carries its CSS and SVG charts inline, so
-the PDF needs nothing from outside. WeasyPrint is given a fetcher that refuses anything but
-``data:`` URLs and files inside the templates directory, and that fails the whole render
-(rather than WeasyPrint's default of a logged warning) when an asset is missing.
+The HTML letter is the email's: its CSS inline and its charts made of table cells, as
+Outlook (which most councils read mail in) shows no inline SVG. The PDF is laid out from the
+same templates with vector (SVG) charts, and is tagged PDF/UA-1 (``PDF_VARIANT``): document
+language and title, headings, reading order, and each chart a Figure whose alternative text
+gives its figures (tests/integration/test_pdf_accessibility.py checks it with veraPDF).
+
+WeasyPrint is given a fetcher that refuses anything but ``data:`` URLs and files inside the
+templates directory, and that fails the whole render (rather than WeasyPrint's default of a
+logged warning) when an asset is missing. Each process keeps one font configuration and the
+parsed stylesheet for all the PDFs it renders (loading the fonts again for every letter cost
+about half of each PDF's time).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -21,13 +30,23 @@ from markupsafe import Markup
 from contracts.financial_year import MONTHS
 from services.domain.letter import Letter
 from services.domain.narrative import RenderedNarrative
-from services.letters.charts import letter_charts
+from services.letters.charts import letter_charts, letter_email_charts
+
+if TYPE_CHECKING:
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
 
 TEMPLATE_DIR = Path(__file__).resolve().with_name("templates")
+STYLESHEET = TEMPLATE_DIR / "letter.css"
+# Tagged PDF for screen readers (ISO 14289-1). WeasyPrint also offers "pdf/ua-2" (PDF 2.0),
+# which fewer readers and checkers support today.
+PDF_VARIANT = "pdf/ua-1"
+
+Medium = Literal["email", "print"]
 
 # Bump on a deliberate change of layout or wording; the content hash in template_version()
 # catches the changes nobody bumped this for.
-TEMPLATE_VERSION = "letters-2"
+TEMPLATE_VERSION = "letters-2"  # 2: narratives as data, 2025 format; tagged PDF, email charts
 
 
 class LetterRenderError(RuntimeError):
@@ -114,29 +133,75 @@ def render_text(letter: Letter) -> str:
 
 
 def render_html(letter: Letter) -> str:
+    """The HTML letter as emailed: CSS inline, charts as table cells, no SVG."""
+    return _render_html(letter, "email")
+
+
+def render_print_html(letter: Letter) -> str:
+    """The page the PDF is laid out from: the letter with SVG charts and no inline CSS (the
+    parsed stylesheet is given to WeasyPrint, see ``render_pdf``)."""
+    return _render_html(letter, "print")
+
+
+def _render_html(letter: Letter, medium: Medium) -> str:
     # Markup built with its own escaping (charts.py); a zero-case block has no chart.
-    charts = {key: svg for key, svg in letter_charts(letter).items() if svg is not None}
-    return _render(f"letter-{letter.template}.html.j2", letter=letter, charts=charts)
+    drawn = letter_email_charts(letter) if medium == "email" else letter_charts(letter)
+    charts = {key: chart for key, chart in drawn.items() if chart is not None}
+    return _render(f"letter-{letter.template}.html.j2", letter=letter, charts=charts, medium=medium)
 
 
-def render_pdf(letter: Letter, html: str | None = None) -> bytes:
-    """The PDF of the letter, from ``html`` when already rendered (saves rendering twice)."""
-    return html_to_pdf(render_html(letter) if html is None else html)
+def render_pdf(letter: Letter) -> bytes:
+    """The tagged PDF of the letter."""
+    return html_to_pdf(render_print_html(letter), letter_stylesheet=True)
 
 
-def html_to_pdf(html: str) -> bytes:
+@dataclass(frozen=True, slots=True)
+class _PdfResources:
+    fonts: FontConfiguration
+    stylesheet: CSS
+
+
+@cache
+def _pdf_resources(pid: int, thread: int) -> _PdfResources:
+    """Per process and thread, as Pango's font map is not thread-safe (the letter service
+    renders in threads when it has no render processes), and a forked render worker must
+    not use its parent's. Fonts are found and loaded once, not once per letter."""
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
+
+    fonts = FontConfiguration()
+    return _PdfResources(fonts, CSS(string=STYLESHEET.read_text("utf-8"), font_config=fonts))
+
+
+def warm_up() -> None:
+    """Load WeasyPrint, the fonts and the stylesheet now (about a second), so that the first
+    letter a render worker is given does not wait for them."""
+    html_to_pdf(
+        '<html lang="en-GB"><head><title>warm-up</title></head>'
+        "<body><p>Warm <strong>up</strong></p></body></html>",
+        letter_stylesheet=True,
+    )
+
+
+def html_to_pdf(html: str, *, letter_stylesheet: bool = False) -> bytes:
+    """``html`` as a tagged PDF; ``letter_stylesheet`` adds letter.css (parsed once)."""
     # Imported here: WeasyPrint loads Pango through cffi, which text-only callers don't need.
     from weasyprint import HTML
     from weasyprint.urls import FatalURLFetchingError
 
     from services.letters.fetcher import LocalOnlyFetcher
 
+    resources = _pdf_resources(os.getpid(), threading.get_ident())
     try:
         pdf = HTML(
             string=html,
             base_url=TEMPLATE_DIR.as_uri() + "/",
             url_fetcher=LocalOnlyFetcher(TEMPLATE_DIR),
-        ).write_pdf()
+        ).write_pdf(
+            stylesheets=[resources.stylesheet] if letter_stylesheet else None,
+            font_config=resources.fonts,
+            pdf_variant=PDF_VARIANT,
+        )
     except FatalURLFetchingError as error:  # a BaseException in WeasyPrint: make it ordinary
         raise LetterRenderError(f"letter PDF not rendered: {error} ({error.__cause__})") from error
     if not isinstance(pdf, bytes):
@@ -164,8 +229,9 @@ class ArtefactDigests:
 
 
 def render_letter(letter: Letter) -> RenderedLetter:
-    html = render_html(letter)
-    return RenderedLetter(render_text(letter), html, render_pdf(letter, html), template_version())
+    return RenderedLetter(
+        render_text(letter), render_html(letter), render_pdf(letter), template_version()
+    )
 
 
 def digests(rendered: RenderedLetter) -> ArtefactDigests:

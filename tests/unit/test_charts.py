@@ -16,7 +16,13 @@ from contracts.values import ChiefExecutive, Signatory
 from services.domain.letter import Letter, build_letter
 from services.domain.statistics import CouncilYear, CouncilYearCounts, GroupAverages
 from services.letters import charts
-from services.letters.charts import bar_chart, block_chart, letter_charts
+from services.letters.charts import (
+    bar_chart,
+    block_chart,
+    email_chart,
+    letter_charts,
+    letter_email_charts,
+)
 from tests.support.narratives import narrative_for
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -142,3 +148,90 @@ def test_every_group_label_fits_left_of_the_bars(group: ComparisonGroup) -> None
 def test_chart_references_no_external_resource() -> None:
     svg = chart()
     assert "href" not in svg and "url(" not in svg and "@font-face" not in svg
+
+
+# --- the email's chart: table cells, no SVG --------------------------------------------------
+
+
+def email(council: int | None = 50, average: int | None = 45, label: str = "Your council") -> str:
+    return email_chart(
+        council_label=label,
+        council=council,
+        average_label="District Councils average",
+        average=average,
+    )
+
+
+def email_bars(html: str) -> list[list[tuple[int, str]]]:
+    """Per row, the (width %, colour) of each cell of its track."""
+    root = ET.fromstring(html.replace("&nbsp;", "\u00a0"))
+    rows = []
+    for track in root.iter("td"):
+        if track.get("class") != "bar-track":
+            continue
+        cells = [td for td in track.iter("td") if td is not track]
+        rows.append([(int(td.attrib["width"].rstrip("%")), td.attrib["bgcolor"]) for td in cells])
+    return rows
+
+
+def email_texts(html: str) -> list[str]:
+    root = ET.fromstring(html.replace("&nbsp;", "\u00a0"))
+    return [
+        "".join(td.itertext())
+        for td in root.iter("td")
+        if td.get("class") in {"bar-label", "bar-track", "bar-value"}
+        and "".join(td.itertext()).strip("\u00a0")
+    ]
+
+
+def test_email_chart_is_a_table_without_svg_labelled_with_the_figures() -> None:
+    html = email()
+    assert "svg" not in html.lower()
+    assert ET.fromstring(html.replace("&nbsp;", "\u00a0")).tag == "table"
+    assert email_texts(html) == ["Your council", "50%", "District Councils average", "45%"]
+
+
+def test_email_bars_are_cells_as_wide_as_their_figure_on_a_full_track() -> None:
+    assert email_bars(email(61, 45)) == [
+        [(61, charts.COUNCIL_COLOUR), (39, charts.TRACK_COLOUR)],
+        [(45, charts.AVERAGE_COLOUR), (55, charts.TRACK_COLOUR)],
+    ]
+
+
+def test_email_bars_at_0_and_100_percent_have_one_cell() -> None:
+    # A cell of width 0 would still be drawn a few pixels wide.
+    assert email_bars(email(100, 0)) == [
+        [(100, charts.COUNCIL_COLOUR)],
+        [(100, charts.TRACK_COLOUR)],
+    ]
+
+
+def test_email_chart_says_no_figure_instead_of_a_bar() -> None:
+    html = email(average=None)
+    assert email_bars(html) == [[(50, charts.COUNCIL_COLOUR), (50, charts.TRACK_COLOUR)], []]
+    assert email_texts(html)[-1] == "no figure"
+
+
+def test_email_chart_refuses_a_figure_outside_zero_to_one_hundred() -> None:
+    with pytest.raises(ValueError, match="-1"):
+        email(average=-1)
+
+
+def test_email_chart_label_text_is_escaped() -> None:
+    html = email(label='<script>alert(1)</script> & "{{ 7*7 }}"')
+    assert "<script>" not in html
+    assert email_texts(html)[0] == '<script>alert(1)</script> & "{{ 7*7 }}"'
+
+
+def test_email_bars_are_hidden_from_screen_readers_and_the_tables_are_layout() -> None:
+    root = ET.fromstring(email().replace("&nbsp;", "\u00a0"))
+    tables = list(root.iter("table"))
+    assert [t.get("role") for t in tables] == ["presentation"] * 3
+    assert [t.get("aria-hidden") for t in tables[1:]] == ["true", "true"]
+
+
+def test_email_charts_follow_the_svg_charts_block_for_block() -> None:
+    letter = letter_for(CouncilYearCounts(upheld=1, not_upheld=1))  # no compliance outcomes
+    assert {k: c is not None for k, c in letter_email_charts(letter).items()} == {
+        k: c is not None for k, c in letter_charts(letter).items()
+    }

@@ -3,14 +3,21 @@ layout and the renderer's refusals (missing values, missing or outside assets)."
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
+import itertools
 import logging
 import re
 import shutil
 import subprocess
+import sys
+import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from fractions import Fraction
+from html.parser import HTMLParser
 from pathlib import Path
 
 import jinja2
@@ -29,6 +36,7 @@ from services.letters.render import (
     render_html,
     render_letter,
     render_pdf,
+    render_print_html,
     render_text,
     template_version,
 )
@@ -245,7 +253,7 @@ def test_hostile_names_print_literally_in_the_pdf(tmp_path: Path) -> None:
 
 
 def test_hostile_council_name_is_escaped_inside_the_chart_svg() -> None:
-    html = render_html(hostile_letter(2021))
+    html = render_print_html(hostile_letter(2021))  # the SVG charts are the PDF's
     titles = re.findall(r"<title>(.*?)</title>", html, flags=re.S)
     assert any("&lt;script&gt;" in title for title in titles[1:])
 
@@ -256,7 +264,7 @@ def test_hostile_council_name_is_escaped_inside_the_chart_svg() -> None:
 def test_a_missing_template_variable_raises() -> None:
     template = environment().get_template("letter-2020.html.j2")
     with pytest.raises(jinja2.UndefinedError, match="charts"):
-        template.render(letter=letter_for())  # no charts given
+        template.render(letter=letter_for(), medium="email")  # no charts given
 
 
 def test_a_missing_attribute_of_the_letter_raises() -> None:
@@ -315,6 +323,29 @@ def test_pdf_header_names_the_ombudsman_like_the_reference(tmp_path: Path) -> No
     assert first.startswith("Local Government & Social Care OMBUDSMAN 22 July 2020")
 
 
+@pytest.mark.parametrize("start_year", [2019, 2023])
+def test_an_unbroken_long_name_wraps_inside_the_page(start_year: int, tmp_path: Path) -> None:
+    name = "Llanfairpwllgwyngyll" * 8 + " Council"
+    addressee = ChiefExecutive(
+        name="Dr " + "Featherstonehaugh" * 5,
+        job_title="Chief Executive",
+        salutation="Dr " + "Featherstonehaugh" * 5,
+        email="ce@example.gov.uk",
+    )
+    letter = letter_for(start_year=start_year, council_name=name, addressee=addressee)
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    path = tmp_path / "letter.pdf"
+    path.write_bytes(render_pdf(letter))
+    html = subprocess.run(
+        ["pdftotext", "-bbox", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    right_edge = 595.28 - 20 * 72 / 25.4  # A4 less the right margin (letter.css), in points
+    words = re.findall(r'xMax="([\d.]+)"[^>]*>([^<]*)</word>', html)
+    assert any("Llanfair" in word for _, word in words)
+    assert max(float(x_max) for x_max, _ in words) <= right_edge + 0.5
+
+
 def test_pdf_render_logs_no_warnings(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="weasyprint"):
         render_pdf(letter_for(start_year=2022, population=80_000))
@@ -341,10 +372,153 @@ def test_template_version_is_recorded_and_short_enough_for_the_event() -> None:
     assert render_letter(letter_for()).template_version == version
 
 
-def test_html_carries_a_chart_per_figure_and_none_for_a_zero_case() -> None:
-    assert render_html(letter_for()).count("<svg") == 3
+def test_print_html_carries_an_svg_chart_per_figure_and_none_for_a_zero_case() -> None:
+    assert render_print_html(letter_for()).count("<svg") == 3
     no_compliance = CouncilYearCounts(upheld=1, not_upheld=1)
-    assert render_html(letter_for(no_compliance)).count("<svg") == 2
+    assert render_print_html(letter_for(no_compliance)).count("<svg") == 2
+
+
+def test_html_carries_a_table_chart_per_figure_and_none_for_a_zero_case() -> None:
+    assert len(chart_texts(render_html(letter_for()))) == 3
+    no_compliance = CouncilYearCounts(upheld=1, not_upheld=1)
+    assert len(chart_texts(render_html(letter_for(no_compliance)))) == 2
+
+
+@pytest.mark.parametrize("start_year", [2019, 2022, 2023])
+def test_email_html_has_no_svg_and_shows_each_figure_as_text(start_year: int) -> None:
+    """Outlook shows no inline SVG: the email's charts are table cells, their figures text."""
+    counts = CouncilYearCounts(
+        upheld=14, not_upheld=9, satisfactory_remedies=3, compliance_outcomes=12,
+        compliance_implemented=11,
+    )  # fmt: skip
+    html = render_html(letter_for(counts, start_year, population=110_000))
+    assert "<svg" not in html.lower() and "image/svg" not in html
+    assert chart_texts(html) == [
+        "Your council 61% District Councils average 45%",
+        "Your council 92% District Councils average 99%",
+        "Your council 21% District Councils average 20%",
+    ]
+    # Each bar is a coloured cell as wide as its figure, in attributes Outlook reads.
+    assert re.findall(r'<td width="(\d+)%" height="14" bgcolor="#1d5b79"', html) == [
+        "61", "92", "21",
+    ]  # fmt: skip
+
+
+def test_email_html_says_no_figure_where_the_average_is_missing() -> None:
+    year = FinancialYear(2022)
+    letter = build_letter(
+        "Mansfield District Council",
+        BARSBY,
+        year,
+        CouncilYear("MAN", year, ComparisonGroup.DISTRICT, MANSFIELD, None),
+        GroupAverages(ComparisonGroup.DISTRICT, year, 181, None, None, None, None),
+        date(2023, 7, 22),
+        date(2023, 7, 29),
+        KING,
+        narrative=narrative_for(2023),
+    )
+    first = chart_texts(render_html(letter))[0]
+    assert first == "Your council 50% District Councils average no figure"
+
+
+@pytest.mark.parametrize("start_year", [2019, 2022, 2023])
+@pytest.mark.parametrize("render", [render_html, render_print_html])
+def test_headings_nest_without_a_gap(start_year: int, render: Callable[[Letter], str]) -> None:
+    """h1, then h2s, and h3 only under an h2: the outline a screen reader reads."""
+    levels = [int(n) for n in re.findall(r"<h([1-6])\b", render(letter_for(start_year=start_year)))]
+    assert levels[0] == 1 and levels.count(1) == 1
+    assert all(b <= a + 1 for a, b in itertools.pairwise(levels))
+    assert len(levels) >= 6
+
+
+def test_pdf_is_tagged_with_language_title_and_alt_text_for_each_chart(tmp_path: Path) -> None:
+    letter = hostile_letter(2021)
+    pdf = render_pdf(letter)
+    path = tmp_path / "letter.pdf"
+    path.write_bytes(pdf)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True).stdout
+    assert re.search(r"^Tagged:\s+yes$", info, flags=re.M)
+    assert f"Title:           {letter.title} – {HOSTILE} Council & Sons" in info
+    objects = pdf_objects(pdf)
+    assert b"/Lang (en-GB)" in objects
+    assert b"/DisplayDocTitle true" in objects
+    alts = [  # PDF literal strings escape parentheses and backslashes
+        re.sub(rb"\\(.)", rb"\1", alt).decode("latin-1")
+        for alt in re.findall(rb"/S /Figure.*?/Alt \((.*?)\)>>", objects, flags=re.S)
+    ]
+    assert alts == [
+        f"{block.title}: {letter.council_name} {figure}, District Councils average {average}"
+        for block, figure, average in zip(
+            letter.blocks, ("50%", "100%", "0%"), ("45%", "99%", "20%"), strict=True
+        )
+    ]
+
+
+def test_pdfs_rendered_in_threads_at_once_are_the_same_bytes() -> None:
+    """With no render processes the service renders in threads: each has its own fonts."""
+    letters = [letter_for(start_year=y, population=90_000) for y in (2019, 2022, 2023)] * 2
+    expected = [hashlib.sha256(render_pdf(one)).hexdigest() for one in letters]
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda one: hashlib.sha256(render_pdf(one)).hexdigest(), letters))
+    assert found == expected
+
+
+def test_pdf_bytes_do_not_depend_on_what_the_process_rendered_before() -> None:
+    """The font configuration is shared by all a process renders: a re-issue rendered by a
+    fresh process must still be the same bytes."""
+    for warm_up in (letter_for(start_year=2023, population=80_000), hostile_letter(2019)):
+        render_pdf(warm_up)
+    warm = hashlib.sha256(render_pdf(letter_for(start_year=2022))).hexdigest()
+    fresh = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import hashlib, tests.unit.test_letter_render as t; "
+            "print(hashlib.sha256(t.render_pdf(t.letter_for(start_year=2022))).hexdigest())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    ).stdout.strip()
+    assert warm == fresh
+
+
+def chart_texts(html: str) -> list[str]:
+    """The text of each email chart (table.bars), whitespace collapsed."""
+    found: list[list[str]] = []
+    depth = 0
+
+    class Charts(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            nonlocal depth
+            if tag == "table" and (depth or ("class", "bars") in attrs):
+                if not depth:
+                    found.append([])
+                depth += 1
+
+        def handle_endtag(self, tag: str) -> None:
+            nonlocal depth
+            if tag == "table" and depth:
+                depth -= 1
+
+        def handle_data(self, data: str) -> None:
+            if depth:
+                found[-1].append(data)
+
+    Charts().feed(html)
+    # Cells are read one by one (a screen reader pauses between them): join them by a space.
+    return [" ".join(" ".join(parts).replace("\u00a0", " ").split()) for parts in found]
+
+
+def pdf_objects(pdf: bytes) -> bytes:
+    """The PDF's objects with every compressed stream inflated (WeasyPrint packs the
+    structure tree into object streams)."""
+    inflated = [pdf]
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, flags=re.S):
+        with contextlib.suppress(zlib.error):
+            inflated.append(zlib.decompress(stream))
+    return b"\n".join(inflated)
 
 
 def test_html_needs_nothing_from_outside() -> None:
