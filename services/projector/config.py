@@ -27,11 +27,30 @@ class ProjectorSettings(BaseSettings):
         ge=6_000,
         description="Kafka group session timeout: how soon a dead instance's partitions move",
     )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the health and metrics server binds (0.0.0.0: every interface, "
+        "as in docker-compose.yml)",
+    )
     metrics_port: int = Field(
-        default=9108, ge=0, description="Prometheus metrics and /health port (0: off)"
+        default=9108,
+        ge=0,
+        le=65535,
+        description="Port of /health/live, /health/ready, /health and /metrics (0: off)",
     )
     health_max_lag_seconds: float = Field(
-        default=300.0, description="/health fails when events wait longer than this"
+        default=300.0,
+        gt=0,
+        description="/health/ready fails when events wait and no stored position has moved "
+        "for this long, or batches have failed for this long",
+    )
+    health_loop_stall_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="/health/live fails when the event loop has not run for this long",
+    )
+    health_check_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often the readiness checks run"
     )
 
 

@@ -46,9 +46,7 @@ def listeners(settings: Settings) -> tuple[str, str]:
     return sasl_ssl, ssl_only
 
 
-def over_sasl_ssl(
-    stack: Stack, principal: Principal, address: str, ca: Path = CA
-) -> Settings:
+def over_sasl_ssl(stack: Stack, principal: Principal, address: str, ca: Path = CA) -> Settings:
     return as_principal(stack.settings, principal).model_copy(
         update={
             "kafka_bootstrap": address, "kafka_security_protocol": "SASL_SSL",

@@ -1,20 +1,19 @@
-"""What a monitoring system sees of the projector: /metrics and /health."""
+"""What a monitoring system sees of the projector and the letter service: /metrics,
+/health/live, /health/ready and the /health alias."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
+import json
+import time
+import urllib.error
 import urllib.request
 from datetime import date
+from typing import Any
 
 from tests.support.casework import council, decided
+from tests.support.mail import Mail, free_port, letters_env, wait_states
 from tests.support.stack import Stack
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(url: str) -> tuple[int, str]:
@@ -25,25 +24,110 @@ def get(url: str) -> tuple[int, str]:
         return e.code, e.read().decode()
 
 
-async def test_metrics_count_what_was_applied_and_health_is_green_when_the_database_answers(
+async def probe(port: int, path: str) -> tuple[int, Any]:
+    status, body = await asyncio.to_thread(get, f"http://127.0.0.1:{port}{path}")
+    return status, json.loads(body)
+
+
+async def until_ready(port: int, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            status, last = await probe(port, "/health/ready")
+            if status == 200:
+                return dict(last)
+        except OSError:
+            pass  # not listening yet
+        await asyncio.sleep(0.3)
+    raise TimeoutError(f"not ready within {timeout} s: {last}")
+
+
+async def metrics(port: int) -> str:
+    status, body = await asyncio.to_thread(get, f"http://127.0.0.1:{port}/metrics")
+    assert status == 200
+    return body
+
+
+async def test_the_projectors_metrics_count_what_was_applied_and_it_is_live_and_ready(
     stack: Stack,
 ) -> None:
     port = free_port()
-    stack.start("services.projector", AR_PROJECTOR_METRICS_PORT=str(port))
+    stack.start(
+        "services.projector",
+        AR_PROJECTOR_METRICS_PORT=str(port),
+        AR_PROJECTOR_HEALTH_CHECK_INTERVAL_SECONDS="0.5",
+    )
     events = [council("OBS", "Unitary")]
     events += [decided("OBS", f"O{i}", date(2019, 6, 1), "upheld") for i in range(25)]
     await stack.publish(events)
     await stack.publish_raw([(b"OBS", b"not json")])
     await stack.wait_caught_up()
-    for _ in range(50):
-        try:
-            status, body = await asyncio.to_thread(get, f"http://127.0.0.1:{port}/metrics")
-            break
-        except OSError:
-            await asyncio.sleep(0.2)
-    assert status == 200
+    ready = await until_ready(port)
+    assert set(ready["checks"]) == {"postgresql", "kafka", "progress"}
+    assert all(c["ok"] for c in ready["checks"].values()), ready
+
+    body = await metrics(port)
     assert 'projector_events_total{outcome="applied"} 26.0' in body
     assert 'projector_events_total{outcome="dead_lettered"} 1.0' in body
     assert "projector_batch_seconds_count" in body
-    status, body = await asyncio.to_thread(get, f"http://127.0.0.1:{port}/health")
-    assert (status, body) == (200, "ok")
+    await asyncio.sleep(1.0)  # a readiness round after the catch-up: no lag left
+    lags = [
+        float(line.rsplit(" ", 1)[1])
+        for line in (await metrics(port)).splitlines()
+        if line.startswith("projector_lag_events{")
+    ]
+    assert len(lags) == 6 and sum(lags) == 0
+
+    status, live = await probe(port, "/health/live")
+    assert (status, live["status"], live["service"]) == (200, "up", "projector")
+    status, alias = await probe(port, "/health")
+    assert (status, alias["status"], set(alias["checks"])) == (200, "up", set(ready["checks"]))
+    status, _ = await asyncio.to_thread(get, f"http://127.0.0.1:{port}/nothing-here")
+    assert status == 404
+
+
+async def test_the_letter_service_counts_letters_by_state_sends_and_render_time(
+    stack: Stack, mail: Mail
+) -> None:
+    port = free_port()
+    stack.start("services.projector")
+    stack.start(
+        "services.letters",
+        **letters_env(
+            mail,
+            AR_LETTERS_METRICS_PORT=str(port),
+            AR_LETTERS_HEALTH_CHECK_INTERVAL_SECONDS="0.5",
+        ),
+    )
+    councils = ["M01", "M02", "M03"]
+    await stack.publish(
+        [council(c, "District") for c in councils]
+        + [decided(c, f"{c}-1", date(2019, 6, 1), "upheld") for c in councils]
+    )
+    async with stack.publisher() as p:
+        await p.close_year(
+            {
+                "financial_year": "2019-20", "letter_date": "2020-07-22",
+                "publication_date": "2020-07-29",
+                "signatory": {"name": "Michael King", "titles": ["Ombudsman"]},
+            },
+            producer="tests",
+        )  # fmt: skip
+    await wait_states(stack, {"sent": len(councils)})
+    await asyncio.sleep(1.0)  # a readiness round refreshes the gauges
+    ready = await until_ready(port)
+    assert ready["service"] == "letters"
+    assert "0 year-end close(s) not handled" in ready["checks"]["kafka"]["detail"]
+    assert ready["checks"]["progress"]["detail"] == "no close(s) or letter(s) waiting"
+
+    body = await metrics(port)
+    assert 'letters_by_state{state="sent"} 3.0' in body
+    assert 'letters_by_state{state="pending"} 0.0' in body
+    assert "letters_send_attempts_total 3.0" in body
+    assert "letters_sent_total 3.0" in body
+    assert "letters_render_seconds_count 3.0" in body
+    assert "letters_year_closes_total 1.0" in body
+    assert 'letters_send_failures_total{kind="transient"}' not in body  # none failed
+    status, live = await probe(port, "/health/live")
+    assert (status, live["status"]) == (200, "up")

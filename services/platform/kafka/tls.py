@@ -121,7 +121,12 @@ def _unverified(address: str, e: ssl.SSLCertVerificationError, settings: Setting
     )
 
 
-_CERTIFICATE_ALERTS = ("CERTIFICATE_REQUIRED", "BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN", "UNKNOWN_CA")
+_CERTIFICATE_ALERTS = (
+    "CERTIFICATE_REQUIRED",
+    "BAD_CERTIFICATE",
+    "CERTIFICATE_UNKNOWN",
+    "UNKNOWN_CA",
+)
 
 
 def _refused(address: str, e: ssl.SSLError, settings: Settings) -> str:
