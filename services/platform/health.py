@@ -110,7 +110,7 @@ class Health:
             except NotReady as e:
                 result = Result(False, str(e), self.clock())
             except TimeoutError:
-                result = Result(False, f"no answer within {self.timeout_s:.0f} s", self.clock())
+                result = Result(False, f"no answer within {self.timeout_s:g} s", self.clock())
             except Exception as e:
                 result = Result(False, f"{type(e).__name__}: {e}"[:300], self.clock())
             with self._lock:
