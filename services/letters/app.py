@@ -117,10 +117,15 @@ def create_app(
                 interval_s=ls.health_check_interval_seconds,
             )  # fmt: skip
             state["health"] = HealthEndpoint(health, ls.metrics_host, ls.metrics_port)
-        await prepare_kafka(settings, "letters")  # a wrong CA: one clear sentence, no start
-        pool = await db.connect_pool(settings, min_size=1, max_size=ls.send_concurrency + 4)
-        async with pool.acquire() as conn:
-            await ensure_migrated(conn)
+        try:
+            await prepare_kafka(settings, "letters")  # a wrong CA: one sentence, no start
+            pool = await db.connect_pool(settings, min_size=1, max_size=ls.send_concurrency + 4)
+            async with pool.acquire() as conn:
+                await ensure_migrated(conn)
+        except BaseException:
+            if "health" in state:
+                await state["health"].close()
+            raise
         state["pool"] = pool
         dispatcher = state["dispatcher"] = Dispatcher(pool, settings, ls, publish)
         state["close_handling"] = close_handling(pool, ls, dispatcher)

@@ -122,11 +122,16 @@ def create_app(
                 interval_s=psettings.health_check_interval_seconds,
             )  # fmt: skip
             running.health = HealthEndpoint(health, psettings.metrics_host, psettings.metrics_port)
-        await prepare_kafka(settings, "projector")  # a wrong CA: one clear sentence, no start
-        pool = await db.connect_pool(settings, min_size=1, max_size=4)
-        async with pool.acquire() as conn:
-            await ensure_migrated(conn)
-            await ensure_active_version(conn)
+        try:
+            await prepare_kafka(settings, "projector")  # a wrong CA: one sentence, no start
+            pool = await db.connect_pool(settings, min_size=1, max_size=4)
+            async with pool.acquire() as conn:
+                await ensure_migrated(conn)
+                await ensure_active_version(conn)
+        except BaseException:
+            if running.health is not None:
+                await running.health.close()
+            raise
         listener.read = partial(stored_positions, pool, facts_topic)
         running.pool = pool
 

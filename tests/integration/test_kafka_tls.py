@@ -8,8 +8,10 @@ is refused, and says which setting to fix.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -24,6 +26,8 @@ from services.platform.kafka.security import client_kwargs, sasl_kwargs
 from services.platform.kafka.tls import KafkaTlsError, check_broker_tls
 from services.platform.settings import Principal, Settings, as_principal
 from tests.support.casework import council, decided
+from tests.support.http import until_ready
+from tests.support.mail import Mail, free_port, letters_env, wait_states
 from tests.support.stack import REPO, Stack
 
 TLS_DIR = REPO / ".local" / "kafka" / "tls"
@@ -172,3 +176,87 @@ async def test_the_ssl_listener_refuses_a_client_without_a_certificate_and_says_
     )
     with pytest.raises(KafkaTlsError, match=f"refused the client certificate .*{cert}"):
         await check_broker_tls(stranger)
+
+
+# --- every service over TLS ------------------------------------------------------------
+
+COUNCILS = ("TA1", "TA2", "TA3")
+
+
+def service_tls_env(protocol: str, address: str, principal: str, ca: Path = CA) -> dict[str, str]:
+    """A service process on a TLS listener: SASL_SSL logs in with its SCRAM password (from
+    AR_PRINCIPAL's secret), SSL with its own client certificate."""
+    env = {
+        "AR_KAFKA_BOOTSTRAP": address,
+        "AR_KAFKA_SECURITY_PROTOCOL": protocol,
+        "AR_KAFKA_SSL_CA_FILE": str(ca),
+    }
+    if protocol == "SSL":
+        env["AR_KAFKA_SSL_CERT_FILE"] = str(TLS_DIR / "clients" / f"{principal}.crt")
+        env["AR_KAFKA_SSL_KEY_FILE"] = str(TLS_DIR / "clients" / f"{principal}.key")
+    return env
+
+
+@pytest.mark.parametrize("protocol", ["SASL_SSL", "SSL"])
+async def test_the_projector_and_the_letter_service_run_over_tls_and_a_closed_year_is_mailed(
+    stack: Stack, listeners: tuple[str, str], mail: Mail, protocol: str
+) -> None:
+    address = listeners[0] if protocol == "SASL_SSL" else listeners[1]
+    health = free_port()
+    stack.start(
+        "services.projector",
+        AR_PROJECTOR_METRICS_PORT=str(health),
+        AR_PROJECTOR_HEALTH_CHECK_INTERVAL_SECONDS="0.5",
+        **service_tls_env(protocol, address, "projector"),
+    )
+    letters = stack.start(
+        "services.letters", **letters_env(mail, **service_tls_env(protocol, address, "letters"))
+    )
+    # The operator publishes and closes the year over the same listener.
+    operator = (
+        over_sasl_ssl(stack, "operator", address)
+        if protocol == "SASL_SSL"
+        else over_ssl(stack, address, "operator")
+    )
+    events = [council(c, "District") for c in COUNCILS]
+    events += [
+        decided(c, f"{c}-{i}", date(2019, 6, 1), "upheld") for c in COUNCILS for i in range(3)
+    ]
+    async with event_publisher(operator) as publisher:
+        await publisher.publish_many(events)
+        await publisher.close_year(
+            {
+                "financial_year": "2019-20", "letter_date": "2020-07-22",
+                "publication_date": "2020-07-29",
+                "signatory": {"name": "Michael King", "titles": ["Ombudsman"]},
+            },
+            producer="tests",
+        )  # fmt: skip
+    await wait_states(stack, {"sent": len(COUNCILS)})
+    assert mail.per_letter() == Counter({f"{c}/2019-20/annual-review/v1": 1 for c in COUNCILS})
+    snapshot = await stack.fetch(
+        "SELECT council, upheld FROM readmodel.year_snapshot_councils ORDER BY 1"
+    )
+    assert [(r["council"], r["upheld"]) for r in snapshot] == [(c, 3) for c in COUNCILS]
+    # Readiness asks Kafka over TLS too (its probe is one of the service's clients).
+    checks = (await until_ready(health))["checks"]
+    assert checks["kafka"]["ok"] and checks["progress"]["detail"] == "no event(s) waiting"
+    assert letters.alive()
+
+
+@pytest.mark.parametrize("module", ["services.projector", "services.letters"])
+async def test_a_service_given_another_ca_does_not_start_and_says_which_setting_to_fix(
+    stack: Stack, listeners: tuple[str, str], tmp_path: Path, module: str
+) -> None:
+    wrong = other_ca(tmp_path)
+    service = stack.start(
+        module, **service_tls_env("SASL_SSL", listeners[0], module.split(".")[1], ca=wrong)
+    )
+    code = await asyncio.to_thread(service.process.wait, 60)
+    assert code == 2, service.tail()
+    log = service.log.read_text()
+    assert "cannot connect to Kafka over TLS; not starting" in log
+    assert f"the Kafka broker at {listeners[0]} presented a certificate that the CA in " in log
+    assert f"AR_KAFKA_SSL_CA_FILE={wrong} did not sign" in log
+    assert "set AR_KAFKA_SSL_CA_FILE to the CA that signed the broker's certificate" in log
+    assert "Traceback" not in log  # one sentence, not a stack trace

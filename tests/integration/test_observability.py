@@ -4,49 +4,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import time
-import urllib.error
-import urllib.request
 from datetime import date
-from typing import Any
 
 from tests.support.casework import council, decided
+from tests.support.http import get, metrics, probe, until_ready
 from tests.support.mail import Mail, free_port, letters_env, wait_states
 from tests.support.stack import Stack
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-async def probe(port: int, path: str) -> tuple[int, Any]:
-    status, body = await asyncio.to_thread(get, f"http://127.0.0.1:{port}{path}")
-    return status, json.loads(body)
-
-
-async def until_ready(port: int, timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            status, last = await probe(port, "/health/ready")
-            if status == 200:
-                return dict(last)
-        except OSError:
-            pass  # not listening yet
-        await asyncio.sleep(0.3)
-    raise TimeoutError(f"not ready within {timeout} s: {last}")
-
-
-async def metrics(port: int) -> str:
-    status, body = await asyncio.to_thread(get, f"http://127.0.0.1:{port}/metrics")
-    assert status == 200
-    return body
 
 
 async def test_the_projectors_metrics_count_what_was_applied_and_it_is_live_and_ready(
