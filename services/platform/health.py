@@ -19,6 +19,12 @@ load on PostgreSQL or Kafka.
     health = Health("projector", [("postgresql", ping_db), ("kafka", ping_kafka)], ...)
     server = serve_health(health, host, port)     # thread; server.close() at shutdown
     task = asyncio.create_task(health.run())      # on the service's loop
+    # or HealthEndpoint(health, host, port), which does both; .close() at shutdown
+
+A service with an HTTP server of its own (the web site) can answer its own routes with
+``health.liveness()`` and ``health.readiness()`` (``Report.ok``, ``Report.body``) and run
+``health.run()`` in its lifespan. ``python -m services.platform.health URL`` is the
+containers' healthcheck (exit 0 on a 200).
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ import asyncio
 import contextlib
 import json
 import socket
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -251,3 +259,22 @@ class HealthEndpoint:
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m services.platform.health URL``: 0 when URL answers 200 within 5 s, else 1
+    (a container's healthcheck: the image has no curl)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1 or not args[0].startswith("http://"):
+        print("usage: python -m services.platform.health http://HOST:PORT/PATH", file=sys.stderr)
+        return 2
+    try:
+        with urllib.request.urlopen(args[0], timeout=5) as response:  # noqa: S310 - http only
+            return 0 if response.status == 200 else 1
+    except (OSError, ValueError) as e:
+        print(f"{args[0]}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 from services.domain.letter_lifecycle import LetterState
 from services.letters import metrics as letter_metrics
 from services.letters.readiness import LettersReadiness
-from services.platform.health import Health, NotReady, Stall, serve_health
+from services.platform.health import Health, NotReady, Stall, main, serve_health
 from services.projector.metrics import FailureStreak
 from services.projector.readiness import ProjectorReadiness
 
@@ -250,3 +250,17 @@ async def test_the_letter_service_waits_on_closes_and_due_letters_not_on_held_on
     assert await readiness.progress() == "2 close(s) or letter(s) waiting; last progress 0 s ago"
     letters.value = (counts, 0)  # held letters wait for an operator, not for the service
     assert await readiness.progress() == "no close(s) or letter(s) waiting"
+
+
+async def test_the_container_healthcheck_exits_0_on_200_and_1_otherwise() -> None:
+    health = Health("svc", [("bad", refusing_check)])
+    await health.check_once()
+    server = serve_health(health, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        assert await asyncio.to_thread(main, [f"{base}/health/live"]) == 0
+        assert await asyncio.to_thread(main, [f"{base}/health/ready"]) == 1  # 503
+    finally:
+        server.close()
+    assert main([f"{base}/health/live"]) == 1  # nothing listens any more
+    assert main(["not-a-url"]) == 2
