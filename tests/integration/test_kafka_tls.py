@@ -9,8 +9,10 @@ is refused, and says which setting to fix.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
+import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -260,3 +262,25 @@ async def test_a_service_given_another_ca_does_not_start_and_says_which_setting_
     assert f"AR_KAFKA_SSL_CA_FILE={wrong} did not sign" in log
     assert "set AR_KAFKA_SSL_CA_FILE to the CA that signed the broker's certificate" in log
     assert "Traceback" not in log  # one sentence, not a stack trace
+
+
+def test_the_cli_given_another_ca_publishes_nothing_and_says_which_setting_to_fix(
+    stack: Stack, listeners: tuple[str, str], tmp_path: Path
+) -> None:
+    wrong = other_ca(tmp_path)
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps(council("CLI", "District").model_dump(mode="json")) + "\n")
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("annual-review")), "publish", str(events)],
+        env={
+            **os.environ, **stack.env, **service_tls_env("SASL_SSL", listeners[0], "cms", wrong),
+            "AR_PRINCIPAL": "cms", "COLUMNS": "400",
+        },
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr  # UNAVAILABLE: nothing was published
+    said = " ".join(done.stderr.split())
+    assert f"AR_KAFKA_SSL_CA_FILE={wrong} did not sign" in said
+    assert "set AR_KAFKA_SSL_CA_FILE to the CA that signed the broker's certificate" in said
+    assert "nothing was published" in said
+    assert "Kafka over TLS" in said  # the hint: where the settings are explained
