@@ -30,7 +30,7 @@ from services.letters.dispatch import Dispatcher
 from services.letters.readiness import LettersReadiness
 from services.letters.year_closed import CloseHandling, handle_close
 from services.platform import db
-from services.platform.health import Health, HealthEndpoint, NotReady
+from services.platform.health import HealthEndpoint, NotReady
 from services.platform.kafka.probe import KafkaProbe
 from services.platform.kafka.security import faststream_security
 from services.platform.log_throttle import throttle_repeats
@@ -109,21 +109,15 @@ def create_app(
     async def start() -> None:
         configure_logging(settings)
         throttle_repeats()  # a broker outage: a few lines, not a thousand
-        if ls.metrics_port:
-            # First: liveness answers while the service connects, however long that takes.
-            health = Health(
-                "letters", readiness.checks(),
-                loop_stall_s=ls.health_loop_stall_seconds,
-                interval_s=ls.health_check_interval_seconds,
-            )  # fmt: skip
-            state["health"] = HealthEndpoint(health, ls.metrics_host, ls.metrics_port)
+        # First: liveness answers while the service connects, however long that takes.
+        state["health"] = HealthEndpoint.start("letters", readiness.checks(), ls)
         try:
             await prepare_kafka(settings, "letters")  # a wrong CA: one sentence, no start
             pool = await db.connect_pool(settings, min_size=1, max_size=ls.send_concurrency + 4)
             async with pool.acquire() as conn:
                 await ensure_migrated(conn)
         except BaseException:
-            if "health" in state:
+            if state["health"] is not None:
                 await state["health"].close()
             raise
         state["pool"] = pool
@@ -144,7 +138,7 @@ def create_app(
 
     @app.after_shutdown
     async def stopped() -> None:
-        if "health" in state:
+        if state["health"] is not None:
             await state["health"].close()
         await probe.close()
         await state["pool"].close()

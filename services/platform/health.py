@@ -43,6 +43,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import Field
+from pydantic_settings import BaseSettings
 
 Check = Callable[[], Awaitable[str]]
 """A readiness check: returns a short detail when ready; raises (``NotReady`` or anything
@@ -246,6 +248,37 @@ def serve_health(health: Health, host: str, port: int) -> HealthServer:
     return HealthServer(Server((host, port), Handler))
 
 
+def metrics_port_field(default: int) -> Any:
+    """The ``metrics_port`` field with a service's default port."""
+    return Field(
+        default=default,
+        ge=0,
+        le=65535,
+        description="Port of /health/live, /health/ready, /health and /metrics (0: off)",
+    )
+
+
+class HealthSettings(BaseSettings):
+    """The health server's settings, the same for every service under its own prefix
+    (``AR_PROJECTOR_METRICS_HOST``, ``AR_LETTERS_METRICS_HOST``...); each service sets its
+    port's default and adds its ``health_max_lag_seconds``."""
+
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the health and metrics server binds (0.0.0.0: every interface, "
+        "as in docker-compose.yml)",
+    )
+    metrics_port: int = metrics_port_field(0)
+    health_loop_stall_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="/health/live fails when the event loop has not run for this long",
+    )
+    health_check_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often the readiness checks run"
+    )
+
+
 class HealthEndpoint:
     """A service's running health: the checks' task on its loop and the HTTP thread."""
 
@@ -253,6 +286,21 @@ class HealthEndpoint:
         self.health = health
         self.server = serve_health(health, host, port)
         self.task = asyncio.create_task(health.run(), name=f"{health.service}-health")
+
+    @classmethod
+    def start(
+        cls, service: str, checks: Sequence[tuple[str, Check]], settings: HealthSettings
+    ) -> HealthEndpoint | None:
+        """Serve the service's health as its settings say (None when the port is 0)."""
+        if not settings.metrics_port:
+            return None
+        health = Health(
+            service,
+            checks,
+            loop_stall_s=settings.health_loop_stall_seconds,
+            interval_s=settings.health_check_interval_seconds,
+        )
+        return cls(health, settings.metrics_host, settings.metrics_port)
 
     async def close(self) -> None:
         self.server.close()

@@ -20,7 +20,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 
 from contracts.topics import DEAD_LETTERS, FACTS
 from services.platform import db
-from services.platform.health import Health, HealthEndpoint, NotReady
+from services.platform.health import HealthEndpoint, NotReady
 from services.platform.kafka.probe import KafkaProbe
 from services.platform.kafka.security import faststream_security
 from services.platform.log_throttle import throttle_repeats
@@ -114,14 +114,8 @@ def create_app(
     async def start() -> None:
         configure_logging(settings)
         throttle_repeats()  # a broker outage: a few lines, not a thousand
-        if psettings.metrics_port:
-            # First: liveness answers while the service connects, however long that takes.
-            health = Health(
-                "projector", readiness.checks(),
-                loop_stall_s=psettings.health_loop_stall_seconds,
-                interval_s=psettings.health_check_interval_seconds,
-            )  # fmt: skip
-            running.health = HealthEndpoint(health, psettings.metrics_host, psettings.metrics_port)
+        # First: liveness answers while the service connects, however long that takes.
+        running.health = HealthEndpoint.start("projector", readiness.checks(), psettings)
         try:
             await prepare_kafka(settings, "projector")  # a wrong CA: one sentence, no start
             pool = await db.connect_pool(settings, min_size=1, max_size=4)

@@ -27,7 +27,7 @@ from services.platform.kafka.publisher import event_publisher
 from services.platform.kafka.security import client_kwargs, sasl_kwargs
 from services.platform.kafka.tls import KafkaTlsError, check_broker_tls
 from services.platform.settings import Principal, Settings, as_principal
-from tests.support.casework import council, decided
+from tests.support.casework import CLOSE_2019_20, council, decided
 from tests.support.http import until_ready
 from tests.support.mail import Mail, free_port, letters_env, wait_states
 from tests.support.stack import REPO, Stack
@@ -226,14 +226,7 @@ async def test_the_projector_and_the_letter_service_run_over_tls_and_a_closed_ye
     ]
     async with event_publisher(operator) as publisher:
         await publisher.publish_many(events)
-        await publisher.close_year(
-            {
-                "financial_year": "2019-20", "letter_date": "2020-07-22",
-                "publication_date": "2020-07-29",
-                "signatory": {"name": "Michael King", "titles": ["Ombudsman"]},
-            },
-            producer="tests",
-        )  # fmt: skip
+        await publisher.close_year(CLOSE_2019_20, producer="tests")
     await wait_states(stack, {"sent": len(COUNCILS)})
     assert mail.per_letter() == Counter({f"{c}/2019-20/annual-review/v1": 1 for c in COUNCILS})
     snapshot = await stack.fetch(

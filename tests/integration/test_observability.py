@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 
-from tests.support.casework import council, decided
+from tests.support.casework import CLOSE_2019_20, council, decided
 from tests.support.http import get, metrics, probe, until_ready
 from tests.support.mail import Mail, free_port, letters_env, wait_states
 from tests.support.stack import Stack
@@ -69,14 +69,7 @@ async def test_the_letter_service_counts_letters_by_state_sends_and_render_time(
         + [decided(c, f"{c}-1", date(2019, 6, 1), "upheld") for c in councils]
     )
     async with stack.publisher() as p:
-        await p.close_year(
-            {
-                "financial_year": "2019-20", "letter_date": "2020-07-22",
-                "publication_date": "2020-07-29",
-                "signatory": {"name": "Michael King", "titles": ["Ombudsman"]},
-            },
-            producer="tests",
-        )  # fmt: skip
+        await p.close_year(CLOSE_2019_20, producer="tests")
     await wait_states(stack, {"sent": len(councils)})
     await asyncio.sleep(1.0)  # a readiness round refreshes the gauges
     ready = await until_ready(port)
