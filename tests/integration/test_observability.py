@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import date
 
+from services.readmodel.versions import VERSION_SWITCH_LOCK
 from tests.support.casework import CLOSE_2019_20, council, decided
-from tests.support.http import get, metrics, probe, until_ready
+from tests.support.http import get, metrics, probe, until_ready, until_status
 from tests.support.mail import Mail, free_port, letters_env, wait_states
 from tests.support.stack import Stack
 
@@ -87,3 +89,42 @@ async def test_the_letter_service_counts_letters_by_state_sends_and_render_time(
     assert 'letters_send_failures_total{kind="transient"}' not in body  # none failed
     status, live = await probe(port, "/health/live")
     assert (status, live["status"]) == (200, "up")
+
+
+async def test_the_projector_is_not_ready_while_events_wait_and_nothing_is_applied(
+    stack: Stack,
+) -> None:
+    """Kafka and PostgreSQL answer, but no batch can commit (the version-switch lock a
+    rebuild takes is held): readiness fails on progress once the limit passes, liveness does
+    not, and both are green again once batches go through."""
+    port = free_port()
+    stack.start(
+        "services.projector",
+        AR_PROJECTOR_METRICS_PORT=str(port),
+        AR_PROJECTOR_HEALTH_CHECK_INTERVAL_SECONDS="0.5",
+        AR_PROJECTOR_HEALTH_MAX_LAG_SECONDS="3",
+    )
+    await stack.publish([council("STK", "County")])
+    await stack.wait_caught_up()
+    await until_ready(port)
+    blocker = await stack.connect()
+    try:
+        held = blocker.transaction()
+        await held.start()
+        await blocker.execute("SELECT pg_advisory_xact_lock($1)", VERSION_SWITCH_LOCK)
+        await stack.publish([decided("STK", f"S{i}", date(2019, 6, 1), "upheld") for i in range(5)])
+        stuck = await until_status(port, "/health/ready", 503, timeout=60)
+        checks = stuck["checks"]
+        assert checks["postgresql"]["ok"] and checks["kafka"]["ok"], checks
+        assert re.fullmatch(
+            r"5 event\(s\) waiting and nothing applied for \d+ s "
+            r"\(more than AR_PROJECTOR_HEALTH_MAX_LAG_SECONDS=3\)",
+            checks["progress"]["detail"],
+        ), checks["progress"]
+        status, live = await probe(port, "/health/live")
+        assert (status, live["status"]) == (200, "up")
+        await held.rollback()
+    finally:
+        await blocker.close()
+    await stack.wait_caught_up()
+    await until_ready(port)
