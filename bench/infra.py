@@ -86,6 +86,7 @@ class Slice:
             "AR_LOG_FORMAT": "json",
             "AR_LOG_LEVEL": "WARNING",
             "AR_PROJECTOR_METRICS_PORT": "0",
+            "AR_LETTERS_METRICS_PORT": "0",
             "AR_PROJECTOR_GROUP_ID": f"bench-{self.tag}-projector",
             "AR_LETTERS_GROUP_ID": f"bench-{self.tag}-letters",
             "PYTHONPATH": str(REPO),

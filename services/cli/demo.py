@@ -144,6 +144,7 @@ async def _demo(
         **os.environ,
         "AR_LETTERS_RECONCILE_MAILDIR": str(maildir),
         "AR_PROJECTOR_METRICS_PORT": "0",
+        "AR_LETTERS_METRICS_PORT": "0",
         "AR_LOG_FORMAT": "json",
     }
     procs = [

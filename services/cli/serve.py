@@ -14,6 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from services.cli.common import ExitCode, err, fail, settings
+from services.platform.kafka.reachability import TLS_HINT
+from services.platform.kafka.tls import KafkaTlsError
 
 app = typer.Typer(
     help="Run a service in the foreground: the projector, the letters service, the web site, "
@@ -42,6 +44,8 @@ def _run_app(module: str) -> None:
         asyncio.run(create_app().run())
     except KeyboardInterrupt:
         err.print("stopped")
+    except KafkaTlsError as e:
+        fail(str(e), hint=TLS_HINT)
     except OSError as e:
         fail(
             f"the service stopped: {e}",

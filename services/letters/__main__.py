@@ -1,8 +1,7 @@
 """``python -m services.letters``: run the letter service."""
 
-import asyncio
-
 from services.letters.app import create_app
+from services.platform.service import run_service
 
 if __name__ == "__main__":
-    asyncio.run(create_app().run())
+    run_service(create_app)

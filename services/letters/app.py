@@ -24,17 +24,22 @@ from contracts.events import FinancialYearClosed
 from contracts.financial_year import FinancialYear
 from contracts.topics import LETTERS, YEAR_END
 from services.domain.letter_inputs import LetterInputs
+from services.domain.letter_lifecycle import LetterState
 from services.domain.narrative_book import NarrativeVersion, pinned
-from services.letters import outbox
+from services.letters import metrics, outbox
 from services.letters.config import LettersSettings, get_letters_settings
 from services.letters.dispatch import Dispatcher
 from services.letters.narrative_registry import load_book
+from services.letters.readiness import LettersReadiness
 from services.letters.year_closed import CloseHandling, handle_close
-from services.platform.db import connect_pool
+from services.platform import db
+from services.platform.health import HealthEndpoint, NotReady
+from services.platform.kafka.probe import KafkaProbe
 from services.platform.kafka.security import faststream_security
 from services.platform.log_throttle import throttle_repeats
 from services.platform.logging import configure_logging
 from services.platform.migrations import ensure_migrated
+from services.platform.service import prepare_kafka
 from services.platform.settings import Settings, get_settings
 from services.readmodel.letter_reads import snapshot_inputs, wait_for_snapshot
 
@@ -77,19 +82,47 @@ def create_app(
             await asyncio.sleep(2.0)
             return
         await message.ack()
+        metrics.close_handled()
 
     async def publish(value: bytes, key: bytes | None) -> None:
         await broker.publish(value, topic=settings.topic(LETTERS), key=key)
 
     app = FastStream(broker)
 
+    def connected() -> asyncpg.Pool:
+        if "pool" not in state:
+            raise NotReady("starting: not connected to PostgreSQL yet")
+        pool: asyncpg.Pool = state["pool"]
+        return pool
+
+    async def letter_counts() -> tuple[dict[LetterState, int], int]:
+        async with connected().acquire() as conn:
+            return await outbox.state_counts(conn), await outbox.due_count(conn)
+
+    probe = KafkaProbe(settings, YEAR_END, timeout_s=4.0)
+    readiness = LettersReadiness(
+        ping_database=lambda: db.ping(connected()),
+        end_offsets=probe.end_offsets,
+        committed_offsets=lambda: probe.committed(ls.group_id),
+        letter_counts=letter_counts,
+        max_lag_s=ls.health_max_lag_seconds,
+    )
+
     @app.on_startup
     async def start() -> None:
         configure_logging(settings)
         throttle_repeats()  # a broker outage: a few lines, not a thousand
-        pool = await connect_pool(settings, min_size=1, max_size=ls.send_concurrency + 4)
-        async with pool.acquire() as conn:
-            await ensure_migrated(conn)
+        # First: liveness answers while the service connects, however long that takes.
+        state["health"] = HealthEndpoint.start("letters", readiness.checks(), ls)
+        try:
+            await prepare_kafka(settings, "letters")  # a wrong CA: one sentence, no start
+            pool = await db.connect_pool(settings, min_size=1, max_size=ls.send_concurrency + 4)
+            async with pool.acquire() as conn:
+                await ensure_migrated(conn)
+        except BaseException:
+            if state["health"] is not None:
+                await state["health"].close()
+            raise
         state["pool"] = pool
         dispatcher = state["dispatcher"] = Dispatcher(pool, settings, ls, publish)
         state["close_handling"] = close_handling(pool, ls, dispatcher, settings)
@@ -108,6 +141,9 @@ def create_app(
 
     @app.after_shutdown
     async def stopped() -> None:
+        if state["health"] is not None:
+            await state["health"].close()
+        await probe.close()
         await state["pool"].close()
 
     return app

@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from services.platform.health import HealthSettings, metrics_port_field
 
 
-class LettersSettings(BaseSettings):
+class LettersSettings(HealthSettings):
     model_config = SettingsConfigDict(env_prefix="AR_LETTERS_", extra="ignore", frozen=True)
 
     group_id: str = Field(default="letters", description="Kafka consumer group")
@@ -52,6 +54,13 @@ class LettersSettings(BaseSettings):
         "automatically (a new deployment reading old closes must not mail every council)",
     )
     poll_interval_s: float = Field(default=0.2, description="Dispatcher idle poll interval")
+    metrics_port: int = metrics_port_field(9109)
+    health_max_lag_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="/health/ready fails when year-end closes or due letters wait and nothing "
+        "(a close handled, a letter rendered, sent or refused) was done for this long",
+    )
 
 
 @functools.lru_cache(maxsize=1)

@@ -27,7 +27,7 @@ import structlog
 from services.domain import letter_lifecycle as lifecycle
 from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import LetterState, Transition
-from services.letters import outbox
+from services.letters import metrics, outbox
 from services.letters.config import LettersSettings
 from services.letters.email import build_email
 from services.letters.faults import crash_point
@@ -53,13 +53,18 @@ _SETTLED = {
 }
 
 
+Rendered = tuple[str, str, str, bytes, tuple[str, str, str], float]
+
+
 class RenderRefused(RuntimeError):
     """A letter that cannot be rendered for a reason no retry fixes (one str argument, so it
     comes back whole from a worker process)."""
 
 
-def render_inputs(context: str, version: int) -> tuple[str, str, str, bytes, tuple[str, str, str]]:
-    """Top level, so a worker process can run it: (template version, text, html, pdf, sha)."""
+def render_inputs(context: str, version: int) -> Rendered:
+    """Top level, so a worker process can run it: (template version, text, html, pdf, sha,
+    seconds the render took in the worker: the metric, without the wait for a worker)."""
+    started = time.perf_counter()
     try:
         rendered = render_letter(LetterInputs.from_json(context).letter(version))
     except PERMANENT_RENDER_ERRORS as refused:
@@ -71,6 +76,7 @@ def render_inputs(context: str, version: int) -> tuple[str, str, str, bytes, tup
         rendered.html,
         rendered.pdf,
         (d.text_sha256, d.html_sha256, d.pdf_sha256),
+        time.perf_counter() - started,
     )
 
 
@@ -162,6 +168,7 @@ class Dispatcher:
                 else:
                     await outbox.apply(conn, row.id, how, note)
                 settled[counted] += 1
+        metrics.Work.did(len(stuck))
         log.warning("reconciled letters left in sending", **settled)
         return settled
 
@@ -251,7 +258,7 @@ class Dispatcher:
                     await outbox.mark_render_refused(conn, row, str(result))
                     continue
                 assert not isinstance(result, BaseException)
-                template_version, text, html, pdf, sha = result
+                template_version, text, html, pdf, sha, _ = result
                 await outbox.mark_rendered(
                     conn,
                     row,
@@ -261,6 +268,9 @@ class Dispatcher:
                     pdf=pdf,
                     sha=sha,
                 )
+        for result in results:  # committed: each render counts once
+            if not isinstance(result, BaseException):
+                metrics.rendered(result[-1])
         log.info("letters rendered", count=len(rows))
         return len(rows)
 
@@ -301,6 +311,7 @@ class Dispatcher:
             message_id_domain=self.ls.message_id_domain,
         )
         crash_point("before_send")
+        metrics.send_started()
         try:
             _, response = await aiosmtplib.send(
                 message,
@@ -329,6 +340,7 @@ class Dispatcher:
                 await outbox.mark_sent(conn, row, response)
 
         await self._in_outbox("record the letter as sent", row, sent)
+        metrics.sent()
         log.info(
             "letter sent",
             council=row.council,
@@ -375,6 +387,10 @@ class Dispatcher:
             return result
 
     async def _failed(self, row: outbox.OutboxRow, detail: str, *, permanent: bool) -> None:
+        how = lifecycle.after_failed_send(
+            permanent=permanent, attempts=row.attempts, max_attempts=self.ls.max_attempts
+        )
+        metrics.send_failed(permanent=permanent, refused=how is Transition.REFUSED)
         await self._in_outbox(
             "record the failed attempt",
             row,

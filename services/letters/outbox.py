@@ -101,6 +101,24 @@ async def claim(conn: Conn, state: LetterState, limit: int) -> list[OutboxRow]:
     return [OutboxRow.of(r) for r in rows]
 
 
+async def state_counts(conn: Conn) -> dict[LetterState, int]:
+    """How many letters are in each state (every state, zero included): the metrics."""
+    rows = await conn.fetch("SELECT state, count(*) AS n FROM letters.outbox GROUP BY state")
+    found = {LetterState(r["state"]): int(r["n"]) for r in rows}
+    return {state: found.get(state, 0) for state in LetterState}
+
+
+async def due_count(conn: Conn) -> int:
+    """Letters the dispatcher should take now: pending, or rendered and due (a retry whose
+    time has come). Held, sent, failed and uncertain letters wait for nobody but an operator."""
+    n = await conn.fetchval(
+        "SELECT count(*) FROM letters.outbox WHERE state = ANY($1::text[]) "
+        "AND next_attempt_at <= now()",
+        [LetterState.PENDING, LetterState.RENDERED],
+    )
+    return int(n)
+
+
 async def mark_rendered(
     conn: Conn, row: OutboxRow, *, template_version: str, text: str, html: str, pdf: bytes,
     sha: tuple[str, str, str],

@@ -117,3 +117,9 @@ async def connect_pool(
         max_delay=3.0,
         what=f"connect to PostgreSQL at {redact_url(dsn)}",
     )
+
+
+async def ping(pool: asyncpg.Pool) -> None:
+    """One round trip to the database (readiness); raises when it does not answer."""
+    async with pool.acquire() as conn:
+        await conn.fetchval("SELECT 1")

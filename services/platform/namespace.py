@@ -80,9 +80,11 @@ async def drop_namespace(base: Settings, settings: Settings) -> None:
 
 
 def service_env(settings: Settings, principal: Principal | None = None) -> dict[str, str]:
-    """The environment that points a service process at this namespace. With a
-    ``principal``, the process authenticates as that principal, its passwords read from
-    ``AR_SECRETS_DIR`` (no password in the environment); without, as the caller."""
+    """The environment that points a service process at this namespace, over the same Kafka
+    protocol and TLS files as ``settings``. With a ``principal``, the process authenticates
+    as that principal, its passwords read from ``AR_SECRETS_DIR`` (no password in the
+    environment); without, as the caller. On ``SSL`` the client certificate is the login:
+    give each process its own with AR_KAFKA_SSL_CERT_FILE / AR_KAFKA_SSL_KEY_FILE."""
     prefix = settings.topic_prefix
     env = {
         "AR_DATABASE_URL": settings.database_url,
@@ -91,6 +93,13 @@ def service_env(settings: Settings, principal: Principal | None = None) -> dict[
         "AR_PROJECTOR_GROUP_ID": f"{prefix}projector",
         "AR_LETTERS_GROUP_ID": f"{prefix}letters",
     }
+    # TLS as the caller's (the files, never the key's password: a process reads that itself).
+    if settings.kafka_security_protocol:
+        env["AR_KAFKA_SECURITY_PROTOCOL"] = settings.kafka_security_protocol
+    for name in ("kafka_ssl_ca_file", "kafka_ssl_cert_file", "kafka_ssl_key_file"):
+        value = getattr(settings, name)
+        if value is not None:
+            env[f"AR_{name.upper()}"] = str(value)
     if principal is not None and settings.secrets_dir is not None:
         user = urlsplit(settings.database_url).username or ""
         env |= {

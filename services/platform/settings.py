@@ -66,10 +66,29 @@ class Settings(BaseSettings):
     kafka_password: SecretStr | None = Field(default=None, description="Kafka SASL password")
     kafka_security_protocol: KafkaProtocol | None = Field(
         default=None,
-        description="Kafka security protocol; unset: SASL_PLAINTEXT with a user, else PLAINTEXT",
+        description="Kafka security protocol; unset: SASL_PLAINTEXT with a user, else "
+        "PLAINTEXT. SSL and SASL_SSL read AR_KAFKA_SSL_* (docs/security.md)",
     )
     kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
         default="SCRAM-SHA-512", description="Kafka SASL mechanism"
+    )
+    kafka_ssl_ca_file: Path | None = Field(
+        default=None,
+        description="TLS (SSL, SASL_SSL): PEM file of the CA certificate(s) that signed the "
+        "brokers' certificates; unset: the system's trust store",
+    )
+    kafka_ssl_cert_file: Path | None = Field(
+        default=None,
+        description="TLS: PEM client certificate (and chain), for a broker that authenticates "
+        "clients by certificate (SSL)",
+    )
+    kafka_ssl_key_file: Path | None = Field(
+        default=None,
+        description="TLS: PEM private key of the client certificate; unset: in "
+        "AR_KAFKA_SSL_CERT_FILE",
+    )
+    kafka_ssl_key_password: SecretStr | None = Field(
+        default=None, description="TLS: password of an encrypted private key"
     )
     principal: Principal | None = Field(
         default=None,

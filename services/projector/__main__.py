@@ -1,8 +1,7 @@
 """``python -m services.projector``: run the projector service."""
 
-import asyncio
-
+from services.platform.service import run_service
 from services.projector.app import create_app
 
 if __name__ == "__main__":
-    asyncio.run(create_app().run())
+    run_service(create_app)

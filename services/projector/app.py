@@ -9,7 +9,6 @@ is applied by apply.py, retried until applied. This module only wires them.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -20,17 +19,20 @@ from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 
 from contracts.topics import DEAD_LETTERS, FACTS
-from services.platform.db import connect_pool
+from services.platform import db
+from services.platform.health import HealthEndpoint, NotReady
+from services.platform.kafka.probe import KafkaProbe
 from services.platform.kafka.security import faststream_security
 from services.platform.log_throttle import throttle_repeats
 from services.platform.logging import configure_logging
 from services.platform.migrations import ensure_migrated
+from services.platform.service import prepare_kafka
 from services.platform.settings import Settings, get_settings
-from services.projector import metrics
 from services.projector.apply import apply_batch
 from services.projector.batch import Record
 from services.projector.config import ProjectorSettings, get_projector_settings
 from services.projector.dead_letter_topic import dead_letter_sink
+from services.projector.readiness import ProjectorReadiness
 from services.projector.rebalance import SeekToStoredPositions, stored_positions
 from services.readmodel.versions import ensure_active_version
 
@@ -42,8 +44,13 @@ class _Running:
     """What the service holds between start and stop."""
 
     pool: asyncpg.Pool | None = None
-    metrics: asyncio.Server | None = None
+    health: HealthEndpoint | None = None
     stopping: bool = False
+
+    def connected(self) -> asyncpg.Pool:
+        if self.pool is None:
+            raise NotReady("starting: not connected to PostgreSQL yet")
+        return self.pool
 
 
 def create_app(
@@ -95,25 +102,35 @@ def create_app(
         )
 
     app = FastStream(broker)
+    probe = KafkaProbe(settings, FACTS, timeout_s=4.0)
+    readiness = ProjectorReadiness(
+        ping_database=lambda: db.ping(running.connected()),
+        end_offsets=probe.end_offsets,
+        stored_positions=lambda: stored_positions(running.connected(), facts_topic),
+        max_lag_s=psettings.health_max_lag_seconds,
+    )
 
     @app.on_startup
     async def start() -> None:
         configure_logging(settings)
         throttle_repeats()  # a broker outage: a few lines, not a thousand
-        pool = await connect_pool(settings, min_size=1, max_size=4)
-        async with pool.acquire() as conn:
-            await ensure_migrated(conn)
-            await ensure_active_version(conn)
+        # First: liveness answers while the service connects, however long that takes.
+        running.health = HealthEndpoint.start("projector", readiness.checks(), psettings)
+        try:
+            await prepare_kafka(settings, "projector")  # a wrong CA: one sentence, no start
+            pool = await db.connect_pool(settings, min_size=1, max_size=4)
+            async with pool.acquire() as conn:
+                await ensure_migrated(conn)
+                await ensure_active_version(conn)
+        except BaseException:
+            if running.health is not None:
+                await running.health.close()
+            raise
         listener.read = partial(stored_positions, pool, facts_topic)
         running.pool = pool
 
     @app.after_startup
     async def started() -> None:
-        assert running.pool is not None
-        if psettings.metrics_port:
-            running.metrics = await metrics.serve(
-                psettings.metrics_port, running.pool, psettings.health_max_lag_seconds
-            )
         log.info("projector started", group=psettings.group_id, topic=facts_topic)
 
     @app.on_shutdown
@@ -122,8 +139,9 @@ def create_app(
 
     @app.after_shutdown
     async def stopped() -> None:
-        if running.metrics is not None:
-            running.metrics.close()
+        if running.health is not None:
+            await running.health.close()
+        await probe.close()
         assert running.pool is not None
         await running.pool.close()
 

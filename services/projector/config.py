@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from services.domain.statistics import AveragingRule
+from services.platform.health import HealthSettings, metrics_port_field
 
 
-class ProjectorSettings(BaseSettings):
+class ProjectorSettings(HealthSettings):
     model_config = SettingsConfigDict(env_prefix="AR_PROJECTOR_", extra="ignore", frozen=True)
 
     group_id: str = Field(default="projector", description="Kafka consumer group of the projector")
@@ -27,11 +28,12 @@ class ProjectorSettings(BaseSettings):
         ge=6_000,
         description="Kafka group session timeout: how soon a dead instance's partitions move",
     )
-    metrics_port: int = Field(
-        default=9108, ge=0, description="Prometheus metrics and /health port (0: off)"
-    )
+    metrics_port: int = metrics_port_field(9108)
     health_max_lag_seconds: float = Field(
-        default=300.0, description="/health fails when events wait longer than this"
+        default=300.0,
+        gt=0,
+        description="/health/ready fails when events wait and no stored position has moved "
+        "for this long, or batches have failed for this long",
     )
 
 

@@ -7,11 +7,7 @@ accepted for delivery, not in our own tables.
 from __future__ import annotations
 
 import asyncio
-import mailbox
-import socket
-import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,46 +16,11 @@ import pytest
 
 from services.letters.smtp_server import start as start_smtp
 from tests.support.casework import complied, council, decided, random_casework
+from tests.support.mail import Mail, free_port, letters_env, wait_states
 from tests.support.stack import Stack
 
 D = date(2019, 9, 1)
 COUNCILS = [f"L{i:02d}" for i in range(8)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Mail:
-    def __init__(self, path: Path, port: int) -> None:
-        self.path, self.port = path, port
-
-    def messages(self) -> list[mailbox.MaildirMessage]:
-        return list(mailbox.Maildir(self.path, create=False))
-
-    def per_letter(self) -> Counter[str]:
-        return Counter(str(m["X-Annual-Review-Letter"]) for m in self.messages())
-
-
-@pytest.fixture
-def mail(tmp_path: Path) -> Iterator[Mail]:
-    port = free_port()
-    controller, _ = start_smtp(tmp_path / "maildir", port=port)
-    try:
-        yield Mail(tmp_path / "maildir", port)
-    finally:
-        controller.stop()
-
-
-def letters_env(mail: Mail, **extra: str) -> dict[str, str]:
-    return {
-        "AR_SMTP_PORT": str(mail.port),
-        "AR_LETTERS_RECONCILE_MAILDIR": str(mail.path),
-        "AR_LETTERS_RENDER_WORKERS": "1",
-        **extra,
-    }
 
 
 async def publish_year(stack: Stack) -> None:
@@ -80,22 +41,6 @@ async def publish_year(stack: Stack) -> None:
             },
             producer="tests",
         )
-
-
-async def wait_states(stack: Stack, want: dict[str, int], timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            rows = await stack.fetch("SELECT state, count(*) AS n FROM letters.outbox GROUP BY 1")
-            have = {r["state"]: r["n"] for r in rows}
-        except Exception:
-            have = {}
-        if have == want:
-            return
-        if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {s.log.name}\n{s.tail(15)}" for s in stack.services)
-            raise TimeoutError(f"outbox states {have}, wanted {want}\n{logs}")
-        await asyncio.sleep(0.25)
 
 
 async def test_closing_a_year_sends_one_email_per_council_and_never_again(

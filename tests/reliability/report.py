@@ -29,6 +29,7 @@ ORDER = (
     "test_duplicates",
     "test_hostile_input",
     "test_letter_faults",
+    "test_health_probes",
 )
 TITLES = {
     "test_projector_crashes": "Crash: projector SIGKILLed while events stream in",
@@ -36,6 +37,7 @@ TITLES = {
     "test_duplicates": "Duplicates: producer retries and the same events again",
     "test_hostile_input": "Hostile input: 10,000+ malformed and invalid messages",
     "test_letter_faults": "Letters: crash points and an SMTP outage",
+    "test_health_probes": "Health: readiness through a broker and a database outage",
 }
 # Figures shown in the summary table, and those not repeated in the details.
 SUMMARY = ("events_published", "applied", "dead_lettered", "lost_events", "double_counted")

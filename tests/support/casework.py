@@ -142,3 +142,12 @@ def expected_figures(events: Iterable[Envelope[Any]]) -> dict[tuple[str, int], d
     for (code, fy, key), n in compliance.items():
         out.setdefault((code, fy), Counter())[key] += n
     return {k: {key: v.get(key, 0) for key in COUNTERS} for k, v in out.items() if any(v.values())}
+
+
+# What `close-year 2019-20` sends (EventPublisher.close_year's argument).
+CLOSE_2019_20: dict[str, Any] = {
+    "financial_year": "2019-20",
+    "letter_date": "2020-07-22",
+    "publication_date": "2020-07-29",
+    "signatory": {"name": "Michael King", "titles": ["Ombudsman"]},
+}

@@ -3,21 +3,24 @@ test folder by tests/conftest.py.
 
 When a server does not answer, the tests FAIL (not skip) with "run `make up` first": an
 integration suite that silently skips proves nothing. ``stack`` gives a test its own
-namespace (a fresh database and topic prefix) to run the services in.
+namespace (a fresh database and topic prefix) to run the services in; ``mail`` a real SMTP
+server for the letter service.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 import pytest_asyncio
 
+from services.letters.smtp_server import start as start_smtp
 from services.platform.kafka.admin import wait_for_kafka
 from services.platform.settings import Settings, redact_url
+from tests.support.mail import Mail, free_port
 from tests.support.stack import Stack, close_stack, open_stack
 
 CONNECT_WAIT_S = 10.0
@@ -67,3 +70,14 @@ async def stack(settings: Settings, kafka_bootstrap: str, tmp_path: Path) -> Asy
         yield s
     finally:
         await close_stack(s, settings)
+
+
+@pytest.fixture
+def mail(tmp_path: Path) -> Iterator[Mail]:
+    """A real SMTP server on loopback, storing what it accepts in a Maildir."""
+    port = free_port()
+    controller, _ = start_smtp(tmp_path / "maildir", port=port)
+    try:
+        yield Mail(tmp_path / "maildir", port)
+    finally:
+        controller.stop()

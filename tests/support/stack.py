@@ -173,6 +173,7 @@ async def open_stack(base: Settings, workdir: Path) -> Stack:
         **service_env(settings),
         "AR_LOG_FORMAT": "json",
         "AR_PROJECTOR_METRICS_PORT": "0",
+        "AR_LETTERS_METRICS_PORT": "0",
         # A killed member would hold up the next rebalance until its session times out.
         "AR_PROJECTOR_SESSION_TIMEOUT_MS": "6000",
         "AR_LETTERS_SESSION_TIMEOUT_MS": "6000",

@@ -13,8 +13,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from pydantic_settings import BaseSettings
 
+from services.letters.config import LettersSettings
 from services.platform.settings import DATABASE_ROLES, Settings
+from services.projector.config import ProjectorSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -177,8 +180,13 @@ def test_the_local_broker_is_configured_the_same_way() -> None:
         "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "super.users=User:admin",
         "allow.everyone.if.no.acl.found=false",
-        "listener.security.protocol.map=BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+        'map="BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"',
+        "listener.security.protocol.map=${map}",
         "listener.name.broker.sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN",
+        # The TLS listeners authenticate too: SCRAM inside TLS, or a client certificate.
+        'map+=",TLS:SASL_SSL,MTLS:SSL"',
+        "listener.name.tls.sasl.enabled.mechanisms=SCRAM-SHA-512",
+        "listener.name.mtls.ssl.client.auth=required",
         "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
         "sasl.mechanism.inter.broker.protocol=PLAIN",
         "sasl.mechanism.controller.protocol=PLAIN",
@@ -260,3 +268,66 @@ def test_the_roles_job_runs_the_roles_script_of_make_up() -> None:
     init = SERVICES["init"]
     assert "pg-roles" in init["depends_on"] and "kafka" in init["depends_on"]
     assert "kafka.admin bootstrap" in " ".join(init["command"])
+
+
+# --- health, images, and a fresh clone ---------------------------------------------------
+
+HEALTH_SETTINGS: dict[str, type[BaseSettings]] = {
+    "projector": ProjectorSettings,
+    "letters": LettersSettings,
+}
+
+
+@pytest.mark.parametrize("service", sorted(HEALTH_SETTINGS))
+def test_each_service_serves_health_on_every_interface_and_docker_probes_its_liveness(
+    service: str,
+) -> None:
+    spec = SERVICES[service]
+    prefix = f"AR_{service.upper()}_"
+    env = {k: str(v) for k, v in spec["environment"].items()}
+    settings = HEALTH_SETTINGS[service]
+    # Loopback unless told otherwise; in the container, every interface.
+    assert settings.model_fields["metrics_host"].default == "127.0.0.1"
+    assert env[f"{prefix}METRICS_HOST"] == "0.0.0.0"
+    port = int(env[f"{prefix}METRICS_PORT"])
+    assert port == settings.model_fields["metrics_port"].default
+    # The healthcheck asks /health/live (never readiness: Docker may restart what fails it)
+    # of that port, with the module shipped in the image.
+    test = spec["healthcheck"]["test"]
+    assert test[:4] == ["CMD", "python", "-m", "services.platform.health"]
+    assert test[4] == f"http://127.0.0.1:{port}/health/live"
+    assert (ROOT / "services/platform/health.py").is_file()
+    # The host reaches it on loopback only.
+    assert f"127.0.0.1:{port}:{port}" in spec["ports"]
+
+
+# Who publishes each image: the project itself (or Docker's official image for PostgreSQL).
+PUBLISHERS = {
+    "apache/kafka": "the Apache Kafka project",
+    "postgres": "the Docker Official Image of PostgreSQL",
+    "axllent/mailpit": "Mailpit's author",
+    "annual-review": "built here from the Dockerfile",
+}
+
+
+def test_images_come_from_their_projects_own_publishers_at_pinned_versions() -> None:
+    for name, service in SERVICES.items():
+        repository, _, tag = service["image"].rpartition(":")
+        assert repository in PUBLISHERS, f"{name}: {service['image']} is not from a known publisher"
+        assert tag and tag != "latest", f"{name}: {service['image']} is not pinned"
+    base = re.search(r"^FROM (\S+)", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    assert base is not None and base[1].startswith("python:3.11-")  # Docker's official Python
+
+
+def test_the_readme_creates_the_secrets_before_docker_compose_up() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Docker", 1)[1].split("\n## ", 1)[0]
+    secrets, up = section.find("infra/ctl.sh secrets"), section.find("docker compose up")
+    assert 0 <= secrets < up, "the Docker section must create the secrets before `up`"
+    # What the command writes is what the compose file reads.
+    assert "compose_secrets" in (ROOT / "infra/ctl.sh").read_text()
+    assert all(
+        s["file"].startswith("./.local/compose-secrets/") for s in COMPOSE["secrets"].values()
+    )
+    for path in ("/health/ready", "/health/live", "/metrics"):
+        assert path in section, path

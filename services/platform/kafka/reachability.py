@@ -13,9 +13,11 @@ from contracts.topics import FACTS, TopicSpec
 from services.platform.kafka.admin import open_admin
 from services.platform.kafka.publisher import EventPublisher, event_publisher
 from services.platform.kafka.security import sasl_kwargs
+from services.platform.kafka.tls import KafkaTlsError, check_broker_tls
 from services.platform.settings import Settings
 
 PREFLIGHT_SECONDS = 5.0
+TLS_HINT = 'see docs/security.md, "Kafka over TLS" (AR_KAFKA_SSL_* settings)'
 MAKE_UP = (
     "run `make up` first (it starts Kafka and creates the topics), "
     "or point AR_KAFKA_BOOTSTRAP at a running broker"
@@ -43,9 +45,14 @@ async def _quiet_aiokafka() -> AsyncIterator[None]:
 
 
 async def check_topic(settings: Settings, spec: TopicSpec = FACTS) -> int:
-    """The topic's partition count; raises KafkaUnavailable when Kafka does not answer
-    within PREFLIGHT_SECONDS or the topic does not exist."""
+    """The topic's partition count; raises KafkaUnavailable when the TLS handshake is
+    refused (saying which setting to fix), Kafka does not answer within PREFLIGHT_SECONDS or
+    the topic does not exist."""
     bootstrap, name = settings.kafka_bootstrap, settings.topic(spec)
+    try:  # aiokafka would say only "Unable to bootstrap" for a wrong CA or certificate
+        await check_broker_tls(settings, timeout_s=PREFLIGHT_SECONDS)
+    except KafkaTlsError as e:
+        raise KafkaUnavailable(str(e), hint=TLS_HINT) from None
     async with _quiet_aiokafka():
         try:
             admin = await open_admin(bootstrap, wait_s=PREFLIGHT_SECONDS, **sasl_kwargs(settings))
