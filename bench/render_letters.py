@@ -28,6 +28,7 @@ from contracts.groups import ComparisonGroup
 from contracts.values import ChiefExecutive, Signatory
 from services.domain.letter import Letter, build_letter
 from services.domain.statistics import CouncilYear, CouncilYearCounts, GroupAverages
+from services.letters.narratives import shipped
 
 SIGNATORY = Signatory(
     name="Michael King",
@@ -43,7 +44,9 @@ SHAPES = (
     (0, 0, 0, 0, 0, None),  # zero cases: no chart at all
     (6, 2, 1, 0, 0, 95_000),
 )
-YEARS = (2019, 2022, 2023)  # the 2020 format, the 2021 family before and after per 100,000
+YEARS = (2019, 2022, 2023, 2024)  # formats 2020, 2021 (before and after per 100,000), 2025
+# Every year prints the 2020 letter's narrative here: a real letter's length and markup.
+NARRATIVE = shipped(2020)
 
 
 def sample_letters() -> list[Letter]:
@@ -81,6 +84,7 @@ def sample_letters() -> list[Letter]:
                     date(start_year + 1, 7, 22),
                     date(start_year + 1, 7, 29),
                     SIGNATORY,
+                    narrative=NARRATIVE,
                 )
             )
     return letters

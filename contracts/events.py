@@ -8,6 +8,7 @@ can break are checked here, so bad input is refused with a reason before it is p
 from __future__ import annotations
 
 import enum
+import hashlib
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
@@ -27,6 +28,7 @@ from contracts.values import (
     CaseReference,
     ChiefExecutive,
     CouncilCode,
+    LetterFormat,
     Name,
     ShortText,
     Signatory,
@@ -35,6 +37,7 @@ from contracts.values import (
 Population = Annotated[int, Field(gt=0, le=20_000_000)]
 PopulationYear = Annotated[int, Field(ge=1990, le=2100)]
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 # The Commission for Local Administration in England was set up in 1974: nothing before.
 CaseDate = Annotated[date, Field(ge=date(1974, 1, 1))]
 
@@ -292,12 +295,14 @@ class FinancialYearClosed(Payload):
     """
 
     event_type: ClassVar[str] = "FinancialYearClosed"
+    schema_version: ClassVar[int] = 2
     about_a_council: ClassVar[bool] = False
     rules: ClassVar[tuple[str, ...]] = (
         "`financial_year` is a label like `2019-20`: four digits, a hyphen, and the last two "
         "digits of the next year.",
         "`letter_date` must be after the year's last day (31 March).",
         "`publication_date` must not be before `letter_date`.",
+        "`narrative_version` and `narrative_sha256` go together.",
     )
 
     financial_year: FinancialYear = Field(description="The financial year closed, e.g. `2019-20`.")
@@ -310,6 +315,22 @@ class FinancialYearClosed(Payload):
         description="The date the figures are published on the public page."
     )
     signatory: Signatory = Field(description="Who signs the year's letters.")
+    letter_format: LetterFormat | None = Field(
+        default=None,
+        description="The statistics format the year's letters are printed in (`2020`, `2021` "
+        "or `2025`); null on a close from before formats were pinned (schema version 1).",
+    )
+    narrative_version: int | None = Field(
+        default=None,
+        ge=0,
+        le=100_000,
+        description="The version of the year's narrative in force at the close, which every "
+        "letter of the close prints (0: the narrative shipped with the project); null on a "
+        "close from before narratives were pinned (schema version 1).",
+    )
+    narrative_sha256: Sha256 | None = Field(
+        default=None, description="SHA-256 of that narrative's Markdown, lowercase hex."
+    )
 
     @model_validator(mode="after")
     def _dates_after_year_end(self) -> FinancialYearClosed:
@@ -320,6 +341,52 @@ class FinancialYearClosed(Payload):
             )
         if self.publication_date < self.letter_date:
             raise ValueError("publication_date must not be before letter_date")
+        if (self.narrative_version is None) != (self.narrative_sha256 is None):
+            raise ValueError("narrative_version and narrative_sha256 go together")
+        return self
+
+
+# --- letter narratives ---------------------------------------------------------------------
+
+# A letter's narrative is about 6 kB; the limit keeps the event under the 64 KiB message cap.
+NARRATIVE_MAX_CHARS = 40_000
+
+
+class NarrativeRegistered(Payload):
+    """The Ombudsman's office registered a new version of a letter year's narrative: the
+    paragraphs around the statistics, in Markdown with placeholders (docs/narratives.md).
+
+    Versions are numbered per letter year in the order the registrations sit on the
+    narratives topic (one partition), from 1; a close pins the version in force.
+    """
+
+    event_type: ClassVar[str] = "NarrativeRegistered"
+    about_a_council: ClassVar[bool] = False
+    rules: ClassVar[tuple[str, ...]] = (
+        "`sha256` is the SHA-256 of `markdown` encoded as UTF-8.",
+        "`markdown` uses only the documented Markdown and placeholders (docs/narratives.md); "
+        "a registration that does not is listed as refused and never printed.",
+    )
+
+    letter_year: int = Field(
+        ge=2020, le=2100, description="The year of the letters, e.g. `2026` for 2025-26."
+    )
+    letter_format: LetterFormat | None = Field(
+        default=None,
+        description="The statistics format of the year's letters; null: the built-in format "
+        "of the year (2020: `2020`; 2021-2024: `2021`; 2025 and 2026: `2025`).",
+    )
+    markdown: str = Field(
+        min_length=1, max_length=NARRATIVE_MAX_CHARS, description="The narrative as written."
+    )
+    sha256: Sha256 = Field(description="SHA-256 of `markdown` (UTF-8), lowercase hex.")
+    registered_by: Name | None = Field(default=None, description="Who registered it.")
+    note: Reason | None = Field(default=None, description="Why this version, for the record.")
+
+    @model_validator(mode="after")
+    def _hash_matches(self) -> NarrativeRegistered:
+        if hashlib.sha256(self.markdown.encode("utf-8")).hexdigest() != self.sha256:
+            raise ValueError("sha256 is not the SHA-256 of markdown: the document was altered")
         return self
 
 
@@ -341,9 +408,6 @@ class _LetterEvent(Payload):
     message_id: ShortText = Field(
         description="The email Message-ID: the same for every attempt to send this issue."
     )
-
-
-Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class LetterIssued(_LetterEvent):
@@ -399,6 +463,7 @@ CURRENT_PAYLOADS: tuple[type[Payload], ...] = (
     DecisionWithdrawn,
     ComplianceOutcomeRecorded,
     FinancialYearClosed,
+    NarrativeRegistered,
     LetterIssued,
     LetterDispatched,
     LetterDispatchFailed,

@@ -29,6 +29,7 @@ from contracts.events import (
     LetterDispatched,
     LetterDispatchFailed,
     LetterIssued,
+    NarrativeRegistered,
     Payload,
 )
 from contracts.financial_year import FinancialYear
@@ -39,6 +40,14 @@ from contracts.values import ChiefExecutive, Signatory
 _EXAMPLE_NAMESPACE = UUID("6f1c1d2e-5b0a-4f43-9d1e-0a7c2a9b3e10")
 PRODUCER_CMS = "case-management"
 PRODUCER_LETTERS = "letter-service"
+PRODUCER_CLI = "annual-review-cli"
+NARRATIVE_EXAMPLE = (
+    "I write to you with our annual summary of statistics on the decisions made about "
+    "{council_name} for the year ending {year_end}.\n\n# Complaint statistics\n\n"
+    "This data will be published on "
+    "[Your council's performance](https://www.lgo.org.uk/your-councils-performance) "
+    "on {publication_date}.\n"
+)
 MANSFIELD = "E07000174"
 NORTHAMPTONSHIRE = "E10000021"
 
@@ -167,9 +176,25 @@ def examples() -> dict[str, Envelope[Any]]:
                 letter_date=date(2020, 7, 22),
                 publication_date=date(2020, 7, 29),
                 signatory=KING,
+                letter_format="2020",
+                narrative_version=0,
+                narrative_sha256=_sha256("the 2020 narrative shipped with the project"),
             ),
             None,
             _at(2020, 7, 15, 8, 0),
+        ),
+        _event(
+            NarrativeRegistered(
+                letter_year=2026,
+                letter_format="2025",
+                markdown=NARRATIVE_EXAMPLE,
+                sha256=_sha256(NARRATIVE_EXAMPLE),
+                registered_by="Annual Review team",
+                note="First draft, proofed on 2 May 2026",
+            ),
+            None,
+            _at(2026, 5, 5, 9, 30),
+            PRODUCER_CLI,
         ),
         _event(
             LetterIssued(
@@ -211,6 +236,25 @@ def example_json(event_type: str) -> dict[str, Any]:
 
 # Older schema versions the system still reads, as a producer of the time sent them.
 OLD_VERSION_EXAMPLES: dict[tuple[str, int], dict[str, Any]] = {
+    ("FinancialYearClosed", 1): {
+        "event_id": str(example_id("FinancialYearClosed v1")),
+        "type": "FinancialYearClosed",
+        "schema_version": 1,
+        "occurred_at": "2020-07-15T08:00:00Z",
+        "producer": PRODUCER_CLI,
+        "council": None,
+        "data": {
+            "financial_year": "2019-20",
+            "close_id": str(example_id("close 2019-20 v1")),
+            "partition_count": 6,
+            "letter_date": "2020-07-22",
+            "publication_date": "2020-07-29",
+            "signatory": {
+                "name": "Michael King",
+                "titles": ["Local Government and Social Care Ombudsman"],
+            },
+        },
+    },
     ("DecisionRecorded", 1): {
         "event_id": str(example_id("DecisionRecorded v1")),
         "type": "DecisionRecorded",

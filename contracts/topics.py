@@ -55,7 +55,16 @@ YEAR_END = TopicSpec(
     purpose="One FinancialYearClosed per close, after its markers: the letter service's trigger",
 )
 
-TOPICS: tuple[TopicSpec, ...] = (FACTS, DEAD_LETTERS, LETTERS, YEAR_END)
+NARRATIVES = TopicSpec(
+    name="annual-review.narratives",
+    partitions=1,
+    # One partition: its order numbers each year's versions. Kept for ever: a new installation
+    # or a replay finds every version a letter was printed from.
+    config={"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete"},
+    purpose="NarrativeRegistered: each letter year's narrative, every version, in order",
+)
+
+TOPICS: tuple[TopicSpec, ...] = (FACTS, DEAD_LETTERS, LETTERS, YEAR_END, NARRATIVES)
 
 # Headers every producer sets, so a consumer can route without decoding the body.
 HEADER_EVENT_TYPE = "event-type"

@@ -41,6 +41,13 @@ def _decision_recorded_v1_to_v2(data: Data) -> Data:
     return upgraded
 
 
+@upcaster("FinancialYearClosed", 1)
+def _year_closed_v1_to_v2(data: Data) -> Data:
+    """v1 pinned neither the letters' format nor their narrative: the letter service chooses
+    them when it makes the letters (the year's built-in format, the narrative in force)."""
+    return {**data, "letter_format": None, "narrative_version": None, "narrative_sha256": None}
+
+
 def upcast(event_type: str, version: int, current: int, data: Data) -> Data:
     """Lift ``data`` from ``version`` to ``current``, one step at a time."""
     while version < current:

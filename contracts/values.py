@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
@@ -13,6 +13,11 @@ CouncilCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"
 CaseReference = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9/ .\-]{0,39}$")
 ]
+
+# The statistics formats of the Annual Review letters (DOMAIN.md section 8): 2020; 2021 for
+# the letter years 2021 to 2024; 2025 for 2025 onwards (the complaint overview).
+LetterFormat = Literal["2020", "2021", "2025"]
+LETTER_FORMATS: tuple[LetterFormat, ...] = ("2020", "2021", "2025")
 
 
 class Value(BaseModel):

@@ -23,6 +23,10 @@ from services.cli.common import (
     run,
     settings,
 )
+from services.cli.narratives import on_kafka
+from services.domain.letter import DEFAULT_FORMATS, UnsupportedLetterYear, format_for
+from services.domain.narrative_book import NarrativeVersion
+from services.letters.narrative_registry import load_book
 from services.platform.kafka.publisher import Position
 from services.platform.kafka.reachability import KafkaUnavailable, checked_publisher
 from services.platform.settings import Settings
@@ -33,6 +37,30 @@ PRODUCER = "annual-review-cli"
 async def _close(settings: Settings, payload: dict[str, Any]) -> list[Position]:
     async with checked_publisher(settings) as p:
         return await p.close_year(payload, producer=PRODUCER)
+
+
+def letter_year_in_force(year: FinancialYear, as_json: bool) -> NarrativeVersion:
+    """The format and narrative the year's letters will print, or a refusal that says what
+    to do: nothing is published for a year whose letters cannot be made."""
+    letter_year = year.letter_year
+    book = on_kafka(load_book(settings()))
+    narrative = book.in_force(letter_year)
+    if narrative is None:
+        try:
+            format_for(letter_year)
+            missing = "no narrative is registered"
+        except UnsupportedLetterYear:
+            missing = "no narrative (and so no letter format) is registered"
+        fail(
+            f"cannot close {year}: {missing} for the {letter_year} letters; nothing was published",
+            hint=f"write the year's narrative (docs/narratives.md), proof it with "
+            f"`annual-review letters proof {year} --narrative FILE`, then register it with "
+            f"`annual-review letters narrative set {letter_year} FILE`"
+            + ("" if letter_year in DEFAULT_FORMATS else " --format 2025"),
+            code=ExitCode.INVALID_INPUT,
+            as_json=as_json,
+        )
+    return narrative
 
 
 def close_year(
@@ -101,13 +129,19 @@ def close_year(
         "publication_date": publication_date,
         "signatory": {"name": signatory_name, "titles": tuple(signatory_title)},
     }
-    try:  # the same checks the publisher makes, before connecting to anything
+    try:  # the same checks the publisher makes, before reading anything
         FinancialYearClosed.model_validate({**payload, "partition_count": 1})
     except ValidationError as e:
         fail(
             f"cannot close {year}: {describe(e).removeprefix('event: ')}",
             code=ExitCode.INVALID_INPUT,
         )
+    narrative = letter_year_in_force(year, json_output)
+    payload |= {
+        "letter_format": narrative.letter_format,
+        "narrative_version": narrative.version,
+        "narrative_sha256": narrative.sha256,
+    }
     try:
         positions = run(_close(settings(), payload))
     except KafkaUnavailable as e:

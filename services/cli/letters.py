@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from contracts.financial_year import FinancialYear
+from services.cli import narratives, proofs
 from services.cli.common import (
     ExitCode,
     fail,
@@ -20,9 +21,12 @@ from services.cli.common import (
     settings,
 )
 from services.cli.db import connection, run_db
+from services.cli.narratives import on_kafka
 from services.domain.letter_lifecycle import LetterState, Transition
+from services.domain.narrative_book import NarrativeVersion
 from services.letters import operations
 from services.letters.config import get_letters_settings
+from services.letters.narrative_registry import load_book
 from services.projector.config import get_projector_settings
 
 app = typer.Typer(
@@ -39,6 +43,7 @@ Year = Annotated[
 ]
 Note = Annotated[str, typer.Option(help="Why: kept with the letter.", show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+app.add_typer(narratives.app, name="narrative")
 STATES = ", ".join(list(LetterState)[:-1]) + f" or {list(LetterState)[-1]}."
 
 
@@ -124,9 +129,14 @@ def export(
 
 
 def _move(action: Transition, council: str, year: FinancialYear, note: str) -> None:
+    async def narrative_in_force() -> NarrativeVersion | None:
+        return (await load_book(settings())).in_force(year.letter_year)
+
     async def go() -> int:
         async with connection(settings()) as conn:
-            return await operations.move(conn, action, council.upper(), year, note)
+            return await operations.move(
+                conn, action, council.upper(), year, note, narrative_in_force
+            )
 
     run_db(go())
     out.print(f"{council.upper()} {year}: {action} done; the letter service takes it from here")
@@ -158,9 +168,27 @@ def reissue(
     letter_date: Annotated[
         date | None, typer.Option(parser=parse_date, help="Date of the new version.")
     ] = None,
+    narrative_version: Annotated[
+        int | None,
+        typer.Option(
+            help="Print this version of the year's narrative (`letters narrative list`); "
+            "default: the one the previous version was made from.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Send a new, numbered version of a council's letter, made from the live figures (for
     example after a correction changed them)."""
+    narrative = None
+    if narrative_version is not None:
+        book = on_kafka(load_book(settings()))
+        narrative = book.version(year.letter_year, narrative_version)
+        if narrative is None:
+            fail(
+                f"no version {narrative_version} of the {year.letter_year} narrative",
+                hint="`annual-review letters narrative list` shows the versions",
+                code=ExitCode.INVALID_INPUT,
+            )
 
     async def go() -> tuple[int, int]:
         async with connection(settings()) as conn:
@@ -172,7 +200,68 @@ def reissue(
                 rule=get_projector_settings().averaging_rule,
                 message_id_domain=get_letters_settings().message_id_domain,
                 letter_date=letter_date,
+                narrative=narrative,
             )
 
     _, version = run_db(go())
     out.print(f"{council.upper()} {year}: version {version} queued; the letter service sends it")
+
+
+@app.command("proof")
+def proof(
+    year: Year,
+    council: Annotated[
+        str | None, typer.Option(help="Only this council (code, e.g. MAS); default: all.")
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where the proofs go; default: out/proofs/<year>."),
+    ] = None,
+    narrative_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--narrative",
+            help="Proof this draft narrative (Markdown); default: the one registered.",
+            show_default=False,
+        ),
+    ] = None,
+    letter_format: Annotated[
+        str | None,
+        typer.Option("--format", help="The draft's format, for a year after 2026."),
+    ] = None,
+    letter_date: Annotated[
+        date | None,
+        typer.Option(parser=parse_date, help="Default: today, or the day after the year ends."),
+    ] = None,
+    publication_date: Annotated[
+        date | None, typer.Option(parser=parse_date, help="Default: a week after the letter.")
+    ] = None,
+    signatory_name: Annotated[
+        str | None, typer.Option(help="Default: a [signatory] placeholder.")
+    ] = None,
+    signatory_title: Annotated[
+        list[str] | None, typer.Option(help="A title line; repeat for each line.")
+    ] = None,
+) -> None:
+    """Proof the year's letters before the close: text, HTML, PDF and a PNG of each PDF page,
+    from the live figures, every page marked PROOF. Nothing is sent, stored or published.
+
+      annual-review letters proof 2025-26 --narrative draft-2026.md --council MAS
+    """
+    fmt = proofs.checked_format(year, letter_format)
+    narrative = (
+        proofs.draft(narrative_file, year, fmt) if narrative_file else proofs.registered(year)
+    )
+    when = letter_date or max(date.today(), year.last_day + timedelta(days=1))
+    published = publication_date or when + timedelta(days=7)
+    signatory = {
+        "name": signatory_name or "[signatory]",
+        "titles": tuple(signatory_title or ("[title]",)),
+    }
+    folder = out_dir or Path("out") / "proofs" / year.label
+    made = proofs.make(year, council, narrative, when, published, signatory, folder)
+    which = f"draft {narrative_file}" if narrative_file else f"version {narrative.version}"
+    out.print(
+        f"[bold green]{len(made)} proof(s)[/] of the {year} letters in {folder}/ "
+        f"(narrative {which}); nothing was sent"
+    )

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from services.cli.common import ExitCode, fail, out, print_json, run, settings
 from services.cli.db import DatabaseUnavailable, connection
+from services.letters import operations
 from services.projector.lag import status as projection_status
 from services.readmodel.status import Status
 
@@ -23,18 +24,10 @@ def status(
     lag in seconds is the age of the oldest event still waiting.
     """
 
-    async def go() -> tuple[Status, dict[str, int]]:
+    async def go() -> tuple[Status, dict[str, Any]]:
         async with connection(settings()) as conn:
             st = await projection_status(conn, settings())
-            letters: dict[str, int] = {}
-            if await conn.fetchval("SELECT to_regclass('letters.outbox') IS NOT NULL"):
-                letters = {
-                    r["state"]: r["n"]
-                    for r in await conn.fetch(
-                        "SELECT state, count(*) AS n FROM letters.outbox GROUP BY 1"
-                    )
-                }
-            return st, letters
+            return st, await operations.summary(conn)
 
     try:
         st, letters = run(go())
@@ -75,5 +68,12 @@ def status(
         )
     if st.rebuilding:
         out.print(f"[yellow]rebuild under way[/]: version(s) {st.rebuilding}")
-    if letters:
-        out.print("letters: " + ", ".join(f"{k} {v}" for k, v in sorted(letters.items())))
+    if letters["by_state"]:
+        out.print(
+            "letters: " + ", ".join(f"{k} {v}" for k, v in sorted(letters["by_state"].items()))
+        )
+    for f in letters["failed"]:
+        out.print(
+            f"[red]failed[/] {f['council']} {f['financial_year']} v{f['version']}: {f['reason']}",
+            soft_wrap=True,
+        )

@@ -3,14 +3,14 @@
 Pure: no I/O. The templates only lay out what is built here, so the wording rules of
 DOMAIN.md sections 6-8 live in one place and can be tested without rendering anything.
 
-Which year's letter is printed, and how it differs from the others, is one table
-(``TEMPLATE_FEATURES``): adding the 2025 letter is one entry there (plus its templates).
+A letter year is a statistics format (``2020``, ``2021`` for 2021-24, ``2025`` onwards) plus
+the year's own narrative (services/domain/narrative.py), written by the Ombudsman's office.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from fractions import Fraction
 from types import MappingProxyType
@@ -18,8 +18,15 @@ from typing import Literal
 
 from contracts.events import LetterKind
 from contracts.financial_year import FinancialYear, long_date
-from contracts.values import ChiefExecutive, Signatory
-from services.domain.statistics import CouncilYear, GroupAverages, one_decimal, percent
+from contracts.values import LETTER_FORMATS, ChiefExecutive, LetterFormat, Signatory
+from services.domain.narrative import Narrative, RenderedNarrative
+from services.domain.statistics import (
+    CouncilYear,
+    CouncilYearCounts,
+    GroupAverages,
+    one_decimal,
+    percent,
+)
 
 LETTER_KIND: LetterKind = "annual-review"
 MAX_VERSION = 1000  # the LetterIssued event refuses versions above this
@@ -29,43 +36,78 @@ BlockKey = Literal["uphold", "compliance", "remedy"]
 
 # --- what changes from one letter year to the next ------------------------------------------
 
+FORMATS = LETTER_FORMATS
+
 
 @dataclass(frozen=True, slots=True)
 class TemplateFeatures:
     """How one letter year differs from the others (DOMAIN.md section 8)."""
 
-    template: str  # the template family that prints it: "2020" or "2021"
+    template: LetterFormat  # the statistics format and the templates that print it
     authority: str  # how the statistics name the council: "the authority" / "the Council"
     remedy_base_is_upheld: bool  # 2020 printed the detailed investigations count instead
     per_100k: bool  # upheld decisions per 100,000 residents, from the 2023 letter
     investigation: str  # the noun in the uphold block's base: "detailed investigation"
+    overview: bool = False  # the complaint overview that opens the uphold block, from 2025
 
 
-TEMPLATE_FEATURES: Mapping[int, TemplateFeatures] = MappingProxyType(
+# The format each letter year is printed in. A later year gets its format when its narrative
+# is registered (``letters narrative set YEAR FILE --format 2025``); 2026 keeping the 2025
+# format is the project's assumption (DOMAIN.md section 8).
+DEFAULT_FORMATS: Mapping[int, LetterFormat] = MappingProxyType(
     {
-        2020: TemplateFeatures("2020", "the authority", False, False, "detailed investigation"),
-        2021: TemplateFeatures("2021", "the Council", True, False, "detailed investigation"),
-        2022: TemplateFeatures("2021", "the Council", True, False, "detailed investigation"),
-        2023: TemplateFeatures("2021", "the Council", True, True, "detailed investigation"),
-        2024: TemplateFeatures("2021", "the Council", True, True, "investigation"),
+        2020: "2020",
+        2021: "2021",
+        2022: "2021",
+        2023: "2021",
+        2024: "2021",
+        2025: "2025",
+        2026: "2025",
     }
 )
 
 
+def _features(letter_year: int, fmt: LetterFormat) -> TemplateFeatures:
+    if fmt == "2020":
+        return TemplateFeatures("2020", "the authority", False, False, "detailed investigation")
+    if fmt == "2021":
+        noun_ = "investigation" if letter_year >= 2024 else "detailed investigation"
+        return TemplateFeatures("2021", "the Council", True, letter_year >= 2023, noun_)
+    return TemplateFeatures("2025", "the Council", True, True, "investigation", overview=True)
+
+
+TEMPLATE_FEATURES: Mapping[int, TemplateFeatures] = MappingProxyType(
+    {year: _features(year, fmt) for year, fmt in DEFAULT_FORMATS.items()}
+)
+
+
 class UnsupportedLetterYear(ValueError):
-    """No template features are defined for the letter year asked for."""
+    """No format is defined for the letter year asked for."""
 
 
-def features_for(letter_year: int) -> TemplateFeatures:
-    """The features of a letter year; refuses a year nobody has written the letter for
-    (a 2025 letter printed with 2024 wording would be wrong, so there is no fallback)."""
+def format_for(letter_year: int, registered: LetterFormat | None = None) -> LetterFormat:
+    """The format a letter year is printed in: the one registered with its narrative, else
+    the built-in one; refuses a year nobody has defined (no fallback: a 2027 letter printed
+    in some older format could be wrong)."""
+    if registered is not None:
+        if registered not in FORMATS:
+            raise UnsupportedLetterYear(
+                f"unknown letter format {registered!r}; known formats: {', '.join(FORMATS)}"
+            )
+        return registered
     try:
-        return TEMPLATE_FEATURES[letter_year]
+        return DEFAULT_FORMATS[letter_year]
     except KeyError:
-        known = ", ".join(str(y) for y in sorted(TEMPLATE_FEATURES))
         raise UnsupportedLetterYear(
-            f"no Annual Review letter template for {letter_year}; known years: {known}"
+            f"no Annual Review letter format for {letter_year}: register the year's narrative "
+            f"with its format, e.g. `annual-review letters narrative set {letter_year} FILE "
+            f"--format 2025` (formats: {', '.join(FORMATS)})"
         ) from None
+
+
+def features_for(letter_year: int, registered: LetterFormat | None = None) -> TemplateFeatures:
+    """The features of a letter year in its format (see ``format_for``)."""
+    return _features(letter_year, format_for(letter_year, registered))
 
 
 # --- the pieces of a statistics block --------------------------------------------------------
@@ -111,10 +153,10 @@ class CountLine:
 class ResidentsLine:
     """Upheld decisions per 100,000 residents (letters from 2023); figures as printed."""
 
-    figure: str | None  # "10.0"; None when the council's population is unknown
-    average: str | None
-    statement: Sentence
-    comparison: Sentence | None
+    figure: str  # "10", "3.4"
+    average: str | None  # None when no council of the group has a population
+    statement: Sentence  # "Adjusted for Kent County Council's population, this is ..."
+    comparison: Sentence | None  # "The average for authorities of this type is ..."
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +173,8 @@ class StatisticBlock:
     basis: str | None  # "Statistics are based on a total of ..."
     note: str | None = None
     per_100k: ResidentsLine | None = None
+    # From 2025: the complaint overview, then "We investigated N complaints and upheld U."
+    overview: tuple[str, ...] = ()
 
     @property
     def has_figure(self) -> bool:
@@ -180,6 +224,11 @@ class Letter:
     uphold: StatisticBlock
     compliance: StatisticBlock
     remedy: StatisticBlock
+    # The year's own paragraphs, filled in for this council; None only for a letter built
+    # without one, which the renderer refuses (a letter is never sent without its narrative).
+    narrative: RenderedNarrative | None = None
+    narrative_sha256: str | None = None
+    proof: bool = False  # a proof for the office: every page says so, and it is never sent
 
     @property
     def blocks(self) -> tuple[StatisticBlock, StatisticBlock, StatisticBlock]:
@@ -196,8 +245,13 @@ def build_letter(
     publication_date: date,
     signatory: Signatory,
     version: int = 1,
+    *,
+    narrative: Narrative | None = None,
+    letter_format: LetterFormat | None = None,
+    proof: bool = False,
 ) -> Letter:
-    """Decide the whole letter for one council and year.
+    """Decide the whole letter for one council and year, in the year's format
+    (``letter_format`` as registered with the narrative, else the built-in one).
 
     Refuses (ValueError) figures of another year or comparison group, dates that do not
     follow the year's end, and versions outside 1-1000, so a wrong letter cannot be built.
@@ -215,13 +269,13 @@ def build_letter(
     no "Statistics are based on" line (a base of nought explains nothing). Investigations
     with none upheld is not a zero case for the uphold rate: it prints ``0%``.
     """
-    features = features_for(year.letter_year)
+    features = features_for(year.letter_year, letter_format)
     _check_consistent(council_name, year, council, averages, letter_date, publication_date)
     if not 1 <= version <= MAX_VERSION:
         raise ValueError(f"letter version must be between 1 and {MAX_VERSION}, not {version}")
     authority = features.authority
     period = f"for the period between {year.period_wording}"
-    return Letter(
+    letter = Letter(
         identity=LetterIdentity(council.council, year, LETTER_KIND, version),
         template=features.template,
         letter_year=year.letter_year,
@@ -236,10 +290,33 @@ def build_letter(
         year_end=long_date(year.last_day),
         period=year.period_wording,
         authority=authority,
-        uphold=_uphold_block(council, averages, features, period),
+        uphold=_uphold_block(council_name, year, council, averages, features, period),
         compliance=_compliance_block(council, averages, authority, period),
         remedy=_remedy_block(council, averages, features, period),
+        proof=proof,
     )
+    if narrative is None:
+        return letter
+    return replace(
+        letter,
+        narrative=narrative.render(placeholder_values(letter)),
+        narrative_sha256=narrative.sha256,
+    )
+
+
+def placeholder_values(letter: Letter) -> dict[str, str]:
+    """What each narrative placeholder prints in this letter (narrative.PLACEHOLDERS)."""
+    return {
+        "council_name": letter.council_name,
+        "authority": letter.authority,
+        "group_name": letter.group_name,
+        "financial_year": letter.identity.year.label,
+        "letter_year": str(letter.letter_year),
+        "period": letter.period,
+        "year_end": letter.year_end,
+        "letter_date": letter.letter_date,
+        "publication_date": letter.publication_date,
+    }
 
 
 def _check_consistent(
@@ -304,11 +381,16 @@ def _block(
 
 
 def _uphold_block(
-    council: CouncilYear, averages: GroupAverages, features: TemplateFeatures, period: str
+    council_name: str,
+    year: FinancialYear,
+    council: CouncilYear,
+    averages: GroupAverages,
+    features: TemplateFeatures,
+    period: str,
 ) -> StatisticBlock:
     counts = council.counts
     investigations = counted(counts.detailed_investigations, features.investigation)
-    return _block(
+    block = _block(
         "uphold",
         "Complaints upheld",
         counts.uphold_rate,
@@ -318,8 +400,55 @@ def _uphold_block(
         "so there is no uphold rate to report.",
         CountLine(counts.upheld, noun(counts.upheld, "upheld decision")),
         f"Statistics are based on a total of {investigations} {period}",
-        per_100k=_residents_line(council, averages, features),
+        per_100k=_residents_line(council_name, council, averages, features),
     )
+    if not features.overview:
+        return block
+    return replace(block, overview=complaint_overview(year, counts, features.authority))
+
+
+def complaint_overview(
+    year: FinancialYear, counts: CouncilYearCounts, authority: str
+) -> tuple[str, ...]:
+    """The 2025 letters' opening of the uphold block, in the published wording (Calderdale
+    2024-25), from the outcomes the projector counts (DOMAIN.md section 8):
+
+    ``Between 1 April 2024 to 31 March 2025, we dealt with 86 complaints. Of these, 25 were
+    not for us or not ready for us to investigate. We assessed and closed 32 complaints. We
+    investigated 29 complaints.`` then ``We investigated 29 complaints and upheld 22.``
+
+    Project rules where the record is silent: a category with nothing in it is left out, a
+    year with no decisions says so in one sentence, and the second sentence is printed only
+    when something was investigated (else the block's zero-case sentence follows).
+    """
+    dealt_with = counts.decisions
+    if dealt_with == 0:
+        return (
+            f"Between {year.period_wording}, we did not decide any complaints about {authority}.",
+        )
+    not_for_us = (
+        counts.incomplete_or_invalid
+        + counts.referred_back_for_local_resolution
+        + counts.advice_given
+    )
+    assessed = counts.closed_after_initial_enquiries
+    investigated = counts.detailed_investigations
+    parts = [f"Between {year.period_wording}, we dealt with {counted(dealt_with, 'complaint')}."]
+    if not_for_us:
+        verb = "was" if not_for_us == 1 else "were"
+        parts.append(
+            f"Of these, {not_for_us} {verb} not for us or not ready for us to investigate."
+        )
+    if assessed:
+        parts.append(f"We assessed and closed {counted(assessed, 'complaint')}.")
+    if investigated:
+        parts.append(f"We investigated {counted(investigated, 'complaint')}.")
+        return (
+            " ".join(parts),
+            f"We investigated {counted(investigated, 'complaint')} and upheld {counts.upheld}.",
+        )
+    parts.append("We did not investigate any of them.")
+    return (" ".join(parts),)
 
 
 def _compliance_block(
@@ -377,35 +506,37 @@ def _remedy_block(
 
 
 def _residents_line(
-    council: CouncilYear, averages: GroupAverages, features: TemplateFeatures
+    council_name: str, council: CouncilYear, averages: GroupAverages, features: TemplateFeatures
 ) -> ResidentsLine | None:
-    """Per 100,000 residents, from the 2023 letter; says so plainly when the population is
-    unknown. ``upheld decisions`` stays plural whatever the figure: it reads "1.0 upheld
-    decisions per 100,000 residents", as the decimal is a rate, not a count."""
+    """Upheld decisions per 100,000 residents, from the 2023 letter, in the published wording:
+
+    ``Adjusted for Kent County Council's population, this is 3.4 upheld decisions per 100,000
+    residents.`` / ``The average for authorities of this type is 3.4 upheld decisions per
+    100,000 residents.`` A whole number prints without the decimal (``10``), and exactly 1
+    reads ``1 upheld decision`` (DOMAIN.md sections 6 and 8). A council with no population
+    has no per-100,000 lines: the letter service holds such a letter until an operator
+    registers a population or releases it."""
     if not features.per_100k:
         return None
     figure = one_decimal(council.upheld_per_100k)
-    unit = "upheld decisions per 100,000 residents"
     if figure is None:
-        return ResidentsLine(
-            figure=None,
-            average=None,
-            statement=Sentence(
-                f"We do not hold a population figure for {features.authority} for this period, "
-                f"so we cannot give the number of {unit}."
-            ),
-            comparison=None,
-        )
+        return None
     average = one_decimal(averages.upheld_per_100k)
     return ResidentsLine(
         figure=figure,
         average=average,
-        statement=Sentence("", figure, f" {unit}."),
+        statement=Sentence(
+            f"Adjusted for {council_name}'s population, this is ", figure, f" {_per_100k(figure)}."
+        ),
         comparison=(
             None
             if average is None
             else Sentence(
-                "This compares to an average of ", average, f" {unit} in similar authorities."
+                "The average for authorities of this type is ", average, f" {_per_100k(average)}."
             )
         ),
     )
+
+
+def _per_100k(figure: str) -> str:
+    return f"{noun(1 if figure == '1' else 2, 'upheld decision')} per 100,000 residents"

@@ -8,7 +8,7 @@ again, byte for byte, from exactly the figures it was first made from.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from fractions import Fraction
 from typing import Any
@@ -17,6 +17,8 @@ from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
 from contracts.values import ChiefExecutive, Signatory
 from services.domain.letter import Letter, build_letter
+from services.domain.narrative import Narrative, content_hash, parse
+from services.domain.narrative_book import NarrativeVersion
 from services.domain.statistics import CouncilYear, CouncilYearCounts, GroupAverages
 
 # Stand-in addressee when the registry has no chief executive: the letter still goes to
@@ -42,6 +44,9 @@ class LetterInputs:
     letter_date: str
     publication_date: str
     signatory: dict[str, Any]
+    # The year's narrative the close pinned: {"version", "sha256", "format", "markdown"}.
+    # None on letters queued before narratives were pinned; such a letter is refused at render.
+    narrative: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -54,7 +59,18 @@ class LetterInputs:
     def recipient(self) -> str | None:
         return self.addressee.get("email") if self.addressee else None
 
-    def letter(self, version: int = 1) -> Letter:
+    def with_narrative(self, n: NarrativeVersion) -> LetterInputs:
+        return replace(
+            self,
+            narrative={
+                "version": n.version,
+                "sha256": n.sha256,
+                "format": n.letter_format,
+                "markdown": n.markdown,
+            },
+        )
+
+    def letter(self, version: int = 1, *, proof: bool = False) -> Letter:
         year = FinancialYear.parse(self.year)
         group = ComparisonGroup(self.group)
         council = CouncilYear(
@@ -83,4 +99,16 @@ class LetterInputs:
             publication_date=date.fromisoformat(self.publication_date),
             signatory=Signatory.model_validate(self.signatory),
             version=version,
+            narrative=None if self.narrative is None else _document(self.narrative),
+            letter_format=None if self.narrative is None else self.narrative["format"],
+            proof=proof,
         )
+
+
+def _document(pinned: dict[str, Any]) -> Narrative:
+    """The pinned narrative, refused if it is not the document the close pinned."""
+    if content_hash(pinned["markdown"]) != pinned["sha256"]:
+        raise ValueError(
+            f"narrative version {pinned['version']} does not match its sha256 {pinned['sha256']}"
+        )
+    return parse(pinned["markdown"])

@@ -17,10 +17,11 @@ Pure: no I/O. The outbox (services/letters/outbox.py) writes what is decided her
 outbox table's CHECK constraint lists the same states (tests/integration/
 test_letter_states.py reads it from PostgreSQL and compares).
 
-Room for issue 13 ("refuse early, fail loudly"): a letter that cannot be rendered for a
-reason no retry fixes will go ``pending`` -> ``failed`` with that reason (one more entry
-in ``TRANSITIONS``, made by the dispatcher); its retry is here already: an operator's
-resend of a failed letter that holds no rendering renders it again (``RERENDER``).
+"Refuse early, fail loudly": a letter that cannot be rendered for a reason no retry fixes
+(no narrative, a letter year without a format, figures that cannot be right) goes
+``pending`` -> ``failed`` with that reason (``RENDER_REFUSED``), never round a retry loop;
+once fixed, an operator's resend of a failed letter that holds no rendering renders it
+again (``RERENDER``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Transition(StrEnum):
     REISSUE = "reissue"
     # The letter service.
     RENDER = "render"
+    RENDER_REFUSED = "render-refused"
     CLAIM = "claim"
     ACCEPTED = "accepted"
     RETRY = "retry"
@@ -89,6 +91,7 @@ TRANSITIONS: Mapping[Transition, Move] = MappingProxyType({
     T.HOLD: _move("", S.HELD, "a close finds open dead letters for the council-year"),
     T.REISSUE: _move("", S.PENDING, "a new version from the live figures", operator=True),
     T.RENDER: _move("pending", S.RENDERED, "text, HTML and PDF rendered and stored"),
+    T.RENDER_REFUSED: _move("pending", S.FAILED, "cannot be rendered, for a reason no retry fixes"),
     T.CLAIM: _move("rendered", S.SENDING, "a sender takes it, before the SMTP conversation"),
     T.ACCEPTED: _move("sending", S.SENT, "the SMTP server accepted it"),
     T.RETRY: _move("sending", S.RENDERED, "the SMTP server refused it for now: try later"),

@@ -52,10 +52,12 @@ def _half_up(value: Fraction, places: int) -> Decimal:
 
 
 def one_decimal(value: Fraction | None) -> str | None:
-    """Per-100,000 figures: one decimal place, half up, always with the decimal (``10.0``)."""
+    """Per-100,000 figures: one decimal place, half up, and a whole number without the
+    decimal, as the published pages print them (``10``, ``3.4``; DOMAIN.md section 6)."""
     if value is None:
         return None
-    return f"{_half_up(value, 1):.1f}"
+    rounded = _half_up(value, 1)
+    return f"{rounded:.0f}" if rounded == rounded.to_integral_value() else f"{rounded:.1f}"
 
 
 def per_residents(upheld: int, population: int | None) -> Fraction | None:

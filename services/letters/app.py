@@ -20,13 +20,16 @@ import structlog
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 
+from contracts.events import FinancialYearClosed
 from contracts.financial_year import FinancialYear
 from contracts.topics import LETTERS, YEAR_END
 from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import LetterState
+from services.domain.narrative_book import NarrativeVersion, pinned
 from services.letters import metrics, outbox
 from services.letters.config import LettersSettings, get_letters_settings
 from services.letters.dispatch import Dispatcher
+from services.letters.narrative_registry import load_book
 from services.letters.readiness import LettersReadiness
 from services.letters.year_closed import CloseHandling, handle_close
 from services.platform import db
@@ -122,7 +125,7 @@ def create_app(
             raise
         state["pool"] = pool
         dispatcher = state["dispatcher"] = Dispatcher(pool, settings, ls, publish)
-        state["close_handling"] = close_handling(pool, ls, dispatcher)
+        state["close_handling"] = close_handling(pool, ls, dispatcher, settings)
 
     @app.after_startup
     async def started() -> None:
@@ -147,7 +150,7 @@ def create_app(
 
 
 def close_handling(
-    pool: asyncpg.Pool, ls: LettersSettings, dispatcher: Dispatcher
+    pool: asyncpg.Pool, ls: LettersSettings, dispatcher: Dispatcher, settings: Settings
 ) -> CloseHandling:
     """The year-close use case, on this service's database pool and dispatcher."""
 
@@ -162,10 +165,14 @@ def close_handling(
         async with pool.acquire() as conn:
             return await outbox.create_for_close(conn, close_id, year, rows, ls.message_id_domain)
 
+    async def narrative(close: FinancialYearClosed) -> NarrativeVersion | None:
+        return pinned(await load_book(settings), close)
+
     return CloseHandling(
         wait_for_snapshot=wait,
         snapshot_inputs=inputs,
         create_letters=create,
+        narrative_for=narrative,
         wake_dispatcher=dispatcher.wake.set,
         max_age=timedelta(days=ls.close_max_age_days),
         snapshot_wait_s=ls.snapshot_wait_s,

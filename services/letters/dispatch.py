@@ -31,7 +31,7 @@ from services.letters import metrics, outbox
 from services.letters.config import LettersSettings
 from services.letters.email import build_email
 from services.letters.faults import crash_point
-from services.letters.render import digests, render_letter, warm_up
+from services.letters.render import PERMANENT_RENDER_ERRORS, digests, render_letter, warm_up
 from services.platform.db import backoff_delay, is_transient
 from services.platform.settings import Settings
 
@@ -56,11 +56,19 @@ _SETTLED = {
 Rendered = tuple[str, str, str, bytes, tuple[str, str, str], float]
 
 
+class RenderRefused(RuntimeError):
+    """A letter that cannot be rendered for a reason no retry fixes (one str argument, so it
+    comes back whole from a worker process)."""
+
+
 def render_inputs(context: str, version: int) -> Rendered:
     """Top level, so a worker process can run it: (template version, text, html, pdf, sha,
     seconds the render took in the worker: the metric, without the wait for a worker)."""
     started = time.perf_counter()
-    rendered = render_letter(LetterInputs.from_json(context).letter(version))
+    try:
+        rendered = render_letter(LetterInputs.from_json(context).letter(version))
+    except PERMANENT_RENDER_ERRORS as refused:
+        raise RenderRefused(str(refused) or type(refused).__name__) from None
     d = digests(rendered)
     return (
         rendered.template_version,
@@ -236,9 +244,21 @@ class Dispatcher:
                         self.executor, render_inputs, r.inputs.to_json(), r.version
                     )
                     for r in rows
-                )
+                ),
+                return_exceptions=True,
             )
-            for row, (template_version, text, html, pdf, sha, _) in zip(rows, results, strict=True):
+            transient = [r for r in results if isinstance(r, BaseException)
+                         and not isinstance(r, RenderRefused)]  # fmt: skip
+            if transient:
+                raise transient[0]  # nothing of the batch is stored: rendered again later
+            for row, result in zip(rows, results, strict=True):
+                if isinstance(result, RenderRefused):
+                    log.error("letter cannot be rendered: failed, for an operator",
+                              council=row.council, reason=str(result)[:300])  # fmt: skip
+                    await outbox.mark_render_refused(conn, row, str(result))
+                    continue
+                assert not isinstance(result, BaseException)
+                template_version, text, html, pdf, sha, _ = result
                 await outbox.mark_rendered(
                     conn,
                     row,
@@ -249,7 +269,8 @@ class Dispatcher:
                     sha=sha,
                 )
         for result in results:  # committed: each render counts once
-            metrics.rendered(result[-1])
+            if not isinstance(result, BaseException):
+                metrics.rendered(result[-1])
         log.info("letters rendered", count=len(rows))
         return len(rows)
 

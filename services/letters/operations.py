@@ -8,6 +8,8 @@ applies to which letter is services/domain/letter_lifecycle.py's to say.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -18,6 +20,7 @@ from contracts.financial_year import FinancialYear
 from services.domain import letter_lifecycle as lifecycle
 from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import Transition
+from services.domain.narrative_book import NarrativeVersion
 from services.domain.statistics import AveragingRule
 from services.letters import outbox
 from services.readmodel.letter_reads import live_inputs
@@ -80,13 +83,50 @@ def _write(out: Path, rows: list[asyncpg.Record]) -> list[Path]:
     return written
 
 
-async def move(conn: Conn, action: Transition, council: str, year: FinancialYear, note: str) -> int:
+FAILED_SHOWN = 20
+
+
+async def summary(conn: Conn) -> dict[str, Any]:
+    """Letters by state, and the failed ones with their reasons (``status``)."""
+    if not await conn.fetchval("SELECT to_regclass('letters.outbox') IS NOT NULL"):
+        return {"by_state": {}, "failed": []}
+    by_state = {
+        r["state"]: r["n"]
+        for r in await conn.fetch("SELECT state, count(*) AS n FROM letters.outbox GROUP BY 1")
+    }
+    failed = await conn.fetch(
+        "SELECT council, financial_year, version, coalesce(last_error, smtp_response, '') "
+        "AS reason FROM letters.outbox WHERE state = $1 ORDER BY updated_at DESC LIMIT $2",
+        lifecycle.LetterState.FAILED, FAILED_SHOWN,
+    )  # fmt: skip
+    return {
+        "by_state": by_state,
+        "failed": [
+            {
+                "council": r["council"],
+                "financial_year": FinancialYear(r["financial_year"]).label,
+                "version": r["version"],
+                "reason": r["reason"][:300],
+            }
+            for r in failed
+        ],
+    }
+
+
+NarrativeInForce: TypeAlias = Callable[[], Awaitable[NarrativeVersion | None]]
+
+
+async def move(
+    conn: Conn, action: Transition, council: str, year: FinancialYear, note: str,
+    narrative_in_force: NarrativeInForce | None = None,
+) -> int:  # fmt: skip
     """Apply an operator's command (release, resend, confirm-sent) to the council's latest
-    letter for the year."""
+    letter for the year. A resend of a letter that was never rendered renders it again;
+    if it failed for want of a narrative, it now prints the one in force (once registered)."""
     action = Transition(action)
     async with conn.transaction():
         row = await conn.fetchrow(
-            "SELECT id, state, text_body IS NOT NULL AS rendered FROM letters.outbox "
+            "SELECT id, state, context, text_body IS NOT NULL AS rendered FROM letters.outbox "
             "WHERE council = $1 AND financial_year = $2 ORDER BY version DESC LIMIT 1 FOR UPDATE",
             council,
             year.start_year,
@@ -109,6 +149,8 @@ async def move(conn: Conn, action: Transition, council: str, year: FinancialYear
                 lifecycle.target(how),
             )
         else:
+            if how is Transition.RERENDER and narrative_in_force is not None:
+                await _attach_missing_narrative(conn, row, narrative_in_force)
             await outbox.apply(conn, row["id"], how, f"{action} by an operator: {note}")
             if action is Transition.RESEND:
                 await conn.execute(
@@ -117,12 +159,25 @@ async def move(conn: Conn, action: Transition, council: str, year: FinancialYear
     return int(row["id"])
 
 
+async def _attach_missing_narrative(
+    conn: Conn, row: asyncpg.Record, narrative_in_force: NarrativeInForce
+) -> None:
+    inputs = LetterInputs.from_json(row["context"])
+    if inputs.narrative is not None:
+        return
+    narrative = await narrative_in_force()
+    if narrative is not None:
+        await outbox.replace_inputs(conn, row["id"], inputs.with_narrative(narrative))
+
+
 async def reissue(
     conn: Conn, council: str, year: FinancialYear, *, reason: str, rule: AveragingRule,
     message_id_domain: str, letter_date: date | None = None,
+    narrative: NarrativeVersion | None = None,
 ) -> tuple[int, int]:  # fmt: skip
     """A new, numbered version of a council's letter from the live figures (for example
-    after a correction changed them). Returns (outbox id, version)."""
+    after a correction changed them), printing the narrative the previous version was made
+    from unless ``narrative`` names another. Returns (outbox id, version)."""
     previous = await get_letter(conn, council, year)
     context = LetterInputs.from_json(previous["context"])
     inputs = await live_inputs(
@@ -131,4 +186,9 @@ async def reissue(
         publication_date=date.fromisoformat(context.publication_date),
         signatory=context.signatory,
     )  # fmt: skip
+    inputs = (
+        inputs.with_narrative(narrative)
+        if narrative is not None
+        else replace(inputs, narrative=context.narrative)
+    )
     return await outbox.add_version(conn, inputs, reason, message_id_domain)

@@ -137,6 +137,29 @@ async def mark_rendered(
     ))  # fmt: skip
 
 
+async def replace_inputs(conn: Conn, row_id: int, inputs: LetterInputs) -> None:
+    """New inputs for a letter never rendered (its narrative, registered since it failed)."""
+    await conn.execute(
+        "UPDATE letters.outbox SET context = $2::jsonb, updated_at = now() "
+        "WHERE id = $1 AND text_body IS NULL",
+        row_id, inputs.to_json(),
+    )  # fmt: skip
+
+
+async def mark_render_refused(conn: Conn, row: OutboxRow, reason: str) -> None:
+    """The letter cannot be rendered for a reason no retry fixes: failed, with the reason."""
+    await conn.execute(
+        "UPDATE letters.outbox SET state = $3, last_error = $2, updated_at = now() "
+        "WHERE id = $1 AND state = ANY($4::text[])",
+        row.id, reason[:1000], target(Transition.RENDER_REFUSED),
+        _sources(Transition.RENDER_REFUSED),
+    )  # fmt: skip
+    await _event(conn, row, LetterDispatchFailed(
+        financial_year=row.year, version=row.version, message_id=row.message_id,
+        reason=f"not rendered: {reason}"[:500], permanent=True,
+    ))  # fmt: skip
+
+
 async def mark_sending(conn: Conn, row_id: int) -> None:
     """Claimed: committed before the SMTP conversation starts."""
     await conn.execute(

@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from contracts.financial_year import MONTHS
 from services.domain.letter import Letter
+from services.domain.narrative import RenderedNarrative
 from services.letters.charts import letter_charts, letter_email_charts
 
 if TYPE_CHECKING:
@@ -44,11 +46,17 @@ Medium = Literal["email", "print"]
 
 # Bump on a deliberate change of layout or wording; the content hash in template_version()
 # catches the changes nobody bumped this for.
-TEMPLATE_VERSION = "letters-2"  # 2: tagged PDF (PDF/UA-1), email charts without SVG
+TEMPLATE_VERSION = "letters-2"  # 2: narratives as data, 2025 format; tagged PDF, email charts
 
 
 class LetterRenderError(RuntimeError):
     """The letter could not be rendered, e.g. an asset was refused or missing."""
+
+
+# What no retry of a render fixes: a letter without its narrative or format (LetterRenderError,
+# UnsupportedLetterYear), a narrative that does not check (NarrativeError), figures that cannot
+# be right (ValueError from build_letter), a placeholder without a value (KeyError).
+PERMANENT_RENDER_ERRORS: tuple[type[Exception], ...] = (LetterRenderError, ValueError, KeyError)
 
 
 _DATE = re.compile(rf"\b(\d{{1,2}}) ({'|'.join(MONTHS)}) (\d{{4}})\b")
@@ -79,7 +87,25 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["keep_dates_together"] = keep_dates_together
+    env.filters["narrative_html"] = lambda letter: _markup(_narrative(letter).html)
+    env.filters["narrative_closing_html"] = lambda letter: _markup(_narrative(letter).closing_html)
+    env.filters["narrative_text"] = lambda letter: _narrative(letter).text
     return env
+
+
+def _markup(html: str) -> Markup:
+    # markdown-it escapes every text and attribute it renders, with raw HTML off
+    # (services/domain/narrative.py): what it returns is markup, not text to escape again.
+    return Markup(html)  # noqa: S704
+
+
+def _narrative(letter: Letter) -> RenderedNarrative:
+    if letter.narrative is None:
+        raise LetterRenderError(
+            f"{letter.identity.reference} has no narrative: register the {letter.letter_year} "
+            f"narrative with `annual-review letters narrative set {letter.letter_year} FILE`"
+        )
+    return letter.narrative
 
 
 @cache

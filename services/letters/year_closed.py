@@ -21,6 +21,7 @@ from contracts.codec import RejectedMessage, decode
 from contracts.events import FinancialYearClosed
 from contracts.financial_year import FinancialYear
 from services.domain.letter_inputs import LetterInputs
+from services.domain.narrative_book import NarrativeVersion
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +40,8 @@ class CloseHandling:
     snapshot_inputs: Callable[[FinancialYear], Awaitable[Sequence[LetterInputs]]]
     # (close, year, inputs) -> letters queued; idempotent per close and council
     create_letters: Callable[[UUID, FinancialYear, Sequence[LetterInputs]], Awaitable[int]]
+    # the narrative the close's letters print (services.domain.narrative_book.pinned)
+    narrative_for: Callable[[FinancialYearClosed], Awaitable[NarrativeVersion | None]]
     wake_dispatcher: Callable[[], None]
     max_age: timedelta  # an older close is not mailed automatically
     snapshot_wait_s: float
@@ -78,7 +81,14 @@ async def handle_close(value: bytes | None, deps: CloseHandling) -> Handled:
     log.info("year closed: waiting for the projector's snapshot", close_id=str(close.close_id))
     if not await deps.wait_for_snapshot(year.start_year, deps.snapshot_wait_s):
         raise TimeoutError(f"the {year} snapshot did not complete in {deps.snapshot_wait_s} s")
-    inputs = await deps.snapshot_inputs(year)
+    inputs = list(await deps.snapshot_inputs(year))
+    narrative = await deps.narrative_for(close)
+    if narrative is None:
+        # Permanent: each letter fails at render with the reason, for an operator.
+        log.error("the close's narrative is not on the narratives topic: its letters will fail",
+                  narrative_version=close.narrative_version)  # fmt: skip
+    else:
+        inputs = [i.with_narrative(narrative) for i in inputs]
     created = await deps.create_letters(close.close_id, year, inputs)
     log.info("letters queued", letters=created)
     deps.wake_dispatcher()

@@ -242,12 +242,15 @@ def test_the_acls_say_what_docs_security_md_says() -> None:
         "User:projector READ group 'projector' (prefixed)",
         "User:letters READ topic 'annual-review.year-end' (literal)",
         "User:letters WRITE topic 'annual-review.letters' (literal)",
+        "User:letters READ topic 'annual-review.narratives' (literal)",
         "User:letters READ group 'letters' (prefixed)",
         "User:operator READ topic 'casework.facts' (literal)",
         "User:operator WRITE topic 'casework.facts' (literal)",
         "User:operator WRITE topic 'annual-review.year-end' (literal)",
         "User:operator DESCRIBE topic 'annual-review.dead-letters' (literal)",
         "User:operator DESCRIBE topic 'annual-review.letters' (literal)",
+        "User:operator READ topic 'annual-review.narratives' (literal)",
+        "User:operator WRITE topic 'annual-review.narratives' (literal)",
     ]
     doc = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
     for line in ("`cms`", "`projector`", "`letters`", "`operator`", "`admin`"):

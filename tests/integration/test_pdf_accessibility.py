@@ -30,6 +30,7 @@ from contracts.values import ChiefExecutive, Signatory
 from services.domain.letter import Letter, build_letter
 from services.domain.statistics import CouncilYear, CouncilYearCounts, GroupAverages
 from services.letters.render import render_pdf, render_print_html
+from tests.support.narratives import narrative_for
 
 REPO = Path(__file__).resolve().parents[2]
 VERAPDF = REPO / "infra" / "verapdf" / "verapdf.sh"
@@ -79,6 +80,7 @@ def letter(
                 "Chair, Commission for Local Administration in England",
             ),
         ),
+        narrative=narrative_for(year.letter_year),
     )
 
 
@@ -91,6 +93,8 @@ LETTERS = {
     ),
     "2023-24": letter(2023),
     "2023-24-zero-cases": letter(2023, NOTHING),
+    "2024-25": letter(2024),  # the 2025 format: the complaint overview
+    "2024-25-zero-cases": letter(2024, NOTHING),
 }
 
 

@@ -38,11 +38,13 @@ from aiosmtpd.controller import Controller
 from contracts.codec import RejectedMessage, decode
 from contracts.envelope import Envelope
 from contracts.topics import DEAD_LETTERS, FACTS
+from services.letters.narratives import SHIPPED_YEARS
 from services.letters.smtp_server import MaildirHandler
 from services.platform.kafka.publisher import EventPublisher, Position
 from services.platform.kafka.security import client_kwargs
 from services.platform.settings import Settings
 from services.simulator.oracle import oracle
+from tests.support.narratives import register_test_narrative
 from tests.support.stack import COUNT_KEYS, REPO, Stack
 
 Figures = dict[tuple[str, int], dict[str, int]]
@@ -508,8 +510,11 @@ class Mailbox:
 
 
 async def close_year(stack: Stack, label: str = "2019-20") -> None:
-    """Close a financial year (its letters dated the July after it ends)."""
+    """Close a financial year (its letters dated the July after it ends), registering a test
+    narrative first for a letter year the project ships none for."""
     end = int(label[:4]) + 1
+    if end not in SHIPPED_YEARS:
+        await register_test_narrative(stack.settings, end)
     async with stack.publisher() as p:
         await p.close_year(
             {

@@ -32,6 +32,7 @@ from services.publication.clock import publishes_at
 from services.publication.job import publish_due
 from services.simulator.generator import simulate_year
 from tests.support.casework import PUBLISHED, decided
+from tests.support.narratives import register_test_narrative
 from tests.support.stack import Service, Stack, close_stack, open_stack
 
 Y2019, Y2020 = FinancialYear(2019), FinancialYear(2020)
@@ -146,6 +147,7 @@ async def _pipeline(stack: Stack, maildir: Path, smtp_port: int) -> int:
     await stack.publish([e for e in second if not isinstance(e, dict)])
     # A message naming Ashfield that cannot be read: its next letter is held.
     await stack.publish_raw([(HELD.encode(), b'{"type": "DecisionRecorded", "council": "ASH"}')])
+    await register_test_narrative(stack.settings, Y2020.letter_year)  # the office's words
     async with stack.publisher() as p:
         await p.close_year(CLOSES[Y2020], producer="tests")
     await _wait_letters(stack, Y2020, held=1)

@@ -23,6 +23,7 @@ from services.letters.charts import (
     letter_charts,
     letter_email_charts,
 )
+from tests.support.narratives import narrative_for
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -53,6 +54,7 @@ def letter_for(
         date(2020, 7, 22),
         date(2020, 7, 29),
         Signatory(name="Michael King", titles=("Local Government and Social Care Ombudsman",)),
+        narrative=narrative_for(year.letter_year),
     )
 
 

@@ -250,7 +250,7 @@ def test_check_fails_with_a_diff_summary_when_a_file_is_stale(
 ) -> None:
     write(tmp_path)
     stale = tmp_path / EVENTS_MD
-    stale.write_text(stale.read_text().replace("Schema version: **2**", "Schema version: **1**"))
+    stale.write_text(stale.read_text().replace("Schema version: **2**", "Schema version: **1**", 1))
     (tmp_path / SCHEMAS_DIR / "DecisionRecorded.json").unlink()
     (tmp_path / SCHEMAS_DIR / "DecisionMade.json").write_text("{}")
     capsys.readouterr()

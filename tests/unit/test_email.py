@@ -16,6 +16,7 @@ from contracts.values import ChiefExecutive, Signatory
 from services.domain.letter import Letter, build_letter
 from services.domain.statistics import CouncilYear, CouncilYearCounts, GroupAverages
 from services.letters.email import build_email, message_id_for, pdf_filename
+from tests.support.narratives import narrative_for
 
 PDF = b"%PDF-1.7 not really a letter\n%%EOF"
 
@@ -48,6 +49,7 @@ def letter_for(version: int = 1, name: str = "Hayley Barsby") -> Letter:
         date(2020, 7, 29),
         Signatory(name="Michael King", titles=("Local Government and Social Care Ombudsman",)),
         version=version,
+        narrative=narrative_for(2020),
     )
 
 

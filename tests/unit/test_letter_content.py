@@ -21,6 +21,7 @@ from services.domain.letter import (
     features_for,
 )
 from services.domain.statistics import CouncilYear, CouncilYearCounts, GroupAverages
+from tests.support.narratives import narrative_for
 
 KING = Signatory(
     name="Michael King",
@@ -61,6 +62,7 @@ def letter_for(
         date(start_year + 1, 7, 22),
         date(start_year + 1, 7, 29),
         KING,
+        narrative=narrative_for(start_year + 1),
     )
 
 
@@ -133,13 +135,25 @@ def test_group_average_of_exactly_half_a_percent_rounds_up() -> None:
     assert (letter.uphold.average, letter.compliance.average) == (45, 100)
 
 
-def test_per_100k_figure_rounds_half_up_and_always_shows_one_decimal() -> None:
-    # 1 upheld among 100,000 residents is exactly 1.0; 1 among 80,000 is 1.25 -> 1.3.
+def test_per_100k_figure_rounds_half_up_and_prints_a_whole_number_without_the_decimal() -> None:
+    # 1 upheld among 100,000 residents is exactly 1; 1 among 80,000 is 1.25 -> 1.3.
     exact = letter_for(start_year=2022, population=100_000, average_per_100k=Fraction(2))
     assert exact.uphold.per_100k is not None
-    assert (exact.uphold.per_100k.figure, exact.uphold.per_100k.average) == ("1.0", "2.0")
+    assert (exact.uphold.per_100k.figure, exact.uphold.per_100k.average) == ("1", "2")
     tie = letter_for(start_year=2022, population=80_000)
     assert tie.uphold.per_100k is not None and tie.uphold.per_100k.figure == "1.3"
+
+
+def test_per_100k_of_exactly_one_says_decision_in_the_singular() -> None:
+    line = letter_for(start_year=2022, population=100_000, average_per_100k=Fraction(1)).uphold
+    assert line.per_100k is not None and line.per_100k.comparison is not None
+    assert line.per_100k.statement.text == (
+        "Adjusted for Mansfield District Council's population, this is "
+        "1 upheld decision per 100,000 residents."
+    )
+    assert line.per_100k.comparison.text == (
+        "The average for authorities of this type is 1 upheld decision per 100,000 residents."
+    )
 
 
 # --- plurals -------------------------------------------------------------------------------
@@ -255,22 +269,19 @@ def test_per_100k_line_is_absent_before_the_2023_letter(start_year: int) -> None
 def test_per_100k_line_is_present_from_the_2023_letter(start_year: int) -> None:
     line = letter_for(start_year=start_year, population=200_000).uphold.per_100k
     assert line is not None
-    assert line.statement.text == "0.5 upheld decisions per 100,000 residents."
+    assert line.statement.text == (
+        "Adjusted for Mansfield District Council's population, this is "
+        "0.5 upheld decisions per 100,000 residents."
+    )
     assert line.comparison is not None
     assert line.comparison.text == (
-        "This compares to an average of 1.2 upheld decisions per 100,000 residents "
-        "in similar authorities."
+        "The average for authorities of this type is 1.2 upheld decisions per 100,000 residents."
     )
 
 
-def test_per_100k_with_unknown_population_says_so_plainly() -> None:
-    line = letter_for(start_year=2022, population=None).uphold.per_100k
-    assert line is not None
-    assert (line.figure, line.average, line.comparison) == (None, None, None)
-    assert line.statement.text == (
-        "We do not hold a population figure for the Council for this period, "
-        "so we cannot give the number of upheld decisions per 100,000 residents."
-    )
+def test_a_council_without_a_population_has_no_per_100k_lines() -> None:
+    # The letter service holds such a letter; released, it prints without them (DOMAIN.md 8).
+    assert letter_for(start_year=2022, population=None).uphold.per_100k is None
 
 
 def test_2024_letter_says_a_total_of_n_investigations() -> None:
@@ -294,14 +305,23 @@ def test_template_family_is_chosen_by_letter_year() -> None:
         2022: "2021",
         2023: "2021",
         2024: "2021",
+        2025: "2025",
+        2026: "2025",
     }
 
 
-def test_a_letter_year_without_template_features_is_refused() -> None:
-    with pytest.raises(UnsupportedLetterYear, match="2025"):
-        features_for(2025)
+def test_a_letter_year_without_a_format_is_refused_with_the_command_that_fixes_it() -> None:
+    with pytest.raises(UnsupportedLetterYear, match="letters narrative set 2027 FILE --format"):
+        features_for(2027)
     with pytest.raises(UnsupportedLetterYear):
-        letter_for(start_year=2024)
+        letter_for(start_year=2026)
+
+
+def test_a_later_year_is_printed_in_the_format_registered_with_its_narrative() -> None:
+    assert features_for(2027, "2025").overview
+    assert features_for(2027, "2021").per_100k
+    with pytest.raises(UnsupportedLetterYear, match="unknown letter format"):
+        features_for(2027, "2030")  # type: ignore[arg-type]
 
 
 # --- refusing an inconsistent letter --------------------------------------------------------
@@ -356,3 +376,61 @@ def test_letter_is_frozen() -> None:
     letter = letter_for()
     with pytest.raises(AttributeError):
         letter.council_name = "Elsewhere"  # type: ignore[misc]
+
+
+# --- the 2025 format: the complaint overview ------------------------------------------------
+
+CALDERDALE_2024_25 = CouncilYearCounts(
+    upheld=22,
+    not_upheld=7,
+    advice_given=5,
+    closed_after_initial_enquiries=32,
+    incomplete_or_invalid=12,
+    referred_back_for_local_resolution=8,
+)
+
+
+def test_2025_letter_opens_the_uphold_block_with_the_published_complaint_overview() -> None:
+    letter = letter_for(CALDERDALE_2024_25, start_year=2024, population=200_000)
+    assert letter.template == "2025"
+    assert letter.uphold.overview == (
+        "Between 1 April 2024 to 31 March 2025, we dealt with 86 complaints. Of these, 25 were "
+        "not for us or not ready for us to investigate. We assessed and closed 32 complaints. "
+        "We investigated 29 complaints.",
+        "We investigated 29 complaints and upheld 22.",
+    )
+    assert letter.uphold.percentage == 76
+    assert letter.uphold.basis == (
+        "Statistics are based on a total of 29 investigations "
+        "for the period between 1 April 2024 to 31 March 2025"
+    )
+    assert letter.uphold.per_100k is not None
+
+
+def test_2025_overview_uses_the_singular_and_leaves_out_empty_categories() -> None:
+    one_each = CouncilYearCounts(upheld=1, advice_given=1)
+    assert letter_for(one_each, start_year=2025).uphold.overview == (
+        "Between 1 April 2025 to 31 March 2026, we dealt with 2 complaints. Of these, 1 was not "
+        "for us or not ready for us to investigate. We investigated 1 complaint.",
+        "We investigated 1 complaint and upheld 1.",
+    )
+
+
+def test_2025_overview_of_a_year_without_investigations_or_decisions() -> None:
+    assessed_only = CouncilYearCounts(closed_after_initial_enquiries=3)
+    letter = letter_for(assessed_only, start_year=2024)
+    assert letter.uphold.overview == (
+        "Between 1 April 2024 to 31 March 2025, we dealt with 3 complaints. We assessed and "
+        "closed 3 complaints. We did not investigate any of them.",
+    )
+    assert letter.uphold.percentage is None
+    nothing = letter_for(CouncilYearCounts(), start_year=2024)
+    assert nothing.uphold.overview == (
+        "Between 1 April 2024 to 31 March 2025, we did not decide any complaints about the "
+        "Council.",
+    )
+
+
+def test_letters_before_2025_have_no_complaint_overview() -> None:
+    for start_year in (2019, 2022, 2023):
+        assert letter_for(CALDERDALE_2024_25, start_year=start_year).uphold.overview == ()

@@ -40,6 +40,7 @@ from services.letters.render import (
     render_text,
     template_version,
 )
+from tests.support.narratives import narrative_for
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO.parent / "shared" / "reference" / "annual-review-letter-2020.txt"
@@ -88,6 +89,7 @@ def letter_for(
         date(start_year + 1, 7, 22),
         date(start_year + 1, 7, 29),
         KING,
+        narrative=narrative_for(start_year + 1),
     )
 
 
@@ -157,10 +159,13 @@ def test_text_letters_before_2023_have_no_per_100k_line(start_year: int) -> None
 
 def test_2023_text_letter_prints_the_per_100k_line_and_average() -> None:
     text = render_text(letter_for(start_year=2022, population=50_000))
-    assert "2.0 upheld decisions per 100,000 residents." in text
     assert (
-        "This compares to an average of 1.2 upheld decisions per 100,000 residents "
-        "in similar authorities." in text
+        "Adjusted for Mansfield District Council's population, this is "
+        "2 upheld decisions per 100,000 residents." in text
+    )
+    assert (
+        "The average for authorities of this type is 1.2 upheld decisions per 100,000 residents."
+        in text
     )
 
 
@@ -410,6 +415,7 @@ def test_email_html_says_no_figure_where_the_average_is_missing() -> None:
         date(2023, 7, 22),
         date(2023, 7, 29),
         KING,
+        narrative=narrative_for(2023),
     )
     first = chart_texts(render_html(letter))[0]
     assert first == "Your council 50% District Councils average no figure"

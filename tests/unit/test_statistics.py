@@ -50,10 +50,12 @@ def test_percentages_round_half_up_not_to_even(value: Fraction, shown: int) -> N
     assert percent(value) == shown
 
 
-def test_per_hundred_thousand_prints_one_decimal_rounded_half_up_with_the_decimal() -> None:
-    assert one_decimal(Fraction(10)) == "10.0"
+def test_per_hundred_thousand_prints_one_decimal_half_up_and_whole_numbers_bare() -> None:
+    assert one_decimal(Fraction(10)) == "10"  # Islington 2023-24: "10 upheld decisions"
     assert one_decimal(Fraction(25, 100)) == "0.3"  # 0.25 -> 0.3, not 0.2
-    assert one_decimal(per_residents(2, 200_000)) == "1.0"
+    assert one_decimal(per_residents(2, 200_000)) == "1"
+    assert one_decimal(Fraction(1096, 100)) == "11"  # 10.96 rounds to a whole 11.0
+    assert one_decimal(Fraction(34, 10)) == "3.4"
     assert per_residents(3, None) is None
 
 

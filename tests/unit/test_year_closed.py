@@ -16,6 +16,7 @@ from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
 from contracts.values import Signatory
 from services.domain.letter_inputs import LetterInputs
+from services.domain.narrative_book import NarrativeVersion
 from services.letters.year_closed import CloseHandling, CloseOutcome, Handled, handle_close
 
 YEAR = FinancialYear(2019)
@@ -50,6 +51,10 @@ class World:
     snapshot_completes: bool = True
     snapshot: list[LetterInputs] = field(default_factory=lambda: [inputs("A"), inputs("B")])
     create_fails: bool = False
+    narrative: NarrativeVersion | None = field(
+        default_factory=lambda: NarrativeVersion(2020, 3, "2020", "Dear {council_name}.")
+    )
+    created: list[LetterInputs] = field(default_factory=list)
     calls: list[tuple[object, ...]] = field(default_factory=list)
 
     async def wait_for_snapshot(self, year_start: int, timeout_s: float) -> bool:
@@ -64,6 +69,7 @@ class World:
         self, close_id: UUID, year: FinancialYear, rows: Sequence[LetterInputs]
     ) -> int:
         self.calls.append(("create", close_id, year, [r.council for r in rows]))
+        self.created.extend(rows)
         if self.create_fails:
             raise ConnectionError("the database went away")
         return len(rows)
@@ -71,11 +77,15 @@ class World:
     def wake(self) -> None:
         self.calls.append(("wake",))
 
+    async def narrative_for(self, close: FinancialYearClosed) -> NarrativeVersion | None:
+        return self.narrative
+
     def deps(self, now: datetime = CLOSED_AT + timedelta(minutes=1)) -> CloseHandling:
         return CloseHandling(
             wait_for_snapshot=self.wait_for_snapshot,
             snapshot_inputs=self.snapshot_inputs,
             create_letters=self.create_letters,
+            narrative_for=self.narrative_for,
             wake_dispatcher=self.wake,
             max_age=MAX_AGE,
             snapshot_wait_s=12.5,
@@ -174,3 +184,20 @@ async def test_an_empty_snapshot_queues_nothing_but_still_records_the_close() ->
 
     assert handled == Handled(CloseOutcome.QUEUED, 0)
     assert [c[0] for c in world.calls] == ["wait", "inputs", "create", "wake"]
+
+
+async def test_every_letter_of_a_close_carries_the_narrative_it_pinned() -> None:
+    world = World()
+    await handle_close(close_event(uuid4()), world.deps())
+    assert world.narrative is not None
+    assert [r.narrative for r in world.created] == [
+        {"version": 3, "sha256": world.narrative.sha256, "format": "2020",
+         "markdown": "Dear {council_name}."},
+    ] * 2  # fmt: skip
+
+
+async def test_a_close_whose_narrative_is_missing_queues_letters_that_will_fail_saying_so() -> None:
+    world = World(narrative=None)
+    handled = await handle_close(close_event(uuid4()), world.deps())
+    assert handled.outcome is CloseOutcome.QUEUED  # not redelivered for ever
+    assert [r.narrative for r in world.created] == [None, None]

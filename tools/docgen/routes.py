@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contracts import topics
-from contracts.topics import FACTS, LETTERS, YEAR_END, TopicSpec
+from contracts.topics import FACTS, LETTERS, NARRATIVES, YEAR_END, TopicSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,7 @@ _SPECIAL_ROUTES: dict[str, tuple[Route, ...]] = {
             "financial year",
         ),
     ),
+    "NarrativeRegistered": (Route(NARRATIVES, "the letter year, e.g. `2026`", "letter year"),),
     "LetterIssued": (Route(LETTERS, _BY_COUNCIL),),
     "LetterDispatched": (Route(LETTERS, _BY_COUNCIL),),
     "LetterDispatchFailed": (Route(LETTERS, _BY_COUNCIL),),

@@ -48,7 +48,7 @@ from aiokafka.protocol.types import (
     TaggedFields,
 )
 
-from contracts.topics import DEAD_LETTERS, FACTS, LETTERS, YEAR_END
+from contracts.topics import DEAD_LETTERS, FACTS, LETTERS, NARRATIVES, YEAR_END
 from services.platform.settings import read_secret
 
 # Kafka's enums (org.apache.kafka.common.resource / acl).
@@ -95,6 +95,7 @@ def acl_bindings(prefix: str) -> list[AclBinding]:
     """Every ACL the principals need on the topics and groups of ``prefix``."""
     facts, dead = prefix + FACTS.name, prefix + DEAD_LETTERS.name
     letters, year_end = prefix + LETTERS.name, prefix + YEAR_END.name
+    narratives = prefix + NARRATIVES.name
 
     def topic(user: str, name: str, op: int) -> AclBinding:
         return AclBinding(user, RESOURCE_TOPIC, name, PATTERN_LITERAL, op)
@@ -109,12 +110,16 @@ def acl_bindings(prefix: str) -> list[AclBinding]:
         group("projector", "projector"),
         topic("letters", year_end, OP_READ),
         topic("letters", letters, OP_WRITE),
+        topic("letters", narratives, OP_READ),
         group("letters", "letters"),
         topic("operator", facts, OP_READ),
         topic("operator", facts, OP_WRITE),
         topic("operator", year_end, OP_WRITE),
         topic("operator", dead, OP_DESCRIBE),
         topic("operator", letters, OP_DESCRIBE),
+        # The office's narratives: registered and read back by the operator's CLI.
+        topic("operator", narratives, OP_READ),
+        topic("operator", narratives, OP_WRITE),
     ]
 
 

@@ -18,12 +18,13 @@ from aiokafka import AIOKafkaProducer
 
 from contracts.codec import decode, encode
 from contracts.envelope import Envelope, new_event
-from contracts.events import FinancialYearClosed
+from contracts.events import FinancialYearClosed, NarrativeRegistered
 from contracts.topics import (
     FACTS,
     HEADER_EVENT_ID,
     HEADER_EVENT_TYPE,
     HEADER_SCHEMA_VERSION,
+    NARRATIVES,
     YEAR_END,
 )
 from services.platform.kafka.security import sasl_kwargs
@@ -56,10 +57,12 @@ class EventPublisher:
         *,
         facts_topic: str = FACTS.name,
         year_end_topic: str = YEAR_END.name,
+        narratives_topic: str = NARRATIVES.name,
         **kafka: Any,
     ) -> None:
         self._facts = facts_topic
         self._year_end = year_end_topic
+        self._narratives = narratives_topic
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             acks="all",
@@ -94,6 +97,18 @@ class EventPublisher:
         ]
         written = await asyncio.gather(*pending)
         return [Position(m.topic, m.partition, m.offset) for m in written]
+
+    async def publish_narrative(self, event: Envelope[NarrativeRegistered]) -> Position:
+        """A narrative registration, on the narratives topic (one partition), keyed by year."""
+        raw = encode(event)
+        decode(raw)
+        m = await self._producer.send_and_wait(
+            self._narratives,
+            raw,
+            key=str(event.data.letter_year).encode(),
+            headers=headers_for(event),
+        )
+        return Position(m.topic, m.partition, m.offset)
 
     async def publish_raw(
         self, value: bytes, *, key: bytes | None, headers: Sequence[tuple[str, bytes]] = ()
@@ -140,5 +155,6 @@ def event_publisher(settings: Settings) -> EventPublisher:
         settings.kafka_bootstrap,
         facts_topic=settings.topic(FACTS),
         year_end_topic=settings.topic(YEAR_END),
+        narratives_topic=settings.topic(NARRATIVES),
         **sasl_kwargs(settings),
     )

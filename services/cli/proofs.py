@@ -1,0 +1,106 @@
+"""What ``letters proof`` does, step by step: the narrative to proof (a draft file or the one
+registered), the live figures of the year's councils, and the files (services/letters/proof.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from contracts.financial_year import FinancialYear
+from contracts.values import LETTER_FORMATS, LetterFormat
+from services.cli.common import ExitCode, err, fail, settings
+from services.cli.db import connection, run_db
+from services.cli.narratives import on_kafka, read_document, refuse_document
+from services.domain.letter import UnsupportedLetterYear, format_for
+from services.domain.letter_inputs import LetterInputs
+from services.domain.narrative import NarrativeError, parse
+from services.domain.narrative_book import NarrativeVersion
+from services.letters.narrative_registry import load_book
+from services.letters.proof import Proof, ProofFailed, write_proofs
+from services.projector.config import get_projector_settings
+from services.readmodel.council_figures import registered_councils
+from services.readmodel.letter_reads import live_inputs
+
+DRAFT_VERSION = -1  # a proof of a document not registered yet
+
+
+def checked_format(year: FinancialYear, given: str | None) -> LetterFormat | None:
+    if given is not None and given not in LETTER_FORMATS:
+        fail(f"unknown format {given!r}: use one of {', '.join(LETTER_FORMATS)}")
+    return given
+
+
+def draft(path: Path, year: FinancialYear, fmt: LetterFormat | None) -> NarrativeVersion:
+    markdown = read_document(path)
+    try:
+        parse(markdown)
+        letter_format = format_for(year.letter_year, fmt)
+    except NarrativeError as problems:
+        refuse_document(path, problems)
+    except UnsupportedLetterYear as e:
+        fail(str(e).replace("letters narrative set", "letters proof --format; then set"),
+             code=ExitCode.INVALID_INPUT)  # fmt: skip
+    return NarrativeVersion(year.letter_year, DRAFT_VERSION, letter_format, markdown)
+
+
+def registered(year: FinancialYear) -> NarrativeVersion:
+    narrative = on_kafka(load_book(settings())).in_force(year.letter_year)
+    if narrative is None:
+        fail(
+            f"no narrative is registered for the {year.letter_year} letters",
+            hint=f"proof a draft with `annual-review letters proof {year} --narrative FILE` "
+            f"(docs/narratives.md), then register it with "
+            f"`annual-review letters narrative set {year.letter_year} FILE`",
+            code=ExitCode.INVALID_INPUT,
+        )
+    return narrative
+
+
+def make(
+    year: FinancialYear,
+    council: str | None,
+    narrative: NarrativeVersion,
+    letter_date: date,
+    publication_date: date,
+    signatory: dict[str, Any],
+    folder: Path,
+) -> list[Proof]:
+    rule = get_projector_settings().averaging_rule
+
+    async def inputs() -> list[LetterInputs]:
+        async with connection(settings()) as conn:
+            codes = [
+                r["code"]
+                for r in await registered_councils(conn, year)
+                if year.overlaps(r["existed_from"], r["existed_until"])
+            ]
+            if council is not None:
+                if council.upper() not in codes:
+                    raise LookupError(f"council {council.upper()} is not registered for {year}")
+                codes = [council.upper()]
+            return [
+                (
+                    await live_inputs(
+                        conn, code, year, rule, letter_date, publication_date, signatory
+                    )
+                ).with_narrative(narrative)
+                for code in codes
+            ]
+
+    try:
+        all_inputs = run_db(inputs())
+    except LookupError as e:
+        fail(str(e), hint="`annual-review stats CODE YEAR` lists what is registered",
+             code=ExitCode.INVALID_INPUT)  # fmt: skip
+    if not all_inputs:
+        fail(f"no council is registered for {year}: nothing to proof", code=ExitCode.INVALID_INPUT)
+
+    def shown(p: Proof) -> None:
+        err.print(f"  {p.council}: {len(p.files)} files", highlight=False)
+
+    try:
+        return write_proofs(all_inputs, folder, shown if len(all_inputs) <= 20 else None)
+    except ProofFailed as e:
+        fail(f"proof not made: {e}", code=ExitCode.INVALID_INPUT)
