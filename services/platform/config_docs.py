@@ -12,12 +12,14 @@ from pathlib import Path
 from pydantic_settings import BaseSettings
 
 from services.letters.config import LettersSettings
+from services.platform.kafka_tls import KafkaTlsSettings
 from services.platform.settings import Settings
 from services.projector.config import ProjectorSettings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 SECTIONS: tuple[tuple[str, type[BaseSettings]], ...] = (
     ("Every process", Settings),
+    ("Kafka over TLS (every process; read when the protocol is SSL or SASL_SSL)", KafkaTlsSettings),
     ("Projector", ProjectorSettings),
     ("Letter service", LettersSettings),
 )
