@@ -28,24 +28,18 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.envelope import Envelope
 from contracts.topics import FACTS
 from services.letters.figures import LetterInputs
 from services.letters.smtp_server import start as start_smtp
+from services.platform.kafka_partitioner import crc32_partition, murmur2_partition
 from services.platform.kafka_security import client_kwargs
 from services.projector.config import ProjectorSettings
 from services.projector.rebuild import rebuild
 from tests.support.casework import complied, corrected, decided, expected_figures
-from tests.support.producers import (
-    Login,
-    crc32_partition,
-    murmur2_partition,
-    publish_with_console_producer,
-    publish_with_librdkafka,
-)
+from tests.support.producers import Login, publish_with_console_producer, publish_with_librdkafka
 from tests.support.stack import COUNT_KEYS, REPO, Stack
 
 COUNCILS = [f"FP{i:02d}" for i in range(24)]
@@ -366,11 +360,3 @@ async def test_java_console_producer_casework_caught_up_after_the_close_gives_ex
     # casework share each council's partition.
     assert observed.moved == [], observed.summary()
     assert_exact(observed)
-
-
-@pytest.mark.parametrize("key", [b"FP00", b"E07000174", b"MAN"])
-def test_the_partitioners_differ_as_documented(key: bytes) -> None:
-    """A guard on the helpers above: aiokafka's own partitioner agrees with murmur2_partition."""
-    from aiokafka.partitioner import DefaultPartitioner
-
-    assert DefaultPartitioner()(key, list(range(6)), list(range(6))) == murmur2_partition(key, 6)

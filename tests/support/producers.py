@@ -14,12 +14,9 @@ import dataclasses
 import os
 import shutil
 import subprocess
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-from aiokafka.partitioner import murmur2
 
 from contracts.codec import encode
 from contracts.envelope import Envelope
@@ -59,16 +56,6 @@ def headers(event: Envelope[Any]) -> list[tuple[str, bytes]]:
         (HEADER_SCHEMA_VERSION, str(event.schema_version).encode()),
         (HEADER_EVENT_ID, str(event.event_id).encode()),
     ]
-
-
-def murmur2_partition(key: bytes, partitions: int) -> int:
-    """Where kafka-clients (Java), aiokafka and the project's publisher put a keyed record."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
-
-
-def crc32_partition(key: bytes, partitions: int) -> int:
-    """Where librdkafka's default ``consistent_random`` partitioner puts a keyed record."""
-    return zlib.crc32(key) % partitions
 
 
 # --- librdkafka (confluent-kafka) -----------------------------------------------------------
