@@ -9,7 +9,8 @@
 #   ctl.sh exec CMD [ARGS]   run CMD from the repo root with the AR_* variables below
 #   ctl.sh secrets  create the missing password files in .local/secrets (setup does it too) and
 #                   their copies for docker-compose.yml in .local/compose-secrets
-# Ports: AR_PG_PORT (15432), KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093); the Python
+# Ports: AR_PG_PORT (15432), KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), the broker's
+# TLS listeners KAFKA_SASL_SSL_PORT (KAFKA_PORT+2) and KAFKA_SSL_PORT (KAFKA_PORT+3); the Python
 # settings AR_DATABASE_URL / AR_KAFKA_BOOTSTRAP follow them unless set explicitly.
 # Credentials (docs/security.md): the processes started here (tests, demo, bench, `exec`) run
 # as AR_PRINCIPAL (default admin: the Kafka super user and the database owner), with the
@@ -23,6 +24,9 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/lib.sh"
 export AR_PG_PORT="${AR_PG_PORT:-15432}"
 export KAFKA_PORT="${KAFKA_PORT:-19092}"
 export KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+# The broker's TLS listeners (infra/kafka/tls.sh; KAFKA_TLS=0 turns them off).
+export KAFKA_SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-$((KAFKA_PORT + 2))}"
+export KAFKA_SSL_PORT="${KAFKA_SSL_PORT:-$((KAFKA_PORT + 3))}"
 export AR_DATABASE_URL="${AR_DATABASE_URL:-postgresql://annual_review@127.0.0.1:${AR_PG_PORT}/annual_review}"
 export AR_KAFKA_BOOTSTRAP="${AR_KAFKA_BOOTSTRAP:-127.0.0.1:${KAFKA_PORT}}"
 export AR_SECRETS_DIR="${AR_SECRETS_DIR:-$AR_SECRETS}"
@@ -34,8 +38,9 @@ VENV="$AR_ROOT/.venv"
 VENV_STAMP="$VENV/.annual-review-installed"
 PYTHON_BIN="${AR_PYTHON:-python3.11}"
 # Debian packages the project needs at run time (WeasyPrint: Pango, HarfBuzz; pdftoppm for
-# rendering checks; a font).
-DEB_PACKAGES=(poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
+# rendering checks; a font; openssl for the local broker's test certificates).
+DEB_PACKAGES=(poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+  openssl)
 
 setup_system_packages() {
   local missing=() p

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic_settings import BaseSettings
 
 from services.letters.config import LettersSettings
+from services.platform.kafka.tls import KafkaTlsSettings
 from services.platform.settings import Settings
 from services.projector.config import ProjectorSettings
 from tools.docgen.paths import CONFIGURATION_MD, ROOT, WRITE_COMMAND
@@ -12,6 +13,7 @@ from tools.docgen.paths import CONFIGURATION_MD, ROOT, WRITE_COMMAND
 DOC = ROOT / CONFIGURATION_MD
 SECTIONS: tuple[tuple[str, type[BaseSettings]], ...] = (
     ("Every process", Settings),
+    ("Kafka over TLS (every process; read when the protocol is SSL or SASL_SSL)", KafkaTlsSettings),
     ("Projector", ProjectorSettings),
     ("Letter service", LettersSettings),
 )
