@@ -251,7 +251,9 @@ async def run_year(
         # Every record is where the producer's partitioner puts it.
         log = await read_log(stack)
         where = {dict(r.headers).get("event-id", b"").decode(): p for p, r in log}
-        assert all(where[str(e.event_id)] == partition_of(e.key, FACTS.partitions) for e in events)
+        assert all(
+            where[str(e.event_id)] == partition_of(e.key or b"", FACTS.partitions) for e in events
+        )
         registered = {
             r.key.decode(): p for p, r in log
             if r.key and dict(r.headers).get("event-type") == b"CouncilRegistered"

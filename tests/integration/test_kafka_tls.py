@@ -18,8 +18,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 
 from contracts.codec import decode, encode
-from services.platform.kafka.publisher import EventPublisher
 from contracts.topics import FACTS
+from services.platform.kafka.publisher import EventPublisher
 from services.platform.kafka.security import sasl_kwargs
 from services.platform.kafka.tls import (
     KafkaTlsError,

@@ -98,7 +98,7 @@ def publish_with_librdkafka(
         while True:
             try:
                 producer.produce(
-                    topic, value=encode(event), key=event.key, headers=headers(event),
+                    topic, value=encode(event), key=event.key, headers=list(headers(event)),
                     on_delivery=report(i),
                 )  # fmt: skip
                 break
