@@ -20,7 +20,7 @@ from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import Transition
 from services.domain.statistics import AveragingRule
 from services.letters import outbox
-from services.readmodel.letter_reads import live_inputs
+from services.readmodel.letter_reads import live_inputs, snapshot_inputs
 
 Conn: TypeAlias = asyncpg.Connection
 
@@ -86,7 +86,7 @@ async def move(conn: Conn, action: Transition, council: str, year: FinancialYear
     action = Transition(action)
     async with conn.transaction():
         row = await conn.fetchrow(
-            "SELECT id, state, text_body IS NOT NULL AS rendered FROM letters.outbox "
+            "SELECT id, state, source, text_body IS NOT NULL AS rendered FROM letters.outbox "
             "WHERE council = $1 AND financial_year = $2 ORDER BY version DESC LIMIT 1 FOR UPDATE",
             council,
             year.start_year,
@@ -109,12 +109,23 @@ async def move(conn: Conn, action: Transition, council: str, year: FinancialYear
                 lifecycle.target(how),
             )
         else:
+            if how is Transition.RELEASE and row["source"] == "snapshot" and not row["rendered"]:
+                await _reread_snapshot(conn, row["id"], council, year)
             await outbox.apply(conn, row["id"], how, f"{action} by an operator: {note}")
             if action is Transition.RESEND:
                 await conn.execute(
                     "UPDATE letters.outbox SET attempts = 0 WHERE id = $1", row["id"]
                 )
     return int(row["id"])
+
+
+async def _reread_snapshot(conn: Conn, row_id: int, council: str, year: FinancialYear) -> None:
+    """A held letter is released with the snapshot as it is now, not as it was when the
+    letter was held: a council registered after the close has its details, a population
+    registered since is printed (the figures and averages of the close do not change)."""
+    found = await snapshot_inputs(conn, year, [council])
+    if found:
+        await outbox.replace_inputs(conn, row_id, found[0])
 
 
 async def reissue(
