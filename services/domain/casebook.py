@@ -223,6 +223,14 @@ def _not_here(
     reason and what to fix are the same in any read order; where the case is known on
     another partition (read so far), the detail says so."""
     elsewhere = [q for q in ws.partitions_of(case_reference) if q != partition]
+    councils = sorted({ws.cases[(case_reference, q)].council for q in elsewhere})
+    if councils and event.council not in councils:
+        # Keyed by another council, so on another partition: the move is what to fix.
+        return _conflict(
+            event,
+            f"case {case_reference} belongs to council {', '.join(councils)}, not "
+            f"{event.council}: a correction cannot move a case to another council",
+        )
     known = (
         f"; it is known on partition {', '.join(map(str, elsewhere))}, so its events were "
         f"published with another key or partitioner"
