@@ -12,8 +12,9 @@ and in a replay, whatever order the partitions were read in.
   held, and the averages were made without them.
 - **Population**: the estimate the year uses (``population.estimate_for``) as registered at
   the cuts; a council that had none then takes the one registered since, so that registering
-  it after the close releases the "no population" hold of a 2022-23+ letter (the averages,
-  made at the close, stay as they were).
+  it after the close releases the "no population" hold of a 2022-23+ letter. The averages
+  use only the estimates at the cuts (``member``): what is registered since depends on how
+  far the log has been read when the year completes.
 """
 
 from __future__ import annotations
@@ -31,21 +32,23 @@ from services.domain.statistics import CouncilYear, CouncilYearCounts
 class SnapshotCouncil:
     details: CouncilState
     counts: CouncilYearCounts
-    population: PopulationEstimate | None
+    population: PopulationEstimate | None  # printed: at the cuts, else registered since
     joined_after_close: bool
+    population_at_cuts: PopulationEstimate | None = None  # what the averages use
 
     @property
     def code(self) -> str:
         return self.details.code
 
     def member(self, year: FinancialYear) -> CouncilYear:
-        """As the group averages see it."""
+        """As the group averages see it: with the population registered at the cuts."""
+        at_cuts = self.population_at_cuts
         return CouncilYear(
             council=self.code,
             year=year,
             group=self.details.comparison_group,
             counts=self.counts,
-            population=self.population.population if self.population else None,
+            population=at_cuts.population if at_cuts else None,
         )
 
 
@@ -65,10 +68,11 @@ def snapshot_councils(
             details, joined = now, True
         else:
             continue
-        population = details.population_for(year)
-        if population is None and now is not None:
-            population = now.population_for(year)
+        registered = then.population_for(year) if then is not None else None
+        population = registered or (now.population_for(year) if now is not None else None)
         out.append(
-            SnapshotCouncil(details, counts.get(code, CouncilYearCounts()), population, joined)
+            SnapshotCouncil(
+                details, counts.get(code, CouncilYearCounts()), population, joined, registered
+            )
         )
     return out

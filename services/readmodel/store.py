@@ -263,7 +263,7 @@ async def _park(conn: Conn, ws: WorkingSet, registered_now: set[str]) -> None:
         parked = [f for f in ws.folded if f.event.council not in known]
         if parked:
             await conn.execute(
-                'INSERT INTO parked_events (partition, "offset", event_id, event_type, council, '
+                'INSERT INTO parking (partition, "offset", event_id, event_type, council, '
                 "financial_year) SELECT * FROM unnest($1::int[], $2::bigint[], $3::uuid[], "
                 "$4::text[], $5::text[], $6::int[]) ON CONFLICT DO NOTHING",
                 [f.partition for f in parked],
@@ -275,7 +275,7 @@ async def _park(conn: Conn, ws: WorkingSet, registered_now: set[str]) -> None:
             )
     if registered_now:
         await conn.execute(
-            "DELETE FROM parked_events WHERE council = ANY($1::text[])", sorted(registered_now)
+            "DELETE FROM parking WHERE council = ANY($1::text[])", sorted(registered_now)
         )
 
 

@@ -94,8 +94,10 @@ WHERE NOT c.withdrawn AND c.case_reference IN (
 );
 
 -- Casework of councils not registered (yet): folded into the contributions like any other,
--- not in the live figures, and applied (these rows deleted) when the council is registered.
-CREATE TABLE parked_events (
+-- not in the live figures, and applied when the council is registered. `parking` keeps the
+-- events folded while their council was not registered (rows of a council are deleted when
+-- it is); the view is what is parked now, the same whichever instance read what first.
+CREATE TABLE parking (
     partition      integer NOT NULL,
     "offset"       bigint  NOT NULL,
     event_id       uuid    NOT NULL,
@@ -105,7 +107,10 @@ CREATE TABLE parked_events (
     parked_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (partition, "offset")
 );
-CREATE INDEX parked_events_council ON parked_events (council);
+CREATE INDEX parking_council ON parking (council);
+
+CREATE VIEW parked_events AS
+SELECT p.* FROM parking p WHERE NOT EXISTS (SELECT 1 FROM councils c WHERE c.code = p.council);
 
 -- Each partition's part of the figures per council and financial year (exact counts;
 -- rates are derived). Every event adds to its own partition's row only.
