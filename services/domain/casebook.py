@@ -141,7 +141,7 @@ def apply(ws: WorkingSet, event: Envelope[Payload], partition: int, offset: int 
 def _comply(
     ws: WorkingSet, event: Envelope[Payload], p: ComplianceOutcomeRecorded, partition: int
 ) -> int:
-    year = _start_year(p.recorded_on)
+    year = start_year_of(p.recorded_on)
     key = (event.council or "", year, partition)
     counts = ws.deltas[key]
     counts["compliance_outcomes"] += 1
@@ -151,7 +151,7 @@ def _comply(
     return year
 
 
-def _start_year(day: date) -> int:
+def start_year_of(day: date) -> int:
     """FinancialYear.of(day).start_year, without building the year for every event."""
     start = day.year if day.month >= 4 else day.year - 1
     if not 1900 <= start <= 2998:
@@ -189,7 +189,7 @@ def _decide(
         case_reference=p.case_reference,
         partition=partition,
         council=council,
-        financial_year=_start_year(p.decision_date),
+        financial_year=start_year_of(p.decision_date),
         outcome=p.outcome,
         satisfactory_remedy=p.satisfactory_remedy,
     )

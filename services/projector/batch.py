@@ -33,7 +33,7 @@ from contracts.events import (
     FinancialYearClosed,
     Payload,
 )
-from services.domain.casebook import apply
+from services.domain.casebook import apply, start_year_of
 from services.domain.statistics import AveragingRule
 from services.projector.year_end import close_partition, refresh_snapshots
 from services.readmodel import store
@@ -208,13 +208,16 @@ async def project_batch(
 
 
 _CASEWORK = (*DECISION_EVENTS, ComplianceOutcomeRecorded)
-_DATED = (DecisionRecorded, DecisionCorrected, ComplianceOutcomeRecorded)
+_DECIDED = (DecisionRecorded, DecisionCorrected)
 
 
 def _year_of(event: Envelope[Payload]) -> int | None:
     """The financial year an event counts in, where it says (cross_partition_duplicates)."""
-    if _is(event.data, _DATED):
-        return event.data.financial_year.start_year  # type: ignore[attr-defined, no-any-return]
+    p = event.data
+    if _is(p, _DECIDED):
+        return start_year_of(p.decision_date)  # type: ignore[attr-defined]
+    if _is(p, ComplianceOutcomeRecorded):
+        return start_year_of(p.recorded_on)  # type: ignore[attr-defined]
     return None
 
 
