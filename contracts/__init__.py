@@ -25,12 +25,13 @@ from contracts.events import (
 )
 from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
-from contracts.values import ChiefExecutive, Signatory
+from contracts.values import ChiefExecutive, CopyRecipient, Signatory
 
 __all__ = [
     "ChiefExecutive",
     "ComparisonGroup",
     "ComplianceOutcomeRecorded",
+    "CopyRecipient",
     "CouncilAbolished",
     "CouncilDetailsChanged",
     "CouncilRegistered",

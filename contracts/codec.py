@@ -47,8 +47,10 @@ class Reason(enum.StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     UNSUPPORTED_VERSION = "unsupported_version"
     INVALID_DATA = "invalid_data"
-    # Raised by the projector, not here: the event is valid alone but not in context.
+    # No longer given (an event for a council not registered yet is parked, then applied
+    # when it is): kept so that dead letters of earlier versions still read.
     UNKNOWN_COUNCIL = "unknown_council"
+    # Raised by the projector, not here: the event is valid alone but not in context.
     CONFLICT = "conflict"
     WRONG_TOPIC = "wrong_topic"
 
@@ -88,15 +90,22 @@ REASON_HELP: dict[Reason, tuple[str, str]] = {
         "management system, then publish again.",
     ),
     Reason.UNKNOWN_COUNCIL: (
-        "Valid alone, but the council has not been registered (set by the projector).",
-        "Publish the council's `CouncilRegistered` first, then re-drive the dead letter.",
+        "No longer given: an event for a council that is not registered yet is *parked* "
+        "(listed by `annual-review status` and `dlq list --state parked`) and applied when "
+        "the council's `CouncilRegistered` is read. Dead letters of earlier versions may "
+        "carry it.",
+        "Publish the council's `CouncilRegistered`; an old dead letter with this reason can "
+        "then be re-driven.",
     ),
     Reason.CONFLICT: (
-        "Valid alone, but not with what came before (set by the projector): for example a "
-        "second `DecisionRecorded` for a case, or a correction moving a case to another "
-        "council.",
-        "Read the detail; publish the right event (such as `DecisionCorrected`) instead and "
-        "re-drive or discard the dead letter.",
+        "Valid alone, but not with what came before on its partition (set by the projector): "
+        "a second `DecisionRecorded` for a case, a correction moving a case to another "
+        "council, or a correction or withdrawal of a case with no standing decision on the "
+        "partition it was published to (a case's events must come from one producer with "
+        "one key and partitioner, so that they share a partition).",
+        "Read the detail; publish the right event (such as `DecisionCorrected`, or the "
+        "case's `DecisionRecorded` with the same key and partitioner) and re-drive (it goes "
+        "back to its partition) or resolve the dead letter.",
     ),
     Reason.WRONG_TOPIC: (
         "A valid event of a type that does not belong on the facts topic (for example a "

@@ -25,8 +25,10 @@ from pydantic import (
 from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
 from contracts.values import (
+    MAX_COPY_RECIPIENTS,
     CaseReference,
     ChiefExecutive,
+    CopyRecipient,
     CouncilCode,
     LetterFormat,
     Name,
@@ -35,6 +37,7 @@ from contracts.values import (
 )
 
 Population = Annotated[int, Field(gt=0, le=20_000_000)]
+CopyRecipients = Annotated[tuple[CopyRecipient, ...], Field(max_length=MAX_COPY_RECIPIENTS)]
 PopulationYear = Annotated[int, Field(ge=1990, le=2100)]
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -80,7 +83,9 @@ class Payload(BaseModel):
 
 class CouncilRegistered(Payload):
     """A council is in the registry: its name, comparison group, when it existed, its
-    population and its chief executive. Registering again restates every detail."""
+    population, its chief executive and who its letters are copied to. Registering again
+    restates every detail, except that population estimates add up: each one is kept for
+    its year."""
 
     event_type: ClassVar[str] = "CouncilRegistered"
     rules: ClassVar[tuple[str, ...]] = (
@@ -103,13 +108,20 @@ class CouncilRegistered(Payload):
     )
     population: Population | None = Field(
         default=None,
-        description="Residents, for the upheld decisions per 100,000 residents figure.",
+        description="Residents in `population_year` (a mid-year estimate), for the upheld "
+        "decisions per 100,000 residents. Every estimate is kept: a financial year uses the "
+        "one for its first year, else the nearest earlier, else the nearest later.",
     )
     population_year: PopulationYear | None = Field(
-        default=None, description="The year the population figure refers to."
+        default=None, description="The year the population estimate is for (2023: mid-2023)."
     )
     chief_executive: ChiefExecutive | None = Field(
         default=None, description="The addressee of the council's letters."
+    )
+    copy_to: CopyRecipients = Field(
+        default=(),
+        description="Who the council's letters are copied to (Cc), such as the leader of the "
+        "council and the chair of the scrutiny committee; at most 10.",
     )
 
     @model_validator(mode="after")
@@ -125,6 +137,8 @@ class CouncilDetailsChanged(Payload):
     event_type: ClassVar[str] = "CouncilDetailsChanged"
     rules: ClassVar[tuple[str, ...]] = (
         "At least one detail must be given; a field left out keeps its value.",
+        "A `population` adds the estimate for its `population_year` (other years' estimates "
+        "stay); both null remove every estimate given before.",
         "`name` and `comparison_group` cannot be null (they cannot be removed).",
         "`population` and `population_year` go together: give both or neither.",
     )
@@ -141,13 +155,20 @@ class CouncilDetailsChanged(Payload):
     )
     population: Population | None = Field(
         default=None,
-        description="Residents, for the upheld decisions per 100,000 residents figure.",
+        description="Residents in `population_year` (a mid-year estimate), for the upheld "
+        "decisions per 100,000 residents. Every estimate is kept: a financial year uses the "
+        "one for its first year, else the nearest earlier, else the nearest later.",
     )
     population_year: PopulationYear | None = Field(
-        default=None, description="The year the population figure refers to."
+        default=None, description="The year the population estimate is for (2023: mid-2023)."
     )
     chief_executive: ChiefExecutive | None = Field(
         default=None, description="The addressee of the council's letters."
+    )
+    copy_to: CopyRecipients | None = Field(
+        default=None,
+        description="Who the council's letters are copied to (Cc), at most 10: the list "
+        "replaces the one before; an empty list (or null) copies them to nobody.",
     )
 
     @model_validator(mode="after")

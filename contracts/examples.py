@@ -35,7 +35,7 @@ from contracts.events import (
 from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
 from contracts.topics import FACTS
-from contracts.values import ChiefExecutive, Signatory
+from contracts.values import ChiefExecutive, CopyRecipient, Signatory
 
 _EXAMPLE_NAMESPACE = UUID("6f1c1d2e-5b0a-4f43-9d1e-0a7c2a9b3e10")
 PRODUCER_CMS = "case-management"
@@ -108,6 +108,18 @@ def examples() -> dict[str, Envelope[Any]]:
                 population=110_500,
                 population_year=2021,
                 chief_executive=MANSFIELD_CHIEF_EXECUTIVE,
+                copy_to=(
+                    CopyRecipient(
+                        name="Alex Example",
+                        role="Leader of the Council",
+                        email="leader@mansfield.gov.uk",
+                    ),
+                    CopyRecipient(
+                        name="Sam Example",
+                        role="Chair of the Overview and Scrutiny Committee",
+                        email="scrutiny.chair@mansfield.gov.uk",
+                    ),
+                ),
             ),
             MANSFIELD,
             _at(2019, 3, 1, 9, 0),

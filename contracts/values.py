@@ -41,6 +41,25 @@ class ChiefExecutive(Value):
     )
 
 
+class CopyRecipient(Value):
+    """Someone a council's letters are copied to (Cc), such as the leader of the council or
+    the chair of its scrutiny committee (DOMAIN.md section 8)."""
+
+    name: Name = Field(description="Full name, as the letter's copy line prints it.",
+                       examples=["Jason Zadrozny"])  # fmt: skip
+    role: ShortText = Field(
+        description="Their role as written, e.g. `Leader of the Council`.",
+        examples=["Leader of the Council"],
+    )
+    email: EmailStr = Field(
+        description="Where the copy is sent.", examples=["leader@mansfield.gov.uk"]
+    )
+
+
+# At most this many copy recipients per council: a letter's Cc line, not a mailing list.
+MAX_COPY_RECIPIENTS = 10
+
+
 class Signatory(Value):
     """Who signs the year's letters, with the title lines printed under the name."""
 

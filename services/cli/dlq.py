@@ -12,7 +12,7 @@ from services.cli.common import out, print_json, settings
 from services.cli.db import connection, run_db
 from services.platform.kafka.publisher import event_publisher
 from services.projector.redrive import redrive as redrive_dead_letters
-from services.readmodel.dead_letters import list_dead_letters, resolve_dead_letters
+from services.readmodel.dead_letters import list_dead_letters, list_parked, resolve_dead_letters
 
 app = typer.Typer(
     help="Dead letters: every message the projector refused, with the reason and where it "
@@ -29,17 +29,27 @@ Note = Annotated[str, typer.Option(help="Why: kept with the dead letter.", show_
 
 @app.command("list")
 def list_(
-    state: Annotated[str, typer.Option(help="open, redriven, resolved or all.")] = "open",
+    state: Annotated[
+        str, typer.Option(help="open, redriven, resolved, parked or all (parked included).")
+    ] = "open",
     limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
     json_output: Json = False,
 ) -> None:
-    """List dead letters (open ones by default)."""
+    """List dead letters (open ones by default).
+
+    ``--state parked`` lists the events parked because their council is not registered
+    yet: they are not refused, cannot be re-driven or resolved, and apply by themselves when
+    the council is registered (a closed year's letter for such a council is held)."""
 
     async def go() -> list[dict[str, Any]]:
         async with connection(settings()) as conn:
-            return await list_dead_letters(
+            parked = await list_parked(conn, limit=limit) if state in ("parked", "all") else []
+            if state == "parked":
+                return parked
+            dead = await list_dead_letters(
                 conn, state=None if state == "all" else state, limit=limit
             )
+            return dead + parked
 
     rows = run_db(go())
     if json_output:
@@ -52,7 +62,7 @@ def list_(
     for r in rows:
         year = FinancialYear(r["financial_year"]).label if r["financial_year"] else "—"
         t.add_row(
-            str(r["id"]),
+            str(r["id"]) if r["id"] is not None else "—",
             r["reason"],
             r["council"] or "—",
             year,

@@ -88,7 +88,9 @@ def stats(
         "upheld per 100,000 residents",
         d["upheld_per_100k"] or "—",
         g["upheld_per_100k"] or "—",
-        "population as registered",
+        f"population {d['population']:,} (the {d['population_year']} estimate)"
+        if d["population"]
+        else "no population registered",
     )
     out.print(t)
     other = {

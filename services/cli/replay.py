@@ -18,6 +18,21 @@ def replay(
     cancel: Annotated[
         bool, typer.Option("--cancel", help="Drop an unfinished rebuild instead of running one.")
     ] = False,
+    accept_differences: Annotated[
+        bool,
+        typer.Option(
+            "--accept-differences",
+            help="Switch even when the rebuilt version differs from the live one.",
+        ),
+    ] = False,
+    upgrade: Annotated[
+        bool,
+        typer.Option(
+            "--upgrade",
+            help="The live version is of an older format (the projector refuses it): build "
+            "the current one, report what changed and switch to it.",
+        ),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Rebuild every statistic from the log, without downtime.
@@ -25,6 +40,9 @@ def replay(
     Fills a new version of the read models from the start of the log while the current
     version keeps answering queries and the live projector keeps running; then compares
     the two, table by table, and switches readers to the new version in one transaction.
+    The figures do not depend on the order the log's partitions are read in, so they must
+    be identical: if they differ, readers stay on the live version and the new one is kept
+    for inspection (exit code 4) unless --accept-differences (or --upgrade) is given.
     Interrupt it (Ctrl-C) and run it again to resume. A replay never sends a letter or
     publishes anything.
     """
@@ -54,7 +72,12 @@ def replay(
             )
 
         try:
-            report = run(rebuild(s, get_projector_settings(), on_progress=show))
+            report = run(
+                rebuild(
+                    s, get_projector_settings(), on_progress=show,
+                    accept_differences=accept_differences or upgrade,
+                )
+            )  # fmt: skip
         except OSError as e:
             fail(
                 f"cannot reach the servers ({e})",
@@ -68,6 +91,7 @@ def replay(
         "events": report.events,
         "seconds": round(report.seconds, 2),
         "identical": report.identical,
+        "switched": report.switched,
         "tables": [
             {
                 "table": c.table,
@@ -100,15 +124,29 @@ def replay(
                 style=None if c.identical else "red",
             )
         out.print(t)
-        out.print(
-            f"{report.events:,} events in {report.seconds:.1f} s; readers now use "
-            f"version {report.version}: "
-            + (
-                "[green]identical to the live figures[/]"
-                if report.identical
-                else "[red]DIFFERENT from the live figures[/] (the old version is kept)"
+        if report.switched:
+            out.print(
+                f"{report.events:,} events in {report.seconds:.1f} s; readers now use "
+                f"version {report.version}: "
+                + (
+                    "[green]identical to the live figures[/]"
+                    if report.identical
+                    else "[red]DIFFERENT from the live figures[/] (the old version is kept)"
+                )
             )
+        else:
+            out.print(
+                f"{report.events:,} events in {report.seconds:.1f} s; [red]version "
+                f"{report.version} differs from the live figures[/]: not switched, readers "
+                f"stay on {report.previous_schema}"
+            )
+    if not report.switched:
+        err.print(
+            f"the rebuilt figures differ: compare {report.previous_schema} with "
+            f"rm_v{report.version}, then `annual-review replay --accept-differences` to switch "
+            f"or `annual-review replay --cancel` to drop it"
         )
+        raise typer.Exit(int(ExitCode.PARTIAL))
     if not report.identical:
         err.print("the rebuilt figures differ: investigate before dropping the old version")
         raise typer.Exit(int(ExitCode.PARTIAL))

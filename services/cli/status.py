@@ -61,11 +61,16 @@ def status(
     out.print(t)
     dl = st.dead_letters
     out.print("dead letters: " + (", ".join(f"{k} {v}" for k, v in sorted(dl.items())) or "none"))
-    for y in st.years:
+    if st.parked:
+        out.print(_parked_line(st.parked))
+    for c in st.conflicts:
+        what = f"case {c['case_reference']}" if c["kind"] == "case" else f"event {c['event_id']}"
         out.print(
-            f"year {y['financial_year']}: closed on {y['closed_partitions']} partitions, "
-            + ("snapshot complete" if y["complete"] else "[yellow]snapshot pending[/]")
+            f"[red]conflict:[/] {what} on partitions {', '.join(map(str, c['partitions']))} "
+            f"({'; '.join(c['council_years'])}): letter held"
         )
+    for y in st.years:
+        out.print(_year_line(y))
     if st.rebuilding:
         out.print(f"[yellow]rebuild under way[/]: version(s) {st.rebuilding}")
     if letters["by_state"]:
@@ -77,3 +82,40 @@ def status(
             f"[red]failed[/] {f['council']} {f['financial_year']} v{f['version']}: {f['reason']}",
             soft_wrap=True,
         )
+
+
+def _parked_line(parked: list[dict[str, Any]]) -> str:
+    events = sum(p["events"] for p in parked)
+    councils = len({p["council"] for p in parked})
+
+    def one(p: dict[str, Any]) -> str:
+        if not p["financial_year"]:
+            return f"{p['council']} {p['events']}"
+        closed = ", closed" if p["year_closed"] else ""
+        return f"{p['council']} {p['events']} ({p['financial_year']}{closed})"
+
+    shown = ", ".join(one(p) for p in parked[:12]) + (", …" if len(parked) > 12 else "")
+    return (
+        f"[yellow]parked:[/] {events:,} event(s) of {councils} council(s) not registered — "
+        f"{shown}; each applies when its council is registered "
+        f"(`annual-review dlq list --state parked`)"
+    )
+
+
+def _year_line(y: dict[str, Any]) -> str:
+    cut = " ".join(f"{p}:{o}" for p, o in y["cuts"].items())
+    joined = y["joined_after_close"]
+    parts = [
+        f"year {y['financial_year']}: cut on {y['closed_partitions']} partitions ({cut})",
+        "snapshot complete" if y["complete"] else "[yellow]snapshot pending[/]",
+        f"{y['councils']} councils",
+    ]
+    if joined:
+        parts.append(
+            f"[yellow]{len(joined)} registered after the close[/] ({', '.join(joined)}: "
+            f"letter held)"
+        )
+    parts.append(f"{y['late_events']:,} late event(s)")
+    if len(y["close_ids"]) > 1:
+        parts.append(f"[yellow]cut by {len(y['close_ids'])} closes[/] (the earliest counts)")
+    return ", ".join(parts)

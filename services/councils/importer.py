@@ -110,7 +110,8 @@ def _read(stream: TextIO, fmt: CsvFormat, year: FinancialYear | None) -> ImportR
         if unknown:
             raise CsvFileError(
                 f"unknown column(s) {', '.join(unknown)}; the project format has "
-                f"{','.join(project_csv.COLUMNS)}"
+                f"{','.join(project_csv.COLUMNS)} and copy_to_1_name,copy_to_1_role,"
+                f"copy_to_1_email ... copy_to_10_email"
             )
     rows = list(row_iter)
     report = ImportReport(format=found, rows=len(rows))

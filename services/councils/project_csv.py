@@ -4,7 +4,10 @@ Columns (header row required, order free, documented in docs/cli.md)::
 
     code,name,comparison_group,existed_from,existed_until,population,population_year,
     chief_executive_name,chief_executive_job_title,chief_executive_salutation,
-    chief_executive_email
+    chief_executive_email[,copy_to_1_name,copy_to_1_role,copy_to_1_email,...copy_to_10_*]
+
+``copy_to_<n>_*``: who the letters are copied to (Cc), such as the leader of the council and
+the chair of the scrutiny committee; up to 10, each three cells given together.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pydantic import ValidationError
 from contracts.codec import describe
 from contracts.events import CouncilRegistered
 from contracts.groups import ComparisonGroup
+from contracts.values import MAX_COPY_RECIPIENTS
 from services.councils.model import CouncilRecord
 from services.councils.rows import RowError, optional_date, optional_int
 
@@ -29,6 +33,10 @@ COLUMNS = (
     "chief_executive_job_title",
     "chief_executive_salutation",
     "chief_executive_email",
+)
+_COPY = ("name", "role", "email")
+COPY_COLUMNS = tuple(
+    f"copy_to_{n}_{part}" for n in range(1, MAX_COPY_RECIPIENTS + 1) for part in _COPY
 )
 REQUIRED = ("code", "name", "comparison_group")
 _CHIEF = ("name", "job_title", "salutation", "email")
@@ -53,7 +61,22 @@ def missing_columns(header: list[str]) -> list[str]:
 
 
 def unknown_columns(header: list[str]) -> list[str]:
-    return [c for c in header if c and c not in COLUMNS]
+    return [c for c in header if c and c not in COLUMNS and c not in COPY_COLUMNS]
+
+
+def copy_recipients(row: dict[str, str]) -> list[dict[str, str]]:
+    """The ``copy_to_<n>_*`` cells, in order of n; each recipient's three cells together."""
+    out = []
+    for n in range(1, MAX_COPY_RECIPIENTS + 1):
+        cells = {part: row.get(f"copy_to_{n}_{part}", "") for part in _COPY}
+        given = [p for p, v in cells.items() if v]
+        if not given:
+            continue
+        if len(given) != len(_COPY):
+            missing = ", ".join(f"copy_to_{n}_{p}" for p in _COPY if p not in given)
+            raise RowError(f"copy recipient {n} is incomplete: {missing} empty")
+        out.append(cells)
+    return out
 
 
 def parse_row(row: dict[str, str], line: int) -> CouncilRecord:
@@ -76,6 +99,7 @@ def parse_row(row: dict[str, str], line: int) -> CouncilRecord:
                 "population": optional_int(row, "population"),
                 "population_year": optional_int(row, "population_year"),
                 "chief_executive": chief_cells if given else None,
+                "copy_to": copy_recipients(row),
             }
         )
     except ValidationError as e:

@@ -1,8 +1,21 @@
-"""How facts change the figures: a pure fold over a working set of councils and cases.
+"""How facts change the figures: a pure fold of one partition's events.
 
-The projector loads the councils and cases a batch mentions, folds the batch here in log
-order, and writes back what changed. Nothing here touches a database, so every rule of
-DOMAIN.md sections 3 and 4 is tested without servers.
+Nothing the fold reads or writes belongs to another partition, so the figures do not depend
+on the order in which partitions are read (docs/design-partitions.md):
+
+- each event adds to its own partition's **contribution** to a council-year; the live figures
+  are the sum of the contributions;
+- a case belongs to the partition its events are on (its decision, corrections and
+  withdrawal come from one producer, so they share a partition): a correction or withdrawal
+  is looked up there only, and refused when the case has no standing decision there;
+- the fold never asks whether a council is registered: registry events are facts merged
+  later (``register.merge``), and casework for a council not registered yet is folded like
+  any other and *parked* by the projector until its council is registered;
+- an event is late when its partition's cut of the year (its close marker) has been read.
+
+The projector loads the working set a batch needs, folds the batch here in log order, and
+writes back what changed. Nothing here touches a database, so every rule of DOMAIN.md
+sections 3 and 4 is tested without servers.
 """
 
 from __future__ import annotations
@@ -26,110 +39,119 @@ from contracts.events import (
     Payload,
 )
 from contracts.financial_year import FinancialYear
-from contracts.groups import ComparisonGroup
+from services.domain.register import RegistryFact, fact_of
 
 CouncilYearKey = tuple[str, int]  # (council code, start year of the financial year)
+CaseKey = tuple[str, int]  # (case reference, partition)
+ContributionKey = tuple[str, int, int]  # (council, start year, partition)
 
-
-@dataclass(frozen=True, slots=True)
-class CouncilState:
-    code: str
-    name: str
-    comparison_group: ComparisonGroup
-    existed_from: date | None
-    existed_until: date | None
-    population: int | None
-    population_year: int | None
-    chief_executive: dict[str, Any] | None
-    partition: int
-
-    def existed_during(self, year: FinancialYear) -> bool:
-        return year.overlaps(self.existed_from, self.existed_until)
+# What a refused correction or withdrawal says to fix, whatever the read order.
+ONE_PARTITION = (
+    "a case's decision, corrections and withdrawal must be published by one producer with "
+    "one key and partitioner, so that they share a partition (docs/integrating.md)"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class CaseState:
     case_reference: str
+    partition: int
     council: str
     financial_year: int
     outcome: DecisionOutcome
     satisfactory_remedy: bool
     withdrawn: bool = False
 
+    @property
+    def key(self) -> CaseKey:
+        return (self.case_reference, self.partition)
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """An event about a council that the fold accepted: the projector parks it while its
+    council is not registered."""
+
+    event: Envelope[Payload]
+    partition: int
+    offset: int
+    financial_year: int | None
+
 
 @dataclass(slots=True)
 class WorkingSet:
     """What a batch may read and change; the projector loads it and writes it back."""
 
-    councils: dict[str, CouncilState]
-    cases: dict[str, CaseState]
-    # Council-years whose year-end snapshot exists: changes to them are late.
-    snapshotted: set[CouncilYearKey] = field(default_factory=set)
-    deltas: defaultdict[CouncilYearKey, defaultdict[str, int]] = field(
+    # The cases the batch mentions, on every partition they are known on.
+    cases: dict[CaseKey, CaseState] = field(default_factory=dict)
+    # Partition -> start years whose cut (close marker) on that partition has been read.
+    cut_years: dict[int, set[int]] = field(default_factory=dict)
+    deltas: defaultdict[ContributionKey, defaultdict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(int))
     )
-    changed_councils: set[str] = field(default_factory=set)
-    changed_cases: set[str] = field(default_factory=set)
-    late: list[tuple[Envelope[Payload], CouncilYearKey]] = field(default_factory=list)
+    changed_cases: set[CaseKey] = field(default_factory=set)
+    late: list[tuple[Envelope[Payload], ContributionKey]] = field(default_factory=list)
+    facts: list[RegistryFact] = field(default_factory=list)
+    folded: list[Folded] = field(default_factory=list)
 
     def take_changes(self) -> None:
         """Forget what was written; keep the state for the rest of the batch."""
         self.deltas.clear()
-        self.changed_councils.clear()
         self.changed_cases.clear()
         self.late.clear()
+        self.facts.clear()
+        self.folded.clear()
+
+    def partitions_of(self, case_reference: str) -> list[int]:
+        return sorted(p for ref, p in self.cases if ref == case_reference)
 
 
-def apply(ws: WorkingSet, event: Envelope[Payload], partition: int) -> None:
-    """Fold one valid event into the working set, or raise RejectedMessage saying why not."""
+def apply(ws: WorkingSet, event: Envelope[Payload], partition: int, offset: int = 0) -> None:
+    """Fold one valid event of ``partition`` into the working set, or raise RejectedMessage
+    saying why not."""
     payload = event.data
-    council = event.council
-    assert council is not None or not payload.about_a_council
+    assert event.council is not None or not payload.about_a_council
     # The casework events, by exact type: the same as the match below without its chain of
     # isinstance checks (slow on pydantic's ABC metaclass) for every event.
     kind = type(payload)
     if kind is DecisionRecorded or kind is DecisionCorrected:
-        _decide(ws, event, payload, kind is DecisionRecorded)  # type: ignore[arg-type]
-        return
-    if kind is ComplianceOutcomeRecorded:
-        _comply(ws, event, payload, council)  # type: ignore[arg-type]
-        return
-    match payload:
-        case CouncilRegistered():
-            _register(ws, council or "", payload, partition)
-        case CouncilDetailsChanged():
-            _change(ws, event, payload)
-        case CouncilAbolished():
-            current = _known_council(ws, event)
-            ws.councils[current.code] = replace(current, existed_until=payload.last_day)
-            ws.changed_councils.add(current.code)
-        case DecisionRecorded() | DecisionCorrected():
-            _decide(ws, event, payload, isinstance(payload, DecisionRecorded))
-        case DecisionWithdrawn():
-            _withdraw(ws, event, payload)
-        case ComplianceOutcomeRecorded():
-            _comply(ws, event, payload, council)
-        case _:
-            raise RejectedMessage(
-                Reason.WRONG_TOPIC,
-                f"{payload.event_type} does not belong on the casework facts topic",
-                **_hints(event),
-            )
+        year = _decide(ws, event, payload, kind is DecisionRecorded, partition)  # type: ignore[arg-type]
+    elif kind is ComplianceOutcomeRecorded:
+        year = _comply(ws, event, payload, partition)  # type: ignore[arg-type]
+    else:
+        match payload:
+            case CouncilRegistered() | CouncilDetailsChanged() | CouncilAbolished():
+                ws.facts.append(fact_of(event, partition, offset))
+                year = None
+            case DecisionRecorded() | DecisionCorrected():
+                year = _decide(ws, event, payload, isinstance(payload, DecisionRecorded), partition)
+            case DecisionWithdrawn():
+                year = _withdraw(ws, event, payload, partition)
+            case ComplianceOutcomeRecorded():
+                year = _comply(ws, event, payload, partition)
+            case _:
+                raise RejectedMessage(
+                    Reason.WRONG_TOPIC,
+                    f"{payload.event_type} does not belong on the casework facts topic",
+                    **_hints(event),
+                )
+    ws.folded.append(Folded(event, partition, offset, year))
 
 
 def _comply(
-    ws: WorkingSet, event: Envelope[Payload], p: ComplianceOutcomeRecorded, council: str | None
-) -> None:
-    _known_council(ws, event)
-    key = (council or "", _start_year(p.recorded_on))
+    ws: WorkingSet, event: Envelope[Payload], p: ComplianceOutcomeRecorded, partition: int
+) -> int:
+    year = start_year_of(p.recorded_on)
+    key = (event.council or "", year, partition)
     counts = ws.deltas[key]
     counts["compliance_outcomes"] += 1
     if p.implemented:
         counts["compliance_implemented"] += 1
     _note_late(ws, event, key)
+    return year
 
 
-def _start_year(day: date) -> int:
+def start_year_of(day: date) -> int:
     """FinancialYear.of(day).start_year, without building the year for every event."""
     start = day.year if day.month >= 4 else day.year - 1
     if not 1900 <= start <= 2998:
@@ -137,41 +159,15 @@ def _start_year(day: date) -> int:
     return start
 
 
-def _register(ws: WorkingSet, code: str, p: CouncilRegistered, partition: int) -> None:
-    # Registering again restates every detail: the registry is upserted, never refused.
-    ws.councils[code] = CouncilState(
-        code=code,
-        name=p.name,
-        comparison_group=p.comparison_group,
-        existed_from=p.existed_from,
-        existed_until=p.existed_until,
-        population=p.population,
-        population_year=p.population_year,
-        chief_executive=p.chief_executive.model_dump() if p.chief_executive else None,
-        partition=partition,
-    )
-    ws.changed_councils.add(code)
-
-
-def _change(ws: WorkingSet, event: Envelope[Payload], p: CouncilDetailsChanged) -> None:
-    current = _known_council(ws, event)
-    changes: dict[str, Any] = {
-        name: getattr(p, name) for name in p.model_fields_set if name != "chief_executive"
-    }
-    if "chief_executive" in p.model_fields_set:
-        changes["chief_executive"] = p.chief_executive.model_dump() if p.chief_executive else None
-    ws.councils[current.code] = replace(current, **changes)
-    ws.changed_councils.add(current.code)
-
-
 def _decide(
     ws: WorkingSet,
     event: Envelope[Payload],
     p: DecisionRecorded | DecisionCorrected,
     recorded: bool,
-) -> None:
-    council = _known_council(ws, event).code
-    existing = ws.cases.get(p.case_reference)
+    partition: int,
+) -> int:
+    council = event.council or ""
+    existing = ws.cases.get((p.case_reference, partition))
     if existing is not None and existing.council != council:
         raise _conflict(
             event,
@@ -186,37 +182,70 @@ def _decide(
             f"to decide it again",
         )
     if not recorded and not live:
-        raise _conflict(event, f"case {p.case_reference} has no standing decision to correct")
+        raise _not_here(ws, event, p.case_reference, partition, "correct")
     if existing is not None and live:
         _count(ws, existing, -1, event)
     case = CaseState(
         case_reference=p.case_reference,
+        partition=partition,
         council=council,
-        financial_year=_start_year(p.decision_date),
+        financial_year=start_year_of(p.decision_date),
         outcome=p.outcome,
         satisfactory_remedy=p.satisfactory_remedy,
     )
-    ws.cases[p.case_reference] = case
-    ws.changed_cases.add(p.case_reference)
+    ws.cases[case.key] = case
+    ws.changed_cases.add(case.key)
     _count(ws, case, +1, event)
+    return case.financial_year
 
 
-def _withdraw(ws: WorkingSet, event: Envelope[Payload], p: DecisionWithdrawn) -> None:
-    council = _known_council(ws, event).code
-    existing = ws.cases.get(p.case_reference)
+def _withdraw(
+    ws: WorkingSet, event: Envelope[Payload], p: DecisionWithdrawn, partition: int
+) -> int:
+    council = event.council or ""
+    existing = ws.cases.get((p.case_reference, partition))
     if existing is None or existing.withdrawn:
-        raise _conflict(event, f"case {p.case_reference} has no standing decision to withdraw")
+        raise _not_here(ws, event, p.case_reference, partition, "withdraw")
     if existing.council != council:
         raise _conflict(
             event, f"case {p.case_reference} belongs to council {existing.council}, not {council}"
         )
     _count(ws, existing, -1, event)
-    ws.cases[p.case_reference] = replace(existing, withdrawn=True)
-    ws.changed_cases.add(p.case_reference)
+    ws.cases[existing.key] = replace(existing, withdrawn=True)
+    ws.changed_cases.add(existing.key)
+    return existing.financial_year
+
+
+def _not_here(
+    ws: WorkingSet, event: Envelope[Payload], case_reference: str, partition: int, verb: str
+) -> RejectedMessage:
+    """A correction or withdrawal of a case with no standing decision on its partition. The
+    reason and what to fix are the same in any read order; where the case is known on
+    another partition (read so far), the detail says so."""
+    elsewhere = [q for q in ws.partitions_of(case_reference) if q != partition]
+    councils = sorted({ws.cases[(case_reference, q)].council for q in elsewhere})
+    if councils and event.council not in councils:
+        # Keyed by another council, so on another partition: the move is what to fix.
+        return _conflict(
+            event,
+            f"case {case_reference} belongs to council {', '.join(councils)}, not "
+            f"{event.council}: a correction cannot move a case to another council",
+        )
+    known = (
+        f"; it is known on partition {', '.join(map(str, elsewhere))}, so its events were "
+        f"published with another key or partitioner"
+        if elsewhere
+        else ""
+    )
+    return _conflict(
+        event,
+        f"case {case_reference} has no standing decision to {verb} on partition {partition}"
+        f"{known}: publish its DecisionRecorded first; {ONE_PARTITION}",
+    )
 
 
 def _count(ws: WorkingSet, case: CaseState, sign: int, event: Envelope[Payload]) -> None:
-    key = (case.council, case.financial_year)
+    key = (case.council, case.financial_year, case.partition)
     counts = ws.deltas[key]
     counts[case.outcome.value] += sign
     if case.satisfactory_remedy:
@@ -224,21 +253,10 @@ def _count(ws: WorkingSet, case: CaseState, sign: int, event: Envelope[Payload])
     _note_late(ws, event, key)
 
 
-def _note_late(ws: WorkingSet, event: Envelope[Payload], key: CouncilYearKey) -> None:
-    if key in ws.snapshotted:
+def _note_late(ws: WorkingSet, event: Envelope[Payload], key: ContributionKey) -> None:
+    cut = ws.cut_years.get(key[2])
+    if cut and key[1] in cut:
         ws.late.append((event, key))
-
-
-def _known_council(ws: WorkingSet, event: Envelope[Payload]) -> CouncilState:
-    state = ws.councils.get(event.council or "")
-    if state is None:
-        raise RejectedMessage(
-            Reason.UNKNOWN_COUNCIL,
-            f"council {event.council!r} is not registered: publish CouncilRegistered first, "
-            f"then re-drive this message",
-            **_hints(event),
-        )
-    return state
 
 
 def _conflict(event: Envelope[Payload], detail: str) -> RejectedMessage:

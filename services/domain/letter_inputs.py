@@ -44,6 +44,11 @@ class LetterInputs:
     letter_date: str
     publication_date: str
     signatory: dict[str, Any]
+    # The year the population estimate is for (the one the financial year uses); None
+    # without a population. Stored rows from before it have neither.
+    population_year: int | None = None
+    # Who the letter is copied to (Cc): the register's name, role and email of each.
+    copy_to: tuple[dict[str, str], ...] = ()
     # The year's narrative the close pinned: {"version", "sha256", "format", "markdown"}.
     # None on letters queued before narratives were pinned; such a letter is refused at render.
     narrative: dict[str, Any] | None = None
@@ -53,7 +58,14 @@ class LetterInputs:
 
     @classmethod
     def from_json(cls, raw: str | dict[str, Any]) -> LetterInputs:
-        return cls(**(json.loads(raw) if isinstance(raw, str) else raw))
+        data = dict(json.loads(raw) if isinstance(raw, str) else raw)
+        data["copy_to"] = tuple(data.get("copy_to") or ())
+        return cls(**data)
+
+    @property
+    def copy_recipients(self) -> list[str]:
+        """The Cc addresses, in the register's order."""
+        return [c["email"] for c in self.copy_to if c.get("email")]
 
     @property
     def recipient(self) -> str | None:

@@ -34,6 +34,7 @@ from services.letters.faults import crash_point
 from services.letters.render import PERMANENT_RENDER_ERRORS, digests, render_letter, warm_up
 from services.platform.db import backoff_delay, is_transient
 from services.platform.settings import Settings
+from services.readmodel.letter_reads import joined_after_close, snapshot_inputs
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -172,6 +173,25 @@ class Dispatcher:
         log.warning("reconciled letters left in sending", **settled)
         return settled
 
+    async def queue_joined(self) -> int:
+        """Letters (held) for councils registered after a close whose letters were already
+        queued: the projector adds them to the year's snapshot when their registration is
+        read, whenever that is."""
+        queued = 0
+        async with self.pool.acquire() as conn:
+            for close_id, year in await outbox.handled_closes(conn):
+                joined = await joined_after_close(conn, year)
+                missing = await outbox.without_letter(conn, year, joined) if joined else []
+                if missing:
+                    inputs = await snapshot_inputs(conn, year, missing)
+                    queued += await outbox.create_for_close(
+                        conn, close_id, year, inputs, self.ls.message_id_domain
+                    )
+        if queued:
+            log.warning("letters queued (held) for councils registered after the close",
+                        letters=queued)  # fmt: skip
+        return queued
+
     async def run(self, stop: asyncio.Event) -> None:
         # Start the render processes (or load WeasyPrint here) now, while nothing waits.
         warming = asyncio.get_running_loop().run_in_executor(
@@ -184,6 +204,7 @@ class Dispatcher:
             try:
                 if time.monotonic() >= next_reconcile:
                     await self.reconcile()
+                    await self.queue_joined()
                     next_reconcile = time.monotonic() + min(self.lease_s, 10.0)
                 busy = await self.render_and_send() + await self.relay()
             except Exception as exc:
@@ -306,7 +327,9 @@ class Dispatcher:
             bytes(stored["pdf"]),
             sender=self.ls.sender,
             reply_to=self.ls.reply_to,
-            cc=self.ls.cc,
+            # The council's own copies (its leader, the scrutiny chair: the register), then
+            # the service-wide ones.
+            cc=[*row.inputs.copy_recipients, *self.ls.cc],
             bcc=self.ls.bcc,
             message_id_domain=self.ls.message_id_domain,
         )

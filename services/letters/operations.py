@@ -23,7 +23,7 @@ from services.domain.letter_lifecycle import Transition
 from services.domain.narrative_book import NarrativeVersion
 from services.domain.statistics import AveragingRule
 from services.letters import outbox
-from services.readmodel.letter_reads import live_inputs
+from services.readmodel.letter_reads import live_inputs, snapshot_inputs
 
 Conn: TypeAlias = asyncpg.Connection
 
@@ -126,7 +126,8 @@ async def move(
     action = Transition(action)
     async with conn.transaction():
         row = await conn.fetchrow(
-            "SELECT id, state, context, text_body IS NOT NULL AS rendered FROM letters.outbox "
+            "SELECT id, state, source, context, text_body IS NOT NULL AS rendered "
+            "FROM letters.outbox "
             "WHERE council = $1 AND financial_year = $2 ORDER BY version DESC LIMIT 1 FOR UPDATE",
             council,
             year.start_year,
@@ -151,6 +152,8 @@ async def move(
         else:
             if how is Transition.RERENDER and narrative_in_force is not None:
                 await _attach_missing_narrative(conn, row, narrative_in_force)
+            if how is Transition.RELEASE and row["source"] == "snapshot" and not row["rendered"]:
+                await _reread_snapshot(conn, row, council, year)
             await outbox.apply(conn, row["id"], how, f"{action} by an operator: {note}")
             if action is Transition.RESEND:
                 await conn.execute(
@@ -168,6 +171,19 @@ async def _attach_missing_narrative(
     narrative = await narrative_in_force()
     if narrative is not None:
         await outbox.replace_inputs(conn, row["id"], inputs.with_narrative(narrative))
+
+
+async def _reread_snapshot(
+    conn: Conn, row: asyncpg.Record, council: str, year: FinancialYear
+) -> None:
+    """A held letter is released with the snapshot as it is now, not as it was when the
+    letter was held: a council registered after the close has its details, a population
+    registered since is printed (the figures and averages of the close do not change). The
+    narrative stays the one the close pinned."""
+    found = await snapshot_inputs(conn, year, [council])
+    if found:
+        pinned = LetterInputs.from_json(row["context"]).narrative
+        await outbox.replace_inputs(conn, row["id"], replace(found[0], narrative=pinned))
 
 
 async def reissue(

@@ -90,6 +90,39 @@ async def create_for_close(
     return len(rows)
 
 
+async def handled_closes(conn: Conn) -> list[tuple[UUID, FinancialYear]]:
+    """The first close handled of each year whose letters were queued."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (financial_year) close_id, financial_year FROM letters.closes_handled "
+        "ORDER BY financial_year, handled_at, close_id"
+    )
+    return [(r["close_id"], FinancialYear(r["financial_year"])) for r in rows]
+
+
+async def without_letter(conn: Conn, year: FinancialYear, councils: Sequence[str]) -> list[str]:
+    """Those of ``councils`` with no letter for the year yet."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT council FROM letters.outbox WHERE financial_year = $1 "
+        "AND council = ANY($2::text[]) AND kind = $3",
+        year.start_year,
+        list(councils),
+        LETTER_KIND,
+    )
+    have = {r["council"] for r in rows}
+    return [c for c in councils if c not in have]
+
+
+async def replace_inputs(conn: Conn, row_id: int, inputs: LetterInputs) -> None:
+    """What a letter not rendered yet will be made from (the caller holds its row lock)."""
+    await conn.execute(
+        "UPDATE letters.outbox SET context = $2::jsonb, recipient = $3, updated_at = now() "
+        "WHERE id = $1 AND text_body IS NULL",
+        row_id,
+        inputs.to_json(),
+        inputs.recipient,
+    )
+
+
 async def claim(conn: Conn, state: LetterState, limit: int) -> list[OutboxRow]:
     """Take up to ``limit`` rows in ``state`` that are due (the caller's transaction)."""
     rows = await conn.fetch(
@@ -135,15 +168,6 @@ async def mark_rendered(
         template_version=template_version, text_sha256=sha[0], html_sha256=sha[1],
         pdf_sha256=sha[2],
     ))  # fmt: skip
-
-
-async def replace_inputs(conn: Conn, row_id: int, inputs: LetterInputs) -> None:
-    """New inputs for a letter never rendered (its narrative, registered since it failed)."""
-    await conn.execute(
-        "UPDATE letters.outbox SET context = $2::jsonb, updated_at = now() "
-        "WHERE id = $1 AND text_body IS NULL",
-        row_id, inputs.to_json(),
-    )  # fmt: skip
 
 
 async def mark_render_refused(conn: Conn, row: OutboxRow, reason: str) -> None:

@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     kafka_ssl_key_password: SecretStr | None = Field(
         default=None, description="TLS: password of an encrypted private key"
     )
+    kafka_partitioner: Literal["murmur2", "crc32"] = Field(
+        default="murmur2",
+        description="How the project's own producers (the CLI) choose a key's partition: "
+        "murmur2 (Java's and aiokafka's) or crc32 (librdkafka's default, consistent_random), "
+        "to match the case management system's (docs/integrating.md); the figures are exact "
+        "either way",
+    )
     principal: Principal | None = Field(
         default=None,
         description="Run as this principal (admin, cms, projector, letters, operator, web): its "

@@ -1,9 +1,11 @@
 """One batch of records, one transaction: the projector's exactly-once step.
 
 In a single PostgreSQL transaction: lock the partitions' stored positions, drop records
-below them (redelivered), drop events already applied (producer retries), fold the rest
-in log order, write the changes, the dead letters and the new positions. If anything
-fails the transaction rolls back and nothing moved: the same records are applied again.
+below them (redelivered), drop events already applied on their partition (producer
+retries), fold each partition's records in its log order (``casebook.apply`` reads and
+writes that partition's rows only, so the read order of partitions does not matter), write
+the changes, the dead letters and the new positions. If anything fails the transaction
+rolls back and nothing moved: the same records are applied again.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from contracts.envelope import Envelope
 from contracts.events import (
     DECISION_EVENTS,
     ComplianceOutcomeRecorded,
+    DecisionCorrected,
+    DecisionRecorded,
     FinancialYearClosed,
     Payload,
 )
-from services.domain.casebook import apply
+from services.domain.casebook import apply, start_year_of
 from services.domain.statistics import AveragingRule
-from services.projector.year_end import close_partition
+from services.projector.year_end import close_partition, refresh_snapshots
 from services.readmodel import store
 from services.readmodel.versions import use_version
 
@@ -122,52 +126,60 @@ async def project_batch(
             if not fresh:
                 return result
 
-            events = [e for _, e in fresh if not isinstance(e, RejectedMessage)]
-            # Claimed now: what the claim finds already there was applied before; the ids
-            # claimed but then not applied (refused by the fold) are released below.
-            seen = await store.claim_applied(conn, [e.event_id for e in events])
+            events = [(r, e) for r, e in fresh if not isinstance(e, RejectedMessage)]
+            # Claimed now, per partition: what the claim finds already there was applied
+            # before; the claims not then applied (refused by the fold) are released below.
+            claims = [(e.event_id, r.partition, e.council, _year_of(e)) for r, e in events]
+            seen = await store.claim_applied(conn, claims)
             applied_before = set(seen)
             ws = await store.load_working_set(
                 conn,
-                councils=[e.council for e in events if e.council],
-                cases=[e.data.case_reference for e in events if _is(e.data, _CASEWORK)],  # type: ignore[attr-defined]
+                cases=[e.data.case_reference for _, e in events if _is(e.data, _CASEWORK)],  # type: ignore[attr-defined]
             )
-            applied: list[UUID] = []
+            applied: list[tuple[UUID, int]] = []
             dead: list[DeadLetter] = []
+            registered: set[str] = set()
             last_at: datetime | None = None
 
             for record, item in fresh:
                 if isinstance(item, RejectedMessage):
                     dead.append(DeadLetter(record, item))
                     continue
-                if item.event_id in seen:
+                claim = (item.event_id, record.partition)
+                if claim in seen:
                     result.skipped_duplicate += 1
                     continue
-                seen.add(item.event_id)
+                seen.add(claim)
                 last_at = item.occurred_at
                 if _is(item.data, FinancialYearClosed):
-                    # The snapshot must see exactly the facts before the marker: write them first.
+                    # The cut must see exactly the facts before the marker: write them first.
                     result.late += len(ws.late)
-                    await store.write_changes(conn, ws, last_at)
-                    if await close_partition(conn, item, record.partition, rule):  # type: ignore[arg-type]
-                        result.years_completed.append(str(item.data.financial_year))  # type: ignore[attr-defined]
-                    ws.snapshotted |= await store.snapshotted(conn, ws.councils)
-                    applied.append(item.event_id)
+                    registered |= await store.write_changes(conn, ws, last_at)
+                    close: Envelope[FinancialYearClosed] = item  # type: ignore[assignment]
+                    if await close_partition(
+                        conn, schema, close, record.partition, record.offset, rule
+                    ):
+                        result.years_completed.append(str(close.data.financial_year))
+                    ws.cut_years.setdefault(record.partition, set()).add(
+                        close.data.financial_year.start_year
+                    )
+                    applied.append(claim)
                     continue
                 try:
-                    apply(ws, item, record.partition)
+                    apply(ws, item, record.partition, record.offset)
                 except RejectedMessage as rejection:
-                    seen.discard(
-                        item.event_id
-                    )  # not applied: a fixed re-drive must not be a duplicate
+                    seen.discard(claim)  # not applied: a fixed re-drive must not be a duplicate
                     dead.append(DeadLetter(record, rejection))
                     continue
-                applied.append(item.event_id)
+                applied.append(claim)
 
             result.late += len(ws.late)
-            await store.write_changes(conn, ws, last_at)
-            not_applied = {e.event_id for e in events} - applied_before - set(applied)
-            await store.unclaim_applied(conn, sorted(not_applied))
+            registered |= await store.write_changes(conn, ws, last_at)
+            # A council registered (or changed) after a year completed: its rows of that
+            # year's snapshot (a council that joined after the close, a population since).
+            await refresh_snapshots(conn, registered)
+            not_applied = {(e.event_id, r.partition) for r, e in events} - applied_before
+            await store.unclaim_applied(conn, sorted(not_applied - set(applied)))
             if dead:
                 await store.insert_dead_letters(conn, [d.row() for d in dead])
                 if dead_letter_sink is not None:
@@ -196,6 +208,19 @@ async def project_batch(
 
 
 _CASEWORK = (*DECISION_EVENTS, ComplianceOutcomeRecorded)
+_DECIDED = (DecisionRecorded, DecisionCorrected)
+
+
+def _year_of(event: Envelope[Payload]) -> int | None:
+    """The financial year an event counts in, where it says (cross_partition_duplicates)."""
+    p = event.data
+    if _is(p, _DECIDED):
+        return start_year_of(p.decision_date)  # type: ignore[attr-defined]
+    if _is(p, ComplianceOutcomeRecorded):
+        return start_year_of(p.recorded_on)  # type: ignore[attr-defined]
+    return None
+
+
 _KINDS: dict[tuple[type, Any], bool] = {}
 
 

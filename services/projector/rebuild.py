@@ -6,7 +6,10 @@ projector's stored position (a moving target), then, holding the switch lock so 
 projector pauses between batches, checks both versions stand at the same positions,
 compares them table by table, and points the ``readmodel`` views at the new version, all
 in one transaction. The live projector then continues in the new version from the same
-positions. Positions are committed with every batch, so an interrupted rebuild resumes.
+positions. The figures do not depend on the order partitions are read in, so a difference
+is a defect: then the rebuild does not switch (unless told to accept it, as when upgrading
+from a version of an older format) and keeps the new version for inspection. Positions
+are committed with every batch, so an interrupted rebuild resumes.
 Nothing here publishes: no dead-letter topic, no letters.
 """
 
@@ -66,6 +69,7 @@ class RebuildReport:
     events: int
     seconds: float
     comparison: list[TableComparison]
+    switched: bool = True
 
     @property
     def identical(self) -> bool:
@@ -79,8 +83,10 @@ async def rebuild(
     on_progress: Callable[[RebuildProgress], None] = lambda _: None,
     max_seconds: float | None = None,
     workers: int | None = None,
+    accept_differences: bool = False,
 ) -> RebuildReport | None:
-    """Build (or resume building) a new version and switch to it. None if stopped early.
+    """Build (or resume building) a new version and switch to it when it is identical to
+    the live one (or ``accept_differences``). None if stopped early.
 
     ``workers`` > 1 splits the partitions between that many processes, each applying its
     own partitions' records with the same batch step (as live projector instances in one
@@ -119,7 +125,9 @@ async def rebuild(
                                 on_progress)  # fmt: skip
             if max_seconds is not None and time.monotonic() - started > max_seconds:
                 return None
-            report = await _try_switch(conn, version, schema, live_schema, topic, progress, started)
+            report = await _try_switch(
+                conn, version, schema, live_schema, topic, progress, started, accept_differences
+            )
             if report is not None:
                 return report
     finally:
@@ -284,6 +292,7 @@ async def _try_switch(
     topic: str,
     progress: RebuildProgress,
     started: float,
+    accept_differences: bool,
 ) -> RebuildReport | None:
     async with conn.transaction():
         await take_switch_lock(conn)
@@ -293,17 +302,24 @@ async def _try_switch(
         if {p: o for p, o in live.items() if o} != {p: o for p, o in mine.items() if o}:
             return None  # the live projector moved on: catch up to its new positions
         comparison = await compare_versions(conn, current, schema) if current else []
-        if current:
-            # Operators' decisions on dead letters are not in the log: carry them over.
-            await carry_decisions_over(conn, current, schema)
-        await activate(conn, version, schema)
+        switch = accept_differences or all(c.identical for c in comparison)
+        if switch:
+            if current:
+                # Operators' decisions on dead letters are not in the log: carry them over.
+                await carry_decisions_over(conn, current, schema)
+            await activate(conn, version, schema)
     report = RebuildReport(
         version=version,
         previous_schema=live_schema,
         events=progress.applied,
         seconds=time.monotonic() - started,
         comparison=comparison,
+        switched=switch,
     )
-    log.info("rebuild switched", version=version, identical=report.identical,
-             events=report.events, seconds=round(report.seconds, 1))  # fmt: skip
+    if switch:
+        log.info("rebuild switched", version=version, identical=report.identical,
+                 events=report.events, seconds=round(report.seconds, 1))  # fmt: skip
+    else:
+        log.error("rebuild differs from the live version: not switched", version=version,
+                  differences=[c.table for c in comparison if not c.identical])  # fmt: skip
     return report

@@ -1,5 +1,9 @@
 """Re-driving dead letters: publish their original bytes again, after a fix elsewhere (such as
-a missing council registered), and record that they were re-driven."""
+a case's missing decision published), and record that they were re-driven.
+
+A dead letter goes back to the partition it came from, not wherever the CLI's partitioner
+would put its key: a case's events belong to one partition (services/domain/casebook.py).
+"""
 
 from __future__ import annotations
 
@@ -26,7 +30,12 @@ class RawPublisher(Protocol):
     """What a re-drive needs of the publisher: send bytes to the facts topic unvalidated."""
 
     async def publish_raw(
-        self, value: bytes, *, key: bytes | None, headers: Sequence[tuple[str, bytes]] = ()
+        self,
+        value: bytes,
+        *,
+        key: bytes | None,
+        headers: Sequence[tuple[str, bytes]] = (),
+        partition: int | None = None,
     ) -> Written: ...
 
 
@@ -48,6 +57,7 @@ async def redrive(
                 headers=[
                     ("redriven-from", f"{row['topic']}/{row['partition']}/{row['offset']}".encode())
                 ],
+                partition=row["partition"],
             )
             await dead_letters.mark_redriven(
                 conn,

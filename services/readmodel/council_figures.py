@@ -11,6 +11,7 @@ import asyncpg
 
 from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
+from services.domain.population import PopulationEstimate
 from services.domain.statistics import (
     AveragingRule,
     CouncilYear,
@@ -21,7 +22,7 @@ from services.domain.statistics import (
     percent,
 )
 from services.readmodel.counters import COUNTERS, as_dict, counts_of
-from services.readmodel.store import Conn
+from services.readmodel.store import Conn, council_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,8 @@ class CouncilFigures:
     group: ComparisonGroup
     year: FinancialYear
     counts: CouncilYearCounts
-    population: int | None
+    population: int | None  # the estimate the year uses
+    population_year: int | None  # the year that estimate is for
     averages: GroupAverages
     late_events: int
     snapshot: CouncilYearCounts | None  # the closed year's figures, if closed
@@ -51,6 +53,8 @@ class CouncilFigures:
             "compliance_rate_percent": percent(c.compliance_rate),
             "satisfactory_remedy_rate_percent": percent(c.satisfactory_remedy_rate),
             "upheld_per_100k": one_decimal(per100k.upheld_per_100k),
+            "population": self.population,
+            "population_year": self.population_year,
             "group_average": averages_dict(a),
             "late_events": self.late_events,
             "open_dead_letters": self.open_dead_letters,
@@ -83,14 +87,20 @@ async def registered_councils(conn: Conn, year: FinancialYear) -> list[asyncpg.R
     return rows
 
 
+def population_for(row: asyncpg.Record, year: FinancialYear) -> PopulationEstimate | None:
+    """The population estimate ``year`` uses, of a ``councils`` row (DOMAIN.md section 8)."""
+    return council_state(row).population_for(year)
+
+
 def member(row: asyncpg.Record, year: FinancialYear) -> CouncilYear:
     """A row of ``registered_councils`` as what the averages are made from."""
+    estimate = population_for(row, year)
     return CouncilYear(
         row["code"],
         year,
         ComparisonGroup(row["comparison_group"]),
         counts_of(row),
-        row["population"],
+        estimate.population if estimate else None,
     )
 
 
@@ -163,6 +173,7 @@ async def council_figures(
         year=year,
         counts=me.counts,
         population=me.population,
+        population_year=(estimate.year if (estimate := population_for(row, year)) else None),
         averages=averages[me.group],
         late_events=row["late_events"],
         snapshot=counts_of(snap) if snap else None,

@@ -1,6 +1,9 @@
-"""The dead letters an operator sees and decides on: list, re-drive, resolve.
+"""The dead letters an operator sees and decides on: list, re-drive, resolve; and the
+parked events listed beside them.
 
 Operators' decisions are not in the log, so a rebuild carries them over to the new version.
+Parked events (of councils not registered yet) are no operator's to decide: they apply
+themselves when their council is registered, and are listed so they never wait unseen.
 """
 
 from __future__ import annotations
@@ -25,6 +28,34 @@ async def list_dead_letters(
         limit,
     )
     return [dict(r) for r in rows]
+
+
+async def list_parked(conn: Conn, *, limit: int = 100) -> list[dict[str, Any]]:
+    """Parked events, oldest first, shaped like dead letters (state ``parked``, no id)."""
+    rows = await conn.fetch(
+        'SELECT partition, "offset", event_id, event_type, council, financial_year, parked_at '
+        'FROM readmodel.parked_events ORDER BY parked_at, partition, "offset" LIMIT $1',
+        limit,
+    )
+    return [
+        {
+            "id": None,
+            "partition": r["partition"],
+            "offset": r["offset"],
+            "reason": "parked",
+            "detail": f"council {r['council']} is not registered: this event applies when a "
+            f"CouncilRegistered for {r['council']} is published (`annual-review councils "
+            f"import`)",
+            "event_id": str(r["event_id"]),
+            "event_type": r["event_type"],
+            "council": r["council"],
+            "financial_year": r["financial_year"],
+            "status": "parked",
+            "status_note": None,
+            "received_at": r["parked_at"],
+        }
+        for r in rows
+    ]
 
 
 async def lock_open(conn: Conn, schema: str, dead_id: int) -> asyncpg.Record:

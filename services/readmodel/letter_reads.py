@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from datetime import date
 from fractions import Fraction
 from typing import Any
@@ -16,7 +17,7 @@ from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
 from services.domain.letter_inputs import LetterInputs
 from services.domain.statistics import AveragingRule, group_averages
-from services.readmodel.council_figures import member, registered_councils
+from services.readmodel.council_figures import member, population_for, registered_councils
 from services.readmodel.counters import as_dict
 from services.readmodel.store import Conn
 
@@ -48,21 +49,97 @@ async def snapshot_size(conn: Conn, year: FinancialYear) -> int:
 
 
 async def hold_reasons(conn: Conn, year: FinancialYear) -> dict[str | None, str]:
-    """Council -> why its letter must wait; key None: dead letters naming no council hold all."""
-    rows = await conn.fetch(
+    """Council -> why its letter must wait; key None: dead letters naming no council hold all.
+
+    A letter waits for: open dead letters of its council-year; registration after the close
+    (its casework was parked until then, and the averages were made without it); parked
+    events of the council-year; a case with a standing decision on two partitions, or an
+    event applied on two (counted twice); from the 2022-23 year, no population at all."""
+    y = year.start_year
+    reasons: dict[str | None, list[str]] = {}
+
+    def add(council: str | None, reason: str) -> None:
+        reasons.setdefault(council, []).append(reason)
+
+    for r in await conn.fetch(
         "SELECT council, count(*) AS n FROM readmodel.dead_letters WHERE status = 'open' "
         "AND (financial_year = $1 OR financial_year IS NULL) GROUP BY council",
-        year.start_year,
+        y,
+    ):
+        add(
+            r["council"],
+            f"{r['n']} open dead letter(s) "
+            + ("that name no council" if r["council"] is None else f"for {r['council']} {year}"),
+        )
+    snapshot = await conn.fetch(
+        "SELECT council, joined_after_close, population FROM readmodel.year_snapshot_councils "
+        "WHERE financial_year = $1",
+        y,
     )
-    return {
-        r["council"]: f"{r['n']} open dead letter(s) "
-        + ("that name no council" if r["council"] is None else f"for {r['council']} {year}")
-        for r in rows
-    }
+    for r in snapshot:
+        if r["joined_after_close"]:
+            add(
+                r["council"],
+                f"{r['council']} was registered after the {year} close: its casework before the "
+                f"close was parked until then and its group's averages were made without it; "
+                f"check its figures, then release the letter",
+            )
+        if r["population"] is None and y >= PER_RESIDENTS_FROM:
+            add(r["council"], no_population(r["council"], year))
+    for r in await conn.fetch(
+        "SELECT council, count(*) AS n FROM readmodel.parked_events "
+        "WHERE financial_year = $1 OR financial_year IS NULL GROUP BY council",
+        y,
+    ):
+        add(
+            r["council"],
+            f"{r['n']} parked event(s) for {r['council']} {year}: published before the council "
+            f"was registered",
+        )
+    for r in await conn.fetch(
+        "SELECT council, array_agg(DISTINCT case_reference ORDER BY case_reference) AS refs "
+        "FROM readmodel.case_conflicts WHERE financial_year = $1 GROUP BY council",
+        y,
+    ):
+        add(
+            r["council"],
+            f"case(s) {', '.join(r['refs'])} of {r['council']} {year} have a standing decision "
+            f"on more than one partition (published by two producers, or with two keys or "
+            f"partitioners) and are counted on each: withdraw the copy that does not belong "
+            f"where it was published, then release the letter",
+        )
+    for r in await conn.fetch(
+        "SELECT council, count(*) AS n FROM readmodel.cross_partition_duplicates "
+        "WHERE council IS NOT NULL AND (financial_year = $1 OR financial_year IS NULL) "
+        "GROUP BY council",
+        y,
+    ):
+        add(
+            r["council"],
+            f"{r['n']} event(s) of {r['council']} {year} applied on two partitions (published "
+            f"twice with different keys or partitioners) and counted twice: check the figures, "
+            f"then release or re-issue the letter",
+        )
+    return {council: "; ".join(rs) for council, rs in reasons.items()}
 
 
-async def snapshot_inputs(conn: Conn, year: FinancialYear) -> list[LetterInputs]:
-    """Every council's letter inputs from the year's final snapshot (must be complete)."""
+# The first financial year whose letters print upheld decisions per 100,000 residents
+# (2022-23, the 2023 letters: DOMAIN.md section 8).
+PER_RESIDENTS_FROM = 2022
+
+
+def no_population(council: str, year: FinancialYear) -> str:
+    return (
+        f"no population for {council} in {year}: register one with "
+        f"`annual-review councils import` or release the letter"
+    )
+
+
+async def snapshot_inputs(
+    conn: Conn, year: FinancialYear, councils: Sequence[str] | None = None
+) -> list[LetterInputs]:
+    """Letter inputs from the year's final snapshot (must be complete), of every council
+    in it or of ``councils``."""
     close = await conn.fetchrow(
         "SELECT * FROM readmodel.year_closes "
         "WHERE financial_year = $1 AND completed_at IS NOT NULL",
@@ -78,12 +155,14 @@ async def snapshot_inputs(conn: Conn, year: FinancialYear) -> list[LetterInputs]
         )
     }
     rows = await conn.fetch(
-        "SELECT * FROM readmodel.year_snapshot_councils WHERE financial_year = $1 ORDER BY council",
+        "SELECT * FROM readmodel.year_snapshot_councils WHERE financial_year = $1 "
+        "AND ($2::text[] IS NULL OR council = ANY($2::text[])) ORDER BY council",
         year.start_year,
+        None if councils is None else list(councils),
     )
     out = []
     for r in rows:
-        g = groups[r["comparison_group"]]
+        g = groups.get(r["comparison_group"])
         out.append(
             LetterInputs(
                 council=r["council"],
@@ -92,22 +171,41 @@ async def snapshot_inputs(conn: Conn, year: FinancialYear) -> list[LetterInputs]
                 year=year.label,
                 counts=as_dict(r),
                 population=r["population"],
-                averages={
-                    "uphold_rate": _fraction(g["uphold_num"], g["uphold_den"]),
-                    "compliance_rate": _fraction(g["compliance_num"], g["compliance_den"]),
-                    "satisfactory_remedy_rate": _fraction(g["remedy_num"], g["remedy_den"]),
-                    "upheld_per_100k": _fraction(
-                        g["upheld_per_100k_num"], g["upheld_per_100k_den"]
-                    ),
-                },
-                group_councils=g["councils"],
+                population_year=r["population_year"],
+                averages=_stored_averages(g),
+                # A council that joined after the close may be the first of its group.
+                group_councils=g["councils"] if g else 0,
                 addressee=_json(r["chief_executive"]),
+                copy_to=tuple(_json(r["copy_to"]) or ()),
                 letter_date=close["letter_date"].isoformat(),
                 publication_date=close["publication_date"].isoformat(),
                 signatory=_json(close["signatory"]),
             )
         )
     return out
+
+
+async def joined_after_close(conn: Conn, year: FinancialYear) -> list[str]:
+    """The councils of the year's snapshot that were registered after its close."""
+    rows = await conn.fetch(
+        "SELECT council FROM readmodel.year_snapshot_councils WHERE financial_year = $1 "
+        "AND joined_after_close ORDER BY council",
+        year.start_year,
+    )
+    return [r["council"] for r in rows]
+
+
+def _stored_averages(g: asyncpg.Record | None) -> dict[str, list[int] | None]:
+    if g is None:
+        return dict.fromkeys(
+            ("uphold_rate", "compliance_rate", "satisfactory_remedy_rate", "upheld_per_100k")
+        )
+    return {
+        "uphold_rate": _fraction(g["uphold_num"], g["uphold_den"]),
+        "compliance_rate": _fraction(g["compliance_num"], g["compliance_den"]),
+        "satisfactory_remedy_rate": _fraction(g["remedy_num"], g["remedy_den"]),
+        "upheld_per_100k": _fraction(g["upheld_per_100k_num"], g["upheld_per_100k_den"]),
+    }
 
 
 async def live_inputs(
@@ -129,13 +227,16 @@ async def live_inputs(
         raise LookupError(f"council {council} is not registered")
     group = ComparisonGroup(mine["comparison_group"])
     avg = group_averages([m for m in members if m.group is group], rule)[group]
+    estimate = population_for(mine, year)
     return LetterInputs(
         council=council,
         council_name=mine["name"],
         group=group.value,
         year=year.label,
         counts=as_dict(mine),
-        population=mine["population"],
+        population=estimate.population if estimate else None,
+        population_year=estimate.year if estimate else None,
+        copy_to=tuple(_json(mine["copy_to"]) or ()),
         averages={
             k: _fraction(v.numerator, v.denominator) if isinstance(v, Fraction) else None
             for k, v in {

@@ -33,6 +33,10 @@ class Status:
     dead_letters: dict[str, int] = field(default_factory=dict)
     years: list[dict[str, Any]] = field(default_factory=list)
     rebuilding: list[int] = field(default_factory=list)
+    # Events of councils not registered (yet), per council and year, oldest first.
+    parked: list[dict[str, Any]] = field(default_factory=list)
+    # Cases decided on two partitions, and events applied on two: their letters are held.
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def lag(self) -> int:
@@ -64,6 +68,8 @@ class Status:
                 for p in self.partitions
             ],
             "dead_letters": self.dead_letters,
+            "parked": self.parked,
+            "conflicts": self.conflicts,
             "years": self.years,
             "rebuilding_versions": self.rebuilding,
         }
@@ -86,15 +92,25 @@ async def read_status(conn: Conn, topic: str, end_offsets: dict[int, int]) -> St
                 "SELECT status, count(*) AS n FROM readmodel.dead_letters GROUP BY status"
             )
         }
-        for r in await conn.fetch("SELECT * FROM readmodel.year_closes ORDER BY financial_year"):
-            st.years.append(
-                {
-                    "financial_year": FinancialYear(r["financial_year"]).label,
-                    "closed_partitions": f"{len(r['partitions_closed'])}/{r['partition_count']}",
-                    "complete": r["completed_at"] is not None,
-                    "completed_at": r["completed_at"].isoformat() if r["completed_at"] else None,
-                }
+        st.years = await _years(conn)
+        closed = {y["start_year"] for y in st.years}
+        st.parked = [
+            {
+                "council": r["council"],
+                "financial_year": FinancialYear(r["financial_year"]).label
+                if r["financial_year"] is not None
+                else None,
+                "events": r["n"],
+                "since": r["since"].isoformat(),
+                "year_closed": r["financial_year"] in closed,
+            }
+            for r in await conn.fetch(
+                "SELECT council, financial_year, count(*) AS n, min(parked_at) AS since "
+                "FROM readmodel.parked_events GROUP BY council, financial_year "
+                "ORDER BY min(parked_at), council, financial_year"
             )
+        ]
+        st.conflicts = await _conflicts(conn)
     for p, end in sorted(end_offsets.items()):
         row = stored.get(p)
         st.partitions.append(
@@ -103,6 +119,101 @@ async def read_status(conn: Conn, topic: str, end_offsets: dict[int, int]) -> St
             )
         )
     return st
+
+
+async def _years(conn: Conn) -> list[dict[str, Any]]:
+    """Each year with a cut: where every partition was cut, by which close(s), whether the
+    snapshot is complete, its councils, those registered after the close, late events."""
+    closes = {
+        r["financial_year"]: r for r in await conn.fetch("SELECT * FROM readmodel.year_closes")
+    }
+    cuts: dict[int, list[asyncpg.Record]] = {}
+    for r in await conn.fetch(
+        'SELECT financial_year, partition, "offset", close_id, partition_count '
+        "FROM readmodel.year_cuts ORDER BY financial_year, partition"
+    ):
+        cuts.setdefault(r["financial_year"], []).append(r)
+    members = {
+        (r["financial_year"], r["joined_after_close"]): r
+        for r in await conn.fetch(
+            "SELECT financial_year, joined_after_close, count(*) AS n, "
+            "array_agg(council ORDER BY council) AS councils "
+            "FROM readmodel.year_snapshot_councils GROUP BY financial_year, joined_after_close"
+        )
+    }
+    late = {
+        r["financial_year"]: r["n"]
+        for r in await conn.fetch(
+            "SELECT financial_year, count(*) AS n FROM readmodel.late_events GROUP BY 1"
+        )
+    }
+    out = []
+    for year, rows in sorted(cuts.items()):
+        close = closes.get(year)
+        joined = members.get((year, True))
+        out.append(
+            {
+                "financial_year": FinancialYear(year).label,
+                "start_year": year,
+                "closed_partitions": f"{len(rows)}/{max(r['partition_count'] for r in rows)}",
+                "cuts": {str(r["partition"]): r["offset"] for r in rows},
+                "close_ids": sorted({str(r["close_id"]) for r in rows}),
+                "complete": bool(close and close["completed_at"]),
+                "completed_at": close["completed_at"].isoformat()
+                if close and close["completed_at"]
+                else None,
+                "councils": members[(year, False)]["n"] if (year, False) in members else 0,
+                "joined_after_close": list(joined["councils"]) if joined else [],
+                "late_events": late.get(year, 0),
+            }
+        )
+    return out
+
+
+async def _conflicts(conn: Conn) -> list[dict[str, Any]]:
+    cases = [
+        {
+            "kind": "case",
+            "case_reference": ref,
+            "partitions": sorted({r["partition"] for r in rows}),
+            "council_years": sorted(
+                {f"{r['council']} {FinancialYear(r['financial_year']).label}" for r in rows}
+            ),
+        }
+        for ref, rows in _by(
+            await conn.fetch(
+                "SELECT * FROM readmodel.case_conflicts ORDER BY case_reference, partition"
+            ),
+            "case_reference",
+        ).items()
+    ]
+    duplicates = [
+        {
+            "kind": "event",
+            "event_id": str(r["event_id"]),
+            "partitions": list(r["partitions"]),
+            "council_years": [
+                f"{r['council']} "
+                + (
+                    FinancialYear(r["financial_year"]).label
+                    if r["financial_year"]
+                    else "every year"
+                )
+            ],
+        }
+        for r in await conn.fetch(
+            "SELECT * FROM readmodel.cross_partition_duplicates WHERE council IS NOT NULL "
+            "ORDER BY event_id"
+        )
+    ]
+    return cases + duplicates
+
+
+def _by(rows: list[asyncpg.Record], key: str) -> dict[Any, list[asyncpg.Record]]:
+    out: dict[Any, list[asyncpg.Record]] = {}
+    for r in rows:
+        out.setdefault(r[key], []).append(r)
+    return out
 
 
 async def stored_positions(conn: Conn, topic: str) -> dict[int, int]:

@@ -18,16 +18,32 @@ VERSION_SWITCH_LOCK = 0x41525650  # "ARVP"
 # Tables and views readers may use through schema `readmodel`.
 READ_MODELS = (
     "positions",
+    "council_facts",
     "councils",
     "cases",
+    "case_conflicts",
+    "cross_partition_duplicates",
+    "parked_events",
+    "council_year_contributions",
     "council_year_stats",
     "dead_letters",
+    "year_cuts",
+    "year_cut_contributions",
     "year_closes",
     "year_snapshot_councils",
     "year_snapshot_groups",
     "late_events",
     "group_averages",
 )
+
+# The DDL's format (tables.sql's read_model_format). 2: per-partition contributions and
+# cuts, partition-scoped cases, parked events, the register as a merge of facts. A version
+# without the table is format 1.
+FORMAT = 2
+
+
+class OutdatedReadModels(RuntimeError):
+    """The active version was made by an older projector: its tables are another format."""
 
 
 def schema_of(version: int) -> str:
@@ -110,9 +126,31 @@ async def create_version(conn: Conn, status: str) -> int:
     return int(version)
 
 
+async def format_of(conn: Conn, schema: str) -> int:
+    """The DDL format of version ``schema``."""
+    if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{schema}.read_model_format"):
+        return 1
+    return int(await conn.fetchval(f"SELECT max(format) FROM {schema}.read_model_format"))  # noqa: S608
+
+
+async def check_format(conn: Conn, schema: str) -> None:
+    """Refuse a version this code cannot write, with the way out."""
+    found = await format_of(conn, schema)
+    if found != FORMAT:
+        raise OutdatedReadModels(
+            f"the active read models ({schema}) are format {found}; this projector writes "
+            f"format {FORMAT}. With the projector stopped, run `annual-review replay --upgrade`: "
+            f"it builds a new version from the log, reports what changed and switches to it; "
+            f"then start the projector"
+        )
+
+
 async def ensure_active_version(conn: Conn) -> str:
-    """The live schema; on a new database, version 1 is created and made active."""
+    """The live schema; on a new database, version 1 is created and made active. Refuses
+    (OutdatedReadModels) an active version of another format."""
     schema = await active_schema(conn)
+    if schema is not None:
+        await check_format(conn, schema)
     if schema is None:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", VERSION_SWITCH_LOCK + 1)

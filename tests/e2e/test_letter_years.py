@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import mailbox
 import socket
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from typing import Any
 from contracts.envelope import new_event
 from contracts.events import ComplianceOutcomeRecorded, DecisionOutcome, DecisionRecorded
 from contracts.financial_year import FinancialYear
+from contracts.values import CopyRecipient
 from services.letters.smtp_server import start as start_smtp
 from tests.e2e.test_operator_flow import cli
 from tests.support.casework import council
@@ -131,7 +133,15 @@ async def test_every_letter_year_is_closed_with_its_format_and_the_offices_own_w
         stack.start("services.projector")
         stack.start("services.letters")
         # Two district councils (250,000 residents each): FMA with the casework, FMB none.
-        events = [council("FMA", "District", population=250_000),
+        copies = (
+            CopyRecipient(
+                name="Cllr Leader", role="Leader of the Council", email="leader@fma.example"
+            ),
+            CopyRecipient(
+                name="Cllr Chair", role="Chair of Scrutiny", email="scrutiny@fma.example"
+            ),
+        )
+        events = [council("FMA", "District", population=250_000, copy_to=copies),
                   council("FMB", "District", population=250_000)]  # fmt: skip
         for start_year in LETTER_DATES:
             events += casework("FMA", start_year)
@@ -201,6 +211,10 @@ async def test_every_letter_year_is_closed_with_its_format_and_the_offices_own_w
             for sentence in sentences:
                 assert sentence in fma["text_body"], (start_year, sentence)
             assert "<svg" not in fma["html_body"]
+            reference = f"FMA/{year.label}/annual-review/v1"
+            mail = [m for m in mailbox.Maildir(tmp_path / "mail").values()
+                    if m["X-Annual-Review-Letter"] == reference]  # fmt: skip
+            assert mail and mail[0]["Cc"] == "leader@fma.example, scrutiny@fma.example"
             pinned = json.loads(fma["context"])["narrative"]
             assert pinned["version"] == (0 if start_year == 2019 else 1)
             assert pinned["format"] == {2019: "2020", 2022: "2021", 2023: "2021"}.get(

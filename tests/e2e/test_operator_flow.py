@@ -99,7 +99,7 @@ async def test_an_operator_runs_a_year_from_registration_to_letters_and_a_replay
         refused = cli(stack, "publish", str(year))
         assert refused.returncode == 1 and "nothing was published" in refused.stderr
         # The operator strips the bad lines (the report names them) and adds one decision
-        # for a council nobody registered: valid alone, refused by the projector.
+        # for a council nobody registered: valid alone, parked by the projector.
         good = [line for line in year.read_text().splitlines() if cli_free_validate(line)]
         stray = json.loads(good[0])
         stray["council"] = "ZZZ"
@@ -124,13 +124,16 @@ async def test_an_operator_runs_a_year_from_registration_to_letters_and_a_replay
             "London Borough",
         }
 
-        dead = cli_json(stack, "dlq", "list")
-        assert [d["reason"] for d in dead] == ["unknown_council"]
-        done = cli(stack, "dlq", "resolve", str(dead[0]["id"]), "--note", "not one of ours")
-        assert done.returncode == 0, done.stderr
+        # The stray decision is not refused but parked until ZZZ is registered, and shown.
+        assert cli_json(stack, "dlq", "list") == []
+        (parked,) = cli_json(stack, "dlq", "list", "--state", "parked")
+        assert (parked["council"], parked["reason"], parked["id"]) == ("ZZZ", "parked", None)
+        assert parked["event_id"] == stray["event_id"]
 
         status = cli_json(stack, "status")
-        assert status["lag_events"] == 0 and status["dead_letters"] == {"resolved": 1}
+        assert status["lag_events"] == 0 and status["dead_letters"] == {}
+        assert [(p["council"], p["events"]) for p in status["parked"]] == [("ZZZ", 1)]
+        assert "parked: 1 event(s) of 1 council(s)" in cli(stack, "status").stdout
 
         # Close the year; every council gets its letter by email.
         closed = cli(

@@ -300,7 +300,9 @@ async def test_each_service_connects_as_its_own_role(
         "DELETE FROM {t}",
     ],
 )
-@pytest.mark.parametrize("table", ["readmodel.council_year_stats", "rm_v1.council_year_stats"])
+@pytest.mark.parametrize(
+    "table", ["readmodel.council_year_contributions", "rm_v1.council_year_contributions"]
+)
 async def test_the_letter_service_cannot_change_statistics(
     db: dict[str, asyncpg.Connection], statement: str, table: str
 ) -> None:
@@ -322,7 +324,7 @@ async def test_the_letter_service_reads_the_views_and_writes_only_its_outbox(
         "SELECT count(*) FROM public.projection_versions",
         "DELETE FROM letters.events",
         "UPDATE rm_v1.dead_letters SET status = 'resolved'",
-        "TRUNCATE rm_v1.council_year_stats",
+        "TRUNCATE rm_v1.council_year_contributions",
         "CREATE TABLE letters.mine (id int)",
         "CREATE TABLE public.mine (id int)",
         "CREATE SCHEMA mine",
@@ -362,8 +364,8 @@ async def test_the_operator_changes_dead_letter_status_and_letters_but_no_figure
     for forbidden in (
         "UPDATE rm_v1.dead_letters SET reason = 'x'",
         "DELETE FROM rm_v1.dead_letters",
-        "UPDATE rm_v1.council_year_stats SET upheld = 0",
-        "UPDATE readmodel.council_year_stats SET upheld = 0",
+        "UPDATE rm_v1.council_year_contributions SET upheld = 0",
+        "UPDATE readmodel.council_year_contributions SET upheld = 0",
         "DELETE FROM letters.outbox",
         "UPDATE public.projection_versions SET status = 'retired'",
         "CREATE SCHEMA mine",

@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
+from contracts.topics import FACTS
+from services.platform.kafka.partitioner import murmur2_partition
 from services.simulator.invalid import KINDS as SIMULATOR_KINDS
 from services.simulator.invalid import invalid_event
 
@@ -24,6 +26,8 @@ OCCURRED = datetime(2020, 4, 20, 9, 0, tzinfo=UTC)
 DAY = date(2019, 10, 1)
 UNKNOWN_TYPES = ("DecisionAppealed", "decisionrecorded", "", "Decision Recorded")
 IMPOSSIBLE_DATES = ("2019-02-30", "2019-13-01", "2019-00-10", "2019-06-31", "someday")
+# Not a dead-letter reason: an event for a council never registered is parked, not refused.
+PARKED = "parked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +184,7 @@ def _kinds(
 
 def context_free(rng: random.Random, councils: Sequence[str], n: int) -> Iterator[Bad]:
     """``n`` messages refused whatever came before them, every kind at least once; plus
-    events for councils never registered (refused by the projector, not the contract)."""
+    events for councils never registered (valid, parked by the projector: no dead letter)."""
     m = Maker(rng, councils)
     kinds = _kinds(m)
     names = sorted(kinds)
@@ -188,7 +192,8 @@ def context_free(rng: random.Random, councils: Sequence[str], n: int) -> Iterato
         name = names[i] if i < len(names) else rng.choice(names)
         if i % 10 == 9:
             code = f"ZZ{rng.randrange(100, 999)}"
-            yield Bad("unknown council", code.encode(), _json(m.decision(code)), "unknown_council")
+            # Not refused: parked until the council is registered (never, here).
+            yield Bad("unknown council (parked)", code.encode(), _json(m.decision(code)), PARKED)
             continue
         if name == "not JSON: nested 30,000 deep" and i >= len(names) and rng.random() < 0.9:
             name = "not JSON: plain text"  # a few of these are enough
@@ -212,13 +217,27 @@ def oversized_at_the_broker_limit(rng: random.Random, councils: Sequence[str]) -
 def conflicts(
     rng: random.Random, cases: Sequence[tuple[str, str]], councils: Sequence[str], n: int
 ) -> Iterator[Bad]:
-    """Valid events about a case of another council: ``cases`` are (case, its council)."""
+    """Valid events about a case of another council: ``cases`` are (case, its council).
+
+    A second DecisionRecorded for a case is refused only where the case is, on its own
+    partition: on another one it is counted there and held as a case conflict (the fold
+    reads no other partition, docs/design-partitions.md). So those are keyed by a council
+    on the owner's partition; corrections and withdrawals are refused anywhere."""
     m = Maker(rng, councils)
+
+    def partition(code: str) -> int:
+        return murmur2_partition(code.encode(), FACTS.partitions)
+
     for _ in range(n):
         case, owner = rng.choice(cases)
-        other = rng.choice([c for c in councils if c != owner])
-        event = m.decision(other, case_reference=case)
         kind = rng.choice(["DecisionRecorded", "DecisionCorrected", "DecisionWithdrawn"])
+        beside = [c for c in councils if c != owner and partition(c) == partition(owner)]
+        if kind == "DecisionRecorded" and not beside:
+            kind = "DecisionCorrected"
+        other = rng.choice(
+            beside if kind == "DecisionRecorded" else [c for c in councils if c != owner]
+        )
+        event = m.decision(other, case_reference=case)
         if kind == "DecisionCorrected":
             event["type"] = kind
             event["schema_version"] = 1

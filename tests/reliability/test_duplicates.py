@@ -29,9 +29,9 @@ RETRIED_CHUNKS = 0.3  # share of chunks sent twice in a row (acknowledgement los
 LATE_RETRIES = 2_000  # single events sent again later, after newer facts about their case
 
 READ_MODELS = {
-    "councils": "SELECT code, name, comparison_group, existed_from, existed_until, population, "
-    "population_year, chief_executive, partition FROM readmodel.councils ORDER BY code",
-    "cases": "SELECT * FROM readmodel.cases ORDER BY case_reference",
+    "councils": "SELECT code, name, comparison_group, existed_from, existed_until, populations, "
+    "chief_executive, copy_to, registry_partitions FROM readmodel.councils ORDER BY code",
+    "cases": "SELECT * FROM readmodel.cases ORDER BY case_reference, partition",
     "council_year_stats": "SELECT * FROM readmodel.council_year_stats "
     "ORDER BY council, financial_year",
 }

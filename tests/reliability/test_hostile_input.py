@@ -16,7 +16,13 @@ from typing import Any
 from contracts.envelope import Envelope
 from contracts.events import CouncilRegistered, DecisionRecorded
 from services.simulator import simulate_year
-from tests.reliability.hostile import Bad, conflicts, context_free, oversized_at_the_broker_limit
+from tests.reliability.hostile import (
+    PARKED,
+    Bad,
+    conflicts,
+    context_free,
+    oversized_at_the_broker_limit,
+)
 from tests.reliability.support import (
     applied_event_ids,
     audit_facts,
@@ -99,12 +105,19 @@ async def test_ten_thousand_hostile_messages_are_each_dead_lettered_with_their_r
         ].decode()
         for m in dead_topic
     }
-    in_context = {p for p, b in landed.items() if b.reason in ("conflict", "unknown_council")}
+    in_context = {p for p, b in landed.items() if b.reason == "conflict"}
     refused_ids = {e.event_id for m, e in log.valid if (m.partition, m.offset) in in_context}
     wanted = {e.event_id for e in log.first_occurrences()} - refused_ids
+    # Events for councils never registered are applied and parked, not dead-lettered.
+    parked_at = {p for p, b in landed.items() if b.reason == PARKED}
+    refused = {p: b for p, b in landed.items() if p not in parked_at}
+    parked = {
+        (r["partition"], r["offset"])
+        for r in await stack.fetch('SELECT partition, "offset" FROM readmodel.parked_events')
+    }
     wrong_reason = {
         p: (b.kind, b.reason, dead.get(p))
-        for p, b in landed.items()
+        for p, b in refused.items()
         if dead.get(p) != (b.reason or log.rejected.get(p))
     }
     figures.update(
@@ -119,6 +132,7 @@ async def test_ten_thousand_hostile_messages_are_each_dead_lettered_with_their_r
         bad_kinds=dict(sorted(Counter(b.kind for b in landed.values()).items())),
         applied=len(applied),
         dead_lettered=len(dead),
+        parked=len(parked),
         dead_letter_reasons=dict(sorted(Counter(dead.values()).items())),
         dead_letter_topic_messages=len(dead_topic),
         bad_without_the_right_reason=len(wrong_reason),
@@ -134,7 +148,8 @@ async def test_ten_thousand_hostile_messages_are_each_dead_lettered_with_their_r
     assert projector.alive() and len(stack.services) == 1, "the projector stopped"
     assert len(landed) >= 10_000
     assert wrong_reason == {}, list(wrong_reason.items())[:10]
-    assert set(dead) == set(landed)  # dead letters are exactly the bad messages
+    assert set(dead) == set(refused)  # dead letters are exactly the bad messages
+    assert parked == parked_at  # and the events of councils never registered are parked
     assert on_topic == dead  # and each is on the dead-letter topic with the same reason
     assert actual == expected == expected_figures(items)
     assert (lost_counts, double_counted) == (0, 0)

@@ -14,6 +14,8 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
+from services.readmodel.versions import FORMAT
+
 
 @dataclass(slots=True)
 class FakeRecord:
@@ -55,6 +57,8 @@ class FakeConnection:
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         self._ran(sql, args)
+        if "read_model_format" in sql:  # the version's DDL format: the current one
+            return True if "to_regclass" in sql else FORMAT
         return self.active_schema
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:

@@ -86,6 +86,28 @@ def test_project_format_reads_every_column() -> None:
     assert old.group is ComparisonGroup.DISTRICT and old.details.chief_executive is None
 
 
+def test_copy_recipients_come_from_numbered_columns_three_cells_each() -> None:
+    header = PROJECT_HEADER.rstrip("\n") + (
+        ",copy_to_1_name,copy_to_1_role,copy_to_1_email,copy_to_2_name,copy_to_2_role,"
+        "copy_to_2_email\n"
+    )
+    report = read_councils(
+        header
+        + "AAA,A Council,County,,,,,,,,,Cllr Lee,Leader of the Council,leader@a.example,,,\n"
+        + "BBB,B Council,County,,,,,,,,,,,,Cllr Roe,Chair of Scrutiny,chair@b.example\n"
+        + "CCC,C Council,County,,,,,,,,,Cllr Kay,,kay@c.example,,,\n"  # line 4: no role
+        + "DDD,D Council,County,,,,,,,,,,,,,,\n"
+    )
+    by_line = {row.line: row.reason for row in report.invalid}
+    assert list(by_line) == [4] and "copy_to_1_role" in by_line[4]
+    a, b, d = report.councils
+    assert [c.model_dump() for c in a.details.copy_to] == [
+        {"name": "Cllr Lee", "role": "Leader of the Council", "email": "leader@a.example"}
+    ]
+    assert [c.role for c in b.details.copy_to] == ["Chair of Scrutiny"]
+    assert d.details.copy_to == ()
+
+
 def test_invalid_rows_are_reported_with_their_line_numbers() -> None:
     report = read_councils(
         PROJECT_HEADER

@@ -43,10 +43,13 @@ ALLOWED: dict[str, dict[str, str]] = {
         "columns": "[*COUNTERS, 'late_events']: column names",
         "placeholders": "'$3::int[], $4::int[], ...' built from range(len(columns))",
         "names": "'v0, v1, ...' built from range(len(columns))",
-        "len(columns) + 3": "a placeholder number",
+        "len(columns) + 4": "a placeholder number",
     },
     "services/readmodel/snapshots.py": {
-        "cols": "coalesce(s.<column>, 0) for each column of COUNTERS",
+        "sums": "sum(<column>)::integer AS <column> for each column of COUNTERS",
+        "columns": "the snapshot's column names: constants and COUNTERS",
+        "values": "'$1, $2::jsonb, ...' built from range(len(names)) of those columns",
+        "updates": "'<column> = excluded.<column>' for those columns",
     },
 }
 

@@ -27,6 +27,7 @@ from contracts.topics import (
     NARRATIVES,
     YEAR_END,
 )
+from services.platform.kafka.partitioner import PartitionerName, aiokafka_partitioner
 from services.platform.kafka.security import sasl_kwargs
 from services.platform.settings import Settings
 
@@ -111,10 +112,18 @@ class EventPublisher:
         return Position(m.topic, m.partition, m.offset)
 
     async def publish_raw(
-        self, value: bytes, *, key: bytes | None, headers: Sequence[tuple[str, bytes]] = ()
+        self,
+        value: bytes,
+        *,
+        key: bytes | None,
+        headers: Sequence[tuple[str, bytes]] = (),
+        partition: int | None = None,
     ) -> Position:
-        """Unvalidated bytes: only for re-driving dead letters and for hostile-input tests."""
-        m = await self._producer.send_and_wait(self._facts, value, key=key, headers=list(headers))
+        """Unvalidated bytes: only for re-driving dead letters (to the ``partition`` they
+        came from) and for hostile-input tests."""
+        m = await self._producer.send_and_wait(
+            self._facts, value, key=key, headers=list(headers), partition=partition
+        )
         return Position(m.topic, m.partition, m.offset)
 
     async def close_year(
@@ -150,11 +159,13 @@ class EventPublisher:
 
 
 def event_publisher(settings: Settings) -> EventPublisher:
-    """The publisher of the settings' facts and year-end topics, as the settings' user."""
+    """The publisher of the settings' facts and year-end topics, as the settings' user, with
+    the settings' partitioner (AR_KAFKA_PARTITIONER)."""
     return EventPublisher(
         settings.kafka_bootstrap,
         facts_topic=settings.topic(FACTS),
         year_end_topic=settings.topic(YEAR_END),
         narratives_topic=settings.topic(NARRATIVES),
+        partitioner=aiokafka_partitioner(PartitionerName(settings.kafka_partitioner)),
         **sasl_kwargs(settings),
     )
