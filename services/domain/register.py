@@ -100,7 +100,7 @@ def fact_of(event: Envelope[Payload], partition: int, offset: int) -> RegistryFa
         if "copy_to" in fields and fields["copy_to"] is None:
             fields["copy_to"] = []
     elif isinstance(p, CouncilAbolished):
-        fields = {"existed_until": p.last_day.isoformat()}
+        fields = {"existed_until": p.last_day.isoformat(), "replaced_by": list(p.replaced_by)}
     else:
         raise TypeError(f"{type(p).__name__} is not a registry event")
     return RegistryFact(

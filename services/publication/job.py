@@ -58,7 +58,9 @@ async def closes(conn: Conn) -> list[Close]:
 
 async def publish_due(conn: Conn, now: datetime) -> list[FinancialYear]:
     """Publish every completed, unpublished close whose publication moment is ``now`` or
-    earlier; returns the years published by this call."""
+    earlier, and refresh the abolished councils' successors; returns the years published by
+    this call."""
+    await refresh_successors(conn)
     done = []
     for close in await closes(conn):
         due = close.published_at is None and is_due(close.publication_date, now)
@@ -103,3 +105,22 @@ async def _publish(conn: Conn, year: FinancialYear, now: datetime) -> bool:
             [(year.start_year, *(r[c] for c in publication_reads.GROUP_COLUMNS)) for r in groups],
         )
     return True
+
+
+async def refresh_successors(conn: Conn) -> None:
+    """The register's successors of abolished councils, copied whole (they are few)."""
+    found = await publication_reads.successors(conn)
+    rows = [(c, i, s) for c, codes in sorted(found.items()) for i, s in enumerate(codes)]
+    async with conn.transaction():
+        have = await conn.fetch(
+            "SELECT council, position, successor FROM publication.council_successors "
+            "ORDER BY council, position"
+        )
+        if [tuple(r) for r in have] == rows:
+            return
+        await conn.execute("DELETE FROM publication.council_successors")
+        await conn.executemany(
+            "INSERT INTO publication.council_successors (council, position, successor) "
+            "VALUES ($1, $2, $3)",
+            rows,
+        )

@@ -5,7 +5,7 @@ handles a database record."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeAlias
 
@@ -65,12 +65,13 @@ class Published:
     groups: list[GroupRow]
     council_years: list[CouncilYearRow]
     versions: list[VersionRow]
+    successors: dict[str, tuple[str, ...]] = field(default_factory=dict)  # abolished -> codes
 
 
 async def data_version(conn: Conn) -> tuple[Any, ...]:
     """Changes whenever anything the web shows changes (a year published, a letter sent)."""
     row = await conn.fetchrow(
-        "SELECT years, last_published_at, letters_sent, last_sent_at "
+        "SELECT years, last_published_at, letters_sent, last_sent_at, successors "
         "FROM publication.web_data_version"
     )
     assert row is not None
@@ -101,6 +102,12 @@ async def load_published(conn: Conn) -> Published:
             "SELECT council, financial_year, version, sent_at "
             "FROM publication.web_letters ORDER BY financial_year, council, version"
         )
+        successors = await conn.fetch(
+            "SELECT council, successor FROM publication.web_successors ORDER BY council, position"
+        )
+    after: dict[str, tuple[str, ...]] = {}
+    for r in successors:
+        after[r["council"]] = (*after.get(r["council"], ()), r["successor"])
     return Published(
         years=[
             YearRow(
@@ -145,6 +152,7 @@ async def load_published(conn: Conn) -> Published:
             )
             for r in versions
         ],
+        successors=after,
     )
 
 

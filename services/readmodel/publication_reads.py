@@ -4,6 +4,7 @@ averages, exactly as the close froze them."""
 
 from __future__ import annotations
 
+import json
 from typing import TypeAlias
 
 import asyncpg
@@ -45,3 +46,19 @@ async def snapshot_groups(conn: Conn, year: FinancialYear) -> list[asyncpg.Recor
         year.start_year,
     )
     return rows
+
+
+async def successors(conn: Conn) -> dict[str, list[str]]:
+    """Each abolished council's successors, from its latest abolition in the register's facts
+    (``CouncilAbolished.replaced_by``); councils without any are left out."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (council) council, fields -> 'replaced_by' AS replaced_by "
+        "FROM readmodel.council_facts WHERE event_type = 'CouncilAbolished' "
+        'ORDER BY council, occurred_at DESC, partition DESC, "offset" DESC'
+    )
+    found = {}
+    for r in rows:
+        codes = json.loads(r["replaced_by"]) if r["replaced_by"] else []
+        if codes:
+            found[r["council"]] = [str(c) for c in codes]
+    return found

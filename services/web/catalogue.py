@@ -95,6 +95,7 @@ class CouncilEntry:
     group: ComparisonGroup
     existed_until: date | None
     years: dict[FinancialYear, CouncilYearPage]  # newest first
+    successors: tuple[str, ...] = ()  # codes of the councils that replaced it, if abolished
 
     @property
     def latest(self) -> CouncilYearPage:
@@ -221,6 +222,7 @@ def build_catalogue(published: Published, version_key: object = None) -> Catalog
             group=own[0].group,
             existed_until=own[0].existed_until,
             years={p.year: p for p in own},
+            successors=published.successors.get(code, ()),
         )
     stamps = [y.published_at for y in published.years] + [
         v.sent_at for v in published.versions if v.sent_at is not None

@@ -138,6 +138,8 @@ async def council_page(request: Request, code: str) -> Response:
     return await _page(
         request, f"council/{council.code}", "council.html.j2", council=council, pages=pages,
         years=catalogue.years, chart=chart,
+        # Each successor with its page, when it has published figures (else its code alone).
+        successors=[(code, catalogue.councils.get(code)) for code in council.successors],
     )  # fmt: skip
 
 

@@ -140,6 +140,10 @@ def test_the_council_page_prints_the_letters_wording_every_year_and_the_group(
     # An abolished council says so.
     status, corby = web_site.text("/councils/COR")
     assert status == 200 and "This council was abolished" in corby
+    # ... and links to its successors (CouncilAbolished.replaced_by) where they have pages.
+    _, _, corby_page = web_site.get("/councils/COR")
+    assert 'href="/councils/KEN">' in corby_page.decode()
+    assert "NNT (no published figures yet)" in corby
 
 
 def test_the_letter_as_sent_is_served_as_html_and_pdf(web_site: WebSite) -> None:

@@ -24,6 +24,7 @@ import pytest
 import pytest_asyncio
 
 from contracts import CouncilRegistered, Envelope, new_event
+from contracts.events import CouncilAbolished
 from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
 from services.letters.smtp_server import start as start_smtp
@@ -151,6 +152,10 @@ async def _pipeline(stack: Stack, maildir: Path, smtp_port: int) -> int:
     async with stack.publisher() as p:
         await p.close_year(CLOSES[Y2020], producer="tests")
     await _wait_letters(stack, Y2020, held=1)
+    # Corby's abolition, as the register states it: one successor with a page, one without.
+    abolished = CouncilAbolished(last_day=date(2021, 3, 31), replaced_by=("KEN", "NNT"))
+    await stack.publish([new_event(abolished, council="COR", producer="tests")])
+    await stack.wait_caught_up()
     return councils
 
 
