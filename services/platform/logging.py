@@ -23,7 +23,16 @@ if TYPE_CHECKING:
     from services.platform.settings import Settings
 
 # Libraries that log at INFO about every connection or rebalance.
-QUIET_LIBRARIES = ("aiokafka", "faststream", "kafka", "asyncio", "asyncpg", "aiosmtpd", "mail.log")
+QUIET_LIBRARIES = (
+    "markdown_it",
+    "aiokafka",
+    "faststream",
+    "kafka",
+    "asyncio",
+    "asyncpg",
+    "aiosmtpd",
+    "mail.log",
+)
 
 _HANDLER_MARK = "_annual_review_handler"
 

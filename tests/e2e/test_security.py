@@ -30,6 +30,7 @@ from contracts.values import ChiefExecutive
 from services.letters.smtp_server import start as start_smtp
 from services.platform.settings import Settings
 from tests.support.casework import decided
+from tests.support.narratives import register_test_narrative
 from tests.support.stack import REPO, Stack
 
 pytestmark = pytest.mark.timeout(400)
@@ -146,6 +147,7 @@ async def test_hostile_names_are_text_in_every_format_and_no_password_is_logged(
                 decided("HOS", "HOS-2", date(2021, 9, 1), "upheld"),
             ]
         )
+        await register_test_narrative(stack.settings, 2022)  # the 2021-22 letters' words
         async with stack.publisher() as p:
             for year, letter_date in (("2019-20", "2020-07-22"), ("2021-22", "2022-07-20")):
                 await p.close_year(

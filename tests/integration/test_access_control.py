@@ -27,7 +27,7 @@ from aiokafka.errors import (
 )
 from pydantic import SecretStr
 
-from contracts.topics import DEAD_LETTERS, FACTS, LETTERS, YEAR_END, TopicSpec
+from contracts.topics import DEAD_LETTERS, FACTS, LETTERS, NARRATIVES, YEAR_END, TopicSpec
 from services.platform.kafka import acls as kafka_acls
 from services.platform.kafka.admin import open_admin
 from services.platform.kafka.security import client_kwargs, sasl_kwargs
@@ -215,8 +215,8 @@ async def test_a_namespace_has_exactly_the_declared_acls_and_loses_them_when_dro
     [
         ("cms", [FACTS]),
         ("projector", [FACTS, DEAD_LETTERS]),
-        ("letters", [YEAR_END, LETTERS]),
-        ("operator", [FACTS, DEAD_LETTERS, LETTERS, YEAR_END]),
+        ("letters", [YEAR_END, LETTERS, NARRATIVES]),
+        ("operator", [FACTS, DEAD_LETTERS, LETTERS, YEAR_END, NARRATIVES]),
     ],
 )
 async def test_a_principal_sees_only_the_topics_it_may_use(
