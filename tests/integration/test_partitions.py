@@ -105,7 +105,7 @@ async def replay_is_identical(stack: Stack) -> None:
     differ = [c.table for c in report.comparison if not c.identical]
     dump = {
         t: [dict(r) for v in (report.previous_schema, f"rm_v{report.version}")
-            for r in await stack.fetch(f"SELECT '{v}' AS v, * FROM {v}.{t}")]  # noqa: S608
+            for r in await stack.fetch(f"SELECT '{v}' AS v, * FROM {v}.{t}")]
         for t in differ
     }  # fmt: skip
     assert report.switched and report.identical, dump or [
