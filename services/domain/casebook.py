@@ -172,7 +172,11 @@ def _decide(
         raise _conflict(
             event,
             f"case {p.case_reference} belongs to council {existing.council}, not {council}: "
-            f"a correction cannot move a case to another council",
+            + (
+                "a case reference is unique across councils"
+                if recorded
+                else "a correction cannot move a case to another council"
+            ),
         )
     live = existing is not None and not existing.withdrawn
     if recorded and live:

@@ -192,8 +192,12 @@ def context_free(rng: random.Random, councils: Sequence[str], n: int) -> Iterato
         name = names[i] if i < len(names) else rng.choice(names)
         if i % 10 == 9:
             code = f"ZZ{rng.randrange(100, 999)}"
-            # Not refused: parked until the council is registered (never, here).
-            yield Bad("unknown council (parked)", code.encode(), _json(m.decision(code)), PARKED)
+            # Not refused: parked until the council is registered (never, here). Its own case
+            # reference: parked cases stand, so a reference drawn again for another council
+            # on the same partition would be a conflict.
+            event = m.decision(code)  # (no other draw of rng: the stream stays the same)
+            event["data"]["case_reference"] = f"ZZ {event['event_id']}"
+            yield Bad("unknown council (parked)", code.encode(), _json(event), PARKED)
             continue
         if name == "not JSON: nested 30,000 deep" and i >= len(names) and rng.random() < 0.9:
             name = "not JSON: plain text"  # a few of these are enough
