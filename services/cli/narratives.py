@@ -138,8 +138,8 @@ def set_(
 ) -> None:
     """Register a document as the year's next narrative version.
 
-    Letters made after this (a close, a re-issue naming the version, a proof) print it; letters
-    already made keep the version they were made from.
+    Letters made after this (a close, a re-issue naming it, a proof) print it; letters already
+    made keep the version they were made from.
 
       annual-review letters narrative set 2026 narrative-2026.md --by "J Smith"
     """
