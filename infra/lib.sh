@@ -142,3 +142,47 @@ secret() {
   [[ -s $f ]] || die "missing secret $f (run \`make setup\`)"
   tr -d '\n' <"$f"
 }
+
+# java_bin: the java to run (JAVA_HOME first), or die saying what to install.
+java_bin() {
+  if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then echo "$JAVA_HOME/bin/java"
+  elif command -v java >/dev/null; then command -v java
+  else die "java not found: install a Java 17+ runtime (Debian: apt-get install -y openjdk-17-jre-headless)"
+  fi
+}
+
+# maven_jars_current POM DIR JAR_GLOB: true when DIR holds the jars of POM as it is now
+# (DIR.stamp records the pom's sha256) and one matching JAR_GLOB is among them.
+maven_jars_current() {
+  local pom=$1 dir=$2 glob=$3
+  [[ -f $dir.stamp && $(cat "$dir.stamp") == "$(sha256sum "$pom" | cut -d' ' -f1)" ]] \
+    && compgen -G "$dir/$glob" >/dev/null
+}
+
+# maven_jars POM DIR JAR_GLOB WHAT: fetch the runtime jars of POM into DIR (from Maven Central,
+# through ~/.m2) unless they are current; WHAT names them in the messages.
+maven_jars() {
+  local pom=$1 dir=$2 glob=$3 what=$4 t0 tmp log
+  if maven_jars_current "$pom" "$dir" "$glob"; then
+    say "$what jars are current ($(find "$dir" -name '*.jar' | wc -l) jars in ${dir#"$AR_ROOT/"})"
+    return 0
+  fi
+  command -v mvn >/dev/null || die "mvn not found: install Maven (Debian: apt-get install -y maven)"
+  java_bin >/dev/null
+  t0=$(date +%s)
+  say "fetching $what jars with Maven (pom sha256 changed or jars missing)"
+  mkdir -p "$(dirname "$dir")"
+  tmp="$dir.new"
+  log="$(dirname "$dir")/mvn.log"
+  rm -rf "$tmp"
+  if ! mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
+      -DoutputDirectory="$tmp" -DincludeScope=runtime >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    die "mvn dependency:copy-dependencies failed (network? ~/.m2 settings?); log: ${log#"$AR_ROOT/"}"
+  fi
+  compgen -G "$tmp/$glob" >/dev/null || die "Maven finished but no $glob arrived"
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
+  sha256sum "$pom" | cut -d' ' -f1 >"$dir.stamp"
+  say "fetched $(find "$dir" -name '*.jar' | wc -l) jars in $(elapsed "$t0")"
+}

@@ -20,7 +20,6 @@ HERE="$AR_ROOT/infra/kafka"
 POM="$HERE/pom.xml"
 HOME_DIR="$AR_LOCAL/kafka"
 LIBS="$HOME_DIR/libs"
-STAMP="$HOME_DIR/libs.stamp"
 DATA="$HOME_DIR/data"
 LOGS="$HOME_DIR/logs"
 PROPS="$HOME_DIR/server.properties"
@@ -35,43 +34,9 @@ SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-$((PORT + 2))}"
 SSL_PORT="${KAFKA_SSL_PORT:-$((PORT + 3))}"
 TLS_DIR="$HOME_DIR/tls"
 
-pom_sum() { sha256sum "$POM" | cut -d' ' -f1; }
+libs_current() { maven_jars_current "$POM" "$LIBS" 'kafka_2.13-*.jar'; }
 
-libs_current() {
-  [[ -f $STAMP && $(cat "$STAMP") == "$(pom_sum)" ]] && compgen -G "$LIBS/kafka_2.13-*.jar" >/dev/null
-}
-
-java_bin() {
-  if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then echo "$JAVA_HOME/bin/java"
-  elif command -v java >/dev/null; then command -v java
-  else die "java not found: install a Java 17+ runtime (Debian: apt-get install -y openjdk-17-jre-headless)"
-  fi
-}
-
-cmd_setup() {
-  if libs_current; then
-    say "broker jars are current ($(find "$LIBS" -name '*.jar' | wc -l) jars in .local/kafka/libs)"
-    return 0
-  fi
-  command -v mvn >/dev/null || die "mvn not found: install Maven (Debian: apt-get install -y maven)"
-  java_bin >/dev/null
-  local t0 tmp
-  t0=$(date +%s)
-  say "fetching Kafka jars with Maven (pom sha256 changed or jars missing)"
-  mkdir -p "$HOME_DIR"
-  tmp="$HOME_DIR/libs.new"
-  rm -rf "$tmp"
-  if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
-      -DoutputDirectory="$tmp" -DincludeScope=runtime >"$HOME_DIR/mvn.log" 2>&1; then
-    tail -n 40 "$HOME_DIR/mvn.log" >&2
-    die "mvn dependency:copy-dependencies failed (network? ~/.m2 settings?); log: .local/kafka/mvn.log"
-  fi
-  compgen -G "$tmp/kafka_2.13-*.jar" >/dev/null || die "Maven finished but no kafka_2.13 jar arrived"
-  rm -rf "$LIBS"
-  mv "$tmp" "$LIBS"
-  pom_sum >"$STAMP"
-  say "fetched $(find "$LIBS" -name '*.jar' | wc -l) jars in $(elapsed "$t0")"
-}
+cmd_setup() { maven_jars "$POM" "$LIBS" 'kafka_2.13-*.jar' broker; }
 
 running_pid() {
   local pid
