@@ -1,0 +1,64 @@
+"""README's "Layout" is a true map of the code, in both directions.
+
+Every Python package (a folder with ``__init__.py``) under contracts/, services/, tools/ and
+bench/ is named in the map by its path, and every path the map names exists, so a new
+package without a line fails here, and so does a line left behind by a move.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+PACKAGE_ROOTS = ("contracts", "services", "tools", "bench")
+# A path in the map: a top-level folder of the repository, then folders or a file.
+MAPPED_PATH = re.compile(r"(?<![\w/.-])((?:contracts|services|tools|bench|tests|infra|docs)/[\w./-]*)")
+
+
+def layout_block(readme: str) -> str:
+    """The fenced block under the ``## Layout`` heading."""
+    section = readme.split("\n## Layout\n", 1)
+    assert len(section) == 2, "README.md has no '## Layout' section"
+    fence = re.search(r"```\n(.*?)\n```", section[1], re.DOTALL)
+    assert fence is not None, "README.md's Layout section has no fenced map"
+    return fence.group(1)
+
+
+def mapped_paths(block: str) -> set[str]:
+    return {m.rstrip(".") for m in MAPPED_PATH.findall(block)}
+
+
+def packages() -> set[str]:
+    found = set()
+    for top in PACKAGE_ROOTS:
+        for init in (ROOT / top).rglob("__init__.py"):
+            folder = init.parent.relative_to(ROOT)
+            if any(part.startswith(".") or part == "__pycache__" for part in folder.parts):
+                continue
+            found.add(f"{folder.as_posix()}/")
+    return found
+
+
+def test_every_package_is_named_in_the_readme_map() -> None:
+    named = mapped_paths(layout_block(README.read_text(encoding="utf-8")))
+    missing = sorted(packages() - named)
+    assert not missing, f"packages missing from README.md's Layout: {missing}"
+
+
+def test_every_path_the_readme_map_names_exists() -> None:
+    named = mapped_paths(layout_block(README.read_text(encoding="utf-8")))
+    assert len(named) >= len(PACKAGE_ROOTS), f"the map names too little: {sorted(named)}"
+    stale = sorted(p for p in named if not (ROOT / p).exists())
+    assert not stale, f"README.md's Layout names paths that do not exist: {stale}"
+
+
+def test_the_map_reader_finds_paths_and_ignores_prose() -> None:
+    # The checks above are only as good as the reader: a package line and a path inside a
+    # description are found, words that merely contain a slash are not.
+    block = (
+        "services/web/      the site (content/), see docs/web.md\n"
+        "tools/docgen/      `python -m tools.docgen`: and/or"
+    )
+    assert mapped_paths(block) == {"services/web/", "docs/web.md", "tools/docgen/"}
