@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 PACKAGE_ROOTS = ("contracts", "services", "tools", "bench")
 # A path in the map: a top-level folder of the repository, then folders or a file.
-MAPPED_PATH = re.compile(r"(?<![\w/.-])((?:contracts|services|tools|bench|tests|infra|docs)/[\w./-]*)")
+MAPPED_PATH = re.compile(
+    r"(?<![\w/.-])((?:contracts|services|tools|bench|tests|infra|docs)/[\w./-]*)"
+)
 
 
 def layout_block(readme: str) -> str:
