@@ -1,8 +1,10 @@
-"""README's "Layout" is a true map of the code, in both directions.
+"""README's "Layout" is a true map of the code, in both directions; so are docs/domain.md's
+links to the tests and the code's citations of it.
 
 Every Python package (a folder with ``__init__.py``) under contracts/, services/, tools/ and
 bench/ is named in the map by its path, and every path the map names exists, so a new
-package without a line fails here, and so does a line left behind by a move.
+package without a line fails here, and so does a line left behind by a move. Every test
+docs/domain.md names exists, and every "docs/domain.md §N" in the repository is a section.
 """
 
 from __future__ import annotations
@@ -80,3 +82,56 @@ def test_a_sub_package_is_named_only_by_its_own_path() -> None:
     assert is_named("services/letters/", named)
     assert not is_named("services/letters/templates/", named)
     assert not is_named("tools/", named)
+
+
+# --- docs/domain.md: the tests it names and the sections code cites ----------------------
+
+DOMAIN = ROOT / "docs" / "domain.md"
+TEST_REFERENCE = re.compile(r"`(tests/[\w/]+\.py)?::(test_\w+)`")
+SECTION_CITATION = re.compile(r"docs/domain\.md\s+§(\d+)")
+
+
+def named_tests(text: str) -> list[tuple[str, str]]:
+    """(file, test) of every ``tests/x.py::test_y`` in ``text``; a bare ``::test_y`` is of
+    the file named last before it."""
+    found, current = [], ""
+    for match in TEST_REFERENCE.finditer(text):
+        current = match.group(1) or current
+        found.append((current, match.group(2)))
+    return found
+
+
+def test_every_test_the_domain_rules_name_exists() -> None:
+    named = named_tests(DOMAIN.read_text(encoding="utf-8"))
+    assert len(named) > 50, "docs/domain.md names fewer tests than it should"
+    missing = [
+        f"{path}::{name}"
+        for path, name in named
+        if not path
+        or not (ROOT / path).is_file()
+        or not re.search(rf"def {name}\(", (ROOT / path).read_text(encoding="utf-8"))
+    ]
+    assert not missing, f"docs/domain.md names tests that do not exist: {missing}"
+
+
+def test_every_section_the_code_cites_is_in_the_domain_rules() -> None:
+    sections = set(re.findall(r"^## §(\d+) ", DOMAIN.read_text(encoding="utf-8"), re.M))
+    cited: dict[str, set[str]] = {}
+    for top in (*PACKAGE_ROOTS, "tests", "docs"):
+        for path in (ROOT / top).rglob("*"):
+            if path.suffix not in {".py", ".md", ".j2", ".sql", ".json"} or not path.is_file():
+                continue
+            for number in SECTION_CITATION.findall(path.read_text(encoding="utf-8")):
+                cited.setdefault(number, set()).add(path.relative_to(ROOT).as_posix())
+    assert cited, "nothing cites docs/domain.md: the reader is broken"
+    unknown = {n: sorted(files) for n, files in cited.items() if n not in sections}
+    assert not unknown, f"citations of docs/domain.md sections that do not exist: {unknown}"
+
+
+def test_a_bare_test_name_belongs_to_the_file_named_before_it() -> None:
+    text = "`tests/unit/a.py::test_one`, `::test_two`; `tests/e2e/b.py::test_three`"
+    assert named_tests(text) == [
+        ("tests/unit/a.py", "test_one"),
+        ("tests/unit/a.py", "test_two"),
+        ("tests/e2e/b.py", "test_three"),
+    ]
