@@ -170,6 +170,18 @@ cmd_test() {
   return $rc
 }
 
+# The unit tests alone: only the virtualenv is needed (no Debian packages, jars or servers),
+# so a developer gets the verdict of tests/unit in seconds.
+cmd_test_unit() {
+  local t0 rc=0
+  t0=$(date +%s)
+  setup_venv
+  (cd "$AR_ROOT" && "$(venv_python)" -m pytest -p no:cacheprovider tests/unit "$@") || rc=$?
+  (( rc == 5 )) && warn "pytest collected no tests: that is a failure"
+  say "unit tests finished in $(elapsed "$t0") with exit code $rc"
+  return $rc
+}
+
 cmd_clean() {
   local base
   cmd_down
@@ -188,11 +200,12 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   test) shift; cmd_test "$@" ;;
+  test-unit) shift; cmd_test_unit "$@" ;;
   clean) cmd_clean ;;
   exec) shift; cd "$AR_ROOT" && exec "$@" ;;
   secrets)
     ensure_secrets
     compose_secrets
     say "passwords in ${AR_SECRETS#"$AR_ROOT/"}/, copies for docker-compose.yml in .local/compose-secrets/ (docs/security.md)" ;;
-  *) echo "usage: $0 setup|up|down|status|test [pytest args]|clean|exec CMD [ARGS]|secrets" >&2; exit 2 ;;
+  *) echo "usage: $0 setup|up|down|status|test [pytest args]|test-unit [pytest args]|clean|exec CMD [ARGS]|secrets" >&2; exit 2 ;;
 esac
