@@ -85,8 +85,7 @@ def verdict(report: Report | None, *, unavailable: str = "fail") -> tuple[int, l
             lines = [
                 f"{len(report.not_audited)} of "
                 f"{len(report.not_audited) + len(report.audited)} locked distributions could "
-                "not be audited, e.g. "
-                + next(iter(report.not_audited.values()), "")
+                "not be audited, e.g. " + next(iter(report.not_audited.values()), "")
             ]
         if unavailable == "warn":
             lines.append(
@@ -108,7 +107,7 @@ def run_pip_audit(lock: Path) -> Report | None:
         # --disable-pip with a fully hashed lock: pip-audit reads the pins as they are, with no
         # virtualenv and no resolution. Exit status 1 means findings or a failure; the report
         # (or its absence) tells which.
-        subprocess.run(
+        ran = subprocess.run(
             [
                 str(PIP_AUDIT),
                 "--requirement",
@@ -124,18 +123,20 @@ def run_pip_audit(lock: Path) -> Report | None:
                 *ignored,
             ],
             check=False,
-            # Its stdout is one summary line, which says "No known vulnerabilities found" even
-            # when it audited nothing; the verdict below is the one to read.
-            stdout=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
         )
+        # Its summary says "No known vulnerabilities found" even when it audited nothing: only
+        # its errors are passed on, and the verdict below is the one to read.
+        for line in (ran.stdout + ran.stderr).splitlines():
+            if line.strip() and "No known vulnerabilities found" not in line:
+                print(line, file=sys.stderr)
         return parse(out.read_text()) if out.is_file() and out.stat().st_size else None
 
 
 def main(argv: list[str]) -> int:
     lock = Path(argv[0]) if argv else DEFAULT_LOCK
-    code, lines = verdict(
-        run_pip_audit(lock), unavailable=os.environ.get(UNAVAILABLE_ENV, "fail")
-    )
+    code, lines = verdict(run_pip_audit(lock), unavailable=os.environ.get(UNAVAILABLE_ENV, "fail"))
     for line in lines:
         print(f"[audit] {line}", file=sys.stderr)
     return code

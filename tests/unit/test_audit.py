@@ -58,9 +58,7 @@ def test_a_vulnerability_fails_with_its_fix_even_when_unavailability_is_tolerate
 
 def test_a_distribution_that_could_not_be_audited_fails_unless_told_to_warn() -> None:
     report = parse(json.dumps(UNREACHABLE))
-    assert report.not_audited == {
-        "jinja2": "Dependency not found on PyPI and could not be audited"
-    }
+    assert report.not_audited == {"jinja2": "Dependency not found on PyPI and could not be audited"}
     code, lines = verdict(report)
     assert code == 1
     assert "1 of 2 locked distributions could not be audited" in lines[0]
