@@ -29,7 +29,7 @@ from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import LetterState, Transition
 from services.letters import metrics, outbox
 from services.letters.config import LettersSettings
-from services.letters.email import build_email
+from services.letters.email import UnbuildableEmail, build_email
 from services.letters.faults import crash_point
 from services.letters.render import PERMANENT_RENDER_ERRORS, digests, render_letter, warm_up
 from services.platform.db import backoff_delay, is_transient
@@ -320,19 +320,31 @@ class Dispatcher:
         stored = await self._in_outbox("read the rendered letter", row, fetch)
         assert stored is not None
         letter = row.inputs.letter(row.version)
-        message = build_email(
-            letter,
-            stored["text_body"],
-            stored["html_body"],
-            bytes(stored["pdf"]),
-            sender=self.ls.sender,
-            reply_to=self.ls.reply_to,
-            # The council's own copies (its leader, the scrutiny chair: the register), then
-            # the service-wide ones.
-            cc=[*row.inputs.copy_recipients, *self.ls.cc],
-            bcc=self.ls.bcc,
-            message_id_domain=self.ls.message_id_domain,
-        )
+        try:
+            message = build_email(
+                letter,
+                stored["text_body"],
+                stored["html_body"],
+                bytes(stored["pdf"]),
+                sender=self.ls.sender,
+                reply_to=self.ls.reply_to,
+                # The council's own copies (its leader, the scrutiny chair: the register),
+                # then the service-wide ones.
+                cc=[*row.inputs.copy_recipients, *self.ls.cc],
+                bcc=self.ls.bcc,
+                message_id_domain=self.ls.message_id_domain,
+            )
+        except UnbuildableEmail as exc:
+            # A header the email package refuses (a line break in a name, say: the contract
+            # refuses those, but a letter registered before it did may hold one). The letter
+            # is committed as `sending`: it must leave it now, as `failed` with the reason,
+            # or it would turn `uncertain` after the lease. No retry builds it differently.
+            await self._failed(
+                row,
+                f"the e-mail could not be built: {exc}",
+                permanent=True,
+            )
+            return
         crash_point("before_send")
         metrics.send_started()
         try:
