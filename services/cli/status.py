@@ -80,7 +80,8 @@ def status(
         )
     for f in letters["failed"]:
         out.print(
-            f"[red]failed[/] {f['council']} {f['financial_year']} v{f['version']}: {escape(f['reason'])}",
+            f"[red]failed[/] {f['council']} {f['financial_year']} v{f['version']}: "
+            + escape(f["reason"]),
             soft_wrap=True,
         )
 
