@@ -31,7 +31,7 @@ from services.domain.statistics import AveragingRule
 from services.platform.namespace import create_namespace, drop_namespace
 from services.platform.settings import Settings
 from services.projector.apply import apply_batch
-from services.projector.batch import BatchResult, DeadLetter, DeadLetterSink, Record, project_batch
+from services.projector.batch import BatchResult, DeadLetter, Record, project_batch
 from services.readmodel.versions import ensure_active_version
 from tests.support.casework import council, decided
 from tests.support.fakes import FakeRecord
@@ -85,7 +85,8 @@ async def test_a_record_the_database_refuses_is_dead_lettered_with_its_error_and
     poisoned = (1, 5)  # BBB's fifth decision
     tried: list[list[tuple[int, int]]] = []
 
-    async def refusing(conn: Any, schema: str, chunk: Sequence[Record], **kw: Any) -> BatchResult:
+    async def refusing(conn: Any, schema: str, records: Sequence[Record], **kw: Any) -> BatchResult:
+        chunk = records
         # The real batch step, then what PostgreSQL says of a value it cannot hold (here a
         # NUL, which the contract now refuses: any value a column refuses does the same).
         tried.append([(r.partition, r.offset) for r in chunk])
@@ -132,8 +133,9 @@ async def test_a_connection_lost_mid_batch_is_retried_and_nothing_is_dead_letter
     sizes: list[Any] = []
 
     async def losing_connection(
-        conn: Any, schema: str, chunk: Sequence[Record], **kw: Any
+        conn: Any, schema: str, records: Sequence[Record], **kw: Any
     ) -> BatchResult:
+        chunk = records
         nonlocal attempts
         attempts += 1
         sizes.append(len(chunk))

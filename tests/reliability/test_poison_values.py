@@ -122,8 +122,7 @@ async def test_a_nul_in_any_string_of_any_event_is_dead_lettered_and_nothing_sta
     figures.update(
         fault="U+0000 in every string field of every event type, and in a malformed "
         "message's type and council (bidi and zero-width there too)",
-        injection=f"{len(bad)} messages published raw in the middle of {len(items):,} valid "
-        f"events",
+        injection=f"{len(bad)} messages published raw in the middle of {len(items):,} valid events",
         times=f"{len(bad)} messages",
         poisoned_fields=len(bad),
         dead_lettered=len(dead),

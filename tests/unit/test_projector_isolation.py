@@ -18,7 +18,6 @@ from services.projector.batch import BatchResult, DeadLetterSink, Record
 from services.projector.isolation import MAX_REFUSED_PER_BATCH
 from tests.support.fakes import FakeConnection, FakePool, FakeRecord, Sleeps
 
-
 # SQLSTATE 22P05 (untranslatable_character): what PostgreSQL says of U+0000; not transient.
 Refused = asyncpg.exceptions.UntranslatableCharacterError
 
@@ -119,11 +118,13 @@ async def test_a_transient_failure_while_isolating_retries_the_same_chunk() -> N
     store, sleep = Store(bad={(1, 17)}), Sleeps()
     original = store.project
 
-    async def flaky_once(conn: Any, schema: str, chunk: Sequence[Record], **kw: Any) -> BatchResult:
+    async def flaky_once(
+        conn: Any, schema: str, records: Sequence[Record], **kw: Any
+    ) -> BatchResult:
         if len(store.tried) == 2:  # the first half, once
             store.tried.append([])
             raise ConnectionRefusedError("database restarting")
-        return await original(conn, schema, chunk, **kw)
+        return await original(conn, schema, records, **kw)
 
     result = await apply_batch(
         FakePool(FakeConnection()), BATCH, rule=AveragingRule.MEAN_OF_RATES,

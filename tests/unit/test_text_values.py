@@ -56,8 +56,11 @@ def test_a_lone_surrogate_is_refused_as_json_and_as_a_parsed_value(surrogate: st
     assert f"it contains U+{ord(surrogate):04X}" in caught.value.detail
 
 
-@pytest.mark.parametrize("name", ["Mansfield\u00a0District", "Ynys Môn", "Rhondda Cynon Taf",
-                                  "Comhairle nan Eilean Siar", "Ζάκυνθος", "St Helens (Merseyside)"])  # fmt: skip
+NAMES = ["Mansfield\u00a0District", "Ynys Môn", "Rhondda Cynon Taf", "Comhairle nan Eilean Siar",
+         "Ζάκυνθος", "St Helens (Merseyside)"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_names_in_any_script_with_ordinary_spaces_are_accepted(name: str) -> None:
     assert decode(json.dumps(registered(name=name)).encode()).data.name == name  # type: ignore[attr-defined]
 
@@ -106,7 +109,10 @@ def test_nul_in_an_envelope_field_is_a_bad_envelope_naming_it() -> None:
     event["producer"] = f"cms{NUL}"
     rejection = refused(event)
     assert rejection.reason is Reason.BAD_ENVELOPE
-    assert rejection.detail == "producer: contains U+0000 (NULL) at character 4: not allowed in any text"
+    assert (
+        rejection.detail
+        == "producer: contains U+0000 (NULL) at character 4: not allowed in any text"
+    )
 
 
 def test_nul_in_a_patterned_field_is_named_with_the_pattern_error() -> None:
