@@ -23,6 +23,7 @@ from contracts.examples import example_json, examples
 from services.simulator import simulate_year
 from tests.reliability.support import (
     applied_event_ids,
+    compare,
     dead_letter_rows,
     dead_letter_topic,
     expected_figures,
@@ -119,17 +120,22 @@ async def test_a_nul_in_any_string_of_any_event_is_dead_lettered_and_nothing_sta
     wrong = {b[0]: (b[3], dead.get(p)) for p, b in at.items() if dead.get(p) != b[3]}
     actual, expected = await stack.stats(), expected_figures(items)
     applied = await applied_event_ids(stack)
+    lost_counts, double_counted = compare(actual, expected)
     figures.update(
         fault="U+0000 in every string field of every event type, and in a malformed "
         "message's type and council (bidi and zero-width there too)",
         injection=f"{len(bad)} messages published raw in the middle of {len(items):,} valid events",
         times=f"{len(bad)} messages",
+        events_published=len(items) + len(bad),
         poisoned_fields=len(bad),
         dead_lettered=len(dead),
         dead_letter_topic_messages=len(on_topic),
         wrong_reason=len(wrong),
         seconds_to_lag_zero_after_the_last_publish=round(caught_up, 1),
         applied=len(applied),
+        lost_events=len({e.event_id for e in items} - applied),
+        lost_counts=lost_counts,
+        double_counted=double_counted,
         figures_equal_oracle=actual == expected,
         projector_alive_at_end=projector.alive(),
     )
