@@ -24,12 +24,13 @@ import aiosmtplib
 import asyncpg
 import structlog
 
+from contracts.values import escape_unsafe
 from services.domain import letter_lifecycle as lifecycle
 from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import LetterState, Transition
 from services.letters import metrics, outbox
 from services.letters.config import LettersSettings
-from services.letters.email import UnbuildableEmail, build_email
+from services.letters.email import build_email
 from services.letters.faults import crash_point
 from services.letters.render import PERMANENT_RENDER_ERRORS, digests, render_letter, warm_up
 from services.platform.db import backoff_delay, is_transient
@@ -319,8 +320,9 @@ class Dispatcher:
 
         stored = await self._in_outbox("read the rendered letter", row, fetch)
         assert stored is not None
-        letter = row.inputs.letter(row.version)
         try:
+            # Inside: the addressee as stored is checked again by the contract's rules.
+            letter = row.inputs.letter(row.version)
             message = build_email(
                 letter,
                 stored["text_body"],
@@ -334,14 +336,14 @@ class Dispatcher:
                 bcc=self.ls.bcc,
                 message_id_domain=self.ls.message_id_domain,
             )
-        except UnbuildableEmail as exc:
+        except ValueError as exc:  # UnbuildableEmail, or an addressee the contract refuses
             # A header the email package refuses (a line break in a name, say: the contract
             # refuses those, but a letter registered before it did may hold one). The letter
             # is committed as `sending`: it must leave it now, as `failed` with the reason,
             # or it would turn `uncertain` after the lease. No retry builds it differently.
             await self._failed(
                 row,
-                f"the e-mail could not be built: {exc}",
+                f"the e-mail could not be built: {escape_unsafe(str(exc))[:500]}",
                 permanent=True,
             )
             return
