@@ -232,21 +232,27 @@ def _shared_types_section() -> list[str]:
         *table(
             ("where", "refused"),
             [
-                ["any string (envelope and payload, every type)",
-                 "U+0000 (PostgreSQL cannot store it in `text` or `jsonb`); lone surrogates "
-                 "U+D800-U+DFFF (not UTF-8; JSON that holds one is `not_json`)"],
-                ["names and single lines: every `Name` and `ShortText` (council and person "
-                 "names, job titles, salutations, roles, signatory titles, the producer, "
-                 "message ids) and e-mail addresses",
-                 "control characters C0 U+0001-U+001F (tab, CR and LF included: they reach "
-                 "e-mail headers), DEL U+007F and C1 U+0080-U+009F; bidirectional controls "
-                 "U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C; zero-width "
-                 "U+200B-U+200D, U+2060, U+FEFF (they make one council's name look like "
-                 "another's)"],
-                ["multi-line text: `reason`, `note`, a narrative's `markdown`",
-                 "control characters except tab, CR and LF"],
+                [
+                    "any string (envelope and payload, every type)",
+                    "U+0000 (PostgreSQL cannot store it in `text` or `jsonb`); lone surrogates "
+                    "U+D800-U+DFFF (not UTF-8; JSON that holds one is `not_json`)",
+                ],
+                [
+                    "names and single lines: every `Name` and `ShortText` (council and person "
+                    "names, job titles, salutations, roles, signatory titles, the producer, "
+                    "message ids) and e-mail addresses",
+                    "control characters C0 U+0001-U+001F (tab, CR and LF included: they reach "
+                    "e-mail headers), DEL U+007F and C1 U+0080-U+009F; bidirectional controls "
+                    "U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C; zero-width "
+                    "U+200B-U+200D, U+2060, U+FEFF (they make one council's name look like "
+                    "another's)",
+                ],
+                [
+                    "multi-line text: `reason`, `note`, a narrative's `markdown`",
+                    "control characters except tab, CR and LF",
+                ],
             ],
-        ),  # fmt: skip
+        ),
         "",
         "Codes and references (`council`, `case_reference`, hashes) have patterns that "
         "already allow none of these. Names in any script, and non-breaking spaces, are "
