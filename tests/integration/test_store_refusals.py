@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -30,9 +31,11 @@ from contracts.examples import example_json, examples
 from services.domain.statistics import AveragingRule
 from services.platform.namespace import create_namespace, drop_namespace
 from services.platform.settings import Settings
+from services.projector import rebuild
 from services.projector.apply import apply_batch
 from services.projector.batch import BatchResult, DeadLetter, Record, project_batch
-from services.readmodel.versions import ensure_active_version
+from services.projector.config import ProjectorSettings
+from services.readmodel.versions import create_version, ensure_active_version, schema_of
 from tests.support.casework import council, decided
 from tests.support.fakes import FakeRecord
 from tests.support.stack import Stack
@@ -52,7 +55,17 @@ async def pool(stack: Stack) -> AsyncIterator[asyncpg.Pool]:
         await p.close()
 
 
+@functools.cache
+def _casework() -> tuple[FakeRecord, ...]:
+    return tuple(casework_records())
+
+
 def casework() -> list[FakeRecord]:
+    """The same records every time (a replay reads the same log)."""
+    return list(_casework())
+
+
+def casework_records() -> list[FakeRecord]:
     """Two councils, one per partition, and eight decisions each, in log order."""
     records = []
     for partition, code in ((0, "AAA"), (1, "BBB")):
@@ -65,6 +78,26 @@ def casework() -> list[FakeRecord]:
         ]
     # As Kafka hands a batch over: partitions interleaved.
     return sorted(records, key=lambda r: (r.offset, r.partition))
+
+
+POISONED = (1, 5)  # BBB's fifth decision
+
+
+def refusing_step(tried: list[list[tuple[int, int]]]) -> Any:
+    """The real batch step, then what PostgreSQL says of a value it cannot hold, for any
+    chunk holding the POISONED record (here a NUL, which the contract now refuses: any value
+    a column refuses does the same)."""
+
+    async def refusing(conn: Any, schema: str, records: Sequence[Record], **kw: Any) -> BatchResult:
+        tried.append([(r.partition, r.offset) for r in records])
+        # One transaction with the batch step's (the rebuild calls it outside one).
+        async with conn.transaction():
+            result = await project_batch(conn, schema, records, **kw)
+            if any((r.partition, r.offset) == POISONED for r in records):
+                await conn.execute("SELECT $1::text", "refused\x00")
+        return result
+
+    return refusing
 
 
 async def upheld(conn: asyncpg.Connection) -> dict[str, int]:
@@ -82,18 +115,9 @@ async def positions(conn: asyncpg.Connection) -> dict[int, int]:
 async def test_a_record_the_database_refuses_is_dead_lettered_with_its_error_and_the_rest_applied(
     pool: asyncpg.Pool,
 ) -> None:
-    poisoned = (1, 5)  # BBB's fifth decision
+    poisoned = POISONED
     tried: list[list[tuple[int, int]]] = []
-
-    async def refusing(conn: Any, schema: str, records: Sequence[Record], **kw: Any) -> BatchResult:
-        chunk = records
-        # The real batch step, then what PostgreSQL says of a value it cannot hold (here a
-        # NUL, which the contract now refuses: any value a column refuses does the same).
-        tried.append([(r.partition, r.offset) for r in chunk])
-        result = await project_batch(conn, schema, chunk, **kw)
-        if any((r.partition, r.offset) == poisoned for r in chunk):
-            await conn.execute("SELECT $1::text", "refused\x00")
-        return result
+    refusing = refusing_step(tried)
 
     published: list[DeadLetter] = []
 
@@ -123,6 +147,30 @@ async def test_a_record_the_database_refuses_is_dead_lettered_with_its_error_and
         assert await positions(conn) == {0: 9, 1: 9}  # past the refused record
     assert [(d.record.partition, d.record.offset) for d in published] == [poisoned]
     assert len(tried[0]) == 18 and tried.count([poisoned]) == 2  # whole, halves, twice alone
+
+
+async def test_the_rebuild_reaches_the_same_store_refused_dead_letter_in_other_batches(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tried: list[list[tuple[int, int]]] = []
+    await apply_batch(
+        pool, casework(), rule=AveragingRule.MEAN_OF_RATES, dead_letter_sink=None,
+        stopping=lambda: False, project=refusing_step(tried),
+    )  # fmt: skip
+    # The rebuild's batch step (rebuild._project), with the same refusal, in other batches.
+    monkeypatch.setattr(rebuild, "project_batch", refusing_step(tried))
+    in_order = sorted(casework(), key=lambda r: (r.partition, r.offset))
+    async with pool.acquire() as conn:
+        schema = schema_of(await create_version(conn, "building"))
+        for chunk in (in_order[:5], in_order[5:12], in_order[12:]):
+            await rebuild._project(conn, schema, chunk, ProjectorSettings())
+        dead = 'SELECT partition, "offset", reason, detail, event_id FROM {}.dead_letters'
+        live = await conn.fetch(dead.format("readmodel"))
+        rebuilt = await conn.fetch(dead.format(schema))
+        stats = "SELECT council, upheld FROM {}.council_year_stats ORDER BY council"
+        assert [dict(r) for r in rebuilt] == [dict(r) for r in live]
+        assert len(live) == 1 and live[0]["reason"] == "store_refused"
+        assert await conn.fetch(stats.format(schema)) == await conn.fetch(stats.format("readmodel"))
 
 
 async def test_a_connection_lost_mid_batch_is_retried_and_nothing_is_dead_lettered(
