@@ -24,6 +24,7 @@ import aiosmtplib
 import asyncpg
 import structlog
 
+from contracts.values import escape_unsafe
 from services.domain import letter_lifecycle as lifecycle
 from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import LetterState, Transition
@@ -319,20 +320,33 @@ class Dispatcher:
 
         stored = await self._in_outbox("read the rendered letter", row, fetch)
         assert stored is not None
-        letter = row.inputs.letter(row.version)
-        message = build_email(
-            letter,
-            stored["text_body"],
-            stored["html_body"],
-            bytes(stored["pdf"]),
-            sender=self.ls.sender,
-            reply_to=self.ls.reply_to,
-            # The council's own copies (its leader, the scrutiny chair: the register), then
-            # the service-wide ones.
-            cc=[*row.inputs.copy_recipients, *self.ls.cc],
-            bcc=self.ls.bcc,
-            message_id_domain=self.ls.message_id_domain,
-        )
+        try:
+            # Inside: the addressee as stored is checked again by the contract's rules.
+            letter = row.inputs.letter(row.version)
+            message = build_email(
+                letter,
+                stored["text_body"],
+                stored["html_body"],
+                bytes(stored["pdf"]),
+                sender=self.ls.sender,
+                reply_to=self.ls.reply_to,
+                # The council's own copies (its leader, the scrutiny chair: the register),
+                # then the service-wide ones.
+                cc=[*row.inputs.copy_recipients, *self.ls.cc],
+                bcc=self.ls.bcc,
+                message_id_domain=self.ls.message_id_domain,
+            )
+        except ValueError as exc:  # UnbuildableEmail, or an addressee the contract refuses
+            # A header the email package refuses (a line break in a name, say: the contract
+            # refuses those, but a letter registered before it did may hold one). The letter
+            # is committed as `sending`: it must leave it now, as `failed` with the reason,
+            # or it would turn `uncertain` after the lease. No retry builds it differently.
+            await self._failed(
+                row,
+                f"the e-mail could not be built: {escape_unsafe(str(exc))[:500]}",
+                permanent=True,
+            )
+            return
         crash_point("before_send")
         metrics.send_started()
         try:

@@ -41,6 +41,14 @@ def is_transient(exc: BaseException) -> bool:
     """True for errors where the same operation may succeed on a later attempt."""
     if isinstance(exc, asyncpg.PostgresError):
         return getattr(exc, "sqlstate", None) in TRANSIENT_SQLSTATES
+    if isinstance(exc, asyncpg.InterfaceError):
+        # A connection lost mid-transaction: leaving the transaction raises "the underlying
+        # connection is closed" over the error that closed it (or, when the loss races a
+        # query, over an asyncpg InternalClientError): the connection is gone, not the data
+        # at fault.
+        if "connection is closed" in str(exc) or "connection was closed" in str(exc):
+            return True
+        return exc.__context__ is not None and is_transient(exc.__context__)
     # Connection refused or reset, timeouts (TimeoutError is an OSError).
     return isinstance(exc, OSError)
 
