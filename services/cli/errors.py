@@ -16,18 +16,20 @@ typer prints without local variables (``pretty_exceptions_show_locals=False``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
 from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from contracts.codec import RejectedMessage, describe
 from services.cli.common import ExitCode, fail
 
-log = structlog.get_logger(__name__)
+# The standard library's logger: silent until configure_logging has run (structlog's default
+# would print the traceback on stdout when AR_LOG_LEVEL was refused).
+log = logging.getLogger(__name__)
 _ARGS = "annual_review.args"
 
 
@@ -93,4 +95,3 @@ class RefusingGroup(TyperGroup):
             log.debug("command refused its input", exc_info=True)
             args: Sequence[str] = ctx.meta.get(_ARGS, ())
             fail(refusal.message, hint=refusal.hint, code=refusal.code, as_json="--json" in args)
-
