@@ -69,7 +69,7 @@ def read_document(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        fail(f"{path}: no such file", code=ExitCode.INVALID_INPUT)
+        fail(f"{path}: no such file", hint="give the path of the narrative document")
     except UnicodeDecodeError:
         fail(
             f"{path} is not UTF-8 text",
