@@ -11,15 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from contracts.financial_year import FinancialYear
+from services.platform.settings import Settings
 from services.publication import queries
 from services.publication.queries import Published
 from services.web import site as site_module
 from services.web.app import create_app
 from services.web.config import WebSettings
 from services.web.content import load_content
-
-letter_version = None  # type: ignore
-from services.platform.settings import Settings
+from services.web.pages import letter_version
 from services.web.site import Site
 from tests.unit.test_web_catalogue import PUBLISHED
 
