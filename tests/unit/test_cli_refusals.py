@@ -275,3 +275,18 @@ def test_the_root_group_turns_each_kind_of_bad_input_into_a_message(
 def test_a_bug_is_not_disguised_as_bad_input() -> None:
     result = runner.invoke(probe, ["bug"])
     assert isinstance(result.exception, RuntimeError)
+
+
+def test_narrative_check_refuses_link_definitions_only_and_placeholders_in_addresses(
+    files: Path,
+) -> None:
+    (files / "references.md").write_text("[site]: https://www.lgo.org.uk\n", encoding="utf-8")
+    (files / "address.md").write_text(
+        "See [us](https://www.lgo.org.uk/{council_name}).\n", encoding="utf-8"
+    )
+    nothing = invoke(("letters", "narrative", "check", "FILE/references.md"), {}, files)
+    assert nothing.exit_code == REFUSED
+    assert "references.md:1: the document prints nothing" in nothing.output
+    address = invoke(("letters", "narrative", "check", "FILE/address.md"), {}, files)
+    assert address.exit_code == REFUSED
+    assert "address.md:1: placeholders cannot be used in a link's address" in address.output
