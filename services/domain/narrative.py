@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import unquote
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -225,8 +224,18 @@ def _check_link(href: str, title: str, line: int, problems: list[Problem]) -> No
         problems.append(
             Problem(line, f"the link to {href!r} must start with https://, http:// or mailto:")
         )
-    elif any(_is_mark(ch) for ch in unquote(href) + title):
+    elif any(_is_mark(ch) for ch in _percent_decoded(href) + title):
         problems.append(Problem(line, "placeholders cannot be used in a link's address or title"))
+
+
+_PERCENT_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+
+
+def _percent_decoded(href: str) -> str:
+    """``%EE%80%80`` -> U+E000 (urllib is not for the pure core: it is a network package)."""
+    return _PERCENT_ESCAPES.sub(
+        lambda m: bytes.fromhex(m.group(0).replace("%", "")).decode("utf-8", "replace"), href
+    )
 
 
 def _check_references(references: Mapping[str, Any], problems: list[Problem]) -> None:

@@ -57,7 +57,7 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 @pytest.fixture
 def client(asked: list[int]) -> Iterator[TestClient]:
     app = create_app(Settings(), WebSettings())
-    app.state.site = Site(NoPool(), load_content(), refresh_s=3600)  # type: ignore[arg-type]
+    app.state.site = Site(NoPool(), load_content(), refresh_s=3600)
     # Not entered as a context manager: no lifespan, so no database pool is made.
     yield TestClient(app, raise_server_exceptions=False)
 
