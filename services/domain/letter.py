@@ -97,8 +97,8 @@ def format_for(letter_year: int, registered: LetterFormat | None = None) -> Lett
     the built-in one; refuses a year nobody has defined (no fallback: a 2027 letter printed
     in some older format could be wrong), and a year there are no letters for at all."""
     if not FIRST_LETTER_YEAR <= letter_year <= LAST_LETTER_YEAR:
-        # Checked before the format: no format makes a 2019 letter (the brief's example of
-        # `narrative set 2018-19 FILE --format 2020` used to pass here and fail in the event).
+        # Checked before the format: no format makes a 2019 letter (`letters narrative set
+        # 2018-19 FILE --format 2020` used to pass here and fail in the event's validation).
         first = FinancialYear(FIRST_LETTER_YEAR - 1)
         raise UnsupportedLetterYear(
             f"there are no Annual Review letters for {letter_year}: the letter years are "

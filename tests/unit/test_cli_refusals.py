@@ -190,7 +190,7 @@ def test_a_contract_refusal_that_escapes_a_command_is_one_message(files: Path) -
 
 
 def test_the_installed_command_has_no_traceback_either(files: Path) -> None:
-    """The brief's example through a real process (typer's own entry, not the test runner)."""
+    """Issue 17's example through a real process (typer's own entry, not the test runner)."""
     proc = subprocess.run(
         [sys.executable, "-m", "services.cli", "letters", "narrative", "set", "2018-19",
          str(files / "narrative.md"), "--format", "2020"],
