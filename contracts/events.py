@@ -26,6 +26,8 @@ from pydantic import (
 from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
 from contracts.values import (
+    FIRST_LETTER_YEAR,
+    LAST_LETTER_YEAR,
     MAX_COPY_RECIPIENTS,
     CaseReference,
     ChiefExecutive,
@@ -394,7 +396,9 @@ class NarrativeRegistered(Payload):
     )
 
     letter_year: int = Field(
-        ge=2020, le=2100, description="The year of the letters, e.g. `2026` for 2025-26."
+        ge=FIRST_LETTER_YEAR,
+        le=LAST_LETTER_YEAR,
+        description="The year of the letters, e.g. `2026` for 2025-26.",
     )
     letter_format: LetterFormat | None = Field(
         default=None,

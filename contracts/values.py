@@ -117,6 +117,10 @@ CaseReference = Annotated[
 # the letter years 2021 to 2024; 2025 for 2025 onwards (the complaint overview).
 LetterFormat = Literal["2020", "2021", "2025"]
 LETTER_FORMATS: tuple[LetterFormat, ...] = ("2020", "2021", "2025")
+# The letter years there can be letters (and narratives) for: the first is the 2020 letter,
+# for 2019-20, the first year this system decides; the last bounds what an event may claim.
+FIRST_LETTER_YEAR = 2020
+LAST_LETTER_YEAR = 2100
 
 
 class Value(BaseModel):

@@ -13,6 +13,7 @@ from contracts.codec import describe
 from contracts.events import FinancialYearClosed
 from contracts.financial_year import FinancialYear, long_date
 from contracts.topics import FACTS
+from contracts.values import LETTER_FORMATS
 from services.cli.common import (
     ExitCode,
     fail,
@@ -24,7 +25,7 @@ from services.cli.common import (
     settings,
 )
 from services.cli.narratives import on_kafka
-from services.domain.letter import DEFAULT_FORMATS, UnsupportedLetterYear, format_for
+from services.domain.letter import UnsupportedLetterYear, format_advice, format_for
 from services.domain.narrative_book import NarrativeVersion
 from services.letters.narrative_registry import load_book
 from services.platform.kafka.publisher import Position
@@ -43,20 +44,25 @@ def letter_year_in_force(year: FinancialYear, as_json: bool) -> NarrativeVersion
     """The format and narrative the year's letters will print, or a refusal that says what
     to do: nothing is published for a year whose letters cannot be made."""
     letter_year = year.letter_year
+    try:  # a year there can be no letters for is refused before reading anything
+        format_for(letter_year, LETTER_FORMATS[-1])
+    except UnsupportedLetterYear as e:
+        fail(f"cannot close {year}: {e}", code=ExitCode.INVALID_INPUT, as_json=as_json)
     book = on_kafka(load_book(settings()))
     narrative = book.in_force(letter_year)
     if narrative is None:
+        register = f"`annual-review letters narrative set {letter_year} FILE`"
         try:
             format_for(letter_year)
             missing = "no narrative is registered"
         except UnsupportedLetterYear:
             missing = "no narrative (and so no letter format) is registered"
+            register = format_advice(letter_year).removeprefix("e.g. ")
         fail(
             f"cannot close {year}: {missing} for the {letter_year} letters; nothing was published",
             hint=f"write the year's narrative (docs/narratives.md), proof it with "
             f"`annual-review letters proof {year} --narrative FILE`, then register it with "
-            f"`annual-review letters narrative set {letter_year} FILE`"
-            + ("" if letter_year in DEFAULT_FORMATS else " --format 2025"),
+            + register,
             code=ExitCode.INVALID_INPUT,
             as_json=as_json,
         )

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
-from collections.abc import Coroutine
+import re
+from collections.abc import Callable, Coroutine
 from datetime import date
 from typing import Any, NoReturn, TypeVar
 
@@ -25,7 +26,7 @@ from rich.progress import (
 )
 
 from contracts.financial_year import FinancialYear, NotAFinancialYear
-from services.platform.settings import Settings, get_settings
+from services.platform.settings import Settings, get_settings, redact_url
 
 T = TypeVar("T")
 
@@ -70,15 +71,24 @@ def settings() -> Settings:
     try:
         return get_settings()
     except ValidationError as e:
-        problems = "; ".join(
-            f"AR_{'.'.join(str(x) for x in problem['loc']).upper()}: {problem['msg']} "
-            f"(got {problem.get('input')!r})"
-            for problem in e.errors(include_url=False)
-        )
+        problems = "; ".join(_setting_problem(problem) for problem in e.errors(include_url=False))
         fail(
             f"the configuration from the environment is invalid: {problems}",
             hint="check the AR_* environment variables (`annual-review config --help`)",
         )
+
+
+def _setting_problem(problem: Any) -> str:
+    """``AR_NAME: what is wrong (got 'value')``, in words: a pattern is explained by the
+    setting's description, and a URL's password is masked."""
+    name = ".".join(str(x) for x in problem["loc"])
+    message = problem["msg"]
+    field = Settings.model_fields.get(name)
+    if problem["type"] == "string_pattern_mismatch" and field and field.description:
+        message = f"expected {field.description}"
+    given = problem.get("input")
+    shown = redact_url(given) if isinstance(given, str) else given
+    return f"AR_{name.upper()}: {message} (got {shown!r})"
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -128,3 +138,35 @@ def parse_share(text: str) -> float:
     if not 0 <= value <= 1:
         raise typer.BadParameter(f"{text} is not a share between 0 and 1 (0.01 means 1%)")
     return value
+
+
+# A council code as the events carry it (contracts.values.CouncilCode): checked before any
+# server is asked, so that `stats man! 2019-20` says what a code is instead of "not found".
+_COUNCIL_CODE = re.compile(r"[A-Z0-9]{3,10}")
+
+
+def parse_council(text: str) -> str:
+    code = text.strip().upper()
+    if not _COUNCIL_CODE.fullmatch(code):
+        raise typer.BadParameter(
+            f"{text!r} is not a council code: 3 to 10 letters or digits, e.g. MAN"
+        )
+    return code
+
+
+def one_of(*allowed: str) -> Callable[[str], str]:
+    """A parser for an option with a fixed set of values (the message lists them)."""
+
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise typer.BadParameter(f"{text!r} is not one of {', '.join(allowed)}")
+        return text
+
+    return parse
+
+
+def parse_note(text: str) -> str:
+    """A reason kept with an operator's decision: some words, not an empty string."""
+    if not text.strip():
+        raise typer.BadParameter("give a reason in words: it is kept with the decision")
+    return text.strip()

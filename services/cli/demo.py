@@ -79,16 +79,20 @@ def demo(
     out_dir: Annotated[Path, typer.Option(help="Where the letters and logs go.")] = Path(
         "out/demo"
     ),
-    events: Annotated[int, typer.Option(help="Simulated casework events.")] = 15_000,
+    events: Annotated[int, typer.Option(min=1, help="Simulated casework events.")] = 15_000,
     seed: Annotated[int, typer.Option(help="Simulation seed.")] = 2020,
     register: Annotated[
         Path | None,
-        typer.Option(help="mySociety register CSV (default: ../shared/data, if present)."),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="mySociety register CSV (default: ../shared/data, if present).",
+        ),
     ] = None,
     keep: Annotated[
         bool, typer.Option(help="Keep the demo's database and topics afterwards.")
     ] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the letters.")] = 600.0,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for the letters.")] = 600.0,
     serve: Annotated[
         bool | None,
         typer.Option(
@@ -97,7 +101,9 @@ def demo(
             show_default=False,
         ),
     ] = None,
-    web_port: Annotated[int, typer.Option(help="Port of the web site (if free).")] = 8080,
+    web_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port of the web site (if free).")
+    ] = 8080,
 ) -> None:
     """Run a whole 2019-20 year end: councils, casework, close, letters by email.
 

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from contracts.financial_year import FinancialYear
-from services.cli.common import out, print_json, settings
+from services.cli.common import one_of, out, parse_note, print_json, settings
 from services.cli.db import connection, run_db
 from services.platform.kafka.publisher import event_publisher
 from services.projector.redrive import redrive as redrive_dead_letters
@@ -25,15 +25,23 @@ Ids = Annotated[
     list[int],
     typer.Argument(metavar="IDS...", help="Dead-letter ids (from `dlq list`).", show_default=False),
 ]
-Note = Annotated[str, typer.Option(help="Why: kept with the dead letter.", show_default=False)]
+Note = Annotated[
+    str,
+    typer.Option(parser=parse_note, help="Why: kept with the dead letter.", show_default=False),
+]
+STATES = ("open", "redriven", "resolved", "parked", "all")
 
 
 @app.command("list")
 def list_(
     state: Annotated[
-        str, typer.Option(help="open, redriven, resolved, parked or all (parked included).")
+        str,
+        typer.Option(
+            parser=one_of(*STATES),
+            help="open, redriven, resolved, parked or all (parked included).",
+        ),
     ] = "open",
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 100,
     json_output: Json = False,
 ) -> None:
     """List dead letters (open ones by default).

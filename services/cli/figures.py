@@ -9,7 +9,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from contracts.financial_year import FinancialYear
-from services.cli.common import ExitCode, fail, out, parse_year, print_json, run, settings
+from services.cli.common import (
+    ExitCode,
+    fail,
+    out,
+    parse_council,
+    parse_year,
+    print_json,
+    run,
+    settings,
+)
 from services.cli.db import DatabaseUnavailable, connection
 from services.domain.statistics import AveragingRule
 from services.projector.config import get_projector_settings
@@ -33,7 +42,13 @@ def _pct(value: int | None) -> str:
 
 def stats(
     council: Annotated[
-        str, typer.Argument(metavar="COUNCIL", help="Council code, e.g. MAN.", show_default=False)
+        str,
+        typer.Argument(
+            parser=parse_council,
+            metavar="COUNCIL",
+            help="Council code, e.g. MAN.",
+            show_default=False,
+        ),
     ],
     year: YearArg,
     json_output: Json = False,

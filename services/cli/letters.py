@@ -15,14 +15,18 @@ from services.cli import narratives, proofs
 from services.cli.common import (
     ExitCode,
     fail,
+    one_of,
     out,
+    parse_council,
     parse_date,
+    parse_note,
     parse_year,
     print_json,
     settings,
 )
 from services.cli.db import connection, run_db
 from services.cli.narratives import on_kafka
+from services.domain.letter import MAX_VERSION
 from services.domain.letter_lifecycle import LetterState, Transition
 from services.domain.narrative_book import NarrativeVersion
 from services.letters import operations
@@ -37,12 +41,17 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 Council = Annotated[
-    str, typer.Argument(metavar="COUNCIL", help="Council code, e.g. MAN.", show_default=False)
+    str,
+    typer.Argument(
+        parser=parse_council, metavar="COUNCIL", help="Council code, e.g. MAN.", show_default=False
+    ),
 ]
 Year = Annotated[
     FinancialYear, typer.Argument(parser=parse_year, metavar="YEAR", help="e.g. 2019-20.")
 ]
-Note = Annotated[str, typer.Option(help="Why: kept with the letter.", show_default=False)]
+Note = Annotated[
+    str, typer.Option(parser=parse_note, help="Why: kept with the letter.", show_default=False)
+]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 app.add_typer(narratives.app, name="narrative")
 STATES = ", ".join(list(LetterState)[:-1]) + f" or {list(LetterState)[-1]}."
@@ -55,7 +64,7 @@ def list_(
     ] = None,
     state: Annotated[
         str | None,
-        typer.Option(help=STATES),
+        typer.Option(parser=one_of(*LetterState), help=STATES),
     ] = None,
     json_output: Json = False,
 ) -> None:
@@ -91,7 +100,9 @@ def list_(
 def show(
     council: Council,
     year: Year,
-    version: Annotated[int | None, typer.Option(help="Default: the latest.")] = None,
+    version: Annotated[
+        int | None, typer.Option(min=1, max=MAX_VERSION, help="Default: the latest.")
+    ] = None,
     html: Annotated[bool, typer.Option("--html", help="The HTML rather than the text.")] = False,
 ) -> None:
     """Print a letter as it was (or will be) sent."""
@@ -165,13 +176,17 @@ def confirm_sent(council: Council, year: Year, note: Note) -> None:
 def reissue(
     council: Council,
     year: Year,
-    reason: Annotated[str, typer.Option(help="Why a new version is sent.", show_default=False)],
+    reason: Annotated[
+        str,
+        typer.Option(parser=parse_note, help="Why a new version is sent.", show_default=False),
+    ],
     letter_date: Annotated[
         date | None, typer.Option(parser=parse_date, help="Date of the new version.")
     ] = None,
     narrative_version: Annotated[
         int | None,
         typer.Option(
+            min=0,
             help="Print this version of the year's narrative (`letters narrative list`); "
             "default: the one the previous version was made from.",
             show_default=False,
@@ -212,7 +227,10 @@ def reissue(
 def proof(
     year: Year,
     council: Annotated[
-        str | None, typer.Option(help="Only this council (code, e.g. MAS); default: all.")
+        str | None,
+        typer.Option(
+            parser=parse_council, help="Only this council (code, e.g. MAS); default: all."
+        ),
     ] = None,
     out_dir: Annotated[
         Path | None,

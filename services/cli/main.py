@@ -28,11 +28,13 @@ from services.cli import (
     simulate,
     status,
 )
+from services.cli.errors import RefusingGroup
 from services.platform.logging import configure_logging
 from services.platform.settings import Settings
 
 app = typer.Typer(
     name="annual-review",
+    cls=RefusingGroup,  # bad input that escapes a command: a message, never a traceback
     help="Casework of the Local Government and Social Care Ombudsman -> per-council "
     "statistics and Annual Review letters.\n\nSettings come from AR_* environment "
     "variables (`annual-review config`). Start the local servers with `make up`.",

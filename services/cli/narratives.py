@@ -34,17 +34,24 @@ app = typer.Typer(
 
 
 def parse_letter_year(text: str | int) -> int:
-    """``2026`` (the letter year) or ``2025-26`` (the financial year it covers)."""
+    """``2026`` (the letter year) or ``2025-26`` (the financial year it covers), refused
+    unless there can be letters for it (a 2019 narrative would be refused by its event)."""
     if isinstance(text, int):
         return text
-    if text.isdigit() and len(text) == 4:
-        return int(text)
+    if text.isascii() and text.isdigit() and len(text) == 4:
+        letter_year = int(text)
+    else:
+        try:
+            letter_year = FinancialYear.parse(text).letter_year
+        except NotAFinancialYear:
+            raise typer.BadParameter(
+                f"{text!r} is not a letter year: use e.g. 2026 (or the financial year, 2025-26)"
+            ) from None
     try:
-        return FinancialYear.parse(text).letter_year
-    except NotAFinancialYear:
-        raise typer.BadParameter(
-            f"{text!r} is not a letter year: use e.g. 2026 (or the financial year, 2025-26)"
-        ) from None
+        format_for(letter_year, LETTER_FORMATS[-1])  # any format: only the year is checked
+    except UnsupportedLetterYear as e:
+        raise typer.BadParameter(str(e)) from None
+    return letter_year
 
 
 LetterYear = Annotated[
@@ -62,7 +69,7 @@ def read_document(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        fail(f"{path}: no such file", code=ExitCode.INVALID_INPUT)
+        fail(f"{path}: no such file", hint="give the path of the narrative document")
     except UnicodeDecodeError:
         fail(
             f"{path} is not UTF-8 text",

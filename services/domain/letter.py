@@ -18,7 +18,14 @@ from typing import Literal
 
 from contracts.events import LetterKind
 from contracts.financial_year import FinancialYear, long_date
-from contracts.values import LETTER_FORMATS, ChiefExecutive, LetterFormat, Signatory
+from contracts.values import (
+    FIRST_LETTER_YEAR,
+    LAST_LETTER_YEAR,
+    LETTER_FORMATS,
+    ChiefExecutive,
+    LetterFormat,
+    Signatory,
+)
 from services.domain.narrative import Narrative, RenderedNarrative
 from services.domain.statistics import (
     CouncilYear,
@@ -88,7 +95,15 @@ class UnsupportedLetterYear(ValueError):
 def format_for(letter_year: int, registered: LetterFormat | None = None) -> LetterFormat:
     """The format a letter year is printed in: the one registered with its narrative, else
     the built-in one; refuses a year nobody has defined (no fallback: a 2027 letter printed
-    in some older format could be wrong)."""
+    in some older format could be wrong), and a year there are no letters for at all."""
+    if not FIRST_LETTER_YEAR <= letter_year <= LAST_LETTER_YEAR:
+        # Checked before the format: no format makes a 2019 letter (`letters narrative set
+        # 2018-19 FILE --format 2020` used to pass here and fail in the event's validation).
+        first = FinancialYear(FIRST_LETTER_YEAR - 1)
+        raise UnsupportedLetterYear(
+            f"there are no Annual Review letters for {letter_year}: the letter years are "
+            f"{FIRST_LETTER_YEAR} (the letters for {first}) to {LAST_LETTER_YEAR}"
+        )
     if registered is not None:
         if registered not in FORMATS:
             raise UnsupportedLetterYear(
@@ -100,9 +115,18 @@ def format_for(letter_year: int, registered: LetterFormat | None = None) -> Lett
     except KeyError:
         raise UnsupportedLetterYear(
             f"no Annual Review letter format for {letter_year}: register the year's narrative "
-            f"with its format, e.g. `annual-review letters narrative set {letter_year} FILE "
-            f"--format 2025` (formats: {', '.join(FORMATS)})"
+            f"with its format, {format_advice(letter_year)}"
         ) from None
+
+
+def format_advice(letter_year: int) -> str:
+    """How to give a letter year without a built-in format its format: a command that is
+    accepted for that year (only years after the built-in ones get here; the newest format
+    is the one a later year most likely keeps)."""
+    return (
+        f"e.g. `annual-review letters narrative set {letter_year} FILE --format "
+        f"{FORMATS[-1]}` (formats: {', '.join(FORMATS)})"
+    )
 
 
 def features_for(letter_year: int, registered: LetterFormat | None = None) -> TemplateFeatures:

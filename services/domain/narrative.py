@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -145,8 +146,19 @@ def parse(source: str) -> Narrative:
     if not source.strip():
         raise NarrativeError([Problem(1, "the document is empty")])
     marked, names = _mark_placeholders(source, problems)
-    tokens = _markdown().parse(marked)
+    env: dict[str, Any] = {}
+    tokens = _markdown().parse(marked, env)
     _check_constructs(tokens, problems)
+    _check_references(env.get("references", {}), problems)
+    if not any(t.level == 0 and t.nesting == 1 for t in tokens) and not problems:
+        # Only link reference definitions ("[name]: https://..."): Markdown prints nothing.
+        problems.append(
+            Problem(
+                1,
+                "the document prints nothing: link reference definitions ([name]: address) "
+                "are not text; write the paragraphs that use them",
+            )
+        )
     if problems:
         raise NarrativeError(sorted(problems, key=lambda p: p.line))
     return Narrative(source=source, _tokens=tuple(tokens), _names=tuple(names))
@@ -199,16 +211,41 @@ def _check_constructs(tokens: list[Token], problems: list[Problem]) -> None:
                     Problem(line, _DESCRIBED.get(child.type, f"{child.type} is not supported"))
                 )
             elif child.type == "link_open":
-                href = str(child.attrGet("href") or "")
-                if not href.startswith(_LINK_SCHEMES):
-                    problems.append(
-                        Problem(
-                            line,
-                            f"the link to {href!r} must start with https://, http:// or mailto:",
-                        )
-                    )
-                elif any(_is_mark(ch) for ch in href):
-                    problems.append(Problem(line, "placeholders cannot be used inside a link"))
+                _check_link(
+                    str(child.attrGet("href") or ""), str(child.attrGet("title") or ""), line,
+                    problems,
+                )  # fmt: skip
+
+
+def _check_link(href: str, title: str, line: int, problems: list[Problem]) -> None:
+    # Markdown percent-encodes the address ("{council_name}" arrives as "%EE%80%80"): decoded
+    # before looking for placeholders, or a placeholder in an address went through unseen.
+    if not href.startswith(_LINK_SCHEMES):
+        problems.append(
+            Problem(line, f"the link to {href!r} must start with https://, http:// or mailto:")
+        )
+    elif any(_is_mark(ch) for ch in _percent_decoded(href) + title):
+        problems.append(Problem(line, "placeholders cannot be used in a link's address or title"))
+
+
+_PERCENT_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+
+
+def _percent_decoded(href: str) -> str:
+    """``%EE%80%80`` -> U+E000 (urllib is not for the pure core: it is a network package)."""
+    return _PERCENT_ESCAPES.sub(
+        lambda m: bytes.fromhex(m.group(0).replace("%", "")).decode("utf-8", "replace"), href
+    )
+
+
+def _check_references(references: Mapping[str, Any], problems: list[Problem]) -> None:
+    """Link reference definitions ("[name]: address") are not tokens: checked by themselves,
+    used or not, so that a placeholder in one is reported at its own line."""
+    for reference in references.values():
+        line = reference["map"][0] + 1 if reference.get("map") else 1
+        found: list[Problem] = []
+        _check_link(str(reference.get("href", "")), str(reference.get("title", "")), line, found)
+        problems.extend(p for p in found if p not in problems)
 
 
 def _is_mark(ch: str) -> bool:

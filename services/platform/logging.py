@@ -70,7 +70,15 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
             structlog.processors.JSONRenderer(sort_keys=False),
         ]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=getattr(out, "isatty", lambda: False)())
+        colors = bool(getattr(out, "isatty", lambda: False)())
+        # structlog's console default is Rich's traceback *with* every frame's locals, which
+        # prints connection parameters and passwords: never on, as for JSON above.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=colors,
+            exception_formatter=structlog.dev.RichTracebackFormatter(
+                show_locals=False, max_frames=12, color_system="truecolor" if colors else None
+            ),
+        )
         final = [renderer]
 
     structlog.configure(

@@ -39,13 +39,18 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AR_", extra="ignore", frozen=True)
 
+    # The patterns refuse a value no server could be found at before anything starts: an
+    # empty bootstrap made a service retry ":9092" for ever, a mysql:// URL failed deep in
+    # asyncpg (docs/cli.md, exit code 2).
     kafka_bootstrap: str = Field(
         default="127.0.0.1:19092",
+        pattern=r"^[^\s,]+:\d{1,5}(,[^\s,]+:\d{1,5})*$",
         description="Kafka bootstrap servers, host:port[,host:port...]",
     )
     database_url: str = Field(
         default="postgresql://annual_review:annual_review@127.0.0.1:15432/annual_review",
-        description="PostgreSQL DSN (libpq URL) of the read-model database",
+        pattern=r"^postgres(ql)?://",
+        description="PostgreSQL DSN (libpq URL, postgresql://...) of the read-model database",
     )
     topic_prefix: str = Field(
         default="",
@@ -54,7 +59,12 @@ class Settings(BaseSettings):
     )
     smtp_host: str = Field(default="127.0.0.1", description="SMTP server host for letters")
     smtp_port: int = Field(default=2525, ge=1, le=65535, description="SMTP server port")
-    log_level: str = Field(default="INFO", description="Log level: DEBUG, INFO, WARNING, ERROR")
+    log_level: str = Field(
+        default="INFO",
+        # Any case (debug works); checked here so that a typo is refused with the others.
+        pattern=r"(?i)^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$",
+        description="Log level: DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    )
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto",
         description="auto: console renderer on a terminal, JSON lines otherwise",

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from contracts.financial_year import FinancialYear, NotAFinancialYear
 from contracts.groups import ComparisonGroup
+from services.domain.letter import MAX_VERSION
 from services.web import opendata
 from services.web.catalogue import Catalogue, CouncilEntry, CouncilYearPage, YearEntry
 from services.web.chart import Point, year_chart
@@ -52,13 +53,20 @@ def url_for_path(request: Request) -> Callable[[str], str]:
 
 
 async def _page(
-    request: Request, key: str, template: str, status_code: int = 200, **context: Any
+    request: Request,
+    key: str,
+    template: str,
+    status_code: int = 200,
+    cache: bool = True,
+    **context: Any,
 ) -> Response:
-    """A page from the cache of the current data, or rendered and kept."""
+    """A page from the cache of the current data, or rendered and kept (a 200 with
+    ``cache``: the site's own pages, whose number is bounded by what is published)."""
     site = site_of(request)
     catalogue = await site.catalogue()
     settings = request.app.state.web_settings
-    rendered = site.page(key) if status_code == 200 else None
+    cache = cache and status_code == 200
+    rendered = site.page(key) if cache else None
     if rendered is None:
         body = render_page(
             template,
@@ -69,7 +77,7 @@ async def _page(
             **context,
         )
         rendered = Rendered(body, HTML, etag_of(body))
-        if status_code == 200:
+        if cache:
             site.keep(key, rendered)
     return respond(
         request,
@@ -90,6 +98,21 @@ async def not_found(request: Request, message: str) -> Response:
     )  # fmt: skip
 
 
+def letter_version(stem: str) -> int | None:
+    """``v3`` -> 3; None for anything that cannot be a letter's version (``v03`` too: one
+    address per letter). Only ASCII digits
+    (``str.isdigit`` and ``int`` also take "٣" and "³", and int("³") raises) and at most
+    MAX_VERSION, so that such an address is a 404 and never an out-of-range integer in a
+    database query (a 500)."""
+    digits = stem[1:]
+    if stem[:1] != "v" or not (digits.isascii() and digits.isdigit()) or digits[:1] == "0":
+        return None
+    # The length first: int() of a 5,000-digit string is refused (and slow to try).
+    return (
+        int(digits) if len(digits) <= len(str(MAX_VERSION)) and int(digits) <= MAX_VERSION else None
+    )
+
+
 def _year(label: str, catalogue: Catalogue) -> YearEntry | None:
     try:
         return catalogue.years.get(FinancialYear.parse(label))
@@ -108,8 +131,10 @@ def _groups(catalogue: Catalogue) -> list[tuple[ComparisonGroup, list[CouncilEnt
 async def home(request: Request, q: str = "") -> Response:
     catalogue = await site_of(request).catalogue()
     query = " ".join(q.split())[:100]
+    # Search results are rendered each time, never kept: anyone can ask for any number of
+    # different searches, and each kept one would push a real page out of the cache.
     return await _page(
-        request, f"home?{query}", "home.html.j2", query=query,
+        request, "home", "home.html.j2", cache=not query, query=query,
         results=catalogue.search(query) if query else [],
         years=list(catalogue.years.values()), groups=_groups(catalogue),
     )  # fmt: skip
@@ -233,7 +258,7 @@ async def letter_file(request: Request, code: str, label: str, name: str) -> Res
     council = catalogue.councils.get(code.upper())
     year = _year(label, catalogue)
     stem, _, kind = name.rpartition(".")
-    version = int(stem[1:]) if stem[:1] == "v" and stem[1:].isdigit() else None
+    version = letter_version(stem)
     found = None
     if council and year and version and kind in ("html", "pdf"):
         found = await site.letter(council.code, year.year, version, kind)

@@ -155,6 +155,10 @@ def test_the_letter_as_sent_is_served_as_html_and_pdf(web_site: WebSite) -> None
     assert status == 200 and pdf.startswith(b"%PDF")
     assert headers["content-type"] == "application/pdf"
     assert web_site.get("/councils/MAN/letters/2019-20/v9.pdf")[0] == 404
+    # Not ASCII digits (Arabic-Indic one, which int() reads), or beyond PostgreSQL's integer
+    # (which failed in the query): a 404, not a 500.
+    for name in ("v%D9%A1.pdf", "v%C2%B9.html", "v99999999999.pdf", "v01.pdf"):
+        assert web_site.get(f"/councils/MAN/letters/2019-20/{name}")[0] == 404, name
 
 
 def test_names_from_events_are_escaped_everywhere(web_site: WebSite) -> None:

@@ -93,3 +93,37 @@ def test_the_content_hash_is_of_the_document_as_written() -> None:
 def test_rendering_without_a_value_for_a_placeholder_fails() -> None:
     with pytest.raises(KeyError, match="publication_date"):
         parse("On {publication_date}.").render({})
+
+
+@pytest.mark.parametrize(
+    "document",
+    ["[site]: https://www.lgo.org.uk\n", "[a]: https://a.example\n\n[b]: https://b.example\n"],
+)
+def test_a_document_of_link_reference_definitions_only_is_refused(document: str) -> None:
+    with pytest.raises(NarrativeError, match="the document prints nothing") as refused:
+        parse(document)
+    assert [p.line for p in refused.value.problems] == [1]
+
+
+@pytest.mark.parametrize(
+    ("document", "lines"),
+    [
+        ("See [our site](https://www.lgo.org.uk/{council_name}).\n", [1]),
+        ("See <https://www.lgo.org.uk/{council_name}>.\n", [1]),
+        ('See [our site](https://www.lgo.org.uk "About {council_name}").\n', [1]),
+        ("See [our site][s].\n\n[s]: https://www.lgo.org.uk/{council_name}\n", [1, 3]),
+        ("Dear {council_name}.\n\n[unused]: mailto:{council_name}@example.org\n", [3]),
+    ],
+)
+def test_a_placeholder_in_a_link_target_is_refused_at_its_line(
+    document: str, lines: list[int]
+) -> None:
+    with pytest.raises(NarrativeError) as refused:
+        parse(document)
+    assert [p.line for p in refused.value.problems] == lines
+    assert all("link's address or title" in p.message for p in refused.value.problems)
+
+
+def test_a_percent_encoded_address_and_a_placeholder_in_the_text_are_fine() -> None:
+    doc = parse("See [the guidance](https://www.lgo.org.uk/a%20b) for {council_name}.\n")
+    assert doc.placeholders == {"council_name"}
