@@ -1,5 +1,6 @@
 """``annual-review serve publication``: the publication job in a loop (or run it from cron
-with ``annual-review publication run``)."""
+with ``annual-review publication run``), as principal ``publication`` (role ar_publication),
+on the database's clock."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ import structlog
 from services.platform.db import connect_pool, is_transient
 from services.platform.migrations import ensure_migrated
 from services.platform.settings import Settings
-from services.publication.clock import Clock, system_clock
+from services.publication.clock import Clock
 from services.publication.job import publish_due
 
 log = structlog.get_logger(__name__)
 
 
-async def run_forever(settings: Settings, interval_s: float, clock: Clock = system_clock) -> None:
-    """Publish what is due every ``interval_s``; a database outage is logged and waited out."""
+async def run_forever(
+    settings: Settings, interval_s: float, clock: Clock | None = None
+) -> None:
+    """Publish what is due every ``interval_s`` by the database's clock (``clock``: tests
+    only); a database outage is logged and waited out."""
     pool = await connect_pool(settings, min_size=1, max_size=1)
     try:
         async with pool.acquire() as conn:
@@ -27,7 +31,7 @@ async def run_forever(settings: Settings, interval_s: float, clock: Clock = syst
         while True:
             try:
                 async with pool.acquire() as conn:
-                    await publish_due(conn, clock())
+                    await publish_due(conn, None if clock is None else clock())
             except (OSError, asyncpg.PostgresError) as exc:
                 if not is_transient(exc):
                     raise

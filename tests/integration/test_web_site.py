@@ -57,12 +57,12 @@ async def test_nothing_of_a_year_is_served_before_midnight_uk_time_on_its_public
     assert status == 200 and "Mansfield" not in home
     # The web's role sees nothing either, and the database refuses an early record.
     web = await site.connect("web")
-    operator = await site.connect("operator")
+    job = await site.connect("publication")
     try:
         assert await web.fetchval("SELECT count(*) FROM publication.web_council_years") == 0
         assert await web.fetchval("SELECT count(*) FROM publication.web_letters") == 0
         with pytest.raises(asyncpg.CheckViolationError):
-            await operator.execute(
+            await job.execute(
                 "INSERT INTO publication.published_years (financial_year, close_id, "
                 "letter_date, publication_date, publishes_at, published_at) VALUES "
                 "(2019, gen_random_uuid(), '2020-07-22', '2020-07-29', "
@@ -70,7 +70,7 @@ async def test_nothing_of_a_year_is_served_before_midnight_uk_time_on_its_public
             )
     finally:
         await web.close()
-        await operator.close()
+        await job.close()
 
     # At 00:00 UK time the year is published; the next year is not.
     assert await site.publish(datetime(2020, 7, 28, 23, 0, tzinfo=UTC)) == [Y2019]

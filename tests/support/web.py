@@ -92,7 +92,8 @@ class WebSite:
         return await asyncpg.connect(settings.database_url)
 
     async def publish(self, now: datetime) -> list[FinancialYear]:
-        conn = await self.connect("operator")
+        """The publication job, as its own principal, with its clock set to ``now``."""
+        conn = await self.connect("publication")
         try:
             return await publish_due(conn, now)
         finally:
