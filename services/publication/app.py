@@ -18,9 +18,7 @@ from services.publication.job import publish_due
 log = structlog.get_logger(__name__)
 
 
-async def run_forever(
-    settings: Settings, interval_s: float, clock: Clock | None = None
-) -> None:
+async def run_forever(settings: Settings, interval_s: float, clock: Clock | None = None) -> None:
     """Publish what is due every ``interval_s`` by the database's clock (``clock``: tests
     only); a database outage is logged and waited out."""
     pool = await connect_pool(settings, min_size=1, max_size=1)

@@ -263,7 +263,12 @@ def test_the_roles_job_runs_the_roles_script_of_make_up() -> None:
     assert "/infra/postgres/roles.sql" in script
     assert "roles.sql" in (ROOT / "infra/postgres/pg.sh").read_text()
     for role in (
-        "annual_review", "ar_projector", "ar_letters", "ar_operator", "ar_web", "ar_publication"
+        "annual_review",
+        "ar_projector",
+        "ar_letters",
+        "ar_operator",
+        "ar_web",
+        "ar_publication",
     ):
         assert f"pg-{role}.password" in script
         assert f"pg-{role}.password" in SERVICES["pg-roles"]["secrets"]
