@@ -699,3 +699,33 @@ def test_the_web_site_refuses_to_start_as_any_role_but_the_webs(
     assert f"connects to PostgreSQL as role '{role}', not 'ar_web'" in done.stderr
     assert "AR_PRINCIPAL=web" in done.stderr and "AR_DATABASE_URL" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_publication_job_refuses_to_start_as_a_role_that_cannot_publish(
+    web_site: WebSite,
+) -> None:
+    done = subprocess.run(
+        [*CLI, "serve", "publication"],
+        env={**os.environ, **service_env(web_site.stack.settings, "operator")},
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "as role 'ar_operator', which may not record a publication" in done.stderr
+    assert "AR_PRINCIPAL=publication" in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_the_publication_job_runs_as_its_own_principal(web_site: WebSite) -> None:
+    job = web_site.stack.start("services.publication", AR_PUBLICATION_INTERVAL_S="3600")
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while "publication job started" not in job.log.read_text(errors="replace"):
+            assert job.alive(), job.tail()
+            assert asyncio.get_running_loop().time() < deadline, job.tail()
+            await asyncio.sleep(0.2)
+        sessions = await web_site.stack.fetch(
+            "SELECT usename FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name <> 'psql' AND pid <> pg_backend_pid()"
+        )
+        assert "ar_publication" in {r["usename"] for r in sessions}
+    finally:
+        job.stop()
