@@ -505,10 +505,22 @@ async def test_nothing_the_web_role_can_read_holds_an_email_address(web_site: We
         rows_read: dict[str, int] = {}
         for relation in sorted(readable):
             schema, name = relation.split(".")
-            # Every column of every row, as JSON text (bytea as hex, numbers and dates as
-            # text): an address in any text or json value, nested or not, shows up here.
+            # Every column of every row, as JSON text (numbers and dates as text): an address
+            # in any text or json value, nested or not, shows up here. Binary columns (the
+            # PDFs) are left out: as hex they cannot show an `@`, and they are searched below.
             # The names come from the catalogue and are quoted; there is no parameter for one.
-            rows = await web.fetch(f'SELECT to_jsonb(t)::text AS j FROM "{schema}"."{name}" t')
+            binary = [
+                r["attname"]
+                for r in await web.fetch(
+                    "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass "
+                    "AND atttypid = 'bytea'::regtype AND attnum > 0",
+                    f'"{schema}"."{name}"',
+                )
+            ]
+            rows = await web.fetch(
+                f'SELECT (to_jsonb(t) - $1::text[])::text AS j FROM "{schema}"."{name}" t',
+                binary,
+            )
             rows_read[relation] = len(rows)
             hits = [m.group(0) for r in rows for m in EMAIL.finditer(r["j"])]
             if hits:
