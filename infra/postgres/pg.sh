@@ -204,19 +204,21 @@ verifier() {
 }
 
 ensure_role_and_db() {
-  local base=$1 owner projector letters operator web
+  local base=$1 owner projector letters operator web publication
   ensure_secrets
   owner=$(verifier pg-annual_review)
   projector=$(verifier pg-ar_projector)
   letters=$(verifier pg-ar_letters)
   operator=$(verifier pg-ar_operator)
   web=$(verifier pg-ar_web)
+  publication=$(verifier pg-ar_publication)
   {
     echo "\\set owner_password '$owner'"
     echo "\\set projector_password '$projector'"
     echo "\\set letters_password '$letters'"
     echo "\\set operator_password '$operator'"
     echo "\\set web_password '$web'"
+    echo "\\set publication_password '$publication'"
     echo "\\i $HERE/roles.sql"
   } | psql_super "$base" || { log_tail "$base"; die "creating the roles and database failed"; }
 }

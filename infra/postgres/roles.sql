@@ -4,7 +4,7 @@
 --   psql -v ON_ERROR_STOP=1 <<< "\set owner_password '...' ... \i infra/postgres/roles.sql"
 --
 -- Variables: owner_password, projector_password, letters_password, operator_password,
--- web_password (either
+-- web_password, publication_password (either
 -- the password or its SCRAM-SHA-256 verifier, which pg.sh computes so the server never sees
 -- the password). Idempotent: a changed password is set again. What each role may do inside a
 -- database is granted by the migrations (services/*/migrations/), database by database.
@@ -41,8 +41,15 @@ SELECT 'CREATE ROLE ar_web'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ar_web')\gexec
 ALTER ROLE ar_web WITH LOGIN NOCREATEDB NOCREATEROLE NOSUPERUSER PASSWORD :'web_password';
 
+-- The publication job (`annual-review serve publication` / `publication run`): reads the
+-- closes and snapshots, writes only its own publication records (schema `publication`).
+SELECT 'CREATE ROLE ar_publication'
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ar_publication')\gexec
+ALTER ROLE ar_publication WITH LOGIN NOCREATEDB NOCREATEROLE NOSUPERUSER
+    PASSWORD :'publication_password';
+
 SELECT format('GRANT %I TO annual_review', r)
-  FROM unnest(ARRAY['ar_projector', 'ar_letters', 'ar_operator', 'ar_web']) AS r
+  FROM unnest(ARRAY['ar_projector', 'ar_letters', 'ar_operator', 'ar_web', 'ar_publication']) AS r
  WHERE NOT pg_has_role('annual_review', r, 'MEMBER')\gexec
 
 SELECT 'CREATE DATABASE annual_review OWNER annual_review'

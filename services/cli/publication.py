@@ -1,8 +1,11 @@
 """``annual-review publication run|status``: the publication step, by hand or from cron.
 
-A closed year becomes public at 00:00 UK time on its publication date; ``run`` publishes
-every year that is due (``serve publication`` does the same in a loop). Run as the operator
-(``AR_PRINCIPAL=operator``) or the owner.
+A closed year becomes public at 00:00 UK time on its publication date, by the database's
+clock; ``run`` publishes every year that is due (``serve publication`` does the same in a
+loop). Run ``run`` as the publication job's principal (``AR_PRINCIPAL=publication``) or the
+owner; ``status`` as the operator too. ``--now`` publishes as of an earlier moment; a moment
+later than the database's clock is refused (exit code 1), so the embargo cannot be broken
+from the command line.
 """
 
 from __future__ import annotations
@@ -10,12 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+import asyncpg
 import typer
 
-from services.cli.common import out, print_json, settings
+from services.cli.common import ExitCode, fail, out, print_json, settings
 from services.cli.db import connection, run_db
-from services.publication.clock import system_clock
-from services.publication.job import closes, publish_due
+from services.publication.job import FutureClock, closes, database_now, publish_due
 
 app = typer.Typer(help="Publish closed years on their publication date.", no_args_is_help=True)
 
@@ -38,18 +41,43 @@ def _parse_now(text: str | None) -> datetime | None:
 def run_job(
     now: Annotated[
         str | None,
-        typer.Option(help="Publish as of this moment (ISO 8601 with a zone); default: now."),
+        typer.Option(
+            help="Publish as of this earlier moment (ISO 8601 with a zone); default: the "
+            "database's clock. A moment after the database's clock is refused (exit code 1)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Publish every closed year whose publication date has come (00:00 UK time)."""
-    when = _parse_now(now) or system_clock()
+    """Publish every closed year whose publication date has come (00:00 UK time), by the
+    database's clock."""
+    given = _parse_now(now)
 
-    async def go() -> list[str]:
+    async def go() -> tuple[list[str], datetime] | FutureClock:
         async with connection(settings()) as conn:
-            return [y.label for y in await publish_due(conn, when)]
+            when = given or await database_now(conn)
+            try:
+                return [y.label for y in await publish_due(conn, when)], when
+            except FutureClock as refused:
+                return refused
 
-    published = run_db(go())
+    try:
+        result = run_db(go())
+    except asyncpg.InsufficientPrivilegeError as e:
+        fail(
+            f"this database role may not record a publication ({e})",
+            hint="run it as the publication job: AR_PRINCIPAL=publication (with "
+            "AR_SECRETS_DIR), or an AR_DATABASE_URL with the role ar_publication",
+            as_json=as_json,
+        )
+    if isinstance(result, FutureClock):
+        fail(
+            f"--now refused: {result}; nothing was published",
+            hint="leave out --now to publish what is due now; `publication status` shows "
+            "when each year publishes",
+            code=ExitCode.INVALID_INPUT,
+            as_json=as_json,
+        )
+    published, when = result
     if as_json:
         print_json({"published": published, "at": when.isoformat()})
     else:

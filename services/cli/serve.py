@@ -89,11 +89,14 @@ def publication() -> None:
     """Run the publication job: publishes each closed year at 00:00 UK time on its
     publication date (checks every AR_PUBLICATION_INTERVAL_S seconds)."""
     run_forever = _load("services.publication.app", "run_forever")
+    cannot_publish = _load("services.publication.app", "CannotPublish")
     get_publication_settings = _load("services.publication.config", "get_publication_settings")
     try:
         asyncio.run(run_forever(settings(), get_publication_settings().interval_s))
     except KeyboardInterrupt:
         err.print("stopped")
+    except cannot_publish as e:
+        fail(str(e))
     except OSError as e:
         fail(f"the job stopped: {e}", hint="is PostgreSQL running?", code=ExitCode.UNAVAILABLE)
 

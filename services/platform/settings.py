@@ -21,7 +21,7 @@ MASK = "***"
 _SECRET_NAME = re.compile(r"password|secret|token|api_?key", re.IGNORECASE)
 
 KafkaProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"]
-Principal = Literal["admin", "cms", "projector", "letters", "operator", "web"]
+Principal = Literal["admin", "cms", "projector", "letters", "operator", "web", "publication"]
 # Each principal's PostgreSQL login role (the case management system has none).
 DATABASE_ROLES: dict[str, str] = {
     "admin": "annual_review",
@@ -29,9 +29,11 @@ DATABASE_ROLES: dict[str, str] = {
     "letters": "ar_letters",
     "operator": "ar_operator",
     "web": "ar_web",
+    "publication": "ar_publication",
 }
-# Principals without a Kafka user: the public web site reads PostgreSQL only.
-WITHOUT_KAFKA: frozenset[str] = frozenset({"web"})
+# Principals without a Kafka user: the public web site and the publication job use
+# PostgreSQL only.
+WITHOUT_KAFKA: frozenset[str] = frozenset({"web", "publication"})
 
 
 class Settings(BaseSettings):
@@ -109,7 +111,8 @@ class Settings(BaseSettings):
     )
     principal: Principal | None = Field(
         default=None,
-        description="Run as this principal (admin, cms, projector, letters, operator, web): its "
+        description="Run as this principal (admin, cms, projector, letters, operator, web, "
+        "publication): its "
         "Kafka user and PostgreSQL role, with passwords read from AR_SECRETS_DIR "
         "(docs/security.md)",
     )

@@ -1,11 +1,15 @@
 """The publication job: a closed year becomes published at 00:00 UK time on its publication date.
 
-``publish_due(conn, now)`` records every completed close whose moment has come, and copies
-what the close froze (the year's councils, the group averages) into schema ``publication``
-in the same transaction, so the web never reads the read models themselves. The clock is a
-parameter: tests set it on either side of the date; the database refuses a record whose
-clock is before the date as well (``not_before_the_publication_date``). Publishing again is
-harmless: a year is recorded once.
+``publish_due(conn)`` records every completed close whose moment has come by the database's
+clock, and copies what the close froze (the year's councils, the group averages) into schema
+``publication`` in the same transaction, so the web never reads the read models themselves.
+
+The embargo is the database's: the job asks it for the time, and the database refuses a
+record made before 00:00 UK time on the publication date by its own clock
+(``not_recorded_before_the_publication_date``, publication/0003), whatever the caller says.
+``now`` is a seam for tests (and for publishing as of a past moment): a moment later than the
+database's clock is refused (``FutureClock``), so no caller can publish early. Publishing
+again is harmless: a year is recorded once.
 """
 
 from __future__ import annotations
@@ -23,6 +27,25 @@ from services.readmodel import publication_reads
 
 Conn: TypeAlias = asyncpg.Connection
 log = structlog.get_logger(__name__)
+
+
+class FutureClock(ValueError):
+    """The caller's clock is ahead of the database's: publishing by it could break the
+    embargo, so nothing is published."""
+
+    def __init__(self, now: datetime, database_now: datetime) -> None:
+        self.now, self.database_now = now, database_now
+        super().__init__(
+            f"{now.isoformat()} is later than the database's clock "
+            f"({database_now.isoformat()}): a year is published only once the database's "
+            f"clock has reached 00:00 UK time on its publication date"
+        )
+
+
+async def database_now(conn: Conn) -> datetime:
+    """The database's clock: the moment the embargo is held against."""
+    now: datetime = await conn.fetchval("SELECT now()")
+    return now
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +79,16 @@ async def closes(conn: Conn) -> list[Close]:
     ]
 
 
-async def publish_due(conn: Conn, now: datetime) -> list[FinancialYear]:
-    """Publish every completed, unpublished close whose publication moment is ``now`` or
-    earlier, and refresh the abolished councils' successors; returns the years published by
-    this call."""
+async def publish_due(conn: Conn, now: datetime | None = None) -> list[FinancialYear]:
+    """Publish every completed, unpublished close whose publication moment is ``now`` (the
+    database's clock unless given) or earlier, and refresh the abolished councils'
+    successors; returns the years published by this call. A ``now`` later than the
+    database's clock is refused with ``FutureClock`` before anything is written."""
+    at_database = await database_now(conn)
+    if now is None:
+        now = at_database
+    elif now > at_database:
+        raise FutureClock(now, at_database)
     await refresh_successors(conn)
     done = []
     for close in await closes(conn):

@@ -2,16 +2,21 @@
 
 Read-only: it connects as the web's own PostgreSQL role (principal ``web``, role ar_web),
 which can read the ``publication.web_*`` views and nothing else, so nothing of a year is
-served before the publication job has published it.
+served before the publication job has published it. It refuses to start as any other role
+(``check_web_role``): run as the owner it could read every letter and e-mail address, and
+nothing in its own code would notice.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import asyncpg
 import structlog
 import uvicorn
 from fastapi import FastAPI, Request
@@ -23,7 +28,7 @@ from starlette.responses import Response
 
 from services.platform.db import connect_pool
 from services.platform.migrations import ensure_migrated
-from services.platform.settings import Settings, get_settings
+from services.platform.settings import DATABASE_ROLES, Settings, get_settings, redact_url
 from services.web import api, pages
 from services.web.config import WebSettings, get_web_settings
 from services.web.content import load_content
@@ -32,6 +37,39 @@ from services.web.site import Site
 
 log = structlog.get_logger(__name__)
 STATIC_DIR = Path(__file__).resolve().with_name("static")
+WEB_ROLE = DATABASE_ROLES["web"]
+# How `serve web` ends when it will not start: wrong configuration, or no database.
+EXIT_WRONG_ROLE = 2
+EXIT_NO_DATABASE = 3
+
+
+class WrongDatabaseRole(Exception):
+    """The site's database connection is not the web's role."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+        super().__init__(
+            f"the web site connects to PostgreSQL as role {role!r}, not {WEB_ROLE!r}: it must "
+            f"run as the web's principal, which can read only what is published. Set "
+            f"AR_PRINCIPAL=web (with AR_SECRETS_DIR), or an AR_DATABASE_URL whose user is "
+            f"{WEB_ROLE}"
+        )
+
+
+async def check_web_role(conn: asyncpg.Connection) -> None:
+    """Refuse (``WrongDatabaseRole``) a connection that is not the web's role."""
+    role = await conn.fetchval("SELECT current_user")
+    if role != WEB_ROLE:
+        raise WrongDatabaseRole(str(role))
+
+
+async def _check_settings(settings: Settings) -> None:
+    pool = await connect_pool(settings, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            await check_web_role(conn)
+    finally:
+        await pool.close()
 
 
 def create_app(settings: Settings | None = None, web: WebSettings | None = None) -> FastAPI:
@@ -44,6 +82,7 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
         pool = await connect_pool(settings, min_size=1, max_size=web.pool_max)
         try:
             async with pool.acquire() as conn:
+                await check_web_role(conn)  # serve() has said why; this is the backstop
                 await ensure_migrated(conn)
             app.state.site = Site(pool, content, web.refresh_s, web.page_cache)
             await app.state.site.catalogue()
@@ -104,7 +143,22 @@ def asgi(settings: Settings | None = None, web: WebSettings | None = None) -> Se
 
 
 def serve(settings: Settings | None = None, web: WebSettings | None = None) -> None:
+    """Run the site; first check, with one connection, that it is the web's role, and exit
+    with a message (no traceback) when it is not or when PostgreSQL cannot be reached."""
+    settings = settings or get_settings()
     web = web or get_web_settings()
+    try:
+        asyncio.run(_check_settings(settings))
+    except WrongDatabaseRole as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(EXIT_WRONG_ROLE) from None
+    except (OSError, asyncpg.PostgresError) as e:
+        print(
+            f"error: cannot reach PostgreSQL at {redact_url(settings.database_url)} "
+            f"({type(e).__name__}: {e})",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_NO_DATABASE) from None
     uvicorn.run(
         asgi(settings, web),
         host=web.host,

@@ -15,7 +15,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -47,10 +46,10 @@ def free_port(preferred: int) -> int:
 
 
 async def publish(ns: Settings) -> list[str]:
-    """Run the publication job once, as the operator, on the real clock."""
-    conn = await asyncpg.connect(as_principal(ns, "operator").database_url)
+    """Run the publication job once, as its own principal, on the database's clock."""
+    conn = await asyncpg.connect(as_principal(ns, "publication").database_url)
     try:
-        return [y.label for y in await publish_due(conn, datetime.now(UTC))]
+        return [y.label for y in await publish_due(conn)]
     finally:
         await conn.close()
 

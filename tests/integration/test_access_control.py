@@ -10,8 +10,13 @@ principals' ACLs, its database the migrations' grants).
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +37,33 @@ from services.platform.kafka import acls as kafka_acls
 from services.platform.kafka.admin import open_admin
 from services.platform.kafka.security import client_kwargs, sasl_kwargs
 from services.platform.migrations import MigrationError, ensure_migrated
-from services.platform.namespace import create_namespace, drop_namespace
-from services.platform.settings import Principal, Settings, as_principal, with_credentials
+from services.platform.namespace import create_namespace, drop_namespace, service_env
+from services.platform.settings import (
+    DATABASE_ROLES,
+    Principal,
+    Settings,
+    as_principal,
+    with_credentials,
+)
+from services.publication.clock import publishes_at
+from services.publication.job import FutureClock, publish_due
 from services.readmodel.versions import create_version, ensure_active_version, point_views_at
 from tests.support.casework import council
-from tests.support.stack import Stack
+from tests.support.stack import REPO, Stack
+from tests.support.web import (
+    CLOSES,
+    HOSTILE,
+    HOSTILE_ADDRESSES,
+    Y2019,
+    Y2020,
+    WebSite,
+    free_port,
+)
 
 pytestmark = pytest.mark.timeout(300)
 SEND_TIMEOUT_S = 20.0
+SCRIPT = Path(sys.executable).with_name("annual-review")
+CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "services.cli.main"]
 
 
 @pytest.fixture(autouse=True)
@@ -265,7 +289,9 @@ async def db(stack: Stack) -> AsyncIterator[dict[str, asyncpg.Connection]]:
     """A connection per role to the stack's database, with version 1 created by the projector."""
     conns: dict[str, asyncpg.Connection] = {}
     try:
-        principals: tuple[Principal, ...] = ("admin", "projector", "letters", "operator")
+        principals: tuple[Principal, ...] = (
+            "admin", "projector", "letters", "operator", "publication"
+        )  # fmt: skip
         for principal in principals:
             conns[principal] = await asyncpg.connect(who(stack, principal).database_url)
         await ensure_active_version(conns["projector"])
@@ -284,8 +310,9 @@ async def test_each_service_connects_as_its_own_role(
         "projector": "ar_projector",
         "letters": "ar_letters",
         "operator": "ar_operator",
+        "publication": "ar_publication",
     }
-    for principal in ("projector", "letters", "operator"):
+    for principal in ("projector", "letters", "operator", "publication"):
         assert not await db[principal].fetchval(
             "SELECT rolsuper OR rolcreatedb OR rolcreaterole FROM pg_roles "
             "WHERE rolname = current_user"
@@ -403,14 +430,14 @@ async def test_a_service_role_does_not_migrate(
     folder = tmp_path / "extra" / "migrations"
     folder.mkdir(parents=True)
     (folder / "0001_more.sql").write_text("CREATE TABLE more_things (id int);\n")
-    for principal in ("projector", "letters", "operator"):
+    for principal in ("projector", "letters", "operator", "publication"):
         with pytest.raises(MigrationError, match="database owner must"):
             await ensure_migrated(db[principal], [folder])
     assert await ensure_migrated(db["letters"]) == []  # the shipped ones are all applied
 
 
 @pytest.mark.parametrize("password", [None, "not-the-password"])
-@pytest.mark.parametrize("role", ["ar_letters", "ar_projector", "annual_review"])
+@pytest.mark.parametrize("role", ["ar_letters", "ar_projector", "ar_publication", "annual_review"])
 async def test_postgresql_refuses_a_missing_or_wrong_password(
     stack: Stack, role: str, password: str | None
 ) -> None:
@@ -419,3 +446,298 @@ async def test_postgresql_refuses_a_missing_or_wrong_password(
     with pytest.raises(refused):
         conn = await asyncpg.connect(url, timeout=10)
         await conn.close()
+
+
+# --- The public site's role, the publication job's, and the embargo ------------------------------
+# On the shared published site (tests/support/web.py): two years closed, lettered and published
+# by the real services, one council (HOSTILE) with an addressee and two copy recipients.
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# Every relation ar_web may read. Pinned: a new grant to the web must be looked at here.
+WEB_READABLE = {
+    "public.schema_migrations",
+    "publication.web_years",
+    "publication.web_groups",
+    "publication.web_council_years",
+    "publication.web_letters",
+    "publication.web_data_version",
+    "publication.web_successors",
+}
+FUTURE = "2999-01-01T00:00:00+00:00"
+
+
+async def _readable_relations(conn: asyncpg.Connection) -> set[str]:
+    """Every table, view or materialised view outside the system catalogues that the
+    session's role may SELECT from (any column of)."""
+    rows = await conn.fetch(
+        "SELECT format('%s.%s', n.nspname, c.relname) AS name FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+        "AND n.nspname NOT LIKE 'pg_toast%' AND has_any_column_privilege(c.oid, 'SELECT')"
+    )
+    return {r["name"] for r in rows}
+
+
+async def _published_years(site: WebSite) -> list[int]:
+    rows = await site.stack.fetch(
+        "SELECT financial_year FROM publication.published_years ORDER BY 1"
+    )
+    return [r["financial_year"] for r in rows]
+
+
+@pytest.mark.timeout(600)  # the first test on the site waits for its pipeline
+async def test_nothing_the_web_role_can_read_holds_an_email_address(web_site: WebSite) -> None:
+    await web_site.publish_all()
+    # The addresses are there to be leaked: in the sent letters' inputs, as the outbox has them.
+    stored = await web_site.stack.fetch(
+        "SELECT context::text AS c FROM letters.outbox WHERE council = $1 AND state = 'sent'",
+        HOSTILE,
+    )
+    assert stored and all(a in stored[0]["c"] for a in HOSTILE_ADDRESSES)
+
+    web = await web_site.connect("web")
+    try:
+        assert await web.fetchval("SELECT current_user") == "ar_web"
+        readable = await _readable_relations(web)
+        assert readable == WEB_READABLE
+        found: dict[str, list[str]] = {}
+        rows_read: dict[str, int] = {}
+        for relation in sorted(readable):
+            schema, name = relation.split(".")
+            # Every column of every row, as JSON text (numbers and dates as text): an address
+            # in any text or json value, nested or not, shows up here. Binary columns (the
+            # PDFs) are left out: as hex they cannot show an `@`, and they are searched below.
+            # The names come from the catalogue and are quoted; there is no parameter for one.
+            binary = [
+                r["attname"]
+                for r in await web.fetch(
+                    "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass "
+                    "AND atttypid = 'bytea'::regtype AND attnum > 0",
+                    f'"{schema}"."{name}"',
+                )
+            ]
+            rows = await web.fetch(
+                f'SELECT (to_jsonb(t) - $1::text[])::text AS j FROM "{schema}"."{name}" t',
+                binary,
+            )
+            rows_read[relation] = len(rows)
+            hits = [m.group(0) for r in rows for m in EMAIL.finditer(r["j"])]
+            if hits:
+                found[relation] = sorted(set(hits))
+        # What PostgreSQL shows every role of the columns it may read: their common values.
+        await web_site.stack.fetch("ANALYZE public.schema_migrations")
+        stats = await web.fetch("SELECT to_jsonb(s)::text AS j FROM pg_stats s")
+        hits = [m.group(0) for r in stats for m in EMAIL.finditer(r["j"])]
+        if hits:
+            found["pg_catalog.pg_stats"] = sorted(set(hits))
+        assert found == {}
+        # It did read the published letters, the hostile council's among them.
+        evil = await web.fetchrow(
+            "SELECT status, inputs FROM publication.web_council_years "
+            "WHERE council = $1 AND financial_year = 2019",
+            HOSTILE,
+        )
+        assert evil is not None and evil["status"] == "published"
+        for relation in ("web_years", "web_groups", "web_council_years", "web_letters"):
+            assert rows_read[f"publication.{relation}"] > 0, relation
+        pdfs = await web.fetch(
+            "SELECT pdf FROM publication.web_letters WHERE council = $1", HOSTILE
+        )
+        assert pdfs and not any(
+            a.encode() in bytes(r["pdf"]) for r in pdfs for a in HOSTILE_ADDRESSES
+        )
+    finally:
+        await web.close()
+
+
+async def test_the_publication_role_writes_only_its_own_records(web_site: WebSite) -> None:
+    await web_site.publish_all()
+    schema = (await web_site.stack.fetch(
+        "SELECT schema_name FROM projection_versions WHERE status = 'active'"
+    ))[0]["schema_name"]  # fmt: skip
+    job = await web_site.connect("publication")
+    try:
+        assert await job.fetchval("SELECT current_user") == "ar_publication"
+        assert not await job.fetchval(
+            "SELECT rolsuper OR rolcreatedb OR rolcreaterole FROM pg_roles "
+            "WHERE rolname = current_user"
+        )
+        for forbidden in (
+            # casework: the figures, in the views and in the version's tables
+            "UPDATE readmodel.council_year_contributions SET upheld = 0",
+            f"UPDATE {schema}.council_year_contributions SET upheld = 0",
+            f"DELETE FROM {schema}.council_year_contributions",
+            f"INSERT INTO {schema}.council_year_contributions (council, financial_year) "
+            "VALUES ('AAA', 2019)",
+            # closes
+            "UPDATE readmodel.year_closes SET publication_date = '2000-01-01'",
+            f"UPDATE {schema}.year_closes SET publication_date = '2000-01-01'",
+            f"DELETE FROM {schema}.year_closes",
+            # letters: not even read
+            "SELECT count(*) FROM letters.outbox",
+            "UPDATE letters.outbox SET state = 'sent'",
+            "UPDATE letters.outbox SET context = '{}'::jsonb",
+            "DELETE FROM letters.outbox",
+            # its own records: once published, a year stays as recorded
+            "UPDATE publication.published_years SET published_at = now()",
+            "DELETE FROM publication.published_years",
+            "DELETE FROM publication.published_councils",
+            "UPDATE publication.published_groups SET councils = 0",
+            # the database's clock is not its to set
+            "INSERT INTO publication.published_years (financial_year, close_id, letter_date, "
+            "publication_date, publishes_at, published_at, recorded_at) VALUES (2090, "
+            "gen_random_uuid(), '2020-07-22', '2020-07-29', '2020-07-28 23:00Z', "
+            "'2020-07-28 23:00Z', '2020-07-29 00:00Z')",
+            "UPDATE public.projection_versions SET status = 'retired'",
+            "CREATE TABLE publication.mine (id int)",
+            "CREATE SCHEMA mine",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await job.execute(forbidden)
+    finally:
+        await job.close()
+
+    # And it does its job: publishing both years again, recorded as itself.
+    await web_site.unpublish()
+    try:
+        assert await web_site.publish(
+            publishes_at(date.fromisoformat(CLOSES[Y2020]["publication_date"]))
+        ) == [Y2019, Y2020]
+        recorded = await web_site.stack.fetch(
+            "SELECT DISTINCT recorded_by FROM publication.published_years"
+        )
+        assert [r["recorded_by"] for r in recorded] == ["ar_publication"]
+    finally:
+        await web_site.publish_all()
+
+
+async def test_the_embargo_holds_against_the_databases_clock(web_site: WebSite) -> None:
+    job = await web_site.connect("publication")
+    try:
+        database_now = await job.fetchval("SELECT now()")
+        tomorrow = (database_now + timedelta(days=1)).date()
+        # A caller whose clock says the publication date has come is refused while the
+        # database's has not reached it (its published_at would have passed the old check).
+        # Both new checks refuse it: recorded (now()) before the date, and published after
+        # it was recorded; PostgreSQL names whichever it evaluates first.
+        with pytest.raises(
+            asyncpg.CheckViolationError, match=r"not_recorded_before|not_published_after"
+        ):
+            await job.execute(
+                "INSERT INTO publication.published_years (financial_year, close_id, "
+                "letter_date, publication_date, publishes_at, published_at) VALUES "
+                "(2090, gen_random_uuid(), $1::date, $1::date, "
+                "($1::date)::timestamp AT TIME ZONE 'Europe/London', $2)",
+                tomorrow,
+                datetime.combine(tomorrow, time(12), tzinfo=UTC),
+            )
+        # Nor may it claim to have published later than the database's clock.
+        with pytest.raises(asyncpg.CheckViolationError, match="not_published_after"):
+            await job.execute(
+                "INSERT INTO publication.published_years (financial_year, close_id, "
+                "letter_date, publication_date, publishes_at, published_at) VALUES "
+                "(2090, gen_random_uuid(), '2020-07-22', '2020-07-29', "
+                "'2020-07-28 23:00Z', now() + interval '1 day')"
+            )
+        # The job, with its clock set ahead of the database's, publishes nothing.
+        await web_site.unpublish()
+        with pytest.raises(FutureClock):
+            await publish_due(job, datetime.fromisoformat(FUTURE))
+        assert await _published_years(web_site) == []
+        # By the database's clock (no clock given) both closed years are due.
+        assert await publish_due(job) == [Y2019, Y2020]
+    finally:
+        await job.close()
+        await web_site.unpublish()
+        await web_site.publish_all()
+
+
+def _cli(site: WebSite, principal: Principal, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        env={**os.environ, **service_env(site.stack.settings, principal)},
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )  # fmt: skip
+
+
+async def test_publication_run_with_a_future_now_is_refused_and_publishes_nothing(
+    web_site: WebSite,
+) -> None:
+    await web_site.unpublish()
+    try:
+        refused = _cli(web_site, "publication", "publication", "run", "--now", FUTURE)
+        assert refused.returncode == 1, refused.stderr  # ExitCode.INVALID_INPUT
+        assert "--now refused" in refused.stderr and "database's clock" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        assert await _published_years(web_site) == []
+        # The operator reads the records but may not make them: a clear refusal.
+        operator = _cli(web_site, "operator", "publication", "run")
+        assert operator.returncode == 2 and "AR_PRINCIPAL=publication" in operator.stderr
+        assert "Traceback" not in operator.stderr
+        assert await _published_years(web_site) == []
+        # An earlier moment is the job's seam: as of 00:00 UK time on 28 July 2021.
+        done = _cli(
+            web_site, "publication", "publication", "run", "--now", "2021-07-27T23:00:00+00:00"
+        )
+        assert done.returncode == 0, done.stderr
+        assert "published: 2019-20, 2020-21" in done.stdout
+    finally:
+        await web_site.publish_all()
+    assert await _published_years(web_site) == [2019, 2020]
+
+
+@pytest.mark.parametrize(
+    ("principal", "command"),
+    [
+        ("admin", [*CLI, "serve", "web"]),
+        ("operator", [sys.executable, "-m", "services.web"]),
+    ],
+)
+def test_the_web_site_refuses_to_start_as_any_role_but_the_webs(
+    web_site: WebSite, principal: Principal, command: list[str]
+) -> None:
+    done = subprocess.run(
+        command,
+        env={
+            **os.environ,
+            **service_env(web_site.stack.settings, principal),
+            "AR_WEB_PORT": str(free_port()),
+        },
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )  # fmt: skip
+    role = DATABASE_ROLES[principal]
+    assert done.returncode == 2, done.stderr
+    assert f"connects to PostgreSQL as role '{role}', not 'ar_web'" in done.stderr
+    assert "AR_PRINCIPAL=web" in done.stderr and "AR_DATABASE_URL" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_publication_job_refuses_to_start_as_a_role_that_cannot_publish(
+    web_site: WebSite,
+) -> None:
+    done = subprocess.run(
+        [*CLI, "serve", "publication"],
+        env={**os.environ, **service_env(web_site.stack.settings, "operator")},
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "as role 'ar_operator', which may not record a publication" in done.stderr
+    assert "AR_PRINCIPAL=publication" in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_the_publication_job_runs_as_its_own_principal(web_site: WebSite) -> None:
+    job = web_site.stack.start("services.publication", AR_PUBLICATION_INTERVAL_S="3600")
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while "publication job started" not in job.log.read_text(errors="replace"):
+            assert job.alive(), job.tail()
+            assert asyncio.get_running_loop().time() < deadline, job.tail()
+            await asyncio.sleep(0.2)
+        sessions = await web_site.stack.fetch(
+            "SELECT usename FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name <> 'psql' AND pid <> pg_backend_pid()"
+        )
+        assert "ar_publication" in {r["usename"] for r in sessions}
+    finally:
+        job.stop()

@@ -39,7 +39,7 @@ PRINCIPALS: dict[str, Principal] = {
     "services.letters": "letters",
     "services.letters.app": "letters",
     "services.web": "web",
-    "services.publication": "operator",
+    "services.publication": "publication",
 }
 
 

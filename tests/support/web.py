@@ -27,6 +27,7 @@ from contracts import CouncilRegistered, Envelope, new_event
 from contracts.events import CouncilAbolished
 from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
+from contracts.values import ChiefExecutive, CopyRecipient
 from services.letters.smtp_server import start as start_smtp
 from services.platform.settings import Settings, as_principal
 from services.publication.clock import publishes_at
@@ -92,7 +93,8 @@ class WebSite:
         return await asyncpg.connect(settings.database_url)
 
     async def publish(self, now: datetime) -> list[FinancialYear]:
-        conn = await self.connect("operator")
+        """The publication job, as its own principal, with its clock set to ``now``."""
+        conn = await self.connect("publication")
         try:
             return await publish_due(conn, now)
         finally:
@@ -161,14 +163,25 @@ async def _pipeline(stack: Stack, maildir: Path, smtp_port: int) -> int:
 
 HOSTILE = "EVL"
 HOSTILE_NAME = '<script>alert("x")</script> & <b>Evil</b> {{ 7*7 }} Council'
+# Its chief executive and copy recipients: addresses that must never reach the web's role.
+HOSTILE_ADDRESSES = ("chief@evil.example", "leader@evil.example", "scrutiny@evil.example")
 
 
 def hostile() -> list[Envelope[Any]]:
-    """A council whose name is markup, with two decisions in 2019-20."""
+    """A council whose name is markup, with an addressee and two copy recipients (each with
+    an e-mail address), and two decisions in 2019-20."""
     registered = new_event(
         CouncilRegistered(
             name=HOSTILE_NAME, comparison_group=ComparisonGroup.DISTRICT, population=50_000,
             population_year=2019,
+            chief_executive=ChiefExecutive(
+                name="Eve Ill", job_title="Chief Executive", salutation="Ms Ill",
+                email=HOSTILE_ADDRESSES[0],
+            ),
+            copy_to=(
+                CopyRecipient(name="Lee Der", role="Leader", email=HOSTILE_ADDRESSES[1]),
+                CopyRecipient(name="Scru Tiny", role="Chair", email=HOSTILE_ADDRESSES[2]),
+            ),
         ),
         council=HOSTILE, producer="tests", occurred_at=PUBLISHED,
     )  # fmt: skip

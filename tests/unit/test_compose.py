@@ -262,7 +262,14 @@ def test_the_roles_job_runs_the_roles_script_of_make_up() -> None:
     script = (ROOT / "infra/postgres/docker-roles.sh").read_text()
     assert "/infra/postgres/roles.sql" in script
     assert "roles.sql" in (ROOT / "infra/postgres/pg.sh").read_text()
-    for role in ("annual_review", "ar_projector", "ar_letters", "ar_operator"):
+    for role in (
+        "annual_review",
+        "ar_projector",
+        "ar_letters",
+        "ar_operator",
+        "ar_web",
+        "ar_publication",
+    ):
         assert f"pg-{role}.password" in script
         assert f"pg-{role}.password" in SERVICES["pg-roles"]["secrets"]
     init = SERVICES["init"]

@@ -1,6 +1,6 @@
 """docker-compose.yml runs the web site as principal web (role ar_web, its password only,
 no Kafka user), published on loopback with a readiness healthcheck, and the publication job
-as the operator."""
+as its own principal (role ar_publication, its password only, no Kafka user)."""
 
 from __future__ import annotations
 
@@ -46,11 +46,29 @@ def test_the_web_runs_as_ar_web_with_only_its_password(
     assert settings.kafka_username is None  # the web has no Kafka user
 
 
-def test_the_publication_job_runs_as_the_operator() -> None:
+def test_the_publication_job_runs_as_ar_publication_with_only_its_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     job = SERVICES["publication"]
     assert job["command"] == ["annual-review", "serve", "publication"]
-    assert job["environment"]["AR_PRINCIPAL"] == "operator"
-    assert set(job["secrets"]) == {"kafka-operator.password", "pg-ar_operator.password"}
+    assert job["environment"]["AR_PRINCIPAL"] == "publication"
+    assert job["secrets"] == ["pg-ar_publication.password"]
+    settings = _settings(
+        job["environment"], {"pg-ar_publication.password": "pw-pub"}, tmp_path, monkeypatch
+    )
+    url = urlsplit(settings.database_url)
+    assert (url.username, url.password) == ("ar_publication", "pw-pub")
+    assert settings.kafka_username is None  # the job touches PostgreSQL only
+
+
+def test_the_roles_job_sets_the_publication_roles_password() -> None:
+    script = (ROOT / "infra/postgres/docker-roles.sh").read_text()
+    assert "pg-ar_publication.password" in script and "publication_password" in script
+    assert "pg-ar_publication.password" in SERVICES["pg-roles"]["secrets"]
+    roles = (ROOT / "infra/postgres/roles.sql").read_text()
+    assert "CREATE ROLE ar_publication" in roles
+    assert ":'publication_password'" in roles
+    assert "publication_password" in (ROOT / "infra/postgres/pg.sh").read_text()
 
 
 def test_as_principal_web_drops_the_callers_kafka_user(tmp_path: Path) -> None:
