@@ -50,9 +50,7 @@ def simulate(
     ],
     year: Annotated[
         FinancialYear,
-        typer.Option(
-            parser=parse_year, metavar="YYYY-YY", help="The financial year, e.g. 2019-20."
-        ),
+        typer.Option(parser=parse_year, metavar="YEAR", help="The financial year, e.g. 2019-20."),
     ] = DEFAULT_YEAR,
     councils: Annotated[
         int | None,
