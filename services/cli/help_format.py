@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import click
-from typer.core import TyperArgument
+import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from contracts.financial_year import FinancialYear
 
@@ -35,41 +35,39 @@ _PATH_KINDS = {"file": "FILE", "dir": "FOLDER", "directory": "FOLDER"}
 
 
 class _UntypedArgument(TyperArgument):
-    """An argument whose name (YEAR, COUNCIL, FILE) already says what to type: typer shows
-    an argument's Python type whatever its metavar, so this class shows none."""
+    """An argument whose name (YEAR, COUNCIL, FILE) already says what to type."""
 
-    def display_type_rich(self, ctx: click.Context) -> str | None:
+    def display_type_rich(self, ctx: Any) -> str | None:
         return None
 
 
-def metavar_for(param: click.Parameter) -> str:
+def metavar_for(param: TyperOption) -> str:
     """The word shown after an option: '' for a flag, else what its value is."""
-    if getattr(param, "is_flag", False):  # typer's options are not click.Option subclasses
+    if param.is_flag:
         return ""
-    descriptor = getattr(param, "type_descriptor", None)
-    if descriptor is None:  # a plain click parameter: click names it well already
-        return param.make_metavar(click.Context(click.Command(None)))
+    descriptor = param.type_descriptor
     if descriptor.is_choice:
-        return "[" + "|".join(str(c) for c in descriptor.choices) + "]"
+        return "[" + "|".join(str(c) for c in descriptor.choices or ()) + "]"
     if descriptor.is_path:
         return _PATH_KINDS.get(descriptor.path_type, "PATH")
-    annotation = descriptor.annotation
+    annotation: Any = descriptor.annotation
     if typing.get_origin(annotation) is list:
         (annotation,) = typing.get_args(annotation)
     return _METAVARS.get(annotation, param.name.upper() if param.name else "VALUE")
 
 
-def readable_help(command: click.Command, help_option_names: list[str]) -> None:
+def readable_help(command: TyperCommand | TyperGroup, help_option_names: list[str]) -> None:
     """Give every parameter of ``command`` and its subcommands a readable metavar."""
     # The --help option is made on first use and then cached: make it now, to name it too.
-    context = click.Context(command, help_option_names=help_option_names)
+    context = typer.Context(command, help_option_names=help_option_names)
     help_option = command.get_help_option(context)
     for param in [*command.params, *([help_option] if help_option else [])]:
         if isinstance(param, TyperArgument):
+            # typer shows an argument's Python type whatever its metavar: this class does not.
             param.__class__ = _UntypedArgument
             if param.metavar is None and param.name:  # FILE in the usage line, not {file}
                 param.metavar = param.name.upper()
-        elif param.metavar is None:
+        elif isinstance(param, TyperOption) and param.metavar is None:
             param.metavar = metavar_for(param)
     for sub in getattr(command, "commands", {}).values():
         readable_help(sub, help_option_names)

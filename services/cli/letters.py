@@ -47,7 +47,8 @@ Council = Annotated[
     ),
 ]
 Year = Annotated[
-    FinancialYear, typer.Argument(parser=parse_year, metavar="YEAR", help="Financial year, e.g. 2019-20.")
+    FinancialYear,
+    typer.Argument(parser=parse_year, metavar="YEAR", help="Financial year, e.g. 2019-20."),
 ]
 Note = Annotated[
     str, typer.Option(parser=parse_note, help="Why: kept with the letter.", show_default=False)

@@ -77,9 +77,10 @@ def main(
     ] = False,
 ) -> None:
     """Casework -> statistics -> Annual Review letters."""
-    # Logs go to stderr (as JSON when not on a terminal), so stdout stays for the output.
+    # Logs go to stderr (as JSON when not on a terminal), so stdout stays for the output;
+    # on a terminal, a person reads them: brief lines without timestamps.
     with contextlib.suppress(ValidationError, ValueError):
-        configure_logging(Settings())
+        configure_logging(Settings(), for_a_person=True)
 
 
 app.add_typer(councils.app, name="councils")

@@ -21,8 +21,8 @@ from services.cli.common import (
     parse_share,
     parse_year,
     print_json,
-    progress,
 )
+from services.cli.progress import progress
 from services.councils.importer import CsvFileError, read_councils
 from services.simulator.generator import SimulationError, simulate_year
 
