@@ -27,11 +27,12 @@ import structlog
 from services.domain import letter_lifecycle as lifecycle
 from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import LetterState, Transition
-from services.letters import metrics, outbox
+from services.letters import metrics, outbox, smtp_client
 from services.letters.config import LettersSettings
 from services.letters.email import build_email
 from services.letters.faults import crash_point
 from services.letters.render import PERMANENT_RENDER_ERRORS, digests, render_letter, warm_up
+from services.letters.smtp_policy import RESEND, CannotSendSafely
 from services.platform.db import backoff_delay, is_transient
 from services.platform.settings import Settings
 from services.readmodel.letter_reads import joined_after_close, snapshot_inputs
@@ -145,6 +146,8 @@ class Dispatcher:
             else None
         )
         self.wake = asyncio.Event()
+        # Built once (reading the CA file): a CA file that cannot be read stops the start.
+        self.tls_context = smtp_client.tls_context(lsettings.smtp_ca_file)
 
     @property
     def lease_s(self) -> float:
@@ -319,32 +322,44 @@ class Dispatcher:
 
         stored = await self._in_outbox("read the rendered letter", row, fetch)
         assert stored is not None
-        letter = row.inputs.letter(row.version)
-        message = build_email(
-            letter,
-            stored["text_body"],
-            stored["html_body"],
-            bytes(stored["pdf"]),
-            sender=self.ls.sender,
-            reply_to=self.ls.reply_to,
-            # The council's own copies (its leader, the scrutiny chair: the register), then
-            # the service-wide ones.
-            cc=[*row.inputs.copy_recipients, *self.ls.cc],
-            bcc=self.ls.bcc,
-            message_id_domain=self.ls.message_id_domain,
-        )
+        try:
+            letter = row.inputs.letter(row.version)
+            message = build_email(
+                letter,
+                stored["text_body"],
+                stored["html_body"],
+                bytes(stored["pdf"]),
+                sender=self.ls.sender,
+                reply_to=self.ls.reply_to,
+                # The council's own copies (its leader, the scrutiny chair: the register),
+                # then the service-wide ones.
+                cc=[*row.inputs.copy_recipients, *self.ls.cc],
+                bcc=self.ls.bcc,
+                message_id_domain=self.ls.message_id_domain,
+            )
+        except Exception as exc:  # e.g. a header value the email package refuses
+            # No retry makes the same inputs and settings build: failed, not left in sending.
+            await self._failed(
+                row,
+                f"not sent: the message cannot be built ({type(exc).__name__}: {exc}); fix "
+                f"the address or AR_LETTERS_SENDER/REPLY_TO/CC/BCC, or re-issue; {RESEND}",
+                permanent=True,
+                how=Transition.CANNOT_SEND,
+            )
+            return
         crash_point("before_send")
         metrics.send_started()
         try:
-            _, response = await aiosmtplib.send(
+            response = await smtp_client.send(
                 message,
-                hostname=self.settings.smtp_host,
+                host=self.settings.smtp_host,
                 port=self.settings.smtp_port,
-                timeout=self.ls.smtp_timeout_s,
-                username=self.ls.smtp_username,
-                password=self.ls.smtp_password,
-                start_tls=self.ls.smtp_starttls,
+                settings=self.ls,
+                context=self.tls_context,
             )
+        except CannotSendSafely as exc:
+            await self._failed(row, exc.reason, permanent=True, how=Transition.CANNOT_SEND)
+            return
         except aiosmtplib.SMTPResponseException as exc:
             await self._failed(row, f"{exc.code} {exc.message}", permanent=exc.code >= 500)
             return
@@ -354,6 +369,12 @@ class Dispatcher:
             await self._failed(row, detail, permanent=all(c >= 500 for c in codes))
             return
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            await self._failed(row, f"{type(exc).__name__}: {exc}", permanent=False)
+            return
+        except Exception as exc:
+            # Unexpected (a defect here or in aiosmtplib): retried like a transient failure,
+            # so the letter is never left in sending, and failed when the attempts run out.
+            log.error("letter send failed unexpectedly", council=row.council, exc_info=True)
             await self._failed(row, f"{type(exc).__name__}: {exc}", permanent=False)
             return
         crash_point("after_send")
@@ -409,26 +430,39 @@ class Dispatcher:
                 )
             return result
 
-    async def _failed(self, row: outbox.OutboxRow, detail: str, *, permanent: bool) -> None:
-        how = lifecycle.after_failed_send(
+    async def _failed(
+        self,
+        row: outbox.OutboxRow,
+        detail: str,
+        *,
+        permanent: bool,
+        how: Transition | None = None,
+    ) -> None:
+        """Record a send that did not happen: ``how`` when the service itself refused it
+        (CANNOT_SEND), else what the lifecycle decides from the SMTP server's answer."""
+        how = how or lifecycle.after_failed_send(
             permanent=permanent, attempts=row.attempts, max_attempts=self.ls.max_attempts
         )
-        metrics.send_failed(permanent=permanent, refused=how is Transition.REFUSED)
+        metrics.send_failed(
+            permanent=permanent, refused=lifecycle.target(how) is LetterState.FAILED
+        )
         await self._in_outbox(
             "record the failed attempt",
             row,
-            lambda conn: self._record_failure(conn, row, detail, permanent),
+            lambda conn: self._record_failure(conn, row, detail, permanent, how),
         )
 
     async def _record_failure(
-        self, conn: asyncpg.Connection, row: outbox.OutboxRow, detail: str, permanent: bool
+        self,
+        conn: asyncpg.Connection,
+        row: outbox.OutboxRow,
+        detail: str,
+        permanent: bool,
+        how: Transition,
     ) -> None:
-        how = lifecycle.after_failed_send(
-            permanent=permanent, attempts=row.attempts, max_attempts=self.ls.max_attempts
-        )
         if lifecycle.allows(how, await outbox.lock_state(conn, row.id)):
-            if how is Transition.REFUSED:
-                await outbox.mark_failed(conn, row, detail)
+            if lifecycle.target(how) is LetterState.FAILED:
+                await outbox.mark_failed(conn, row, detail, by=how)
                 log.error(
                     "letter refused",
                     council=row.council,
