@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -61,6 +61,12 @@ class LettersSettings(HealthSettings):
     smtp_password: SecretStr | None = Field(
         default=None, description="SMTP AUTH password (secret; AR_LETTERS_SMTP_AUTH=password)"
     )
+    smtp_password_file: Path | None = Field(
+        default=None,
+        description="File holding the SMTP AUTH password, read at start (a Docker secret, or a "
+        "file in AR_SECRETS_DIR): instead of AR_LETTERS_SMTP_PASSWORD, which it must not "
+        "accompany",
+    )
     smtp_oauth_token_file: Path | None = Field(
         default=None,
         description="AR_LETTERS_SMTP_AUTH=xoauth2: file holding the current OAuth 2.0 access "
@@ -90,6 +96,29 @@ class LettersSettings(HealthSettings):
         description="/health/ready fails when year-end closes or due letters wait and nothing "
         "(a close handled, a letter rendered, sent or refused) was done for this long",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _password_from_its_file(cls, data: Any) -> Any:
+        """AR_LETTERS_SMTP_PASSWORD_FILE: the password read from it once, at start (so an
+        unreadable file stops the start, not every letter)."""
+        if not isinstance(data, dict) or not data.get("smtp_password_file"):
+            return data
+        if data.get("smtp_password"):
+            raise ValueError(
+                "AR_LETTERS_SMTP_PASSWORD and AR_LETTERS_SMTP_PASSWORD_FILE are both set: "
+                "unset one of them"
+            )
+        path = Path(str(data["smtp_password_file"]))
+        try:
+            password = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(
+                f"cannot read AR_LETTERS_SMTP_PASSWORD_FILE {path}: {exc.strerror}"
+            ) from None
+        if not password:
+            raise ValueError(f"AR_LETTERS_SMTP_PASSWORD_FILE {path} is empty")
+        return {**data, "smtp_password": password}
 
     @model_validator(mode="after")
     def _smtp_settings_agree(self) -> Self:

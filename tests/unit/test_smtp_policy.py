@@ -94,6 +94,20 @@ def test_contradictory_smtp_settings_stop_the_start(given: dict[str, str], compl
         LettersSettings(**given)  # type: ignore[arg-type]
 
 
+def test_the_password_can_come_from_a_file_read_at_start(tmp_path: Path) -> None:
+    secret = tmp_path / "smtp.password"
+    secret.write_text("from-a-file\n")
+    s = LettersSettings(smtp_username="u", smtp_password_file=secret)  # type: ignore[arg-type]
+    assert s.smtp_password is not None and s.smtp_password.get_secret_value() == "from-a-file"
+    with pytest.raises(ValidationError, match="both set"):
+        LettersSettings(smtp_username="u", smtp_password="pw", smtp_password_file=secret)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="cannot read AR_LETTERS_SMTP_PASSWORD_FILE"):
+        LettersSettings(smtp_username="u", smtp_password_file=tmp_path / "none")  # type: ignore[arg-type]
+    secret.write_text("\n")
+    with pytest.raises(ValidationError, match="is empty"):
+        LettersSettings(smtp_username="u", smtp_password_file=secret)  # type: ignore[arg-type]
+
+
 def test_the_password_is_a_secret_that_a_repr_does_not_show() -> None:
     s = LettersSettings(smtp_username="u", smtp_password="hunter2")  # type: ignore[arg-type]
     assert "hunter2" not in repr(s) and "hunter2" not in str(s.model_dump())
