@@ -63,7 +63,7 @@ def test_the_settings_are_read_from_the_environment(
 
 def test_an_unknown_tls_mode_is_refused() -> None:
     with pytest.raises(ValidationError, match="opportunistic"):
-        LettersSettings(smtp_tls="starttls")  # type: ignore[arg-type]
+        LettersSettings(smtp_tls="starttls")
 
 
 @pytest.mark.parametrize(
@@ -97,19 +97,19 @@ def test_contradictory_smtp_settings_stop_the_start(given: dict[str, str], compl
 def test_the_password_can_come_from_a_file_read_at_start(tmp_path: Path) -> None:
     secret = tmp_path / "smtp.password"
     secret.write_text("from-a-file\n")
-    s = LettersSettings(smtp_username="u", smtp_password_file=secret)  # type: ignore[arg-type]
+    s = LettersSettings(smtp_username="u", smtp_password_file=secret)
     assert s.smtp_password is not None and s.smtp_password.get_secret_value() == "from-a-file"
     with pytest.raises(ValidationError, match="both set"):
-        LettersSettings(smtp_username="u", smtp_password="pw", smtp_password_file=secret)  # type: ignore[arg-type]
+        LettersSettings(smtp_username="u", smtp_password="pw", smtp_password_file=secret)
     with pytest.raises(ValidationError, match="cannot read AR_LETTERS_SMTP_PASSWORD_FILE"):
-        LettersSettings(smtp_username="u", smtp_password_file=tmp_path / "none")  # type: ignore[arg-type]
+        LettersSettings(smtp_username="u", smtp_password_file=tmp_path / "none")
     secret.write_text("\n")
     with pytest.raises(ValidationError, match="is empty"):
-        LettersSettings(smtp_username="u", smtp_password_file=secret)  # type: ignore[arg-type]
+        LettersSettings(smtp_username="u", smtp_password_file=secret)
 
 
 def test_the_password_is_a_secret_that_a_repr_does_not_show() -> None:
-    s = LettersSettings(smtp_username="u", smtp_password="hunter2")  # type: ignore[arg-type]
+    s = LettersSettings(smtp_username="u", smtp_password="hunter2")
     assert "hunter2" not in repr(s) and "hunter2" not in str(s.model_dump())
     assert s.smtp_password is not None and s.smtp_password.get_secret_value() == "hunter2"
 
