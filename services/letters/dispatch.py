@@ -444,7 +444,9 @@ class Dispatcher:
             permanent=permanent, attempts=row.attempts, max_attempts=self.ls.max_attempts
         )
         metrics.send_failed(
-            permanent=permanent, refused=lifecycle.target(how) is LetterState.FAILED
+            permanent=permanent,
+            refused=lifecycle.target(how) is LetterState.FAILED,
+            not_sent=how is Transition.CANNOT_SEND,
         )
         await self._in_outbox(
             "record the failed attempt",
