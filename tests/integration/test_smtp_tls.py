@@ -168,6 +168,34 @@ async def test_xoauth2_logs_in_inside_tls_with_the_token_from_its_file(
         server.stop()
 
 
+async def test_implicit_tls_sends_inside_tls_from_the_first_byte(
+    stack: Stack, tmp_path: Path
+) -> None:
+    ca = make_ca(tmp_path / "ca", "test-ca")
+    cert = server_certificate(tmp_path / "ca", ca)
+    server = start_server(tmp_path / "mail", tls=cert, implicit=True)
+    try:
+        stack.start("services.projector")
+        stack.start(
+            "services.letters",
+            **letters_env(
+                server.mail,
+                AR_LETTERS_SMTP_TLS="implicit",
+                AR_LETTERS_SMTP_USERNAME=USER,
+                AR_LETTERS_SMTP_PASSWORD=PASSWORD,
+                AR_LETTERS_SMTP_CA_FILE=str(ca.cert),
+            ),
+        )
+        await close_a_year(stack)
+        await wait_states(stack, {"sent": len(COUNCILS)})
+
+        assert len(server.recording.arrivals) == len(COUNCILS)
+        assert all(a.inside_tls and a.authenticated for a in server.recording.arrivals)
+        assert all(x.inside_tls for x in server.recording.logins)
+    finally:
+        server.stop()
+
+
 async def test_a_message_that_cannot_be_built_ends_failed_not_left_in_sending(
     stack: Stack, tmp_path: Path
 ) -> None:

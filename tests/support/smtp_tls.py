@@ -81,6 +81,14 @@ class Recording:
     mail_from: int = 0  # MAIL FROM commands seen, accepted or not
 
 
+def inside_tls(server: Any) -> bool:
+    """Whether the server's side of the connection is TLS now (after STARTTLS aiosmtpd swaps
+    in the TLS transport; with implicit TLS it is TLS from the start)."""
+    return (
+        server.transport is not None and server.transport.get_extra_info("ssl_object") is not None
+    )
+
+
 class RecordingHandler(MaildirHandler):
     """Keeps every message (the Maildir) and records the session it came in."""
 
@@ -101,7 +109,7 @@ class RecordingHandler(MaildirHandler):
         if answer.startswith("250"):
             message_id = answer.rsplit(" ", 1)[-1]
             self.recording.arrivals.append(
-                Arrival(message_id, session.ssl is not None, bool(session.authenticated))
+                Arrival(message_id, inside_tls(server), bool(session.authenticated))
             )
         return answer
 
@@ -111,7 +119,7 @@ class RecordingHandler(MaildirHandler):
         fields = base64.b64decode(args[1]).decode().split("\x01")
         user = fields[0].removeprefix("user=")
         token = fields[1].removeprefix("auth=Bearer ")
-        self.recording.logins.append(Login("XOAUTH2", user, token, server.session.ssl is not None))
+        self.recording.logins.append(Login("XOAUTH2", user, token, inside_tls(server)))
         return AuthResult(success=(user, token) == (USER, TOKEN), handled=False)
 
 
@@ -119,7 +127,7 @@ def _authenticator(recording: Recording) -> Any:
     def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
         assert isinstance(data, LoginPassword)
         user, secret = data.login.decode(), data.password.decode()
-        recording.logins.append(Login(mechanism, user, secret, session.ssl is not None))
+        recording.logins.append(Login(mechanism, user, secret, inside_tls(server)))
         return AuthResult(success=(user, secret) == (USER, PASSWORD))
 
     return check
@@ -135,10 +143,13 @@ class TlsMail:
         self.controller.stop()
 
 
-def start_server(maildir: Path, *, tls: tuple[Path, Path] | None) -> TlsMail:
+def start_server(
+    maildir: Path, *, tls: tuple[Path, Path] | None, implicit: bool = False
+) -> TlsMail:
     """On a free loopback port: STARTTLS offered (and AUTH only inside it) with ``tls`` (the
-    server's certificate and key); without it, no STARTTLS and AUTH offered in clear text
-    (a server that would take a password in clear: the service must not give it)."""
+    server's certificate and key), or TLS from the first byte with ``implicit``; without
+    ``tls``, no STARTTLS and AUTH offered in clear text (a server that would take a password
+    in clear: the service must not give it)."""
     recording = Recording()
     handler = RecordingHandler(maildir, recording)
     context = None
@@ -150,10 +161,13 @@ def start_server(maildir: Path, *, tls: tuple[Path, Path] | None) -> TlsMail:
         handler,
         hostname="127.0.0.1",
         port=port,
-        tls_context=context,
+        ssl_context=context if implicit else None,
+        tls_context=None if implicit else context,
         require_starttls=False,
         authenticator=_authenticator(recording),
-        auth_require_tls=tls is not None,
+        # aiosmtpd's auth_require_tls counts STARTTLS only: with implicit TLS it would offer
+        # no AUTH at all, though the whole connection is TLS.
+        auth_require_tls=tls is not None and not implicit,
         data_size_limit=20 * 1024 * 1024,
     )
     controller.start()
