@@ -29,6 +29,7 @@ from contracts.events import (
 from contracts.financial_year import FinancialYear
 from contracts.registry import CURRENT_VERSIONS, PAYLOADS
 from contracts.upcasting import upcast
+from contracts.values import UNSAFE_CHARACTERS, char_name, escape_unsafe
 
 _CURRENT: dict[str, int] = dict(CURRENT_VERSIONS)
 
@@ -53,6 +54,8 @@ class Reason(enum.StrEnum):
     # Raised by the projector, not here: the event is valid alone but not in context.
     CONFLICT = "conflict"
     WRONG_TOPIC = "wrong_topic"
+    # Set by the projector: valid by the contract, but PostgreSQL refused to store it.
+    STORE_REFUSED = "store_refused"
 
 
 # What each reason means and what the producer should do about it (docs/events.md prints it).
@@ -111,6 +114,15 @@ REASON_HELP: dict[Reason, tuple[str, str]] = {
         "A valid event of a type that does not belong on the facts topic (for example a "
         "letter event), set by the projector.",
         "Find the producer that published it there; nothing needs re-driving.",
+    ),
+    Reason.STORE_REFUSED: (
+        "Valid by the contract, but the database refused to store what it changes (set by "
+        "the projector, with the database's error as the detail): the event failed alone, "
+        "twice, after the batch around it was split and every other record applied.",
+        "Read the detail: a value the contract should have refused is a defect of the "
+        "contract (report it with the message); publish the event corrected, or re-drive "
+        "this one once the system is fixed. Many at once means a defect, not bad input: "
+        "the projector stops dead-lettering after 10 in one batch and retries instead.",
     ),
 }
 
@@ -228,10 +240,16 @@ def describe(error: ValidationError) -> str:
     """One line per problem: where, what is wrong, and the value that was given."""
     parts = []
     for err in error.errors(include_url=False):
-        where = ".".join(str(x) for x in err["loc"]) or "event"
+        where = escape_unsafe(".".join(str(x) for x in err["loc"])) or "event"
         given = err.get("input")
         shown = repr(given) if len(repr(given)) <= 60 else repr(given)[:57] + "..."
+        shown = escape_unsafe(shown)  # repr leaves some (bidi, zero-width) as they are
         msg = err["msg"].removeprefix("Value error, ")
+        if isinstance(given, str) and err["type"] != "value_error":
+            # A pattern or address check refused it: say which character is the trouble.
+            unsafe = UNSAFE_CHARACTERS.search(given)
+            if unsafe:
+                msg += f"; it contains {char_name(unsafe.group())}"
         parts.append(
             f"{where}: {msg}"
             + ("" if err["type"] in ("value_error", "missing") else f" (got {shown})")

@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -34,19 +35,22 @@ from contracts.values import (
     Name,
     ShortText,
     Signatory,
+    multi_line,
 )
 
 Population = Annotated[int, Field(gt=0, le=20_000_000)]
 CopyRecipients = Annotated[tuple[CopyRecipient, ...], Field(max_length=MAX_COPY_RECIPIENTS)]
 PopulationYear = Annotated[int, Field(ge=1990, le=2100)]
-Reason = Annotated[str, Field(min_length=1, max_length=500)]
+# Free text, possibly several lines (a mail server's reply): no U+0000, no control
+# characters other than tabs and line breaks (contracts/values.py).
+Reason = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(multi_line)]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 # The Commission for Local Administration in England was set up in 1974: nothing before.
 CaseDate = Annotated[date, Field(ge=date(1974, 1, 1))]
 
 
 class DecisionOutcome(enum.StrEnum):
-    """The six outcomes of a decision (DOMAIN.md section 3)."""
+    """The six outcomes of a decision (docs/domain.md §3)."""
 
     UPHELD = "upheld"
     NOT_UPHELD = "not_upheld"
@@ -312,7 +316,7 @@ class FinancialYearClosed(Payload):
 
     Kafka orders each copy after every fact published to its partition before it, so
     when the projector has read the marker on every partition, its figures for the year
-    reflect exactly the facts published before the close (DESIGN-NOTES, design (a)).
+    reflect exactly the facts published before the close (docs/architecture.md, "Year end").
     """
 
     event_type: ClassVar[str] = "FinancialYearClosed"
@@ -397,7 +401,7 @@ class NarrativeRegistered(Payload):
         description="The statistics format of the year's letters; null: the built-in format "
         "of the year (2020: `2020`; 2021-2024: `2021`; 2025 and 2026: `2025`).",
     )
-    markdown: str = Field(
+    markdown: Annotated[str, AfterValidator(multi_line)] = Field(
         min_length=1, max_length=NARRATIVE_MAX_CHARS, description="The narrative as written."
     )
     sha256: Sha256 = Field(description="SHA-256 of `markdown` (UTF-8), lowercase hex.")

@@ -2,19 +2,118 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+)
 
-# Bounded, stripped, non-empty text: the contract refuses empty or oversized strings.
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# --- characters refused in text (docs/events.md, "Characters in text") --------------------
+#
+# PostgreSQL cannot store U+0000 in `text` or `jsonb`, and a lone surrogate is not UTF-8 at
+# all: no string may hold either, or the projector's transaction fails. Control characters
+# (C0, DEL, C1) have no place on one line: in a name they break e-mail headers (CR/LF) and
+# what the CLI prints. Bidi controls and zero-width characters make a name look like
+# another council's on the site and in the letters (a "Trojan Source" spoof).
+_NEVER = "\x00\ud800-\udfff"
+_CONTROLS = "\x00-\x1f\x7f-\x9f"
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_ZERO_WIDTH = "\u200b-\u200d\u2060\ufeff"
+# Multi-line text (a narrative, a reason) keeps tabs and line breaks, nothing else below 0x20.
+_NOT_IN_TEXT = re.compile(f"[{_NEVER}\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_NOT_IN_A_LINE = re.compile(f"[{_NEVER}{_CONTROLS}{_BIDI}{_ZERO_WIDTH}]")
+# What `escape_unsafe` rewrites: everything either rule refuses, and the other invisible
+# format characters, so that a stored or printed copy shows what was sent.
+UNSAFE_CHARACTERS = re.compile(f"[{_NEVER}{_CONTROLS}{_BIDI}{_ZERO_WIDTH}\u2028\u2029]")
+
+
+def char_name(char: str) -> str:
+    """``U+0000 (NULL)``: how a refusal names a character, never the character itself."""
+    code = ord(char)
+    name = unicodedata.name(char, "") or _CONTROL_NAMES.get(code, "")
+    return f"U+{code:04X}" + (f" ({name})" if name else "")
+
+
+_CONTROL_NAMES = {0: "NULL", 9: "TAB", 10: "LINE FEED", 13: "CARRIAGE RETURN", 0x7F: "DELETE"}
+
+
+def escape_unsafe(text: str) -> str:
+    """``text`` with every control, bidi, zero-width and surrogate character written as a
+    ``\\u0000``-style escape: safe to store in PostgreSQL, to put in a Kafka header and to
+    show a person (a dead letter's reason and detail, for example)."""
+    if text.isprintable():  # the common case, in C: nothing to escape
+        return text
+    return UNSAFE_CHARACTERS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _refuse(match: re.Match[str], what: str) -> ValueError:
+    char = match.group()
+    if char == "\x00" or "\ud800" <= char <= "\udfff":
+        why = "not allowed in any text"
+    elif char in "\r\n":
+        why = f"a line break is not allowed in {what}"
+    elif ord(char) < 0xA0:
+        why = f"a control character is not allowed in {what}"
+    elif _ZERO_WIDTH_CHARS.match(char):
+        why = f"an invisible (zero-width) character is not allowed in {what}"
+    else:
+        why = f"a bidirectional control is not allowed in {what}"
+    return ValueError(f"contains {char_name(char)} at character {match.start() + 1}: {why}")
+
+
+_ZERO_WIDTH_CHARS = re.compile(f"[{_ZERO_WIDTH}]")
+
+
+def one_line(text: str) -> str:
+    """A name, a title, a reference: refuses control, bidi and zero-width characters."""
+    if text.isprintable():  # in C; every string the rule refuses is not printable
+        return text
+    found = _NOT_IN_A_LINE.search(text)
+    if found:
+        raise _refuse(found, "a name or a single line of text")
+    return text
+
+
+def multi_line(text: str) -> str:
+    """Free text (a reason, a narrative): tabs and line breaks allowed; refuses U+0000, lone
+    surrogates and the other control characters."""
+    if text.isprintable():
+        return text
+    found = _NOT_IN_TEXT.search(text)
+    if found:
+        raise _refuse(found, "text")
+    return text
+
+
+# Bounded, stripped, non-empty text: the contract refuses empty or oversized strings, and
+# the characters above.
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(one_line),
+]
+ShortText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(one_line),
+]
+# An e-mail address reaches a header: checked for line breaks and NUL before the address
+# rules (which would otherwise report them less plainly).
+Email = Annotated[EmailStr, BeforeValidator(lambda v: one_line(v) if isinstance(v, str) else v)]
 CouncilCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z0-9]{3,10}$")]
 CaseReference = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9/ .\-]{0,39}$")
 ]
 
-# The statistics formats of the Annual Review letters (DOMAIN.md section 8): 2020; 2021 for
+# The statistics formats of the Annual Review letters (docs/domain.md §9): 2020; 2021 for
 # the letter years 2021 to 2024; 2025 for 2025 onwards (the complaint overview).
 LetterFormat = Literal["2020", "2021", "2025"]
 LETTER_FORMATS: tuple[LetterFormat, ...] = ("2020", "2021", "2025")
@@ -36,14 +135,14 @@ class ChiefExecutive(Value):
         examples=["Interim Chief Executive"],
     )
     salutation: ShortText = Field(description="As in `Dear Ms Barsby`.", examples=["Ms Barsby"])
-    email: EmailStr = Field(
+    email: Email = Field(
         description="Where the letter is sent.", examples=["chief.executive@mansfield.gov.uk"]
     )
 
 
 class CopyRecipient(Value):
     """Someone a council's letters are copied to (Cc), such as the leader of the council or
-    the chair of its scrutiny committee (DOMAIN.md section 8)."""
+    the chair of its scrutiny committee (docs/domain.md §7)."""
 
     name: Name = Field(description="Full name, as the letter's copy line prints it.",
                        examples=["Jason Zadrozny"])  # fmt: skip
@@ -51,7 +150,7 @@ class CopyRecipient(Value):
         description="Their role as written, e.g. `Leader of the Council`.",
         examples=["Leader of the Council"],
     )
-    email: EmailStr = Field(
+    email: Email = Field(
         description="Where the copy is sent.", examples=["leader@mansfield.gov.uk"]
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from contracts.financial_year import FinancialYear
@@ -63,11 +64,11 @@ def list_(
         year = FinancialYear(r["financial_year"]).label if r["financial_year"] else "—"
         t.add_row(
             str(r["id"]) if r["id"] is not None else "—",
-            r["reason"],
-            r["council"] or "—",
+            escape(r["reason"]),  # stored text, printed as text (never as Rich markup)
+            escape(r["council"] or "—"),
             year,
             f"{r['partition']}@{r['offset']}",
-            r["detail"][:120],
+            escape(r["detail"][:120]),
         )
     out.print(t)
 

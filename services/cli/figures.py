@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from contracts.financial_year import FinancialYear
@@ -63,7 +64,8 @@ def stats(
     if json_output:
         print_json(d)
         return
-    out.print(f"[bold]{d['name']}[/] ({d['council']}), {d['comparison_group']}, {year}")
+    # Stored text is printed as text: a name holding Rich markup (`[/bold]`) is not markup.
+    out.print(f"[bold]{escape(d['name'])}[/] ({d['council']}), {d['comparison_group']}, {year}")
     t = Table("statistic", "council", f"{d['comparison_group']} average", "based on")
     c, g = d["counts"], d["group_average"]
     t.add_row(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from contracts.financial_year import FinancialYear
@@ -76,8 +77,8 @@ def list_(
             r["financial_year"],
             str(r["version"]),
             r["state"],
-            r["recipient"] or "—",
-            note[:70],
+            escape(r["recipient"] or "—"),  # stored text, printed as text (never as markup)
+            escape(note[:70]),
         )
     out.print(t)
     counts: dict[str, int] = {}

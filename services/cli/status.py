@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 from aiokafka.errors import KafkaError
+from rich.markup import escape
 from rich.table import Table
 
 from services.cli.common import ExitCode, fail, out, print_json, run, settings
@@ -79,7 +80,8 @@ def status(
         )
     for f in letters["failed"]:
         out.print(
-            f"[red]failed[/] {f['council']} {f['financial_year']} v{f['version']}: {f['reason']}",
+            f"[red]failed[/] {f['council']} {f['financial_year']} v{f['version']}: "
+            + escape(f["reason"]),
             soft_wrap=True,
         )
 

@@ -24,6 +24,7 @@ import aiosmtplib
 import asyncpg
 import structlog
 
+from contracts.values import escape_unsafe
 from services.domain import letter_lifecycle as lifecycle
 from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import LetterState, Transition
@@ -323,6 +324,7 @@ class Dispatcher:
         stored = await self._in_outbox("read the rendered letter", row, fetch)
         assert stored is not None
         try:
+            # Inside: the addressee as stored is checked again by the contract's rules.
             letter = row.inputs.letter(row.version)
             message = build_email(
                 letter,
@@ -337,12 +339,17 @@ class Dispatcher:
                 bcc=self.ls.bcc,
                 message_id_domain=self.ls.message_id_domain,
             )
-        except Exception as exc:  # e.g. a header value the email package refuses
-            # No retry makes the same inputs and settings build: failed, not left in sending.
+        except Exception as exc:  # UnbuildableEmail, an addressee the contract refuses...
+            # A header the email package refuses (a line break in a name, say: the contract
+            # refuses those, but a letter registered before it did may hold one; or one of
+            # the AR_LETTERS_* addresses). The letter is committed as `sending`: it must leave
+            # it now, as `failed` with the reason, or it would turn `uncertain` after the
+            # lease. No retry builds it differently.
+            detail = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
             await self._failed(
                 row,
-                f"not sent: the message cannot be built ({type(exc).__name__}: {exc}); fix "
-                f"the address or AR_LETTERS_SENDER/REPLY_TO/CC/BCC, or re-issue; {RESEND}",
+                f"the e-mail could not be built: {escape_unsafe(detail)[:500]}; fix the "
+                f"addressee (a re-issue) or AR_LETTERS_SENDER/REPLY_TO/CC/BCC; {RESEND}",
                 permanent=True,
                 how=Transition.CANNOT_SEND,
             )

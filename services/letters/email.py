@@ -11,11 +11,13 @@ import hashlib
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
 from contracts.financial_year import FinancialYear
+from contracts.values import escape_unsafe
 from services.domain.letter import LETTER_KIND, MAX_VERSION, Letter
 
 DEFAULT_MESSAGE_ID_DOMAIN = "lgo.example"
@@ -59,6 +61,11 @@ def pdf_filename(letter: Letter) -> str:
     return f"annual-review-letter-{letter.letter_year}-{letter.identity.council_code}.pdf"
 
 
+class UnbuildableEmail(ValueError):
+    """The letter cannot be made into an e-mail (a header value the email package refuses,
+    such as a name with a line break): no retry changes that."""
+
+
 def build_email(
     letter: Letter,
     text: str,
@@ -78,8 +85,33 @@ def build_email(
     Bcc addresses travel in a ``Bcc`` header: smtplib's and aiosmtplib's ``send_message``
     take them as recipients and strip the header before transmission. ``sent_at`` sets the
     Date header; leave it out to let the dispatcher date the message when it sends it.
-    Header values with line breaks are refused by the email package (no header injection).
+    Header values with line breaks are refused by the email package (no header injection):
+    any value it refuses raises ``UnbuildableEmail`` naming the header.
     """
+    try:
+        return _build(
+            letter, text, html, pdf, sender=sender, reply_to=reply_to, cc=cc, bcc=bcc,
+            message_id_domain=message_id_domain, sent_at=sent_at,
+        )  # fmt: skip
+    except UnbuildableEmail:
+        raise
+    except (ValueError, TypeError, MessageError) as exc:
+        raise UnbuildableEmail(f"{type(exc).__name__}: {escape_unsafe(str(exc))}") from exc
+
+
+def _build(
+    letter: Letter,
+    text: str,
+    html: str,
+    pdf: bytes,
+    *,
+    sender: str,
+    reply_to: str | None,
+    cc: Sequence[str],
+    bcc: Sequence[str],
+    message_id_domain: str,
+    sent_at: datetime | None,
+) -> EmailMessage:
     identity = letter.identity
     message = EmailMessage()
     message["Subject"] = letter.title

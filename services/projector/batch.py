@@ -23,7 +23,7 @@ from uuid import UUID
 import asyncpg
 import structlog
 
-from contracts.codec import RejectedMessage, decode
+from contracts.codec import Reason, RejectedMessage, decode
 from contracts.envelope import Envelope
 from contracts.events import (
     DECISION_EVENTS,
@@ -33,6 +33,8 @@ from contracts.events import (
     FinancialYearClosed,
     Payload,
 )
+from contracts.financial_year import FinancialYear
+from contracts.values import escape_unsafe
 from services.domain.casebook import apply, start_year_of
 from services.domain.statistics import AveragingRule
 from services.projector.year_end import close_partition, refresh_snapshots
@@ -61,14 +63,22 @@ class DeadLetter:
     rejection: RejectedMessage
 
     def row(self) -> dict[str, Any]:
+        """The dead_letters row. Its text columns never hold a refused character as it came
+        (U+0000 would fail the transaction, a bidi control would spoof what an operator
+        reads): they are escaped, ``\\u0000``; the message's bytes are kept as they were."""
         r, e = self.record, self.rejection
         return {
             "topic": r.topic, "partition": r.partition, "offset": r.offset,
-            "reason": e.reason.value, "detail": e.detail[:2000], "event_id": e.event_id,
-            "event_type": e.event_type, "council": e.council,
+            "reason": e.reason.value, "detail": escape_unsafe(e.detail[:2000]),
+            "event_id": _escaped(e.event_id), "event_type": _escaped(e.event_type),
+            "council": _escaped(e.council),
             "financial_year": e.financial_year.start_year if e.financial_year else None,
             "key": r.key, "value": r.value,
         }  # fmt: skip
+
+
+def _escaped(text: str | None) -> str | None:
+    return None if text is None else escape_unsafe(text)
 
 
 DeadLetterSink = Callable[[Sequence[DeadLetter]], Awaitable[None]]
@@ -205,6 +215,69 @@ async def project_batch(
             council=d.rejection.council,
         )  # fmt: skip
     return result
+
+
+async def refuse_record(
+    conn: asyncpg.Connection,
+    schema: str,
+    record: Record,
+    error: BaseException,
+    *,
+    dead_letter_sink: DeadLetterSink | None,
+) -> BatchResult:
+    """Dead-letter one record the database refused to store (``store_refused``, with the
+    database's error) and move its partition's position past it; nothing of it is applied.
+    In the caller's transaction if there is one, else in its own (as ``project_batch``)."""
+    if not _SCHEMA.match(schema):
+        raise ValueError(f"not a read-model schema: {schema!r}")
+    result = BatchResult()
+    own = contextlib.nullcontext() if conn.is_in_transaction() else conn.transaction()
+    async with own:
+        await use_version(conn, schema)
+        p = record.partition
+        stored = await store.lock_positions(conn, record.topic, [p])
+        if record.offset < stored[p]:  # applied or refused already (another instance)
+            result.skipped_redelivered = 1
+            result.next_offsets = {p: stored[p]}
+            return result
+        dead = [DeadLetter(record, store_refused(record, error))]
+        await store.insert_dead_letters(conn, [d.row() for d in dead])
+        if dead_letter_sink is not None:
+            await dead_letter_sink(dead)
+        await store.advance_positions(conn, record.topic, {p: (record.offset + 1, None)})
+    result.dead_lettered = 1
+    result.next_offsets = {p: record.offset + 1}
+    result.last_event_at = datetime.now(UTC)
+    log.error(
+        "dead-lettered: the database refused to store this record",
+        topic=record.topic, partition=p, offset=record.offset, reason=Reason.STORE_REFUSED.value,
+        detail=dead[0].row()["detail"][:300],
+    )  # fmt: skip
+    return result
+
+
+def store_refused(record: Record, error: BaseException) -> RejectedMessage:
+    """The rejection of a record the database refused: what the event says of itself, and
+    the database's error (with its SQLSTATE) as the detail."""
+    code = getattr(error, "sqlstate", None)
+    detail = (
+        "the database refused to store this event"
+        + (f" (SQLSTATE {code})" if code else "")
+        + f": {type(error).__name__}: {error}"
+    )
+    try:
+        event = decode(record.value)
+    except RejectedMessage as rejection:  # not expected: the contract accepted it before
+        return RejectedMessage(
+            Reason.STORE_REFUSED, detail, event_id=rejection.event_id,
+            event_type=rejection.event_type, council=rejection.council,
+            financial_year=rejection.financial_year,
+        )  # fmt: skip
+    year = _year_of(event)
+    return RejectedMessage(
+        Reason.STORE_REFUSED, detail, event_id=str(event.event_id), event_type=event.type,
+        council=event.council, financial_year=FinancialYear(year) if year is not None else None,
+    )  # fmt: skip
 
 
 _CASEWORK = (*DECISION_EVENTS, ComplianceOutcomeRecorded)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from contracts.values import escape_unsafe
 from services.projector.batch import DeadLetter, DeadLetterSink
 
 # The dead-letter copy of a larger message carries only its first 512 KiB: with the headers it
@@ -25,7 +26,9 @@ def dead_letter_message(d: DeadLetter) -> tuple[bytes, dict[str, str]]:
     value = r.value or b""
     headers = {
         "dead-letter-reason": d.rejection.reason.value,
-        "dead-letter-detail": d.rejection.detail[:1000],
+        # Escaped as in the table (batch.DeadLetter.row): a header is read by people and
+        # tools that a NUL or a bidi control would mislead; the value stays as it came.
+        "dead-letter-detail": escape_unsafe(d.rejection.detail[:1000]),
         "original-topic": r.topic,
         "original-partition": str(r.partition),
         "original-offset": str(r.offset),

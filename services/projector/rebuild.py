@@ -20,7 +20,7 @@ import multiprocessing
 import os
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,11 +30,13 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.topics import FACTS
+from services.platform.db import is_transient
 from services.platform.kafka.admin import partitions_of
 from services.platform.kafka.security import client_kwargs, sasl_kwargs
 from services.platform.settings import Settings
-from services.projector.batch import project_batch
+from services.projector.batch import BatchResult, Record, project_batch, refuse_record
 from services.projector.config import ProjectorSettings
+from services.projector.isolation import Steps, isolate
 from services.readmodel.comparison import TableComparison, compare_versions
 from services.readmodel.dead_letters import carry_decisions_over
 from services.readmodel.store import read_positions
@@ -172,13 +174,37 @@ async def _catch_up(
         ]
         if not records:
             continue
-        result = await project_batch(
-            conn, schema, records, rule=psettings.averaging_rule, dead_letter_sink=None
-        )
+        result = await _project(conn, schema, records, psettings)
         done.update(result.next_offsets)
         progress.applied += len(records)
         elapsed = time.monotonic() - progress.started
         progress.events_per_second = progress.applied / elapsed if elapsed > 0 else 0.0
+
+
+async def _project(
+    conn: asyncpg.Connection, schema: str, records: list[Any], psettings: ProjectorSettings
+) -> BatchResult:
+    """The live projector's batch step, with its isolation of a record the database refuses
+    (isolation.py): the same log reaches the same ``store_refused`` dead letters. A transient
+    failure stops the rebuild (it resumes from its committed positions)."""
+
+    def attempt(chunk: Sequence[Record]) -> Awaitable[BatchResult]:
+        return project_batch(
+            conn, schema, chunk, rule=psettings.averaging_rule, dead_letter_sink=None
+        )
+
+    def refuse(record: Record, error: BaseException) -> Awaitable[BatchResult]:
+        return refuse_record(conn, schema, record, error, dead_letter_sink=None)
+
+    async def give_up(error: BaseException) -> None:
+        raise error
+
+    try:
+        return await attempt(records)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        return await isolate(records, exc, Steps(attempt, refuse, give_up))
 
 
 async def _catch_up_in_processes(

@@ -5,6 +5,7 @@ lifecycle says."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from uuid import uuid4
@@ -17,6 +18,9 @@ from contracts.financial_year import FinancialYear
 from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import TRANSITIONS, LetterState, Transition
 from services.letters import operations, outbox
+from services.letters.config import LettersSettings
+from services.letters.dispatch import Dispatcher
+from tests.support.mail import free_port
 from tests.support.stack import Stack
 
 YEAR = FinancialYear(2019)
@@ -135,3 +139,44 @@ async def test_an_operator_command_on_a_letter_in_the_wrong_state_is_refused(
     ):
         await operations.move(conn, Transition.RESEND, "X04", YEAR, "checked")
     assert await state_of(conn, row_id) is LetterState.PENDING
+
+
+async def test_a_letter_whose_email_cannot_be_built_leaves_sending_as_failed_with_the_reason(
+    conn: asyncpg.Connection, stack: Stack
+) -> None:
+    # An addressee stored before the contract refused line breaks in names: the e-mail's
+    # To header cannot be made. The letter must not stay `sending` (then `uncertain`).
+    inputs = letter_inputs("X05")
+    inputs = dataclasses.replace(
+        inputs,
+        averages={"uphold_rate": [1, 2], "compliance_rate": [1, 1],
+                  "satisfactory_remedy_rate": None, "upheld_per_100k": None},
+        signatory={"name": "Michael King", "titles": ["Ombudsman"]},
+        addressee={"name": "Hayley\r\nBcc: leak@x.example", "job_title": "Chief Executive",
+                   "salutation": "Ms Barsby", "email": "ce@x05.example.org"},
+    )  # fmt: skip
+    row_id, _ = await outbox.add_version(conn, inputs, "test", "test")
+    async with conn.transaction():
+        (row,) = await outbox.claim(conn, LetterState.PENDING, 10)
+        await outbox.mark_rendered(
+            conn, row, template_version="t", text="text", html="<p>html</p>", pdf=b"%PDF",
+            sha=("a" * 64, "b" * 64, "c" * 64),
+        )  # fmt: skip
+    published: list[bytes] = []
+
+    async def publish(value: bytes, key: bytes | None, /) -> None:
+        published.append(value)
+
+    pool = await asyncpg.create_pool(stack.settings.database_url, min_size=1, max_size=2)
+    # No SMTP server on this port: a send that were tried would fail as transient (`rendered`
+    # again), not `failed`; so `failed` proves the e-mail was refused before any send.
+    settings = stack.settings.model_copy(update={"smtp_port": free_port()})
+    dispatcher = Dispatcher(pool, settings, LettersSettings(render_workers=0), publish)
+    try:
+        assert await dispatcher.send_some() == 1
+    finally:
+        await pool.close()
+    assert await state_of(conn, row_id) is LetterState.FAILED
+    error = await conn.fetchval("SELECT last_error FROM letters.outbox WHERE id = $1", row_id)
+    assert error.startswith("the e-mail could not be built: ")
+    assert "U+000D" in error and "\r" not in error and "\n" not in error

@@ -215,7 +215,7 @@ async def test_a_message_that_cannot_be_built_ends_failed_not_left_in_sending(
 
         assert server.recording.mail_from == 0 and server.mail.messages() == []
         for reason in (await reasons(stack)).values():
-            assert reason.startswith("not sent: the message cannot be built (ValueError:")
+            assert reason.startswith("the e-mail could not be built: ")
             assert "AR_LETTERS_SENDER" in reason
     finally:
         server.stop()

@@ -28,6 +28,7 @@ ORDER = (
     "test_server_restarts",
     "test_duplicates",
     "test_hostile_input",
+    "test_poison_values",
     "test_letter_faults",
     "test_health_probes",
 )
@@ -36,6 +37,7 @@ TITLES = {
     "test_server_restarts": "Restarts: Kafka broker, then PostgreSQL, mid-stream",
     "test_duplicates": "Duplicates: producer retries and the same events again",
     "test_hostile_input": "Hostile input: 10,000+ malformed and invalid messages",
+    "test_poison_values": "Poison values: U+0000 in every string of every event type",
     "test_letter_faults": "Letters: crash points and an SMTP outage",
     "test_health_probes": "Health: readiness through a broker and a database outage",
 }

@@ -125,7 +125,8 @@ def test_invalid_rows_are_reported_with_their_line_numbers() -> None:
     assert sorted(by_line) == [3, 4, 5, 7, 8, 9, 10, 11]
     assert "existed_from" in by_line[3] and "YYYY-MM-DD" in by_line[3]
     assert "Parish" in by_line[4] and "District" in by_line[4]
-    assert "population" in by_line[5]
+    # A name over two lines: refused for its line break (it would break an e-mail header).
+    assert "U+000A (LINE FEED)" in by_line[5] and by_line[5].startswith("name")
     assert "chief_executive_job_title" in by_line[7]
     assert "already on line 2" in by_line[8]
     assert "3 to 10 letters or digits" in by_line[9]

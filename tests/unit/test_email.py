@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 from datetime import UTC, date, datetime
@@ -15,7 +16,7 @@ from contracts.groups import ComparisonGroup
 from contracts.values import ChiefExecutive, Signatory
 from services.domain.letter import Letter, build_letter
 from services.domain.statistics import CouncilYear, CouncilYearCounts, GroupAverages
-from services.letters.email import build_email, message_id_for, pdf_filename
+from services.letters.email import UnbuildableEmail, build_email, message_id_for, pdf_filename
 from tests.support.narratives import narrative_for
 
 PDF = b"%PDF-1.7 not really a letter\n%%EOF"
@@ -182,3 +183,21 @@ def test_a_real_rendered_letter_makes_a_message_smtp_can_carry() -> None:
     body = parsed.get_body(preferencelist=("plain",))
     assert body is not None and body.get_content() == rendered.text
     assert next(parsed.iter_attachments()).get_content() == rendered.pdf
+
+
+@pytest.mark.parametrize(
+    "name", ["Hayley\r\nBcc: leak@x.example", "Hayley\nBarsby", "Hayley\rBarsby"]
+)
+def test_a_name_the_email_package_refuses_raises_one_error_naming_the_problem(name: str) -> None:
+    # The contract refuses such a name now; a letter made from one registered before it did
+    # must still fail in one known way, which the dispatcher turns into `failed`.
+    chief = ChiefExecutive.model_construct(
+        name=name, job_title="Interim Chief Executive", salutation="Ms Barsby",
+        email="chief.executive@mansfield.gov.uk",
+    )  # fmt: skip
+    letter = letter_for()
+    letter = dataclasses.replace(letter, addressee=chief)
+    with pytest.raises(UnbuildableEmail) as caught:
+        message_for(letter)
+    assert isinstance(caught.value, ValueError)
+    assert "\r" not in str(caught.value) and "\n" not in str(caught.value)

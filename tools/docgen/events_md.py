@@ -221,6 +221,43 @@ def _shared_types_section() -> list[str]:
         "year of its decision date, a compliance outcome to the year of the date it was "
         "recorded. `2019-21`, `19-20` and `2019` are not financial years.",
         "",
+        "### Characters in text",
+        "",
+        "Every string is checked for characters that cannot be stored or must not be shown "
+        "(contracts/values.py); a refusal names the field, the character as `U+XXXX` with "
+        "its name, and its place, for example `data.name: contains U+0000 (NULL) at "
+        "character 10: not allowed in any text` (`invalid_data` in the payload, "
+        "`bad_envelope` in the envelope).",
+        "",
+        *table(
+            ("where", "refused"),
+            [
+                [
+                    "any string (envelope and payload, every type)",
+                    "U+0000 (PostgreSQL cannot store it in `text` or `jsonb`); lone surrogates "
+                    "U+D800-U+DFFF (not UTF-8; JSON that holds one is `not_json`)",
+                ],
+                [
+                    "names and single lines: every `Name` and `ShortText` (council and person "
+                    "names, job titles, salutations, roles, signatory titles, the producer, "
+                    "message ids) and e-mail addresses",
+                    "control characters C0 U+0001-U+001F (tab, CR and LF included: they reach "
+                    "e-mail headers), DEL U+007F and C1 U+0080-U+009F; bidirectional controls "
+                    "U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C; zero-width "
+                    "U+200B-U+200D, U+2060, U+FEFF (they make one council's name look like "
+                    "another's)",
+                ],
+                [
+                    "multi-line text: `reason`, `note`, a narrative's `markdown`",
+                    "control characters except tab, CR and LF",
+                ],
+            ],
+        ),
+        "",
+        "Codes and references (`council`, `case_reference`, hashes) have patterns that "
+        "already allow none of these. Names in any script, and non-breaking spaces, are "
+        "accepted.",
+        "",
     ]
     return lines
 
@@ -270,7 +307,17 @@ def _rejections_section() -> list[str]:
         "and a detail for people that names the field, the problem and the value given. The "
         "projector sends it to "
         f"`{topics.DEAD_LETTERS.name}` with the headers `dead-letter-reason` and "
-        "`dead-letter-detail`, and goes on with the next message.",
+        "`dead-letter-detail`, and goes on with the next message. The dead letter's text "
+        "(reason, detail, event type, council; the `dead-letter-detail` header) never holds "
+        "a refused character as it came: control, bidi and zero-width characters are "
+        "written as escapes (`\\u0000`); the message's bytes are kept exactly, for a "
+        "re-drive.",
+        "",
+        "A batch the database refuses for a reason that is not transient (a value the "
+        "contract let through but a column cannot hold) is not retried for ever: the "
+        "projector splits it, applies every other record and dead-letters the one that "
+        "fails alone (twice) as `store_refused`, with the database's error "
+        "([reliability](reliability.md)).",
         "",
         *table(
             ("reason", "meaning", "what to do"),
