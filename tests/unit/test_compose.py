@@ -338,3 +338,21 @@ def test_the_readme_creates_the_secrets_before_docker_compose_up() -> None:
     )
     for path in ("/health/ready", "/health/live", "/metrics"):
         assert path in section, path
+
+
+def test_the_letter_service_sends_to_mailpit_with_its_smtp_settings_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Mailpit offers no STARTTLS without a certificate (MP_SMTP_TLS_CERT): the letter
+    service must then have no SMTP login, which would make TLS required and fail every
+    letter (docs/security.md, "Mail"); its settings in the compose file pass validation."""
+    env = {k: str(v) for k, v in SERVICES["letters"]["environment"].items()}
+    assert (env["AR_SMTP_HOST"], env["AR_SMTP_PORT"]) == ("mailpit", "1025")
+    mailpit = {k: str(v) for k, v in (SERVICES["mailpit"].get("environment") or {}).items()}
+    if "MP_SMTP_TLS_CERT" not in mailpit:
+        assert not any(k.startswith("AR_LETTERS_SMTP_USERNAME") for k in env)
+    for name in [n for n in os.environ if n.startswith("AR_LETTERS_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert LettersSettings().smtp_tls == "opportunistic"
