@@ -53,6 +53,8 @@ class Reason(enum.StrEnum):
     # Raised by the projector, not here: the event is valid alone but not in context.
     CONFLICT = "conflict"
     WRONG_TOPIC = "wrong_topic"
+    # Raised by the projector: an office event without a valid office signature.
+    NOT_AUTHORISED = "not_authorised"
 
 
 # What each reason means and what the producer should do about it (docs/events.md prints it).
@@ -111,6 +113,18 @@ REASON_HELP: dict[Reason, tuple[str, str]] = {
         "A valid event of a type that does not belong on the facts topic (for example a "
         "letter event), set by the projector.",
         "Find the producer that published it there; nothing needs re-driving.",
+    ),
+    Reason.NOT_AUTHORISED: (
+        "An event only the Ombudsman's office may state (`FinancialYearClosed`, "
+        "`CouncilRegistered`, `CouncilDetailsChanged`, `CouncilAbolished`) without an "
+        "`office-signature` header that verifies with a key the projector trusts (set by the "
+        "projector). Only the Ombudsman's office (the operator's CLI, the office workspace) may "
+        "publish the year-end close and the council register; a case management system "
+        "publishes casework only.",
+        "A case management system: stop publishing these events (the office registers councils "
+        "with `annual-review councils import` and closes years with `close-year`). The office: "
+        "publish the event again with the CLI (it signs it); a dead letter with this reason "
+        "cannot be re-driven (docs/security.md).",
     ),
 }
 

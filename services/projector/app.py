@@ -26,6 +26,7 @@ from services.platform.kafka.security import faststream_security
 from services.platform.log_throttle import throttle_repeats
 from services.platform.logging import configure_logging
 from services.platform.migrations import ensure_migrated
+from services.platform.office_signature import office_authority
 from services.platform.service import prepare_kafka
 from services.platform.settings import Settings, get_settings
 from services.projector.apply import apply_batch
@@ -68,6 +69,13 @@ def create_app(
     )
     facts_topic = settings.topic(FACTS)
     sink = dead_letter_sink(broker.publish, settings.topic(DEAD_LETTERS))
+    # Read once, at the start: a new trusted key (rotation) takes a restart.
+    authority = office_authority(settings)
+    if not authority.key_ids:
+        log.warning(
+            "no office public key: every close and register event will be refused",
+            hint="AR_OFFICE_PUBLIC_KEY_FILES, or office-signing.pub in AR_SECRETS_DIR",
+        )
     running = _Running()
 
     async def raw(message: Any) -> Any:
@@ -98,6 +106,7 @@ def create_app(
             records,
             rule=psettings.averaging_rule,
             dead_letter_sink=sink,
+            authority=authority,
             stopping=lambda: running.stopping,
         )
 

@@ -18,6 +18,7 @@ import structlog
 
 from services.domain.statistics import AveragingRule
 from services.platform.db import backoff_delay, is_transient
+from services.platform.office_signature import OfficeAuthority
 from services.projector import metrics
 from services.projector.batch import BatchResult, DeadLetterSink, Record, project_batch
 from services.readmodel.store import Conn
@@ -40,6 +41,7 @@ class ProjectBatch(Protocol):
         *,
         rule: AveragingRule,
         dead_letter_sink: DeadLetterSink | None,
+        authority: OfficeAuthority,
     ) -> BatchResult: ...
 
 
@@ -49,6 +51,7 @@ async def apply_batch(
     *,
     rule: AveragingRule,
     dead_letter_sink: DeadLetterSink | None,
+    authority: OfficeAuthority,
     stopping: Callable[[], bool],
     project: ProjectBatch = project_batch,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -66,7 +69,12 @@ async def apply_batch(
                     schema = await active_schema(conn)
                     assert schema is not None
                     result = await project(
-                        conn, schema, records, rule=rule, dead_letter_sink=dead_letter_sink
+                        conn,
+                        schema,
+                        records,
+                        rule=rule,
+                        dead_letter_sink=dead_letter_sink,
+                        authority=authority,
                     )
             metrics.observe_batch(result, records, time.perf_counter() - started)
             for year in result.years_completed:

@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from contracts.topics import FACTS
 from services.platform.kafka.admin import partitions_of
 from services.platform.kafka.security import client_kwargs, sasl_kwargs
+from services.platform.office_signature import OfficeAuthority, office_authority
 from services.platform.settings import Settings
 from services.projector.batch import project_batch
 from services.projector.config import ProjectorSettings
@@ -121,8 +122,8 @@ async def rebuild(
                 )  # fmt: skip
             else:
                 consumer.assign(partitions)
-                await _catch_up(conn, consumer, schema, partitions, targets, psettings, progress,
-                                on_progress)  # fmt: skip
+                await _catch_up(conn, consumer, schema, partitions, targets, psettings,
+                                office_authority(settings), progress, on_progress)  # fmt: skip
             if max_seconds is not None and time.monotonic() - started > max_seconds:
                 return None
             report = await _try_switch(
@@ -148,10 +149,12 @@ async def _catch_up(
     partitions: list[TopicPartition],
     targets: dict[int, int],
     psettings: ProjectorSettings,
+    authority: OfficeAuthority,
     progress: RebuildProgress,
     on_progress: Callable[[RebuildProgress], None],
 ) -> None:
-    """Apply records until every partition stands exactly at its target."""
+    """Apply records until every partition stands exactly at its target (the same batch
+    step as the live projector's, with the same office keys: the same records refused)."""
     done = await _positions(conn, schema, partitions[0].topic)
     for tp in partitions:  # records past an earlier target were dropped: fetch them again
         consumer.seek(tp, done.get(tp.partition, 0))
@@ -173,7 +176,12 @@ async def _catch_up(
         if not records:
             continue
         result = await project_batch(
-            conn, schema, records, rule=psettings.averaging_rule, dead_letter_sink=None
+            conn,
+            schema,
+            records,
+            rule=psettings.averaging_rule,
+            dead_letter_sink=None,
+            authority=authority,
         )
         done.update(result.next_offsets)
         progress.applied += len(records)
@@ -220,7 +228,8 @@ async def _catch_up_in_processes(
             ]
             consumer.assign(mine)
             local = _catch_up(own, consumer, schema, mine, targets, psettings,
-                              RebuildProgress(), lambda _: None)  # fmt: skip
+                              office_authority(settings), RebuildProgress(),
+                              lambda _: None)  # fmt: skip
             pending: set[asyncio.Future[Any]] = {
                 asyncio.ensure_future(local),
                 *(asyncio.ensure_future(j) for j in jobs),
@@ -259,8 +268,9 @@ def _catch_up_process(
             tps = [TopicPartition(topic, p) for p in partitions]
             consumer.assign(tps)
             await _catch_up(
-                conn, consumer, schema, tps, targets, ps, RebuildProgress(), lambda _: None
-            )
+                conn, consumer, schema, tps, targets, ps, office_authority(s),
+                RebuildProgress(), lambda _: None,
+            )  # fmt: skip
         finally:
             await consumer.stop()
             await conn.close()
