@@ -17,6 +17,7 @@ from services.projector import metrics
 from services.projector.apply import MAX_DELAY_S, apply_batch
 from services.projector.batch import BatchResult, DeadLetterSink, Record
 from services.readmodel.versions import VERSION_SWITCH_LOCK
+from services.platform.office_signature import OfficeAuthority
 from tests.support.fakes import FakeConnection, FakePool, FakeRecord, Sleeps
 
 RECORDS = (FakeRecord("facts", 0, 41), FakeRecord("facts", 1, 7))
@@ -38,6 +39,7 @@ class FlakyStep:
         *,
         rule: AveragingRule,
         dead_letter_sink: DeadLetterSink | None,
+        authority: OfficeAuthority,
     ) -> BatchResult:
         self.calls.append((conn, schema, records))
         if len(self.calls) <= self.failures:
@@ -57,6 +59,7 @@ async def apply(
         RECORDS,
         rule=AveragingRule.MEAN_OF_RATES,
         dead_letter_sink=None,
+        authority=OfficeAuthority([]),
         stopping=lambda: stopping,
         project=step,
         sleep=sleep,
