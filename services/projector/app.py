@@ -71,11 +71,6 @@ def create_app(
     sink = dead_letter_sink(broker.publish, settings.topic(DEAD_LETTERS))
     # Read once, at the start: a new trusted key (rotation) takes a restart.
     authority = office_authority(settings)
-    if not authority.key_ids:
-        log.warning(
-            "no office public key: every close and register event will be refused",
-            hint="AR_OFFICE_PUBLIC_KEY_FILES, or office-signing.pub in AR_SECRETS_DIR",
-        )
     running = _Running()
 
     async def raw(message: Any) -> Any:
@@ -140,7 +135,15 @@ def create_app(
 
     @app.after_startup
     async def started() -> None:
-        log.info("projector started", group=psettings.group_id, topic=facts_topic)
+        log.info(
+            "projector started", group=psettings.group_id, topic=facts_topic,
+            office_keys=authority.key_ids,
+        )  # fmt: skip
+        if not authority.key_ids:
+            log.warning(
+                "no office public key: every close and register event will be refused",
+                hint="AR_OFFICE_PUBLIC_KEY_FILES, or office-signing.pub in AR_SECRETS_DIR",
+            )
 
     @app.on_shutdown
     async def stop() -> None:
