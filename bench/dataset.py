@@ -27,8 +27,8 @@ from contracts.codec import encode
 from contracts.envelope import Envelope
 from contracts.topics import FACTS, TOPICS
 from services.platform.kafka.publisher import headers_for
-from services.platform.office_signature import MissingOfficeKey, is_office_event, office_signer
 from services.platform.kafka.security import client_kwargs
+from services.platform.office_signature import MissingOfficeKey, is_office_event, office_signer
 from services.platform.settings import Settings
 from services.simulator import simulate_year
 

@@ -139,10 +139,10 @@ def office_signer(settings: Settings) -> OfficeSigner | None:
     """The office's signer: AR_OFFICE_SIGNING_KEY_FILE, else (for the office's principals)
     the key in the secrets folder when it is there; None without one."""
     path = settings.office_signing_key_file
-    if path is None and settings.secrets_dir is not None:
-        if settings.principal in OFFICE_PRINCIPALS or settings.principal is None:
-            candidate = settings.secrets_dir / PRIVATE_KEY_FILE
-            path = candidate if candidate.is_file() else None
+    office = settings.principal is None or settings.principal in OFFICE_PRINCIPALS
+    if path is None and settings.secrets_dir is not None and office:
+        candidate = settings.secrets_dir / PRIVATE_KEY_FILE
+        path = candidate if candidate.is_file() else None
     if path is None:
         return None
     return OfficeSigner.from_pem(_read(path, "office signing key"))

@@ -68,7 +68,11 @@ def casework(seed: int, n: int) -> list[Envelope[Any]]:
         for k in range(n):
             day = date(2019, 4, 1) + timedelta(days=(seed * 37 + i * 11 + k * 29) % 360)
             outcome = ("upheld", "not_upheld", "advice_given")[(seed + i + k) % 3]
-            out.append(decided(code, f"{code}-{seed}-{k}", day, outcome, outcome == "upheld" and k % 2 == 0))
+            out.append(
+                decided(
+                    code, f"{code}-{seed}-{k}", day, outcome, outcome == "upheld" and k % 2 == 0
+                )
+            )
         out.append(complied(code, f"{code}-{seed}-C", date(2019, 10, 1), i % 2 == 0))
     return out
 
@@ -180,7 +184,9 @@ async def test_closes_forged_by_the_case_system_are_refused_and_the_offices_clos
         }
 
         async def letters() -> list[Any]:
-            rows = await stack.fetch("SELECT council, state, recipient, context FROM letters.outbox")
+            rows = await stack.fetch(
+                "SELECT council, state, recipient, context FROM letters.outbox"
+            )
             return rows if len(rows) == len(COUNCILS) else []
 
         outbox = await until(letters, "a letter per council")
@@ -190,7 +196,9 @@ async def test_closes_forged_by_the_case_system_are_refused_and_the_offices_clos
     finally:
         smtp.stop()
 
-    assert close["partition_count"] == 6 and json.loads(close["signatory"])["name"] == "Michael King"
+    assert (
+        close["partition_count"] == 6 and json.loads(close["signatory"])["name"] == "Michael King"
+    )
     assert close["publication_date"] == date(2020, 7, 29)
     assert snapshot == {c: {k: expected[c].get(k, 0) for k in COUNT_KEYS} for c in COUNCILS}
     assert {r["council"]: LetterInputs.from_json(r["context"]).counts for r in outbox} == snapshot
@@ -237,9 +245,7 @@ async def test_register_changes_from_the_case_system_are_refused_and_letters_go_
         await send_with_aiokafka(stack, regroup, partition=None, signer=None)
         await asyncio.to_thread(publish_with_librdkafka, login, stack.facts, casework(3, 4))
         await stack.wait_caught_up()
-        councils = {
-            r["code"]: r for r in await stack.fetch("SELECT * FROM readmodel.councils")
-        }
+        councils = {r["code"]: r for r in await stack.fetch("SELECT * FROM readmodel.councils")}
         cli(stack, "close-year", str(YEAR), "--letter-date", "2020-07-22",
             "--publication-date", "2020-07-29", "--signatory-name", "Michael King",
             "--signatory-title", "Local Government and Social Care Ombudsman")  # fmt: skip

@@ -100,12 +100,14 @@ def publish_with_librdkafka(
 
         return on_delivery
 
+    # librdkafka's "unassigned": its partitioner chooses.
+    where = -1 if partition is None else partition
     for i, event in enumerate(events):
         while True:
             try:
                 producer.produce(
                     topic, value=encode(event), key=event.key, headers=list(headers(event)),
-                    on_delivery=report(i), **({} if partition is None else {"partition": partition}),
+                    on_delivery=report(i), partition=where,
                 )  # fmt: skip
                 break
             except BufferError:  # the local queue is full: let deliveries drain it

@@ -82,7 +82,7 @@ def test_a_trusted_key_id_with_another_keys_signature_is_refused() -> None:
 
 
 def test_tampered_bytes_are_refused() -> None:
-    event, raw = close_event()
+    _, raw = close_event()
     header = OFFICE.header(raw)
     tampered = raw.replace(b'"partition_count":6', b'"partition_count":1')
     assert tampered != raw
@@ -152,7 +152,7 @@ def test_keys_from_the_secrets_folder_only_for_the_offices_principals(tmp_path: 
     (tmp_path / "pg-ar_projector.password").write_text("pw")
 
     def signer_of(principal: str) -> OfficeSigner | None:
-        return office_signer(Settings(principal=principal, secrets_dir=tmp_path))  # type: ignore[arg-type]
+        return office_signer(Settings(principal=principal, secrets_dir=tmp_path))
 
     assert signer_of("operator") is not None and signer_of("admin") is not None
     assert signer_of("cms") is None and signer_of("projector") is None
@@ -227,5 +227,5 @@ def test_redrive_never_republishes_an_office_event(reason: str, event_type: str)
            "topic": "t", "partition": 0, "offset": 3, "key": None, "value": b"{}"}  # fmt: skip
     publisher = _Publisher()
     with pytest.raises(ValueError, match="cannot be re-driven"):
-        asyncio.run(redrive(_Conn(row), publisher, [1], "try"))  # type: ignore[arg-type]
+        asyncio.run(redrive(_Conn(row), publisher, [1], "try"))
     assert publisher.sent == []

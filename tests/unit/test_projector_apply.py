@@ -13,11 +13,11 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.domain.statistics import AveragingRule
+from services.platform.office_signature import OfficeAuthority
 from services.projector import metrics
 from services.projector.apply import MAX_DELAY_S, apply_batch
 from services.projector.batch import BatchResult, DeadLetterSink, Record
 from services.readmodel.versions import VERSION_SWITCH_LOCK
-from services.platform.office_signature import OfficeAuthority
 from tests.support.fakes import FakeConnection, FakePool, FakeRecord, Sleeps
 
 RECORDS = (FakeRecord("facts", 0, 41), FakeRecord("facts", 1, 7))
