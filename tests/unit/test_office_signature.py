@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +230,33 @@ def test_redrive_never_republishes_an_office_event(reason: str, event_type: str)
     with pytest.raises(ValueError, match="cannot be re-driven"):
         asyncio.run(redrive(_Conn(row), publisher, [1], "try"))
     assert publisher.sent == []
+
+
+def test_the_cli_refuses_to_publish_a_register_as_the_case_system_and_sends_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`annual-review publish` as ``cms``: refused before any connection (the bootstrap
+    here answers nothing), even with the office's key in the same secrets folder."""
+    from typer.testing import CliRunner
+
+    from services.cli.main import app
+    from services.platform.settings import get_settings
+
+    write_keys(tmp_path, OFFICE)
+    (tmp_path / "kafka-cms.password").write_text("pw")
+    events = tmp_path / "events.jsonl"
+    lines = [encode(examples()["DecisionRecorded"]), encode(examples()["CouncilDetailsChanged"])]
+    events.write_bytes(b"\n".join(lines) + b"\n")
+    for name in [n for n in os.environ if n.startswith("AR_")]:
+        monkeypatch.delenv(name)
+    env = {"AR_PRINCIPAL": "cms", "AR_SECRETS_DIR": str(tmp_path),
+           "AR_KAFKA_BOOTSTRAP": "127.0.0.1:1", "COLUMNS": "200"}  # fmt: skip
+    get_settings.cache_clear()
+    try:
+        done = CliRunner().invoke(app, ["publish", str(events)], env=env)
+    finally:
+        get_settings.cache_clear()
+    assert done.exit_code == 1, done.output
+    assert "CouncilDetailsChanged" in done.output
+    assert "only the Ombudsman's office" in done.output
+    assert "nothing was published" in done.output
