@@ -266,7 +266,8 @@ def test_the_cli_given_another_ca_publishes_nothing_and_says_which_setting_to_fi
 ) -> None:
     wrong = other_ca(tmp_path)
     events = tmp_path / "events.jsonl"
-    events.write_text(json.dumps(council("CLI", "District").model_dump(mode="json")) + "\n")
+    casework = decided("CLI", "C-1", date(2019, 6, 1), "upheld")  # cms publishes casework only
+    events.write_text(json.dumps(casework.model_dump(mode="json")) + "\n")
     done = subprocess.run(
         [str(Path(sys.executable).with_name("annual-review")), "publish", str(events)],
         env={
