@@ -14,10 +14,16 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
+# The runtime lock (`make lock`, docs/security.md "Dependencies"): every distribution at the
+# version the tests ran, each checked against its sha256; nothing is resolved here. Copied
+# first, so the dependency layer is rebuilt only when the lock changes.
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md* ./
 COPY contracts ./contracts
 COPY services ./services
-RUN pip install .
+# The project alone, built with the locked setuptools (no isolated build fetching its own).
+RUN pip install --no-deps --no-build-isolation .
 
 RUN useradd --system --uid 10001 --no-create-home annual-review
 USER annual-review

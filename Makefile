@@ -9,22 +9,29 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status test demo bench lint migrate topics clean
+.PHONY: help setup lock up down status test test-unit demo bench lint migrate topics clean
 
 help:
 	@echo "make setup    install what is missing (apt packages, .venv, Kafka jars)"
+	@echo "make lock     regenerate the hashed locks from pyproject.toml (LOCK_UPGRADE=1: newest allowed)"
 	@echo "make up       start PostgreSQL and Kafka, create topics, apply migrations"
 	@echo "make down     stop the servers and every project process recorded in .local/"
 	@echo "make status   show whether the servers run (exit 3 when not)"
 	@echo "make test     setup, up, pytest (PYTEST_ARGS=...), always down"
+	@echo "make test-unit  the unit tests only (tests/unit): no servers, in seconds"
 	@echo "make demo     run the end-to-end demo (ends serving the web site; no terminal: checks it)"
 	@echo "make bench    run the benchmarks"
-	@echo "make lint     ruff check, ruff format --check, lint-imports (layering), mypy"
+	@echo "make lint     ruff check, ruff format --check, lint-imports (layering), mypy, pip-audit"
 	@echo "make migrate  apply pending SQL migrations"
 	@echo "make clean    stop everything and remove .local/"
 
 setup:
 	@$(CTL) setup
+
+# After editing the dependencies in pyproject.toml: rewrites requirements-dev.lock and
+# requirements.lock (docs/security.md, "Dependencies"); commit the three files together.
+lock:
+	@$(CTL) lock
 
 up:
 	@$(CTL) up
@@ -37,6 +44,10 @@ status:
 
 test:
 	@$(CTL) test $(PYTEST_ARGS)
+
+# tests/unit needs no server: only the virtualenv (ctl.sh creates or updates it).
+test-unit:
+	@$(CTL) test-unit $(PYTEST_ARGS)
 
 # Commands that talk to the servers run through `ctl.sh exec`, which sets AR_DATABASE_URL and
 # AR_KAFKA_BOOTSTRAP from the ports (AR_PG_PORT, KAFKA_PORT) unless they are set.

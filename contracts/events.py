@@ -46,7 +46,7 @@ CaseDate = Annotated[date, Field(ge=date(1974, 1, 1))]
 
 
 class DecisionOutcome(enum.StrEnum):
-    """The six outcomes of a decision (DOMAIN.md section 3)."""
+    """The six outcomes of a decision (docs/domain.md §3)."""
 
     UPHELD = "upheld"
     NOT_UPHELD = "not_upheld"
@@ -312,7 +312,7 @@ class FinancialYearClosed(Payload):
 
     Kafka orders each copy after every fact published to its partition before it, so
     when the projector has read the marker on every partition, its figures for the year
-    reflect exactly the facts published before the close (DESIGN-NOTES, design (a)).
+    reflect exactly the facts published before the close (docs/architecture.md, "Year end").
     """
 
     event_type: ClassVar[str] = "FinancialYearClosed"

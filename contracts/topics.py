@@ -3,7 +3,7 @@
 Facts about a council (its registration, decisions, compliance outcomes) share one topic
 and are keyed by council code, so Kafka keeps them in order per council: a council is
 registered before its decisions arrive, and a year-end marker on a partition follows every
-fact published to that partition before it (DESIGN-NOTES, "has the projection caught up").
+fact published to that partition before it (docs/architecture.md, "Year end").
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ CaseReference = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9/ .\-]{0,39}$")
 ]
 
-# The statistics formats of the Annual Review letters (DOMAIN.md section 8): 2020; 2021 for
+# The statistics formats of the Annual Review letters (docs/domain.md §9): 2020; 2021 for
 # the letter years 2021 to 2024; 2025 for 2025 onwards (the complaint overview).
 LetterFormat = Literal["2020", "2021", "2025"]
 LETTER_FORMATS: tuple[LetterFormat, ...] = ("2020", "2021", "2025")
@@ -43,7 +43,7 @@ class ChiefExecutive(Value):
 
 class CopyRecipient(Value):
     """Someone a council's letters are copied to (Cc), such as the leader of the council or
-    the chair of its scrutiny committee (DOMAIN.md section 8)."""
+    the chair of its scrutiny committee (docs/domain.md §7)."""
 
     name: Name = Field(description="Full name, as the letter's copy line prints it.",
                        examples=["Jason Zadrozny"])  # fmt: skip

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for the project-local servers (the Makefile calls it).
 #   ctl.sh setup    system packages (only missing ones), .venv, Kafka and veraPDF jars, PostgreSQL user
+#   ctl.sh lock     regenerate requirements-dev.lock and requirements.lock from pyproject.toml
 #   ctl.sh up       setup, start PostgreSQL and Kafka, create topics, apply migrations
 #   ctl.sh down     stop both servers and any project process recorded in .local/*.pid
 #   ctl.sh status   exit 0 when both servers run, 3 otherwise
@@ -63,11 +64,20 @@ setup_system_packages() {
   fi
 }
 
+# The locks (docs/security.md, "Dependencies"): requirements-dev.lock is every distribution the
+# venv holds, runtime and dev, each with its sha256 hashes; requirements.lock is the runtime
+# subset the Dockerfile installs, at the same versions. Both come from pyproject.toml through
+# `ctl.sh lock`, never by hand.
+DEV_LOCK="$AR_ROOT/requirements-dev.lock"
+RUNTIME_LOCK="$AR_ROOT/requirements.lock"
+
 setup_venv() {
   local want
-  want=$(sha256sum "$AR_ROOT/pyproject.toml" | cut -d' ' -f1)
+  # The lock decides what is installed; pyproject.toml still matters for the project's own
+  # editable install (its entry points, package data), so a change to either reinstalls.
+  want=$(cat "$DEV_LOCK" "$AR_ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)
   if [[ -x $VENV/bin/python && -f $VENV_STAMP && $(cat "$VENV_STAMP") == "$want" ]]; then
-    say ".venv is current with pyproject.toml"
+    say ".venv is current with requirements-dev.lock and pyproject.toml"
     return 0
   fi
   if [[ ! -x $VENV/bin/python ]]; then
@@ -75,10 +85,39 @@ setup_venv() {
     say "creating .venv with $PYTHON_BIN"
     "$PYTHON_BIN" -m venv "$VENV"
   fi
-  say "pip install -e '.[dev]' (pyproject.toml changed or first install)"
-  (cd "$AR_ROOT" && "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]') \
-    || die "pip install failed"
+  say "pip install --require-hashes -r requirements-dev.lock (the lock changed or first install)"
+  (cd "$AR_ROOT" && "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    --require-hashes --no-deps -r "$DEV_LOCK") || die "pip install from requirements-dev.lock failed"
+  # The project itself: no dependency of its own to resolve (the lock has them all), and built
+  # with the locked setuptools rather than one pip would fetch, unhashed, for an isolated build.
+  (cd "$AR_ROOT" && "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    --no-deps --no-build-isolation -e .) || die "pip install -e . failed"
   echo "$want" >"$VENV_STAMP"
+}
+
+# Regenerate both locks from pyproject.toml with uv (pinned in the dev extra). Versions already
+# in the locks are kept unless pyproject.toml asks otherwise (or LOCK_UPGRADE=1, which takes the
+# newest version of every transitive dependency the pins allow). The build backend
+# ([build-system] requires) is locked too, for the --no-build-isolation installs above and in
+# the Dockerfile. The runtime lock is resolved under the dev lock's versions as constraints, so
+# the image runs exactly what the tests ran.
+cmd_lock() {
+  local t0 build_requires upgrade=()
+  t0=$(date +%s)
+  setup_venv
+  [[ -x $VENV/bin/uv ]] || die "no uv in .venv (it is pinned in pyproject.toml's dev extra)"
+  [[ ${LOCK_UPGRADE:-0} == 1 ]] && upgrade=(--upgrade)
+  build_requires=$("$VENV/bin/python" -c \
+    'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))') \
+    || die "cannot read [build-system] requires from pyproject.toml"
+  local common=(--generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28
+    --custom-compile-command "make lock" --quiet "${upgrade[@]}")
+  cd "$AR_ROOT" || die "no $AR_ROOT"
+  "$VENV/bin/uv" pip compile pyproject.toml - --extra dev "${common[@]}" \
+    -o requirements-dev.lock <<<"$build_requires" || die "uv pip compile (requirements-dev.lock) failed"
+  "$VENV/bin/uv" pip compile pyproject.toml - -c requirements-dev.lock "${common[@]}" \
+    -o requirements.lock <<<"$build_requires" || die "uv pip compile (requirements.lock) failed"
+  say "requirements-dev.lock ($(grep -c '^[A-Za-z]' requirements-dev.lock) distributions) and requirements.lock ($(grep -c '^[A-Za-z]' requirements.lock)) written in $(elapsed "$t0"); commit them with pyproject.toml"
 }
 
 # axe-core for the browser tests, at the version infra/web/package.json pins.
@@ -170,6 +209,18 @@ cmd_test() {
   return $rc
 }
 
+# The unit tests alone: only the virtualenv is needed (no Debian packages, jars or servers),
+# so a developer gets the verdict of tests/unit in seconds.
+cmd_test_unit() {
+  local t0 rc=0
+  t0=$(date +%s)
+  setup_venv
+  (cd "$AR_ROOT" && "$(venv_python)" -m pytest -p no:cacheprovider tests/unit "$@") || rc=$?
+  (( rc == 5 )) && warn "pytest collected no tests: that is a failure"
+  say "unit tests finished in $(elapsed "$t0") with exit code $rc"
+  return $rc
+}
+
 cmd_clean() {
   local base
   cmd_down
@@ -184,15 +235,17 @@ cmd_clean() {
 
 case "${1:-}" in
   setup) cmd_setup ;;
+  lock) cmd_lock ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
   test) shift; cmd_test "$@" ;;
+  test-unit) shift; cmd_test_unit "$@" ;;
   clean) cmd_clean ;;
   exec) shift; cd "$AR_ROOT" && exec "$@" ;;
   secrets)
     ensure_secrets
     compose_secrets
     say "passwords in ${AR_SECRETS#"$AR_ROOT/"}/, copies for docker-compose.yml in .local/compose-secrets/ (docs/security.md)" ;;
-  *) echo "usage: $0 setup|up|down|status|test [pytest args]|clean|exec CMD [ARGS]|secrets" >&2; exit 2 ;;
+  *) echo "usage: $0 setup|lock|up|down|status|test [pytest args]|test-unit [pytest args]|clean|exec CMD [ARGS]|secrets" >&2; exit 2 ;;
 esac

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The static checks (`make lint`, and .ci/run through it): ruff, ruff format, the layering
-# contracts (lint-imports, pyproject.toml [tool.importlinter]) and mypy on every folder.
+# contracts (lint-imports, pyproject.toml [tool.importlinter]), mypy on every folder, and
+# pip-audit over the hashed lock (tools/audit.py; it needs PyPI's JSON API, and fails when it
+# cannot audit unless AR_AUDIT_UNAVAILABLE=warn: docs/security.md, "Dependencies").
 # Runs them all, so one run shows every failure; exits 1 if any failed. Needs .venv
 # (`make setup`).
 set -uo pipefail
@@ -26,6 +28,8 @@ check ruff format --check .
 # No cache: grimp keeps importers' cached imports when a folder gains its __init__.py.
 check lint-imports --no-cache
 check mypy "${typed[@]}"
+say "pip-audit -r requirements-dev.lock (tools/audit.py)"
+"$BIN/python" -m tools.audit requirements-dev.lock || failed+=("pip-audit")
 
 if (( ${#failed[@]} )); then
   warn "failed: $(IFS=,; echo "${failed[*]}")"

@@ -116,8 +116,8 @@ def simulate(
     """Write one financial year of simulated casework to a JSON Lines file.
 
     Deterministic: the same arguments and seed give a byte-identical file. Decisions are
-    spread over the year's working days with the national outcome mix of DOMAIN.md
-    section 9; compliance outcomes follow upheld decisions; a share of events correct or
+    spread over the year's working days with the national outcome mix of docs/domain.md
+    §13; compliance outcomes follow upheld decisions; a share of events correct or
     withdraw earlier cases, and a share are invalid by contract (each kind of mistake the
     projector must dead-letter). Publish the file with `annual-review publish`, which
     refuses a file with invalid lines: use --invalid-share 0 for a file to publish.

@@ -14,8 +14,8 @@ on the order in which partitions are read (docs/design-partitions.md):
 - an event is late when its partition's cut of the year (its close marker) has been read.
 
 The projector loads the working set a batch needs, folds the batch here in log order, and
-writes back what changed. Nothing here touches a database, so every rule of DOMAIN.md
-sections 3 and 4 is tested without servers.
+writes back what changed. Nothing here touches a database, so every rule of docs/domain.md
+§3 and §4 is tested without servers.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The Annual Review letter's content, decided: every figure, plural and sentence it prints.
 
 Pure: no I/O. The templates only lay out what is built here, so the wording rules of
-DOMAIN.md sections 6-8 live in one place and can be tested without rendering anything.
+docs/domain.md §6 to §9 live in one place and can be tested without rendering anything.
 
 A letter year is a statistics format (``2020``, ``2021`` for 2021-24, ``2025`` onwards) plus
 the year's own narrative (services/domain/narrative.py), written by the Ombudsman's office.
@@ -41,7 +41,7 @@ FORMATS = LETTER_FORMATS
 
 @dataclass(frozen=True, slots=True)
 class TemplateFeatures:
-    """How one letter year differs from the others (DOMAIN.md section 8)."""
+    """How one letter year differs from the others (docs/domain.md §9)."""
 
     template: LetterFormat  # the statistics format and the templates that print it
     authority: str  # how the statistics name the council: "the authority" / "the Council"
@@ -53,7 +53,7 @@ class TemplateFeatures:
 
 # The format each letter year is printed in. A later year gets its format when its narrative
 # is registered (``letters narrative set YEAR FILE --format 2025``); 2026 keeping the 2025
-# format is the project's assumption (DOMAIN.md section 8).
+# format is the project's assumption (docs/domain.md §9).
 DEFAULT_FORMATS: Mapping[int, LetterFormat] = MappingProxyType(
     {
         2020: "2020",
@@ -256,7 +256,7 @@ def build_letter(
     Refuses (ValueError) figures of another year or comparison group, dates that do not
     follow the year's end, and versions outside 1-1000, so a wrong letter cannot be built.
 
-    Zero cases (DOMAIN.md section 7):
+    Zero cases (docs/domain.md §7):
 
     * no compliance outcomes: ``No recommendations were due for compliance in this period``
       (the Ombudsman's own wording), with neither a percentage nor an average;
@@ -411,7 +411,7 @@ def complaint_overview(
     year: FinancialYear, counts: CouncilYearCounts, authority: str
 ) -> tuple[str, ...]:
     """The 2025 letters' opening of the uphold block, in the published wording (Calderdale
-    2024-25), from the outcomes the projector counts (DOMAIN.md section 8):
+    2024-25), from the outcomes the projector counts (docs/domain.md §9):
 
     ``Between 1 April 2024 to 31 March 2025, we dealt with 86 complaints. Of these, 25 were
     not for us or not ready for us to investigate. We assessed and closed 32 complaints. We
@@ -513,7 +513,7 @@ def _residents_line(
     ``Adjusted for Kent County Council's population, this is 3.4 upheld decisions per 100,000
     residents.`` / ``The average for authorities of this type is 3.4 upheld decisions per
     100,000 residents.`` A whole number prints without the decimal (``10``), and exactly 1
-    reads ``1 upheld decision`` (DOMAIN.md sections 6 and 8). A council with no population
+    reads ``1 upheld decision`` (docs/domain.md §6 and §8). A council with no population
     has no per-100,000 lines: the letter service holds such a letter until an operator
     registers a population or releases it."""
     if not features.per_100k:

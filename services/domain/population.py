@@ -1,4 +1,4 @@
-"""Which population estimate a financial year's per-100,000 figure uses (DOMAIN.md section 8).
+"""Which population estimate a financial year's per-100,000 figure uses (docs/domain.md §8).
 
 Pure: no I/O. A council's registry keeps every estimate it was given, by the year the estimate
 is for; a financial year uses the estimate for its own first year (mid-2023 for 2023-24), else

@@ -75,7 +75,7 @@ class CouncilState:
         return year.overlaps(self.existed_from, self.existed_until)
 
     def population_for(self, year: FinancialYear) -> PopulationEstimate | None:
-        """The estimate ``year``'s per-100,000 figure uses (DOMAIN.md section 8)."""
+        """The estimate ``year``'s per-100,000 figure uses (docs/domain.md §8)."""
         return estimate_for(self.populations, year)
 
     @property

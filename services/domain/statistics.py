@@ -1,7 +1,7 @@
 """The three statistics, their comparison-group averages, and how they are displayed.
 
 Pure: no I/O. Rates are exact fractions; rounding happens only for display, half up
-(DOMAIN.md section 6), never with Python's round(), which rounds half to even.
+(docs/domain.md §6), never with Python's round(), which rounds half to even.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ PER_RESIDENTS = 100_000
 
 
 class AveragingRule(enum.StrEnum):
-    """How a comparison group's average is formed (DOMAIN.md section 5)."""
+    """How a comparison group's average is formed (docs/domain.md §5)."""
 
     MEAN_OF_RATES = "mean"  # default: every council with a non-zero denominator weighs the same
     POOLED = "pooled"  # sum of numerators over sum of denominators
@@ -53,7 +53,7 @@ def _half_up(value: Fraction, places: int) -> Decimal:
 
 def one_decimal(value: Fraction | None) -> str | None:
     """Per-100,000 figures: one decimal place, half up, and a whole number without the
-    decimal, as the published pages print them (``10``, ``3.4``; DOMAIN.md section 6)."""
+    decimal, as the published pages print them (``10``, ``3.4``; docs/domain.md §6)."""
     if value is None:
         return None
     rounded = _half_up(value, 1)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import asyncpg
 import structlog
 
+from services.platform.retry import backoff_delay, retry
 from services.platform.settings import Settings, redact_url
+
+# backoff_delay: kept importable from here until every caller uses services.platform.retry.
+__all__ = ["backoff_delay", "connect_pool", "is_transient", "ping", "retry_transient"]
 
 log = structlog.get_logger(__name__)
 
@@ -43,13 +45,6 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError)
 
 
-def backoff_delay(attempt: int, base_delay: float, max_delay: float) -> float:
-    """Exponential backoff with jitter for retry number ``attempt`` (1-based):
-    half the capped exponential step, plus a random share of the other half."""
-    step = min(max_delay, base_delay * 2.0 ** (attempt - 1))
-    return step / 2 + random.uniform(0, step / 2)
-
-
 async def retry_transient(
     coro_factory: Callable[[], Awaitable[T]],
     *,
@@ -61,33 +56,10 @@ async def retry_transient(
     """Await ``coro_factory()`` until it succeeds, retrying transient errors (see
     :func:`is_transient`) up to ``attempts`` tries in all; other errors, and the last
     transient one, propagate. ``what`` names the operation in the logs."""
-    if attempts < 1:
-        raise ValueError("attempts must be at least 1")
-    for attempt in range(1, attempts + 1):
-        try:
-            return await coro_factory()
-        except Exception as exc:
-            if not is_transient(exc) or attempt == attempts:
-                if attempt > 1:
-                    log.error(
-                        "giving up",
-                        what=what,
-                        attempt=attempt,
-                        attempts=attempts,
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
-                raise
-            delay = backoff_delay(attempt, base_delay, max_delay)
-            log.warning(
-                "transient error, retrying",
-                what=what,
-                attempt=attempt,
-                attempts=attempts,
-                retry_in_s=round(delay, 3),
-                error=f"{type(exc).__name__}: {exc}",
-            )
-            await asyncio.sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
+    return await retry(
+        coro_factory, what=what, attempts=attempts, base_delay=base_delay,
+        max_delay=max_delay, retry_if=is_transient,
+    )  # fmt: skip
 
 
 async def connect_pool(

@@ -1,4 +1,4 @@
-"""When a year may be published: 00:00 UK time on its publication date (DOMAIN.md section 8).
+"""When a year may be published: 00:00 UK time on its publication date (docs/domain.md §12).
 
 Pure. UK time is Europe/London, so the moment is 23:00 UTC the day before in summer (BST)
 and 00:00 UTC in winter.

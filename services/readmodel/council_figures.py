@@ -88,7 +88,7 @@ async def registered_councils(conn: Conn, year: FinancialYear) -> list[asyncpg.R
 
 
 def population_for(row: asyncpg.Record, year: FinancialYear) -> PopulationEstimate | None:
-    """The population estimate ``year`` uses, of a ``councils`` row (DOMAIN.md section 8)."""
+    """The population estimate ``year`` uses, of a ``councils`` row (docs/domain.md §8)."""
     return council_state(row).population_for(year)
 
 

@@ -124,7 +124,7 @@ async def hold_reasons(conn: Conn, year: FinancialYear) -> dict[str | None, str]
 
 
 # The first financial year whose letters print upheld decisions per 100,000 residents
-# (2022-23, the 2023 letters: DOMAIN.md section 8).
+# (2022-23, the 2023 letters: docs/domain.md §8).
 PER_RESIDENTS_FROM = 2022
 
 

@@ -3,7 +3,7 @@ should produce: what tests compare the projector with.
 
 It shares no code with the projector's fold (services.domain.casebook): it replays the
 events into the final state of every case, then counts that state. The rules, from
-DOMAIN.md sections 2 to 4:
+docs/domain.md §2 to §4:
 
 - a case counts once, with its latest decision, in the financial year of that decision's
   date; a withdrawn case does not count;

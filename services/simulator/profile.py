@@ -1,4 +1,4 @@
-"""What a simulated year looks like: the national figures of DOMAIN.md section 9.
+"""What a simulated year looks like: the national figures of docs/domain.md §13.
 
 The national uphold rate (of detailed investigations) rises from 61% in 2019-20 to 80% in
 2023-24; roughly half of all decisions are detailed investigations; 13% of upheld decisions

@@ -24,7 +24,7 @@ from services.platform.namespace import service_env
 from services.platform.settings import Settings, as_principal
 from services.publication.job import publish_due
 
-# The reference letter's three sentences (DOMAIN.md section 7), as the page prints them.
+# The reference letter's three sentences (docs/domain.md §7), as the page prints them.
 MANSFIELD_SENTENCES = (
     "50% of complaints we investigated were upheld.",
     "In 100% of cases we were satisfied the authority had successfully implemented our "

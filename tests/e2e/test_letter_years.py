@@ -28,7 +28,7 @@ from tests.support.stack import Stack
 
 NOW = datetime.now(UTC)
 KING = ["--signatory-name", "Michael King", "--signatory-title", "Ombudsman"]
-# Letter dates of the real letters (DOMAIN.md section 8); 2026's is the project's choice.
+# Letter dates of the real letters (docs/domain.md §9); 2026's is the project's choice.
 LETTER_DATES = {
     2019: ("2020-07-22", "2020-07-29"),
     2021: ("2022-07-20", "2022-07-27"),

@@ -1,4 +1,4 @@
-"""The casebook fold: DOMAIN.md sections 3 and 4, without servers."""
+"""The casebook fold: docs/domain.md §3 and §4, without servers."""
 
 from __future__ import annotations
 

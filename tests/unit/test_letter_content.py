@@ -280,7 +280,7 @@ def test_per_100k_line_is_present_from_the_2023_letter(start_year: int) -> None:
 
 
 def test_a_council_without_a_population_has_no_per_100k_lines() -> None:
-    # The letter service holds such a letter; released, it prints without them (DOMAIN.md 8).
+    # The letter service holds such a letter; released, it prints without them (docs/domain.md §8).
     assert letter_for(start_year=2022, population=None).uphold.per_100k is None
 
 

@@ -1,5 +1,5 @@
 """A financial year's population estimate: its own year's, else the nearest earlier, else the
-nearest later (DOMAIN.md section 8)."""
+nearest later (docs/domain.md §8)."""
 
 from __future__ import annotations
 

@@ -185,7 +185,7 @@ def test_no_invalid_events_when_the_share_is_zero() -> None:
     assert all(isinstance(i, Envelope) for i in items)
 
 
-# --- plausibility (DOMAIN.md section 9) ----------------------------------------------------
+# --- plausibility (docs/domain.md §13) ----------------------------------------------------
 
 
 def _first_decisions(items: list[Any]) -> list[DecisionRecorded]:

@@ -1,4 +1,4 @@
-"""Rates, rounding and comparison-group averages (DOMAIN.md sections 4-6)."""
+"""Rates, rounding and comparison-group averages (docs/domain.md §4 to §6)."""
 
 from __future__ import annotations
 
