@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -34,7 +33,6 @@ from contracts.events import CouncilDetailsChanged, FinancialYearClosed
 from contracts.financial_year import FinancialYear
 from contracts.values import ChiefExecutive, CopyRecipient, Signatory
 from services.domain.letter_inputs import LetterInputs
-from services.letters.smtp_server import start as start_smtp
 from services.platform.kafka.security import client_kwargs
 from services.platform.office_signature import OfficeSigner
 from services.platform.settings import as_principal
@@ -42,6 +40,7 @@ from services.projector.config import ProjectorSettings
 from services.projector.rebuild import rebuild
 from services.simulator.oracle import oracle
 from tests.support.casework import complied, council, decided
+from tests.support.mail import Mail, letters_env, wait_states
 from tests.support.producers import Login, headers, publish_with_librdkafka
 from tests.support.stack import COUNT_KEYS, REPO, Stack
 
@@ -104,12 +103,6 @@ async def send_with_aiokafka(
         await producer.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def until(check: Callable[[], Any], what: str, timeout: float = 120.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -128,73 +121,64 @@ async def dead_letters(stack: Stack) -> list[tuple[str, str | None, str | None, 
     return [(r["reason"], r["event_type"], r["council"], r["id"]) for r in rows]
 
 
-async def register_and_start(stack: Stack, tmp_path: Path) -> Any:
+async def register_and_start(stack: Stack, mail: Mail) -> None:
     """The office registers the councils (its publisher signs them); the services run."""
-    port = free_port()
-    smtp, _ = start_smtp(tmp_path / "mail", port=port)
     stack.start("services.projector")
-    stack.start(
-        "services.letters", AR_SMTP_PORT=str(port), AR_LETTERS_RENDER_WORKERS="1",
-        AR_LETTERS_RECONCILE_MAILDIR=str(tmp_path / "mail"),
-    )  # fmt: skip
+    stack.start("services.letters", **letters_env(mail))
     await stack.publish([council(code, group) for code, group in sorted(COUNCILS.items())])
     await stack.wait_caught_up()
-    return smtp
 
 
 async def test_closes_forged_by_the_case_system_are_refused_and_the_offices_close_counts(
-    stack: Stack, tmp_path: Path
+    stack: Stack, mail: Mail
 ) -> None:
-    smtp = await register_and_start(stack, tmp_path)
+    await register_and_start(stack, mail)
     login = Login.of(stack.settings, "cms")
-    try:
-        first, second = casework(1, 6), casework(2, 5)
-        await asyncio.to_thread(publish_with_librdkafka, login, stack.facts, first)
-        # librdkafka: one marker on partition 0 claiming the topic has one partition.
-        await asyncio.to_thread(
-            publish_with_librdkafka, login, stack.facts, [forged_close(1)], partition=0
-        )
-        # aiokafka: 10,000 partitions, signed with a key of its own in the office's format.
-        await send_with_aiokafka(
-            stack, forged_close(10_000), partition=1,
-            signer=OfficeSigner(Ed25519PrivateKey.generate()),
-        )  # fmt: skip
-        await stack.wait_caught_up()
-        assert await stack.fetch("SELECT * FROM readmodel.year_closes") == []
-        await asyncio.to_thread(publish_with_librdkafka, login, stack.facts, second)
+    first, second = casework(1, 6), casework(2, 5)
+    await asyncio.to_thread(publish_with_librdkafka, login, stack.facts, first)
+    # librdkafka: one marker on partition 0 claiming the topic has one partition.
+    await asyncio.to_thread(
+        publish_with_librdkafka, login, stack.facts, [forged_close(1)], partition=0
+    )
+    # aiokafka: 10,000 partitions, signed with a key of its own in the office's format.
+    await send_with_aiokafka(
+        stack, forged_close(10_000), partition=1,
+        signer=OfficeSigner(Ed25519PrivateKey.generate()),
+    )  # fmt: skip
+    await stack.wait_caught_up()
+    assert await stack.fetch("SELECT * FROM readmodel.year_closes") == []
+    await asyncio.to_thread(publish_with_librdkafka, login, stack.facts, second)
 
-        cli(stack, "close-year", str(YEAR), "--letter-date", "2020-07-22",
-            "--publication-date", "2020-07-29", "--signatory-name", "Michael King",
-            "--signatory-title", "Local Government and Social Care Ombudsman")  # fmt: skip
-        await stack.wait_caught_up()
+    cli(stack, "close-year", str(YEAR), "--letter-date", "2020-07-22",
+        "--publication-date", "2020-07-29", "--signatory-name", "Michael King",
+        "--signatory-title", "Local Government and Social Care Ombudsman")  # fmt: skip
+    await stack.wait_caught_up()
 
-        async def complete() -> list[Any]:
-            rows = await stack.fetch("SELECT * FROM readmodel.year_closes")
-            return rows if rows and rows[0]["completed_at"] is not None else []
+    async def complete() -> list[Any]:
+        rows = await stack.fetch("SELECT * FROM readmodel.year_closes")
+        return rows if rows and rows[0]["completed_at"] is not None else []
 
-        (close,) = await until(complete, "the 2019-20 snapshot complete")
-        expected = {
-            code: counts.as_dict()
-            for (code, year), counts in oracle(first + second, registered=COUNCILS).items()
-            if year == YEAR
-        }
-        snapshot = {
-            r["council"]: {k: r[k] for k in COUNT_KEYS}
-            for r in await stack.fetch("SELECT * FROM readmodel.year_snapshot_councils")
-        }
+    (close,) = await until(complete, "the 2019-20 snapshot complete")
+    expected = {
+        code: counts.as_dict()
+        for (code, year), counts in oracle(first + second, registered=COUNCILS).items()
+        if year == YEAR
+    }
+    snapshot = {
+        r["council"]: {k: r[k] for k in COUNT_KEYS}
+        for r in await stack.fetch("SELECT * FROM readmodel.year_snapshot_councils")
+    }
 
-        async def letters() -> list[Any]:
-            rows = await stack.fetch(
-                "SELECT council, state, recipient, context FROM letters.outbox"
-            )
-            return rows if len(rows) == len(COUNCILS) else []
+    async def letters() -> list[Any]:
+        rows = await stack.fetch("SELECT council, state, recipient, context FROM letters.outbox")
+        return rows if len(rows) == len(COUNCILS) else []
 
-        outbox = await until(letters, "a letter per council")
-        refused = await dead_letters(stack)
-        # An operator cannot launder a refused close by re-driving it.
-        redrive = cli(stack, "dlq", "redrive", str(refused[0][3]), ok=False)
-    finally:
-        smtp.stop()
+    outbox = await until(letters, "a letter per council")
+    refused = await dead_letters(stack)
+    # An operator cannot launder a refused close by re-driving it.
+    redrive = cli(stack, "dlq", "redrive", str(refused[0][3]), ok=False)
+    # A refused forgery is not casework: it holds no letter; every one goes out.
+    await wait_states(stack, {"sent": len(COUNCILS)})
 
     assert (
         close["partition_count"] == 6 and json.loads(close["signatory"])["name"] == "Michael King"
@@ -222,45 +206,47 @@ async def test_closes_forged_by_the_case_system_are_refused_and_the_offices_clos
 
 
 async def test_register_changes_from_the_case_system_are_refused_and_letters_go_to_the_office(
-    stack: Stack, tmp_path: Path
+    stack: Stack, mail: Mail
 ) -> None:
-    smtp = await register_and_start(stack, tmp_path)
+    await register_and_start(stack, mail)
     login = Login.of(stack.settings, "cms")
-    try:
-        thief = ChiefExecutive(
-            name="Eve Intercept", job_title="Chief Executive", salutation="Dear Eve",
-            email="eve@attacker.example.net",
-        )  # fmt: skip
-        eve_copy = CopyRecipient(name="Eve Copy", role="Leader", email="eve@attacker.example.net")
-        redirect = new_event(
-            CouncilDetailsChanged(chief_executive=thief, copy_to=[eve_copy]),
-            council="OA01", producer="case-management",
-        )  # fmt: skip
-        regroup = new_event(
-            CouncilDetailsChanged(comparison_group="London Borough", population=50_000,
-                                  population_year=2019),
-            council="OA02", producer="case-management",
-        )  # fmt: skip
-        await asyncio.to_thread(publish_with_librdkafka, login, stack.facts, [redirect])
-        await send_with_aiokafka(stack, regroup, partition=None, signer=None)
-        await asyncio.to_thread(publish_with_librdkafka, login, stack.facts, casework(3, 4))
-        await stack.wait_caught_up()
-        councils = {r["code"]: r for r in await stack.fetch("SELECT * FROM readmodel.councils")}
-        cli(stack, "close-year", str(YEAR), "--letter-date", "2020-07-22",
-            "--publication-date", "2020-07-29", "--signatory-name", "Michael King",
-            "--signatory-title", "Local Government and Social Care Ombudsman")  # fmt: skip
-        await stack.wait_caught_up()
+    thief = ChiefExecutive(
+        name="Eve Intercept", job_title="Chief Executive", salutation="Dear Eve",
+        email="eve@attacker.example.net",
+    )  # fmt: skip
+    eve_copy = CopyRecipient(name="Eve Copy", role="Leader", email="eve@attacker.example.net")
+    redirect = new_event(
+        CouncilDetailsChanged(chief_executive=thief, copy_to=[eve_copy]),
+        council="OA01", producer="case-management",
+    )  # fmt: skip
+    regroup = new_event(
+        CouncilDetailsChanged(comparison_group="London Borough", population=50_000,
+                              population_year=2019),
+        council="OA02", producer="case-management",
+    )  # fmt: skip
+    await asyncio.to_thread(publish_with_librdkafka, login, stack.facts, [redirect])
+    await send_with_aiokafka(stack, regroup, partition=None, signer=None)
+    await asyncio.to_thread(publish_with_librdkafka, login, stack.facts, casework(3, 4))
+    await stack.wait_caught_up()
+    councils = {r["code"]: r for r in await stack.fetch("SELECT * FROM readmodel.councils")}
+    cli(stack, "close-year", str(YEAR), "--letter-date", "2020-07-22",
+        "--publication-date", "2020-07-29", "--signatory-name", "Michael King",
+        "--signatory-title", "Local Government and Social Care Ombudsman")  # fmt: skip
+    await stack.wait_caught_up()
 
-        async def letters() -> list[Any]:
-            rows = await stack.fetch("SELECT council, recipient, context FROM letters.outbox")
-            return rows if len(rows) == len(COUNCILS) else []
+    async def letters() -> list[Any]:
+        rows = await stack.fetch("SELECT council, recipient, context FROM letters.outbox")
+        return rows if len(rows) == len(COUNCILS) else []
 
-        rows = await until(letters, "the letters")
-        outbox = {r["council"]: r["recipient"] for r in rows}
-        inputs = {r["council"]: LetterInputs.from_json(r["context"]) for r in rows}
-        refused = await dead_letters(stack)
-    finally:
-        smtp.stop()
+    rows = await until(letters, "the letters")
+    outbox = {r["council"]: r["recipient"] for r in rows}
+    inputs = {r["council"]: LetterInputs.from_json(r["context"]) for r in rows}
+    refused = await dead_letters(stack)
+    await wait_states(stack, {"sent": len(COUNCILS)})
+    sent = {
+        str(m["X-Annual-Review-Letter"]).split("/")[0]: (str(m["To"]), str(m.get("Cc", "")))
+        for m in mail.messages()
+    }
 
     assert '"eve@' not in str(councils["OA01"]["chief_executive"])
     assert councils["OA01"]["chief_executive"] is not None
@@ -274,6 +260,9 @@ async def test_register_changes_from_the_case_system_are_refused_and_letters_go_
     assert inputs["OA01"].copy_to == () and inputs["OA01"].addressee is not None
     assert inputs["OA01"].addressee["email"] == "ce@oa01.example.org"
     assert "eve@" not in json.dumps([r["context"] for r in rows])
+    # What the SMTP server received: OA01's letter to the office's address, copied to nobody.
+    assert "ce@oa01.example.org" in sent["OA01"][0], sent
+    assert "eve@" not in " ".join(sent["OA01"]), sent
     assert sorted((r, t, c) for r, t, c, _ in refused) == [
         ("not_authorised", "CouncilDetailsChanged", "OA01"),
         ("not_authorised", "CouncilDetailsChanged", "OA02"),

@@ -260,3 +260,11 @@ def test_the_cli_refuses_to_publish_a_register_as_the_case_system_and_sends_noth
     assert "CouncilDetailsChanged" in done.output
     assert "only the Ombudsman's office" in done.output
     assert "nothing was published" in done.output
+
+
+def test_the_read_models_name_the_reason_as_the_codec_does() -> None:
+    """Holds and the snapshot's dead-letter counts leave not_authorised dead letters out by
+    the reason's literal value in SQL: it must be the codec's."""
+    root = Path(__file__).resolve().parents[2] / "services" / "readmodel"
+    for name in ("letter_reads.py", "snapshots.py", "council_figures.py"):
+        assert f"reason <> '{Reason.NOT_AUTHORISED.value}'" in (root / name).read_text(), name
