@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from contracts.financial_year import FinancialYear, NotAFinancialYear
+from services.platform.office_signature import MissingOfficeKey
 from services.platform.settings import Settings, get_settings, redact_url
 
 T = TypeVar("T")
@@ -87,6 +88,12 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     except KeyboardInterrupt:
         err.print("interrupted")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except MissingOfficeKey as e:  # refused before anything was sent
+        fail(
+            f"{e}; nothing was published",
+            hint="the office's key is .local/secrets/office-signing.key (`infra/ctl.sh secrets`)",
+            code=ExitCode.INVALID_INPUT,
+        )
 
 
 # --- option parsers (typer ``parser=``): a wrong value gets a message saying the form ---
