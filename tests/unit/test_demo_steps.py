@@ -13,6 +13,7 @@ import pytest
 import typer
 from rich.console import Console
 
+from services.cli.demo.command import logs_for_a_person
 from services.cli.demo.letters import LettersNotSent, Sent, wait_for_letters
 from services.cli.demo.site import Site
 from services.cli.demo.stage import Stage, namespace_name
@@ -181,3 +182,18 @@ def test_no_bar_when_no_one_watches_a_terminal() -> None:
     # Under pytest stdout is captured: not a terminal, so plain lines, not Rich's bar.
     assert isinstance(progress(), PlainProgress)
     assert not isinstance(progress(disable=True), PlainProgress)
+
+
+def test_the_demo_logs_only_what_it_does_not_say_itself() -> None:
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        logs_for_a_person(Settings(log_level="INFO"))
+        assert root.level == logging.WARNING
+        logs_for_a_person(Settings(log_level="DEBUG"))
+        assert root.level == logging.DEBUG
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)

@@ -76,10 +76,17 @@ def demo(
 
 
 def logs_for_a_person(base: Settings) -> None:
-    """The demo's own few log lines (the services log to files) are read by a person, at a
-    terminal or in CI's log: brief console lines, unless AR_LOG_FORMAT asks for JSON."""
+    """The demo's own log lines (the services log to files) are read by a person, at a
+    terminal or in CI's log: brief console lines, unless AR_LOG_FORMAT asks for JSON. The
+    demo says each step itself, so the INFO lines of what it calls (the migrations, the
+    publication job) would only repeat it: warnings and errors only, unless AR_LOG_LEVEL
+    asks for DEBUG."""
+    update: dict[str, str] = {}
     if base.log_format == "auto":
-        configure_logging(base.model_copy(update={"log_format": "console"}), for_a_person=True)
+        update["log_format"] = "console"
+    if base.log_level.upper() == "INFO":
+        update["log_level"] = "WARNING"
+    configure_logging(base.model_copy(update=update), for_a_person=True)
 
 
 async def run_demo(
