@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+import structlog
 import typer
 from rich.console import Console
 
@@ -197,3 +198,4 @@ def test_the_demo_logs_only_what_it_does_not_say_itself() -> None:
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+        structlog.reset_defaults()
