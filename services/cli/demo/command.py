@@ -103,13 +103,16 @@ async def run_demo(
 ) -> Summary:
     started = time.monotonic()
     async with staged(base, out_dir, keep=keep) as stage:
-        err.print(f"namespace {stage.name}: a database and topics of its own; services started")
+        err.print(
+            f"namespace {stage.name}: a database and topics of its own; services started",
+            soft_wrap=True,
+        )
         councils = choose_councils(register)
-        err.print(f"councils: {len(councils.chosen)} from {councils.source}")
+        err.print(f"councils: {len(councils.chosen)} from {councils.source}", soft_wrap=True)
         year = simulate(councils.chosen, n_events, seed)
         await publish(stage.ns, year.registrations)
         await publish(stage.ns, year.casework)
-        err.print(f"published {year.events:,} events; closing {YEAR}")
+        err.print(f"published {year.events:,} events; closing {YEAR}", soft_wrap=True)
         await close(stage.ns)
         async with letter_count(stage.ns) as count:
             with progress() as tracker:

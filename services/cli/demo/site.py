@@ -24,20 +24,20 @@ async def show_site(stage: Stage, *, serve: bool, port: int, mansfield: str | No
     from services.web import showcase  # imported only when run
 
     published = await showcase.publish(stage.ns)
-    err.print(f"published on the web: {', '.join(published) or 'nothing due'}")
+    err.print(f"published on the web: {', '.join(published) or 'nothing due'}", soft_wrap=True)
     proc, url = await showcase.start_site(
         stage.ns, stage.env, REPO, stage.logs / "web.log", showcase.free_port(port)
     )
     stage.processes.append(proc)  # stopped with the services
     page = f"{url}/councils/{mansfield}" if mansfield else url
     if serve:
-        out.print(f"\n[bold]Your council's performance[/] is at {url}/")
-        out.print(f"Mansfield District Council, {YEAR}: {page}#y{YEAR.label}")
-        out.print("serving until Ctrl-C ...")
+        out.print(f"\n[bold]Your council's performance[/] is at {url}/", soft_wrap=True)
+        out.print(f"Mansfield District Council, {YEAR}: {page}#y{YEAR.label}", soft_wrap=True)
+        out.print("serving until Ctrl-C ...", soft_wrap=True)
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:  # Ctrl-C: end normally, so everything is stopped
-            err.print("stopping the site")
+            err.print("stopping the site", soft_wrap=True)
         return Site(url, page, None)
     missing = await asyncio.to_thread(showcase.check_page, page) if mansfield else ["Mansfield"]
     return Site(url, page, missing)

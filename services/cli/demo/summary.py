@@ -33,19 +33,23 @@ class Summary:
 
 def print_summary(s: Summary, out_dir: Path) -> None:
     """The summary on stdout; exit code 4 when Mansfield's page lacks one of its figures."""
-    out.print(f"\n[bold green]Annual Review {YEAR}: done in {s.seconds:.0f} s[/]")
-    out.print(f"councils: {s.councils} ({s.source}); casework events: {s.events:,}")
+    out.print(f"\n[bold green]Annual Review {YEAR}: done in {s.seconds:.0f} s[/]", soft_wrap=True)
+    out.print(f"councils: {s.councils} ({s.source}); casework events: {s.events:,}", soft_wrap=True)
     out.print(
         f"letters sent: {s.letters_sent} of {s.letters}; "
-        f"emails accepted by the SMTP server: {s.emails_in_maildir}"
+        f"emails accepted by the SMTP server: {s.emails_in_maildir}",
+        soft_wrap=True,
     )
     out.print(
         f"letters written to {out_dir / 'letters'} ({s.files} files: .txt, .html, .pdf); "
-        f"emails in {out_dir / 'mail'}"
+        f"emails in {out_dir / 'mail'}",
+        soft_wrap=True,
     )
     if s.mansfield:
         out.print(mansfield_table(s.mansfield, s.mansfield_code))
-        out.print(f"the letter: {out_dir / 'letters'}/{YEAR}-{s.mansfield_code}-v1.pdf")
+        out.print(
+            f"the letter: {out_dir / 'letters'}/{YEAR}-{s.mansfield_code}-v1.pdf", soft_wrap=True
+        )
     if s.site and s.site.missing is not None:
         if s.site.missing:
             fail(
@@ -55,10 +59,11 @@ def print_summary(s: Summary, out_dir: Path) -> None:
             )
         out.print(
             f"web: fetched {s.site.page}: 50% upheld, 100% compliance, 0% satisfactory "
-            "remedies, as in the letter"
+            "remedies, as in the letter",
+            soft_wrap=True,
         )
     if s.kept:
-        out.print(f"kept: database and topic prefix '{s.namespace}'")
+        out.print(f"kept: database and topic prefix '{s.namespace}'", soft_wrap=True)
 
 
 def mansfield_table(m: dict[str, Any], code: str | None) -> Table:
