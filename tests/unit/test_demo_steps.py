@@ -145,6 +145,16 @@ def test_a_page_without_its_figures_fails_the_demo(tmp_path: Path) -> None:
     assert ended.value.exit_code == 4
 
 
+def test_the_summary_counts_this_runs_emails_only(tmp_path: Path) -> None:
+    (tmp_path / "mail" / "new").mkdir(parents=True)
+    (tmp_path / "mail" / "new" / "earlier-run").write_text("x")
+    this_run = stage(tmp_path)
+    this_run.emails_before = 1
+    for n in range(12):
+        (tmp_path / "mail" / "new" / f"letter-{n}").write_text("x")
+    assert this_run.emails() == 12
+
+
 def test_a_namespace_is_named_by_its_time() -> None:
     name = namespace_name()
     assert name.startswith("demo_") and len(name) == len("demo_20200722_120000")

@@ -128,7 +128,7 @@ async def run_demo(
             events=year.events,
             letters_sent=sent,
             letters=written.letters,
-            emails_in_maildir=len(list((stage.maildir / "new").glob("*"))),
+            emails_in_maildir=stage.emails(),
             files=written.files,
             mansfield=written.mansfield,
             mansfield_code=mansfield,

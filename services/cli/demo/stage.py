@@ -35,10 +35,20 @@ class Stage:
     maildir: Path  # what the SMTP server accepted
     env: dict[str, str]  # the environment the services run with
     processes: list[asyncio.subprocess.Process] = field(default_factory=list)
+    # The Maildir is kept between runs (out/demo/mail): this run's emails are the new ones.
+    emails_before: int = 0
+
+    def emails(self) -> int:
+        """The emails the SMTP server accepted during this run."""
+        return count_emails(self.maildir) - self.emails_before
 
     def stopped(self) -> asyncio.subprocess.Process | None:
         """A service that has stopped by itself (the demo cannot go on without it)."""
         return next((p for p in self.processes if p.returncode is not None), None)
+
+
+def count_emails(maildir: Path) -> int:
+    return len(list((maildir / "new").glob("*")))
 
 
 def namespace_name(now: datetime | None = None) -> str:
@@ -62,7 +72,7 @@ async def staged(base: Settings, out_dir: Path, *, keep: bool) -> AsyncIterator[
             "AR_LETTERS_METRICS_PORT": "0",
             "AR_LOG_FORMAT": "json",  # the services' logs are files, read with tools
         }
-        stage = Stage(name, ns, logs, maildir, env)
+        stage = Stage(name, ns, logs, maildir, env, emails_before=count_emails(maildir))
         smtp, _ = start_smtp(maildir, port=base.smtp_port)
         try:
             for module, principal in SERVICES:
