@@ -1,8 +1,9 @@
 """What operators do with letters: list, show, export, release, resend, confirm, re-issue.
 
-Every state change goes through the outbox (outbox.py holds the SQL), so the dispatcher does the actual sending
-with its usual exactly-once care; nothing here talks to the SMTP server. Which command
-applies to which letter is services/domain/letter_lifecycle.py's to say.
+Every state change goes through the outbox (outbox.py holds the SQL), so the dispatcher
+does the actual sending with its usual exactly-once care; nothing here talks to the SMTP
+server. Which command applies to which letter is services/domain/letter_lifecycle.py's to
+say.
 """
 
 from __future__ import annotations

@@ -59,14 +59,14 @@ async def create_for_close(
 ) -> int:  # fmt: skip
     """Version 1 of every council's letter for a close, in the state the close decided;
     existing rows are left alone."""
-    rows = [
-        (
-            new.inputs.council, year.start_year, close_id, new.state, new.hold_reason,
-            message_id_for(new.inputs.council, year, LETTER_KIND, 1, message_id_domain),
+    rows = []
+    for new in letters:
+        council = new.inputs.council
+        message_id = message_id_for(council, year, LETTER_KIND, 1, message_id_domain)
+        rows.append((
+            council, year.start_year, close_id, new.state, new.hold_reason, message_id,
             new.inputs.recipient, new.inputs.to_json(),
-        )  # fmt: skip
-        for new in letters
-    ]
+        ))  # fmt: skip
     async with conn.transaction():
         await conn.executemany(
             "INSERT INTO letters.outbox (council, financial_year, version, close_id, source, "
@@ -304,7 +304,7 @@ async def listing(
     conn: Conn, *, year: FinancialYear | None = None, state: str | None = None
 ) -> list[asyncpg.Record]:
     """Every letter (every version), optionally of one year and one state, without bodies."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT id, council, financial_year, kind, version, state, recipient, message_id, "
         "attempts, hold_reason, smtp_response, last_error, sent_at, reason "
         "FROM letters.outbox WHERE ($1::int IS NULL OR financial_year = $1) "
@@ -312,6 +312,7 @@ async def listing(
         year.start_year if year else None,
         state,
     )
+    return rows
 
 
 async def letter(
@@ -329,12 +330,13 @@ async def letter(
 
 async def rendered_letters(conn: Conn, year: FinancialYear | None = None) -> list[asyncpg.Record]:
     """Every rendered letter's bodies (council, financial_year, version, text, html, pdf)."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT council, financial_year, version, text_body, html_body, pdf FROM letters.outbox "
         "WHERE text_body IS NOT NULL AND ($1::int IS NULL OR financial_year = $1) "
         "ORDER BY council, version",
         year.start_year if year else None,
     )
+    return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,11 +368,12 @@ async def count_in(conn: Conn, state: LetterState) -> int:
 async def latest_failed(conn: Conn, limit: int) -> list[asyncpg.Record]:
     """The most recently failed letters with their reasons (council, financial_year, version,
     reason)."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT council, financial_year, version, coalesce(last_error, smtp_response, '') "
         "AS reason FROM letters.outbox WHERE state = $1 ORDER BY updated_at DESC LIMIT $2",
         LetterState.FAILED, limit,
     )  # fmt: skip
+    return rows
 
 
 async def lock_latest(conn: Conn, council: str, year: FinancialYear) -> asyncpg.Record | None:

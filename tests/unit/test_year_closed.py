@@ -16,8 +16,8 @@ from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
 from contracts.values import Signatory
 from services.domain.letter_inputs import LetterInputs
-from services.domain.narrative_book import NarrativeVersion
 from services.domain.letter_lifecycle import LetterState
+from services.domain.narrative_book import NarrativeVersion
 from services.letters.year_closed import (
     CloseHandling,
     CloseOutcome,
