@@ -39,11 +39,15 @@ from services.platform.kafka.security import faststream_security
 from services.platform.log_throttle import throttle_repeats
 from services.platform.logging import configure_logging
 from services.platform.migrations import ensure_migrated
+from services.platform.retry import Backoff
 from services.platform.service import prepare_kafka
 from services.platform.settings import Settings, get_settings
 from services.readmodel.letter_reads import hold_reasons, snapshot_inputs, wait_for_snapshot
 
 log = structlog.get_logger(__name__)
+
+CLOSE_RETRY_BASE_S = 2.0
+CLOSE_RETRY_MAX_S = 10.0
 
 
 def create_app(
@@ -70,17 +74,24 @@ def create_app(
         decoder=raw,
     )
 
+    # A close not handled is redelivered (nack seeks back to it) after a pause that grows
+    # while it keeps failing (the database away, a snapshot slow to complete).
+    redelivery = Backoff(CLOSE_RETRY_BASE_S, CLOSE_RETRY_MAX_S)
+
     @subscriber
     async def on_year_closed(body: Any, message: KafkaMessage) -> None:
         record: Any = message.raw_message
         try:
             await handle_close(record.value, state["close_handling"])
         except Exception as exc:
+            delay = redelivery.next()
             log.error("year close not handled; it will be redelivered", error=str(exc)[:300],
+                      attempt=redelivery.failures, retry_in_s=round(delay, 2),
                       exc_info=True)  # fmt: skip
             await message.nack()
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(delay)
             return
+        redelivery.reset()
         await message.ack()
         metrics.close_handled()
 
