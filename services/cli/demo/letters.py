@@ -16,7 +16,8 @@ import asyncpg
 from services.cli.demo.stage import Stage
 from services.cli.demo.year import YEAR
 from services.cli.progress import Tracker
-from services.letters import operations
+from services.domain.letter_lifecycle import LetterState
+from services.letters import operations, outbox
 from services.platform.settings import Settings
 from services.projector.config import get_projector_settings
 from services.readmodel.council_figures import council_figures
@@ -48,7 +49,7 @@ async def letter_count(ns: Settings) -> AsyncIterator[Callable[[], Awaitable[Sen
             if conn is None or conn.is_closed():
                 conn = await asyncpg.connect(ns.database_url)
             expected = await snapshot_size(conn, YEAR)
-            sent = await conn.fetchval("SELECT count(*) FROM letters.outbox WHERE state = 'sent'")
+            sent = await outbox.count_in(conn, LetterState.SENT)
         except (OSError, asyncpg.PostgresError):
             return None
         return Sent(int(sent), int(expected or 0))
