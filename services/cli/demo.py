@@ -229,7 +229,7 @@ async def _site(
     mansfield: str | None,
 ) -> dict[str, Any]:
     """Publish the year, start the site; serve it until Ctrl-C, or check Mansfield once."""
-    from services.web import showcase  # imported only when run
+    from services.web import demo_site as showcase  # imported only when run
 
     serve, preferred = web
     published = await showcase.publish(ns)

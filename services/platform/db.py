@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import asyncpg
 import structlog
@@ -17,6 +17,8 @@ __all__ = ["backoff_delay", "connect_pool", "is_transient", "ping", "retry_trans
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+
+Conn: TypeAlias = asyncpg.Connection
 
 # SQLSTATEs worth retrying: the operation may succeed if simply tried again.
 TRANSIENT_SQLSTATES = frozenset(
