@@ -46,6 +46,7 @@ async def until_status(port: int, path: str, want: int, timeout: float = 60.0) -
             raise Unexpected(f"answered {status}: {body}")
         return (dict(body),)  # a tuple: an empty body is still an answer
 
+    body: dict[str, Any]
     (body,) = await eventually(
         answered,
         what=f"{path} answering {want}",
