@@ -15,6 +15,7 @@ from contracts.topics import FACTS
 from services.cli.common import err, out, progress
 from services.platform.kafka.publisher import Position
 from services.platform.kafka.reachability import checked_publisher
+from services.platform.office_signature import MissingOfficeKey
 from services.platform.settings import Settings
 
 CHUNK = 2_000
@@ -96,6 +97,12 @@ async def publish_all(
             for chunk in _chunks(events, chunk_size):
                 try:
                     positions = await p.publish_many(chunk)
+                except MissingOfficeKey as e:
+                    # Refused before its chunk was sent: with nothing sent before it either,
+                    # the caller says "nothing was published", not "partially".
+                    if summary.published:
+                        raise PartiallyPublished(summary, e) from e
+                    raise
                 except Exception as e:
                     raise PartiallyPublished(summary, e) from e
                 for event, position in zip(chunk, positions, strict=True):

@@ -26,6 +26,7 @@ from rich.progress import (
 )
 
 from contracts.financial_year import FinancialYear, NotAFinancialYear
+from services.platform.office_signature import MissingOfficeKey
 from services.platform.settings import Settings, get_settings, redact_url
 
 T = TypeVar("T")
@@ -97,6 +98,12 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     except KeyboardInterrupt:
         err.print("interrupted")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except MissingOfficeKey as e:  # refused before anything was sent
+        fail(
+            f"{e}; nothing was published",
+            hint="the office's key is .local/secrets/office-signing.key (`infra/ctl.sh secrets`)",
+            code=ExitCode.INVALID_INPUT,
+        )
 
 
 def progress(*, disable: bool = False, total_known: bool = True) -> Progress:

@@ -21,7 +21,9 @@ test_letter_states.py reads it from PostgreSQL and compares).
 (no narrative, a letter year without a format, figures that cannot be right) goes
 ``pending`` -> ``failed`` with that reason (``RENDER_REFUSED``), never round a retry loop;
 once fixed, an operator's resend of a failed letter that holds no rendering renders it
-again (``RERENDER``).
+again (``RERENDER``). In the same way a claimed letter the service will not send (no TLS
+where it is required, a certificate not verified, a login refused, a message that cannot be
+built) goes ``sending`` -> ``failed`` (``CANNOT_SEND``) with what to fix, then a resend.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class Transition(StrEnum):
     ACCEPTED = "accepted"
     RETRY = "retry"
     REFUSED = "refused"
+    CANNOT_SEND = "cannot-send"
     FOUND_IN_ARCHIVE = "found-in-archive"
     NOT_IN_ARCHIVE = "not-in-archive"
     NO_ARCHIVE = "no-archive"
@@ -96,6 +99,8 @@ TRANSITIONS: Mapping[Transition, Move] = MappingProxyType({
     T.ACCEPTED: _move("sending", S.SENT, "the SMTP server accepted it"),
     T.RETRY: _move("sending", S.RENDERED, "the SMTP server refused it for now: try later"),
     T.REFUSED: _move("sending", S.FAILED, "refused for good, or out of attempts"),
+    T.CANNOT_SEND: _move("sending", S.FAILED, "not sent: cannot be sent safely as configured "
+                         "(TLS, certificate, login) or the message cannot be built"),
     T.FOUND_IN_ARCHIVE: _move("sending", S.SENT, "after a crash: the archive has it"),
     T.NOT_IN_ARCHIVE: _move("sending", S.RENDERED, "after a crash: the archive has not"),
     T.NO_ARCHIVE: _move("sending", S.UNCERTAIN, "after a crash, with no archive to ask"),

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
+from typing import Any, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.letters.smtp_policy import SmtpAuth, TlsMode, settings_problems
 from services.platform.health import HealthSettings, metrics_port_field
 
 
@@ -34,9 +37,41 @@ class LettersSettings(HealthSettings):
         "become 'uncertain' for an operator to decide.",
     )
     smtp_timeout_s: float = Field(default=30.0, description="SMTP conversation timeout")
-    smtp_username: str | None = Field(default=None, description="SMTP AUTH user (optional)")
-    smtp_password: str | None = Field(default=None, description="SMTP AUTH password (secret)")
-    smtp_starttls: bool = Field(default=False, description="Use STARTTLS")
+    smtp_tls: TlsMode = Field(
+        default=TlsMode.OPPORTUNISTIC,
+        description="TLS to the SMTP server: opportunistic (STARTTLS whenever the server offers "
+        "it; required as soon as credentials are set), required (STARTTLS always: a server "
+        "that does not offer it gets nothing), implicit (TLS from the first byte, port 465). "
+        "The certificate is always verified, and AUTH never goes over plain text",
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA certificate(s) that verify the SMTP server's "
+        "certificate; unset: the system's trust store",
+    )
+    smtp_auth: SmtpAuth = Field(
+        default=SmtpAuth.PASSWORD,
+        description="How to log in when AR_LETTERS_SMTP_USERNAME is set: password (AUTH "
+        "PLAIN/LOGIN with AR_LETTERS_SMTP_PASSWORD) or xoauth2 (an OAuth 2.0 access token "
+        "read from AR_LETTERS_SMTP_OAUTH_TOKEN_FILE at every connection: Exchange Online)",
+    )
+    smtp_username: str | None = Field(
+        default=None, description="SMTP AUTH user; unset: no AUTH (a relay that trusts the host)"
+    )
+    smtp_password: SecretStr | None = Field(
+        default=None, description="SMTP AUTH password (secret; AR_LETTERS_SMTP_AUTH=password)"
+    )
+    smtp_password_file: Path | None = Field(
+        default=None,
+        description="File holding the SMTP AUTH password, read at start (a Docker secret, or a "
+        "file in AR_SECRETS_DIR): instead of AR_LETTERS_SMTP_PASSWORD, which it must not "
+        "accompany",
+    )
+    smtp_oauth_token_file: Path | None = Field(
+        default=None,
+        description="AR_LETTERS_SMTP_AUTH=xoauth2: file holding the current OAuth 2.0 access "
+        "token, rewritten by whatever refreshes it (docs/operations.md); never logged",
+    )
     max_attempts: int = Field(
         default=8, ge=1, description="Transient SMTP failures before 'failed'"
     )
@@ -61,6 +96,46 @@ class LettersSettings(HealthSettings):
         description="/health/ready fails when year-end closes or due letters wait and nothing "
         "(a close handled, a letter rendered, sent or refused) was done for this long",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _password_from_its_file(cls, data: Any) -> Any:
+        """AR_LETTERS_SMTP_PASSWORD_FILE: the password read from it once, at start (so an
+        unreadable file stops the start, not every letter)."""
+        if not isinstance(data, dict) or not data.get("smtp_password_file"):
+            return data
+        if data.get("smtp_password"):
+            raise ValueError(
+                "AR_LETTERS_SMTP_PASSWORD and AR_LETTERS_SMTP_PASSWORD_FILE are both set: "
+                "unset one of them"
+            )
+        path = Path(str(data["smtp_password_file"]))
+        try:
+            password = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(
+                f"cannot read AR_LETTERS_SMTP_PASSWORD_FILE {path}: {exc.strerror}"
+            ) from None
+        if not password:
+            raise ValueError(f"AR_LETTERS_SMTP_PASSWORD_FILE {path} is empty")
+        return {**data, "smtp_password": password}
+
+    @model_validator(mode="after")
+    def _smtp_settings_agree(self) -> Self:
+        """Refuse, at start, SMTP settings that contradict each other (a password without a
+        user, a token file with password AUTH...): better than every letter failing."""
+        problems = settings_problems(
+            tls=self.smtp_tls,
+            auth=self.smtp_auth,
+            username=self.smtp_username,
+            has_password=self.smtp_password is not None,
+            token_file=self.smtp_oauth_token_file,
+        )
+        if self.smtp_ca_file is not None and not self.smtp_ca_file.is_file():
+            problems.append(f"AR_LETTERS_SMTP_CA_FILE {self.smtp_ca_file} is not a file")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 @functools.lru_cache(maxsize=1)

@@ -28,11 +28,12 @@ from contracts.values import escape_unsafe
 from services.domain import letter_lifecycle as lifecycle
 from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import LetterState, Transition
-from services.letters import metrics, outbox
+from services.letters import metrics, outbox, smtp_client
 from services.letters.config import LettersSettings
 from services.letters.email import build_email
 from services.letters.faults import crash_point
 from services.letters.render import PERMANENT_RENDER_ERRORS, digests, render_letter, warm_up
+from services.letters.smtp_policy import RESEND, CannotSendSafely
 from services.platform.db import backoff_delay, is_transient
 from services.platform.settings import Settings
 from services.readmodel.letter_reads import joined_after_close, snapshot_inputs
@@ -146,6 +147,8 @@ class Dispatcher:
             else None
         )
         self.wake = asyncio.Event()
+        # Built once (reading the CA file): a CA file that cannot be read stops the start.
+        self.tls_context = smtp_client.tls_context(lsettings.smtp_ca_file)
 
     @property
     def lease_s(self) -> float:
@@ -336,29 +339,34 @@ class Dispatcher:
                 bcc=self.ls.bcc,
                 message_id_domain=self.ls.message_id_domain,
             )
-        except ValueError as exc:  # UnbuildableEmail, or an addressee the contract refuses
+        except Exception as exc:  # UnbuildableEmail, an addressee the contract refuses...
             # A header the email package refuses (a line break in a name, say: the contract
-            # refuses those, but a letter registered before it did may hold one). The letter
-            # is committed as `sending`: it must leave it now, as `failed` with the reason,
-            # or it would turn `uncertain` after the lease. No retry builds it differently.
+            # refuses those, but a letter registered before it did may hold one; or one of
+            # the AR_LETTERS_* addresses). The letter is committed as `sending`: it must leave
+            # it now, as `failed` with the reason, or it would turn `uncertain` after the
+            # lease. No retry builds it differently.
+            detail = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
             await self._failed(
                 row,
-                f"the e-mail could not be built: {escape_unsafe(str(exc))[:500]}",
+                f"the e-mail could not be built: {escape_unsafe(detail)[:500]}; fix the "
+                f"addressee (a re-issue) or AR_LETTERS_SENDER/REPLY_TO/CC/BCC; {RESEND}",
                 permanent=True,
+                how=Transition.CANNOT_SEND,
             )
             return
         crash_point("before_send")
         metrics.send_started()
         try:
-            _, response = await aiosmtplib.send(
+            response = await smtp_client.send(
                 message,
-                hostname=self.settings.smtp_host,
+                host=self.settings.smtp_host,
                 port=self.settings.smtp_port,
-                timeout=self.ls.smtp_timeout_s,
-                username=self.ls.smtp_username,
-                password=self.ls.smtp_password,
-                start_tls=self.ls.smtp_starttls,
+                settings=self.ls,
+                context=self.tls_context,
             )
+        except CannotSendSafely as exc:
+            await self._failed(row, exc.reason, permanent=True, how=Transition.CANNOT_SEND)
+            return
         except aiosmtplib.SMTPResponseException as exc:
             await self._failed(row, f"{exc.code} {exc.message}", permanent=exc.code >= 500)
             return
@@ -368,6 +376,12 @@ class Dispatcher:
             await self._failed(row, detail, permanent=all(c >= 500 for c in codes))
             return
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            await self._failed(row, f"{type(exc).__name__}: {exc}", permanent=False)
+            return
+        except Exception as exc:
+            # Unexpected (a defect here or in aiosmtplib): retried like a transient failure,
+            # so the letter is never left in sending, and failed when the attempts run out.
+            log.error("letter send failed unexpectedly", council=row.council, exc_info=True)
             await self._failed(row, f"{type(exc).__name__}: {exc}", permanent=False)
             return
         crash_point("after_send")
@@ -423,26 +437,41 @@ class Dispatcher:
                 )
             return result
 
-    async def _failed(self, row: outbox.OutboxRow, detail: str, *, permanent: bool) -> None:
-        how = lifecycle.after_failed_send(
+    async def _failed(
+        self,
+        row: outbox.OutboxRow,
+        detail: str,
+        *,
+        permanent: bool,
+        how: Transition | None = None,
+    ) -> None:
+        """Record a send that did not happen: ``how`` when the service itself refused it
+        (CANNOT_SEND), else what the lifecycle decides from the SMTP server's answer."""
+        how = how or lifecycle.after_failed_send(
             permanent=permanent, attempts=row.attempts, max_attempts=self.ls.max_attempts
         )
-        metrics.send_failed(permanent=permanent, refused=how is Transition.REFUSED)
+        metrics.send_failed(
+            permanent=permanent,
+            refused=lifecycle.target(how) is LetterState.FAILED,
+            not_sent=how is Transition.CANNOT_SEND,
+        )
         await self._in_outbox(
             "record the failed attempt",
             row,
-            lambda conn: self._record_failure(conn, row, detail, permanent),
+            lambda conn: self._record_failure(conn, row, detail, permanent, how),
         )
 
     async def _record_failure(
-        self, conn: asyncpg.Connection, row: outbox.OutboxRow, detail: str, permanent: bool
+        self,
+        conn: asyncpg.Connection,
+        row: outbox.OutboxRow,
+        detail: str,
+        permanent: bool,
+        how: Transition,
     ) -> None:
-        how = lifecycle.after_failed_send(
-            permanent=permanent, attempts=row.attempts, max_attempts=self.ls.max_attempts
-        )
         if lifecycle.allows(how, await outbox.lock_state(conn, row.id)):
-            if how is Transition.REFUSED:
-                await outbox.mark_failed(conn, row, detail)
+            if lifecycle.target(how) is LetterState.FAILED:
+                await outbox.mark_failed(conn, row, detail, by=how)
                 log.error(
                     "letter refused",
                     council=row.council,

@@ -15,8 +15,9 @@ LETTERS = Gauge(
 SEND_ATTEMPTS = Counter("letters_send_attempts_total", "SMTP conversations started")
 SEND_FAILURES = Counter(
     "letters_send_failures_total",
-    "SMTP sends that failed, by kind: transient (a 4xx, a broken connection: retried) or "
-    "permanent (a 5xx)",
+    "SMTP sends that failed, by kind: transient (a 4xx, a broken connection: retried), "
+    "permanent (a 5xx) or not-sent (the service would not send it as configured: no TLS, a "
+    "certificate not verified, a login refused; or could not build the message)",
     ["kind"],
 )
 SENT = Counter("letters_sent_total", "Letters the SMTP server accepted")
@@ -57,9 +58,11 @@ def sent() -> None:
     Work.did()
 
 
-def send_failed(*, permanent: bool, refused: bool) -> None:
-    """A failed send; ``refused``: the letter is now ``failed`` for good (work done)."""
-    SEND_FAILURES.labels("permanent" if permanent else "transient").inc()
+def send_failed(*, permanent: bool, refused: bool, not_sent: bool = False) -> None:
+    """A failed send; ``refused``: the letter is now ``failed`` for good (work done);
+    ``not_sent``: the service itself refused to send it (CANNOT_SEND)."""
+    kind = "not-sent" if not_sent else "permanent" if permanent else "transient"
+    SEND_FAILURES.labels(kind).inc()
     if refused:
         Work.did()
 

@@ -224,13 +224,19 @@ async def mark_retry(conn: Conn, row: OutboxRow, error: str, delay_s: float) -> 
     )
 
 
-async def mark_failed(conn: Conn, row: OutboxRow, response: str) -> None:
+async def mark_failed(
+    conn: Conn, row: OutboxRow, response: str, by: Transition = Transition.REFUSED
+) -> None:
+    """Failed, ``by`` the SMTP server's refusal (or attempts run out) or by the service's
+    own (CANNOT_SEND: the settings forbid the send, or the message cannot be built)."""
+    if target(by) is not LetterState.FAILED:
+        raise ValueError(f"{by} does not lead to {LetterState.FAILED}")
     await conn.execute(
         "UPDATE letters.outbox SET state = $3, smtp_response = $2, last_error = $2, "
         "updated_at = now() WHERE id = $1",
         row.id,
         response[:1000],
-        target(Transition.REFUSED),
+        target(by),
     )
     await _event(conn, row, LetterDispatchFailed(
         financial_year=row.year, version=row.version, message_id=row.message_id,

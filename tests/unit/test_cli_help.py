@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import typer
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner, Result
 
 from services.cli.main import app
@@ -318,7 +320,20 @@ def test_publish_without_kafka_says_to_run_make_up(tmp_path: Path) -> None:
         invoke("simulate", "--events", "3", "--invalid-share", "0", "--out", str(good)).exit_code
         == 0
     )
-    result = invoke("publish", str(good), env={"AR_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
+    # The simulation registers its councils: the office's key signs them (docs/security.md).
+    key = tmp_path / "office-signing.key"
+    key.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    result = invoke(
+        "publish",
+        str(good),
+        env={"AR_KAFKA_BOOTSTRAP": "127.0.0.1:1", "AR_OFFICE_SIGNING_KEY_FILE": str(key)},
+    )
     assert result.exit_code == 3
     assert "make up" in result.output and "nothing was published" in result.output
 

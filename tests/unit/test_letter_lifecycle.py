@@ -62,12 +62,16 @@ def test_only_a_claim_of_a_rendered_letter_starts_a_send() -> None:
 
 
 def test_a_letter_leaves_sending_only_with_an_answer() -> None:
+    """The SMTP server's, the archive's, or the service's own refusal to send it (the
+    settings forbid it, or the message cannot be built: CANNOT_SEND, before any byte of it
+    went)."""
     out_of_sending = {t: target(t) for t in Transition if allows(t, S.SENDING)}
 
     assert out_of_sending == {
         T.ACCEPTED: S.SENT,
         T.RETRY: S.RENDERED,
         T.REFUSED: S.FAILED,
+        T.CANNOT_SEND: S.FAILED,
         T.FOUND_IN_ARCHIVE: S.SENT,
         T.NOT_IN_ARCHIVE: S.RENDERED,
         T.NO_ARCHIVE: S.UNCERTAIN,
