@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from tests.support.polling import eventually
+from tests.support.polling import NotYet, eventually
 
 
 def get(url: str) -> tuple[int, str]:
@@ -32,10 +32,6 @@ async def metrics(port: int) -> str:
     return body
 
 
-class Unexpected(Exception):
-    """A health path answered, but not the status waited for (the answer is the message)."""
-
-
 async def until_status(port: int, path: str, want: int, timeout: float = 60.0) -> dict[str, Any]:
     """Poll ``path`` until it answers ``want``; its JSON body then. Not listening yet, or
     another status, is "not yet"; the timeout shows the last answer."""
@@ -43,7 +39,7 @@ async def until_status(port: int, path: str, want: int, timeout: float = 60.0) -
     async def answered() -> tuple[dict[str, Any]]:
         status, body = await probe(port, path)
         if status != want:
-            raise Unexpected(f"answered {status}: {body}")
+            raise NotYet(f"answered {status}: {body}")
         return (dict(body),)  # a tuple: an empty body is still an answer
 
     body: dict[str, Any]
@@ -52,7 +48,7 @@ async def until_status(port: int, path: str, want: int, timeout: float = 60.0) -
         what=f"{path} answering {want}",
         timeout=timeout,
         every=0.3,
-        not_yet=(OSError, Unexpected),
+        not_yet=(OSError,),
     )
     return body
 

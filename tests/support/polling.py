@@ -18,6 +18,10 @@ from typing import Any
 Check = Callable[[], Awaitable[Any]] | Callable[[], Any]
 
 
+class NotYet(Exception):
+    """Raised by a check to say what it saw instead (the timeout's "last" answer)."""
+
+
 async def eventually(
     check: Check,
     *,
@@ -25,12 +29,15 @@ async def eventually(
     timeout: float,
     every: float = 0.25,
     not_yet: tuple[type[BaseException], ...] = (Exception,),
+    explain: Callable[[], str] | None = None,
 ) -> Any:
     """Call ``check`` until it returns something truthy, every ``every`` seconds, for at most
     ``timeout`` seconds (TimeoutError then). A coroutine function is awaited; a plain
     function (a CLI run, a file read) runs in a thread so the servers under test keep their
     event loop. Exceptions of the ``not_yet`` types count as a falsy answer; pass ``()`` to
-    have any error fail the test at once."""
+    have any error fail the test at once (``NotYet`` still means "not yet"). ``explain`` adds
+    to the timeout's message (the services' last log lines, say)."""
+    catch: tuple[type[BaseException], ...] = (NotYet, *not_yet)
     deadline = time.monotonic() + timeout
     is_async = inspect.iscoroutinefunction(check)
     last: object = None
@@ -42,8 +49,9 @@ async def eventually(
             if value:
                 return value
             last = value
-        except not_yet as exc:
+        except catch as exc:
             last = exc
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not reached in {timeout:.0f} s (last: {last!r})")
+            message = f"{what}: not reached in {timeout:.0f} s (last: {last!r})"
+            raise TimeoutError(message + (f"\n{explain()}" if explain else ""))
         await asyncio.sleep(every)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from tests.support.polling import eventually
+from tests.support.polling import NotYet, eventually
 
 
 async def test_returns_the_first_truthy_answer() -> None:
@@ -50,3 +50,19 @@ async def test_a_plain_function_runs_outside_the_event_loop_thread() -> None:
 
     assert await eventually(check, what="two calls", timeout=5, every=0) is True
     assert loop_thread not in threads
+
+
+async def test_not_yet_says_what_the_check_saw_even_when_errors_fail_at_once() -> None:
+    async def check() -> object:
+        raise NotYet("outbox states {'held': 1}, wanted {'sent': 1}")
+
+    with pytest.raises(TimeoutError, match=r"wanted \{'sent': 1\}.*\n--- projector.log") as e:
+        await eventually(
+            check,
+            what="the outbox states",
+            timeout=0.05,
+            every=0.01,
+            not_yet=(),
+            explain=lambda: "--- projector.log\nlast line",
+        )
+    assert "the outbox states: not reached" in str(e.value)
