@@ -12,12 +12,13 @@ from services.platform.retry import backoff_delay, retry
 from services.platform.settings import Settings, redact_url
 
 # backoff_delay: kept importable from here until every caller uses services.platform.retry.
-__all__ = ["backoff_delay", "connect_pool", "is_transient", "ping", "retry_transient"]
+__all__ = ["Conn", "backoff_delay", "connect_pool", "is_transient", "ping", "retry_transient"]
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
+# The one name for a database connection in signatures (a pool hands these out).
 Conn: TypeAlias = asyncpg.Connection
 
 # SQLSTATEs worth retrying: the operation may succeed if simply tried again.
