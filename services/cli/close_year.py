@@ -25,7 +25,7 @@ from services.cli.common import (
     settings,
 )
 from services.cli.narratives import on_kafka
-from services.domain.letter import UnsupportedLetterYear, format_advice, format_for
+from services.domain.letter_formats import UnsupportedLetterYear, format_advice, format_for
 from services.domain.narrative_book import NarrativeVersion
 from services.letters.narrative_registry import load_book
 from services.platform.kafka.publisher import Position

@@ -19,7 +19,7 @@ from rich.table import Table
 from contracts.financial_year import FinancialYear, NotAFinancialYear
 from contracts.values import LETTER_FORMATS, LetterFormat
 from services.cli.common import ExitCode, err, fail, out, print_json, run, settings
-from services.domain.letter import UnsupportedLetterYear, format_for
+from services.domain.letter_formats import UnsupportedLetterYear, format_for
 from services.domain.narrative import NarrativeError, parse
 from services.domain.narrative_book import NarrativeBook, NarrativeVersion
 from services.letters.narrative_registry import load_book, register

@@ -14,7 +14,7 @@ from services.cli.common import ExitCode, fail, settings
 from services.cli.db import connection, run_db
 from services.cli.narratives import on_kafka, read_document, refuse_document
 from services.cli.progress import progress
-from services.domain.letter import UnsupportedLetterYear, format_for
+from services.domain.letter_formats import UnsupportedLetterYear, format_for
 from services.domain.letter_inputs import LetterInputs
 from services.domain.narrative import NarrativeError, parse
 from services.domain.narrative_book import NarrativeVersion

@@ -21,12 +21,12 @@ class Site:
 
 async def show_site(stage: Stage, *, serve: bool, port: int, mansfield: str | None) -> Site:
     """Publish the year, start the site; serve it until Ctrl-C, or check Mansfield once."""
-    from services.web import showcase  # imported only when run
+    from services.web import demo_site  # imported only when run
 
-    published = await showcase.publish(stage.ns)
+    published = await demo_site.publish(stage.ns)
     err.print(f"published on the web: {', '.join(published) or 'nothing due'}", soft_wrap=True)
-    proc, url = await showcase.start_site(
-        stage.ns, stage.env, REPO, stage.logs / "web.log", showcase.free_port(port)
+    proc, url = await demo_site.start_site(
+        stage.ns, stage.env, REPO, stage.logs / "web.log", demo_site.free_port(port)
     )
     stage.processes.append(proc)  # stopped with the services
     page = f"{url}/councils/{mansfield}" if mansfield else url
@@ -39,5 +39,5 @@ async def show_site(stage: Stage, *, serve: bool, port: int, mansfield: str | No
         except asyncio.CancelledError:  # Ctrl-C: end normally, so everything is stopped
             err.print("stopping the site", soft_wrap=True)
         return Site(url, page, None)
-    missing = await asyncio.to_thread(showcase.check_page, page) if mansfield else ["Mansfield"]
+    missing = await asyncio.to_thread(demo_site.check_page, page) if mansfield else ["Mansfield"]
     return Site(url, page, missing)
