@@ -19,7 +19,7 @@ from services.platform.kafka.tls import KafkaTlsError
 
 app = typer.Typer(
     help="Run a service in the foreground: the projector, the letters service, the web site, "
-    "the publication job, or a local SMTP server. Configuration comes from the AR_* "
+    "the office workspace, the publication job, or a local SMTP server. Configuration comes from the AR_* "
     "environment (`annual-review config`).",
     no_args_is_help=True,
 )
@@ -80,6 +80,22 @@ def web() -> None:
     settings()
     try:
         serve_site()
+    except KeyboardInterrupt:
+        err.print("stopped")
+
+
+@app.command("office")
+def office() -> None:
+    """Run the office workspace, for the Ombudsman's staff (docs/office.md).
+
+    Listens on AR_OFFICE_HOST:AR_OFFICE_PORT (127.0.0.1:8090); staff sign in through the
+    office's OpenID provider (AR_OFFICE_OIDC_METADATA_URL). Run it as principal `office`
+    (role ar_office): it refuses any other database role.
+    """
+    serve_office = _load("services.office.app", "serve")
+    settings()
+    try:
+        serve_office()
     except KeyboardInterrupt:
         err.print("stopped")
 
