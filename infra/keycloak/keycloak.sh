@@ -19,6 +19,8 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)/lib.sh"
 # Pinned: a new version is a reviewed change (the realm file's format, start time, memory).
 KEYCLOAK_VERSION=26.5.6
 KEYCLOAK_PORT="${KEYCLOAK_PORT:-18080}"
+# The first start builds the distribution for its options (a minute or more on a busy machine).
+KEYCLOAK_START_TIMEOUT_S="${KEYCLOAK_START_TIMEOUT_S:-600}"
 # Where the office workspace under test (and the demo) listens: its sign-in callback and the
 # address the provider returns to after sign-out.
 AR_OFFICE_PORT="${AR_OFFICE_PORT:-8090}"
@@ -97,9 +99,16 @@ cmd_start() {
   ensure_secrets
   t0=$(date +%s)
   java_home=$(kc_java_home)
-  # The realm is imported from the file at every start: the H2 database is thrown away, so
-  # the realm (and the users' passwords) are always those of the repository and the secrets.
-  rm -rf "$KC_HOME/data/h2" "$KC_HOME/data/import"
+  # The realm is imported from the file when its H2 database is new; the database is thrown
+  # away whenever the realm file, a password or the workspace's port changed, so the realm
+  # is always the repository's, with the secrets' passwords (a stamp records what it was made
+  # from). Keeping it otherwise spares the schema's creation (seconds) at every start.
+  local stamp
+  stamp=$( { cat "$REALM_FILE"; echo "$AR_OFFICE_PORT"; cat "$AR_SECRETS"/keycloak-*.password; } | sha256sum | cut -d' ' -f1)
+  if [[ ! -f $KC_BASE/realm.stamp || $(cat "$KC_BASE/realm.stamp") != "$stamp" ]]; then
+    rm -rf "$KC_HOME/data/h2" "$KC_BASE/realm.stamp"
+  fi
+  rm -rf "$KC_HOME/data/import"
   mkdir -p "$KC_HOME/data/import"
   cp "$REALM_FILE" "$KC_HOME/data/import/$REALM-realm.json"
   for name in author approver approver2 dataofficer viewer; do
@@ -126,9 +135,13 @@ cmd_start() {
   pid=$(read_pid "$KC_PIDFILE")
   while ! answers; do
     pid_alive "$pid" || { tail -n 30 "$KC_LOG" "$KC_BASE/stderr.log" >&2 2>/dev/null; die "Keycloak exited; log: .local/keycloak/keycloak.log"; }
-    (( $(date +%s) - t0 > 180 )) && { stop_pid "$pid" keycloak 10; die "Keycloak did not answer within 180 s"; }
+    if (( $(date +%s) - t0 > KEYCLOAK_START_TIMEOUT_S )); then
+      stop_pid "$pid" keycloak 10
+      die "Keycloak did not answer within $KEYCLOAK_START_TIMEOUT_S s; log: .local/keycloak/keycloak.log"
+    fi
     sleep 0.5
   done
+  echo "$stamp" >"$KC_BASE/realm.stamp"
   say "Keycloak answers in $(elapsed "$t0") ($(discovery_url)); RSS $(kc_rss "$pid") MB"
 }
 

@@ -101,7 +101,9 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(
         SessionMiddleware,
-        cookie=CookiePolicy(office.cookie_name, not office.insecure_cookies, office.session_absolute_s),
+        cookie=CookiePolicy(
+            office.cookie_name, not office.insecure_cookies, office.session_absolute_s
+        ),
         idle_s=office.session_idle_s,
         absolute_s=office.session_absolute_s,
     )
@@ -194,7 +196,10 @@ class SecurityHeaders:
 
 
 def asgi(
-    settings: Settings | None = None, office: OfficeSettings | None = None, *, check_role: bool = True
+    settings: Settings | None = None,
+    office: OfficeSettings | None = None,
+    *,
+    check_role: bool = True,
 ) -> SecurityHeaders:
     office = office or get_office_settings()
     parts = urlsplit(office.oidc_metadata_url)

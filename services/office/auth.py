@@ -12,7 +12,7 @@ provider's session and returns to /signed-out.
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import httpx
@@ -59,7 +59,7 @@ def _office(request: Request) -> OfficeSettings:
 
 
 @router.get("/sign-in")
-async def sign_in(request: Request, next: str = "/") -> Response:  # noqa: A002 - the query's name
+async def sign_in(request: Request, next: str = "/") -> Response:
     return_to = safe_return(next)
     if return_to is None:
         log.warning("return address refused", length=len(next))
@@ -115,11 +115,17 @@ async def callback(request: Request) -> Response:
         }
     )
     log.info("signed in", sub=claims["sub"], roles=[r.value for r in roles])
+    # Sessions nobody came back to are deleted when they are next seen, or here.
+    await request.app.state.sessions.delete_expired(
+        office.session_idle_s, office.session_absolute_s
+    )
     return RedirectResponse(return_to, status_code=303)
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request, user: User = Depends(allowed(Action.SIGN_OUT))) -> Response:
+async def sign_out(
+    request: Request, user: Annotated[User, Depends(allowed(Action.SIGN_OUT))]
+) -> Response:
     session = session_of(request)
     id_token = session.data.get("id_token")
     session.sign_out()

@@ -59,7 +59,9 @@ class Board:
     rebuilding: list[int]
 
 
-async def _kafka_reads(settings: Settings) -> tuple[dict[int, int] | None, NarrativeBook | None, str | None]:
+async def _kafka_reads(
+    settings: Settings,
+) -> tuple[dict[int, int] | None, NarrativeBook | None, str | None]:
     try:
         async with asyncio.timeout(KAFKA_TIMEOUT_S):
             ends = await end_offsets(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -44,7 +44,9 @@ def page(
 
 
 @router.get("/")
-async def board(request: Request, user: User = Depends(allowed(Action.VIEW_BOARD))) -> Response:
+async def board(
+    request: Request, user: Annotated[User, Depends(allowed(Action.VIEW_BOARD))]
+) -> Response:
     data = await read_board(request.app.state.pool, request.app.state.settings)
     return page(
         request,
@@ -60,7 +62,7 @@ async def board(request: Request, user: User = Depends(allowed(Action.VIEW_BOARD
 
 @router.post("/board/seen")
 async def mark_board_seen(
-    request: Request, user: User = Depends(allowed(Action.MARK_BOARD_SEEN))
+    request: Request, user: Annotated[User, Depends(allowed(Action.MARK_BOARD_SEEN))]
 ) -> Response:
     # The placeholder action (roles.Action.MARK_BOARD_SEEN): it records in the user's own
     # session when the board was last marked seen, and changes nothing else.

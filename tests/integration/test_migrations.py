@@ -12,9 +12,9 @@ import pytest
 import pytest_asyncio
 
 from services.platform.migrations import (
+    APPLIED_LAST,
     MigrationError,
     apply_migrations,
-    APPLIED_LAST,
     default_folders,
     discover,
     folder_label,

@@ -14,7 +14,7 @@ import pytest
 
 from services.office.sessions import id_hash
 from services.platform.namespace import service_env
-from tests.support.office import REPO, Office, office  # noqa: F401 - the module's fixture
+from tests.support.office import REPO, Office
 
 COOKIE = "ar_office_session"  # AR_OFFICE_INSECURE_COOKIES on loopback: no __Host- prefix
 pytestmark = pytest.mark.integration
@@ -71,8 +71,15 @@ def test_an_anonymous_visit_is_sent_to_sign_in_with_its_return_address(office: O
 
 @pytest.mark.parametrize(
     "target",
-    ["https://evil.example/", "//evil.example/x", "/\\evil.example", "http:/x", "javascript:x",
-     "/%0d%0aSet-Cookie:x", "relative/path"],
+    [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "http:/x",
+        "javascript:x",
+        "/%0d%0aSet-Cookie:x",
+        "relative/path",
+    ],
 )
 def test_an_open_redirect_return_address_is_refused(office: Office, target: str) -> None:
     answer = office.client().get("/sign-in", params={"next": target})

@@ -13,7 +13,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
 from tests.support import browser as b
-from tests.support.office import Office, office, password  # noqa: F401 - the module's fixture
+from tests.support.office import Office, password
 
 pytestmark = pytest.mark.integration
 OUT = b.REPO / "out/office"
@@ -51,7 +51,9 @@ async def test_two_users_sign_in_see_their_role_and_sign_out_at_the_provider(
     context = await chromium.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     blocked: list[str] = []
-    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on(
+        "console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None
+    )
     try:
         await page.goto(office.base_url + "/")
         assert page.url.startswith("http://127.0.0.1:18080/realms/annual-review-office/")

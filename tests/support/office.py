@@ -71,7 +71,9 @@ class Office:
         with provider:
             form = provider.get(start.headers["location"])
             assert form.status_code == 200, form.text[:500]
-            action = html.unescape(re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', form.text)[1])  # type: ignore[index]
+            found = re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', form.text)
+            assert found, form.text[:800]
+            action = html.unescape(found[1])
             done = provider.post(
                 urljoin(str(form.url), action),
                 data={"username": user, "password": password(user, self.stack.settings)},

@@ -67,10 +67,10 @@ def test_insecure_cookies_only_for_a_loopback_http_address() -> None:
 
 
 def test_the_group_mapping_is_read_from_json() -> None:
-    office = OfficeSettings(group_roles='{"abc-123": "approver"}')  # type: ignore[arg-type]
+    office = OfficeSettings(group_roles='{"abc-123": "approver"}')
     assert office.group_roles == {"abc-123": "approver"}
     with pytest.raises(ValidationError):
-        OfficeSettings(group_roles='{"abc-123": "superuser"}')  # type: ignore[arg-type]
+        OfficeSettings(group_roles='{"abc-123": "superuser"}')
 
 
 @pytest.mark.parametrize("good", ["/", "/?year=2019-20", "/board/seen", "/a/b?c=d#e"])
