@@ -77,7 +77,7 @@ def test_an_anonymous_visit_is_sent_to_sign_in_with_its_return_address(office: O
         "/\\evil.example",
         "http:/x",
         "javascript:x",
-        "/%0d%0aSet-Cookie:x",
+        "/\r\nSet-Cookie:x",
         "relative/path",
     ],
 )

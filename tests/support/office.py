@@ -74,9 +74,13 @@ class Office:
             found = re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', form.text)
             assert found, form.text[:800]
             action = html.unescape(found[1])
+            # Keycloak's sign-in cookies are Secure; a browser sends them to a loopback
+            # http:// address (a secure context), httpx does not: send them by hand.
+            jar = "; ".join(f"{c.name}={c.value}" for c in provider.cookies.jar)
             done = provider.post(
                 urljoin(str(form.url), action),
                 data={"username": user, "password": password(user, self.stack.settings)},
+                headers={"cookie": jar},
             )
         assert done.status_code in (302, 303), done.text[:800]
         callback = done.headers["location"]
