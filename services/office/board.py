@@ -110,7 +110,7 @@ def build_board(
             YearRow(
                 year=year,
                 narrative=_narrative(book, year),
-                proofs="not recorded (proofs are made with `annual-review letters proof`)",
+                proofs="not recorded yet (the CLI makes them: annual-review letters proof)",
                 closed=f"{cut['closed_partitions']} partitions cut" if cut else "not closed",
                 cuts=dict(cut["cuts"]) if cut else {},
                 complete=bool(cut and cut["complete"]),
