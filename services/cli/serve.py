@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from services.cli.common import ExitCode, err, fail, settings
 from services.platform.kafka.reachability import TLS_HINT
@@ -19,8 +20,8 @@ from services.platform.kafka.tls import KafkaTlsError
 
 app = typer.Typer(
     help="Run a service in the foreground: the projector, the letters service, the web site, "
-    "the office workspace, the publication job, or a local SMTP server. Configuration comes from the AR_* "
-    "environment (`annual-review config`).",
+    "the office workspace, the publication job, or a local SMTP server. Configuration comes "
+    "from the AR_* environment (`annual-review config`).",
     no_args_is_help=True,
 )
 
@@ -93,7 +94,19 @@ def office() -> None:
     (role ar_office): it refuses any other database role.
     """
     serve_office = _load("services.office.app", "serve")
+    get_office_settings = _load("services.office.config", "get_office_settings")
     settings()
+    try:
+        get_office_settings()
+    except ValidationError as e:
+        problems = "; ".join(
+            f"AR_OFFICE_{'.'.join(map(str, p['loc'])).upper()}: {p['msg']}"
+            for p in e.errors(include_url=False)
+        )
+        fail(
+            f"the office workspace's configuration is invalid: {problems}",
+            hint="docs/office.md, Settings",
+        )
     try:
         serve_office()
     except KeyboardInterrupt:
