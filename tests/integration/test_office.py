@@ -14,6 +14,7 @@ import pytest
 
 from services.office.sessions import id_hash
 from services.platform.namespace import service_env
+from services.platform.settings import as_principal
 from tests.support.office import REPO, Office
 
 COOKIE = "ar_office_session"  # AR_OFFICE_INSECURE_COOKIES on loopback: no __Host- prefix
@@ -204,3 +205,24 @@ async def test_serve_office_refuses_to_start_as_another_database_role(office: Of
     )
     assert done.returncode == 2, done.stderr
     assert "ar_operator" in done.stderr and "not 'ar_office'" in done.stderr
+
+
+async def test_ar_office_reads_the_board_and_writes_only_its_sessions(office: Office) -> None:
+    own = as_principal(office.stack.settings, "office")
+    conn = await asyncpg.connect(own.database_url)
+    try:
+        assert await conn.fetchval("SELECT current_user") == "ar_office"
+        await conn.fetch("SELECT state FROM letters.outbox LIMIT 1")
+        await conn.fetch("SELECT financial_year FROM publication.published_years LIMIT 1")
+        await conn.fetch("SELECT * FROM projection_versions LIMIT 1")
+        for statement in (
+            "UPDATE letters.outbox SET state = 'sent'",
+            "DELETE FROM publication.published_years",
+            "INSERT INTO projection_versions (version, schema_name) VALUES (99, 'rm_v99')",
+            "CREATE TABLE office.mine (id int)",
+            "CREATE SCHEMA elsewhere",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(statement)
+    finally:
+        await conn.close()
