@@ -15,7 +15,8 @@ import pytest
 from services.office.sessions import id_hash
 from services.platform.namespace import service_env
 from services.platform.settings import as_principal
-from tests.support.office import REPO, Office
+from tests.support.office import REPO, Office, start_office
+from tests.support.web import free_port
 
 COOKIE = "ar_office_session"  # AR_OFFICE_INSECURE_COOKIES on loopback: no __Host- prefix
 pytestmark = pytest.mark.integration
@@ -226,3 +227,19 @@ async def test_ar_office_reads_the_board_and_writes_only_its_sessions(office: Of
                 await conn.execute(statement)
     finally:
         await conn.close()
+
+
+def test_when_the_provider_is_down_sign_in_says_so_and_points_at_the_cli(office: Office) -> None:
+    port = free_port()
+    down = start_office(
+        office.stack,
+        port,
+        AR_OFFICE_OIDC_METADATA_URL=f"http://127.0.0.1:{free_port()}/.well-known/openid-configuration",
+    )
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{port}/sign-in", timeout=30)
+        assert answer.status_code == 503
+        assert "Sign-in is unavailable" in answer.text
+        assert "annual-review status" in answer.text
+    finally:
+        down.stop()

@@ -91,12 +91,14 @@ class Office:
 def start_office(stack: Stack, port: int, **env: str) -> Service:
     office = stack.start(
         "services.office",
-        **service_env(stack.settings, "office"),
-        AR_OFFICE_PORT=str(port),
-        AR_OFFICE_BASE_URL=f"http://127.0.0.1:{port}",
-        AR_OFFICE_OIDC_METADATA_URL=METADATA_URL,
-        AR_OFFICE_INSECURE_COOKIES="true",
-        **env,
+        **{
+            **service_env(stack.settings, "office"),
+            "AR_OFFICE_PORT": str(port),
+            "AR_OFFICE_BASE_URL": f"http://127.0.0.1:{port}",
+            "AR_OFFICE_OIDC_METADATA_URL": METADATA_URL,
+            "AR_OFFICE_INSECURE_COOKIES": "true",
+            **env,
+        },
     )
     deadline = time.monotonic() + 60
     while True:
