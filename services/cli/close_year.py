@@ -80,8 +80,8 @@ def close_year(
         date,
         typer.Option(
             parser=parse_date,
-            metavar="YYYY-MM-DD",
-            help="The date printed on the year's letters (after the year ends).",
+            metavar="DATE",
+            help="The date printed on the year's letters (after the year ends), e.g. 2020-07-22.",
             show_default=False,
         ),
     ],
@@ -89,8 +89,8 @@ def close_year(
         date,
         typer.Option(
             parser=parse_date,
-            metavar="YYYY-MM-DD",
-            help="When the figures are published (not before the letter date).",
+            metavar="DATE",
+            help="When the figures are published (not before the letter date), e.g. 2020-07-29.",
             show_default=False,
         ),
     ],

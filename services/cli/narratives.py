@@ -135,7 +135,8 @@ def set_(
         typer.Option(
             "--format",
             help=f"The statistics format ({', '.join(LETTER_FORMATS)}); needed only for a year "
-            "after 2026. Default: the year's own (2020; 2021 for 2021-24; 2025 for 2025-26).",
+            "after 2026. Default: the year's own (2020; 2021 for 2021-22 to 2023-24; 2025 "
+            "for 2025-26).",
             show_default=False,
         ),
     ] = None,
