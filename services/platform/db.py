@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import asyncpg
 import structlog
@@ -12,7 +12,10 @@ from services.platform.retry import backoff_delay, retry
 from services.platform.settings import Settings, redact_url
 
 # backoff_delay: kept importable from here until every caller uses services.platform.retry.
-__all__ = ["backoff_delay", "connect_pool", "is_transient", "ping", "retry_transient"]
+__all__ = ["Conn", "backoff_delay", "connect_pool", "is_transient", "ping", "retry_transient"]
+
+# A connection as every database module takes it (a pool hands out proxies of one).
+Conn: TypeAlias = asyncpg.Connection
 
 log = structlog.get_logger(__name__)
 

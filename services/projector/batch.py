@@ -1,11 +1,15 @@
 """One batch of records, one transaction: the projector's exactly-once step.
 
-In a single PostgreSQL transaction: lock the partitions' stored positions, drop records
-below them (redelivered), drop events already applied on their partition (producer
-retries), fold each partition's records in its log order (``casebook.apply`` reads and
-writes that partition's rows only, so the read order of partitions does not matter), write
-the changes, the dead letters and the new positions. If anything fails the transaction
-rolls back and nothing moved: the same records are applied again.
+In a single transaction of the projection's store: lock the partitions' stored positions,
+drop records below them (redelivered), drop events already applied on their partition
+(producer retries), fold each partition's records in its log order (``fold.apply`` reads
+and writes that partition's rows only, so the read order of partitions does not matter),
+merge the register entries the batch's registry facts change, write the changes, the dead
+letters and the new positions. If anything fails the transaction rolls back and nothing
+moved: the same records are applied again.
+
+The store is PostgreSQL (a connection and a read-model schema) or any ``ProjectionStore``
+(projection_store.py; the unit tests' is in memory): the steps here are the same on both.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-import asyncpg
 import structlog
 
 from contracts.codec import Reason, RejectedMessage, decode
@@ -35,7 +38,7 @@ from contracts.events import (
 )
 from contracts.financial_year import FinancialYear
 from contracts.values import escape_unsafe
-from services.domain.casebook import apply, start_year_of
+from services.domain.fold import apply, start_year_of
 from services.domain.statistics import AveragingRule
 from services.platform.office_signature import OfficeAuthority
 from services.projector.year_end import close_partition, refresh_snapshots
@@ -99,8 +102,15 @@ class BatchResult:
     last_event_at: datetime | None = None
 
 
+def _store(target: Conn | ProjectionStore, schema: str) -> ProjectionStore:
+    """A connection is the read models of ``schema`` on PostgreSQL."""
+    if not _SCHEMA.match(schema):
+        raise ValueError(f"not a read-model schema: {schema!r}")
+    return target if isinstance(target, ProjectionStore) else PgProjectionStore(target, schema)
+
+
 async def project_batch(
-    conn: asyncpg.Connection,
+    target: Conn | ProjectionStore,
     schema: str,
     records: Sequence[Record],
     *,
@@ -112,8 +122,7 @@ async def project_batch(
     An office event (the close, the register) counts only when ``authority`` verifies its
     signature; otherwise it is a dead letter (``not_authorised``), like a message that does
     not decode: it claims no event id and changes nothing, live and in a rebuild alike."""
-    if not _SCHEMA.match(schema):
-        raise ValueError(f"not a read-model schema: {schema!r}")
+    store = _store(target, schema)
     result = BatchResult()
     if not records:
         return result
@@ -122,14 +131,9 @@ async def project_batch(
     for r in records:
         by_partition[r.partition].append(r)
 
-    # Inside the caller's transaction (the live projector's) no savepoint is needed: any
-    # failure here propagates and rolls the whole transaction back; that saves two round
-    # trips per batch. Alone (the rebuild), the batch is its own transaction.
-    own = contextlib.nullcontext() if conn.is_in_transaction() else conn.transaction()
     with _gc_paused():
-        async with own:
-            await use_version(conn, schema)
-            stored = await store.lock_positions(conn, topic, sorted(by_partition))
+        async with store.transaction():
+            stored = await store.lock_positions(topic, sorted(by_partition))
             fresh: list[tuple[Record, Envelope[Payload] | RejectedMessage]] = []
             for partition, recs in sorted(by_partition.items()):
                 for r in sorted(recs, key=lambda r: r.offset):
@@ -149,10 +153,9 @@ async def project_batch(
             # Claimed now, per partition: what the claim finds already there was applied
             # before; the claims not then applied (refused by the fold) are released below.
             claims = [(e.event_id, r.partition, e.council, _year_of(e)) for r, e in events]
-            seen = await store.claim_applied(conn, claims)
+            seen = await store.claim_applied(claims)
             applied_before = set(seen)
             ws = await store.load_working_set(
-                conn,
                 cases=[e.data.case_reference for _, e in events if _is(e.data, _CASEWORK)],  # type: ignore[attr-defined]
             )
             applied: list[tuple[UUID, int]] = []
@@ -173,10 +176,10 @@ async def project_batch(
                 if _is(item.data, FinancialYearClosed):
                     # The cut must see exactly the facts before the marker: write them first.
                     result.late += len(ws.late)
-                    registered |= await store.write_changes(conn, ws, last_at)
+                    registered |= await _write(store, ws, last_at)
                     close: Envelope[FinancialYearClosed] = item  # type: ignore[assignment]
                     if await close_partition(
-                        conn, schema, close, record.partition, record.offset, rule
+                        store, close, record.partition, record.offset, rule
                     ):
                         result.years_completed.append(str(close.data.financial_year))
                     ws.cut_years.setdefault(record.partition, set()).add(
@@ -193,14 +196,14 @@ async def project_batch(
                 applied.append(claim)
 
             result.late += len(ws.late)
-            registered |= await store.write_changes(conn, ws, last_at)
+            registered |= await _write(store, ws, last_at)
             # A council registered (or changed) after a year completed: its rows of that
             # year's snapshot (a council that joined after the close, a population since).
-            await refresh_snapshots(conn, registered)
+            await refresh_snapshots(store, registered)
             not_applied = {(e.event_id, r.partition) for r, e in events} - applied_before
-            await store.unclaim_applied(conn, sorted(not_applied - set(applied)))
+            await store.unclaim_applied(sorted(not_applied - set(applied)))
             if dead:
-                await store.insert_dead_letters(conn, [d.row() for d in dead])
+                await store.insert_dead_letters([d.row() for d in dead])
                 if dead_letter_sink is not None:
                     # Published before commit: a crash here re-publishes (at least once), and the
                     # table's unique (topic, partition, offset) is the dedup key for readers.
@@ -210,7 +213,7 @@ async def project_batch(
                 for p, recs in by_partition.items()
             }
             await store.advance_positions(
-                conn, topic, {p: (o, last_at) for p, o in next_offsets.items()}
+                topic, {p: (o, last_at) for p, o in next_offsets.items()}
             )
             result.applied = len(applied)
             result.dead_lettered = len(dead)
@@ -227,7 +230,7 @@ async def project_batch(
 
 
 async def refuse_record(
-    conn: asyncpg.Connection,
+    target: Conn | ProjectionStore,
     schema: str,
     record: Record,
     error: BaseException,
@@ -237,23 +240,20 @@ async def refuse_record(
     """Dead-letter one record the database refused to store (``store_refused``, with the
     database's error) and move its partition's position past it; nothing of it is applied.
     In the caller's transaction if there is one, else in its own (as ``project_batch``)."""
-    if not _SCHEMA.match(schema):
-        raise ValueError(f"not a read-model schema: {schema!r}")
+    store = _store(target, schema)
     result = BatchResult()
-    own = contextlib.nullcontext() if conn.is_in_transaction() else conn.transaction()
-    async with own:
-        await use_version(conn, schema)
+    async with store.transaction():
         p = record.partition
-        stored = await store.lock_positions(conn, record.topic, [p])
+        stored = await store.lock_positions(record.topic, [p])
         if record.offset < stored[p]:  # applied or refused already (another instance)
             result.skipped_redelivered = 1
             result.next_offsets = {p: stored[p]}
             return result
         dead = [DeadLetter(record, store_refused(record, error))]
-        await store.insert_dead_letters(conn, [d.row() for d in dead])
+        await store.insert_dead_letters([d.row() for d in dead])
         if dead_letter_sink is not None:
             await dead_letter_sink(dead)
-        await store.advance_positions(conn, record.topic, {p: (record.offset + 1, None)})
+        await store.advance_positions(record.topic, {p: (record.offset + 1, None)})
     result.dead_lettered = 1
     result.next_offsets = {p: record.offset + 1}
     result.last_event_at = datetime.now(UTC)
@@ -287,6 +287,26 @@ def store_refused(record: Record, error: BaseException) -> RejectedMessage:
         Reason.STORE_REFUSED, detail, event_id=str(event.event_id), event_type=event.type,
         council=event.council, financial_year=FinancialYear(year) if year is not None else None,
     )  # fmt: skip
+
+
+async def _write(store: ProjectionStore, ws: WorkingSet, last_at: datetime | None) -> set[str]:
+    """Write what the fold changed: the registry facts and the register entries merged
+    again from them (the register merge, services/domain/register.py), the casework, and
+    the parking of casework whose council is not registered (released when it is). Returns
+    the councils whose register entry was merged again."""
+    registered: set[str] = set()
+    if ws.facts:
+        await store.store_facts(ws.facts)
+        merged = merge_all(await store.council_facts(sorted({f.council for f in ws.facts})))
+        await store.write_register(merged)
+        registered = set(merged)
+    await store.write_casework(ws, last_at)
+    if ws.folded:
+        known = await store.registered(sorted({f.event.council for f in ws.folded if f.event.council}))
+        await store.park([f for f in ws.folded if f.event.council not in known])
+    await store.release_parked(sorted(registered))
+    ws.take_changes()
+    return registered
 
 
 _CASEWORK = (*DECISION_EVENTS, ComplianceOutcomeRecorded)

@@ -10,7 +10,7 @@ from services.platform.kafka.admin import partitions_of
 from services.platform.kafka.security import client_kwargs, sasl_kwargs
 from services.platform.settings import Settings
 from services.readmodel.status import Status, read_status
-from services.readmodel.store import Conn
+from services.platform.db import Conn
 
 
 async def end_offsets(settings: Settings) -> dict[int, int]:

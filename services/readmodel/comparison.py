@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.readmodel.counters import COUNTERS
-from services.readmodel.store import Conn
+from services.platform.db import Conn
 
 _COUNTERS = ", ".join(COUNTERS)
 

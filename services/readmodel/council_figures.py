@@ -22,7 +22,8 @@ from services.domain.statistics import (
     percent,
 )
 from services.readmodel.counters import COUNTERS, as_dict, counts_of
-from services.readmodel.store import Conn, council_state
+from services.platform.db import Conn
+from services.readmodel.register_facts import council_state
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from services.domain.letter_inputs import LetterInputs
 from services.domain.statistics import AveragingRule, group_averages
 from services.readmodel.council_figures import member, population_for, registered_councils
 from services.readmodel.counters import as_dict
-from services.readmodel.store import Conn
+from services.platform.db import Conn
 
 
 async def wait_for_snapshot(pool: asyncpg.Pool, year_start: int, timeout_s: float) -> bool:
