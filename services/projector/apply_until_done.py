@@ -23,6 +23,7 @@ import structlog
 from services.domain.statistics import AveragingRule
 from services.platform.db import Conn, is_transient
 from services.platform.office_signature import OfficeAuthority
+from services.platform.retry import Backoff
 from services.projector import metrics
 from services.projector.batch import (
     BatchResult,
@@ -32,8 +33,6 @@ from services.projector.batch import (
     refuse_record,
 )
 from services.projector.isolation import Steps, isolate
-from services.platform.retry import Backoff
-from services.platform.db import Conn
 from services.readmodel.versions import active_schema, share_switch_lock
 
 log = structlog.get_logger(__name__)

@@ -38,12 +38,14 @@ from contracts.events import (
 )
 from contracts.financial_year import FinancialYear
 from contracts.values import escape_unsafe
-from services.domain.fold import apply, start_year_of
+from services.domain.fold import WorkingSet, apply, start_year_of
+from services.domain.register import merge_all
 from services.domain.statistics import AveragingRule
+from services.platform.db import Conn
 from services.platform.office_signature import OfficeAuthority
+from services.projector.projection_store import ProjectionStore
 from services.projector.year_end import close_partition, refresh_snapshots
-from services.readmodel import store
-from services.readmodel.versions import use_version
+from services.readmodel.projection import PgProjectionStore
 
 log = structlog.get_logger(__name__)
 
@@ -110,7 +112,7 @@ def _store(target: Conn | ProjectionStore, schema: str) -> ProjectionStore:
 
 
 async def project_batch(
-    target: Conn | ProjectionStore,
+    conn: Conn | ProjectionStore,
     schema: str,
     records: Sequence[Record],
     *,
@@ -122,7 +124,7 @@ async def project_batch(
     An office event (the close, the register) counts only when ``authority`` verifies its
     signature; otherwise it is a dead letter (``not_authorised``), like a message that does
     not decode: it claims no event id and changes nothing, live and in a rebuild alike."""
-    store = _store(target, schema)
+    store = _store(conn, schema)
     result = BatchResult()
     if not records:
         return result
@@ -178,9 +180,7 @@ async def project_batch(
                     result.late += len(ws.late)
                     registered |= await _write(store, ws, last_at)
                     close: Envelope[FinancialYearClosed] = item  # type: ignore[assignment]
-                    if await close_partition(
-                        store, close, record.partition, record.offset, rule
-                    ):
+                    if await close_partition(store, close, record.partition, record.offset, rule):
                         result.years_completed.append(str(close.data.financial_year))
                     ws.cut_years.setdefault(record.partition, set()).add(
                         close.data.financial_year.start_year
@@ -212,9 +212,7 @@ async def project_batch(
                 p: max(stored[p], max(r.offset for r in recs) + 1)
                 for p, recs in by_partition.items()
             }
-            await store.advance_positions(
-                topic, {p: (o, last_at) for p, o in next_offsets.items()}
-            )
+            await store.advance_positions(topic, {p: (o, last_at) for p, o in next_offsets.items()})
             result.applied = len(applied)
             result.dead_lettered = len(dead)
             result.next_offsets = next_offsets
@@ -230,7 +228,7 @@ async def project_batch(
 
 
 async def refuse_record(
-    target: Conn | ProjectionStore,
+    conn: Conn | ProjectionStore,
     schema: str,
     record: Record,
     error: BaseException,
@@ -240,7 +238,7 @@ async def refuse_record(
     """Dead-letter one record the database refused to store (``store_refused``, with the
     database's error) and move its partition's position past it; nothing of it is applied.
     In the caller's transaction if there is one, else in its own (as ``project_batch``)."""
-    store = _store(target, schema)
+    store = _store(conn, schema)
     result = BatchResult()
     async with store.transaction():
         p = record.partition
@@ -302,7 +300,9 @@ async def _write(store: ProjectionStore, ws: WorkingSet, last_at: datetime | Non
         registered = set(merged)
     await store.write_casework(ws, last_at)
     if ws.folded:
-        known = await store.registered(sorted({f.event.council for f in ws.folded if f.event.council}))
+        known = await store.registered(
+            sorted({f.event.council for f in ws.folded if f.event.council})
+        )
         await store.park([f for f in ws.folded if f.event.council not in known])
     await store.release_parked(sorted(registered))
     ws.take_changes()

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from contracts.codec import Reason
 from contracts.events import OFFICE_EVENTS
-from services.readmodel import dead_letters
 from services.platform.db import Conn
+from services.readmodel import dead_letters
 from services.readmodel.versions import active_schema
 
 

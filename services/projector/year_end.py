@@ -69,9 +69,7 @@ async def _complete(
     rows = snapshot_councils(
         year, at_cuts, await store.live_register(), await store.cut_counts(year)
     )
-    await store.write_snapshot(
-        year, rows, await store.dead_letters_before_cuts(year)
-    )
+    await store.write_snapshot(year, rows, await store.dead_letters_before_cuts(year))
     members = [r.member(year) for r in rows if not r.joined_after_close]
     await store.store_group_averages(year, rule, group_averages(members, rule))
     await store.record_completion(year, first)
@@ -104,6 +102,4 @@ async def refresh_snapshots(store: ProjectionStore, councils: set[str]) -> None:
         )
         present = {r.code for r in rows}
         await store.drop_joined(year, [c for c in codes if c not in present])
-        await store.write_snapshot(
-            year, rows, await store.dead_letters_before_cuts(year, codes)
-        )
+        await store.write_snapshot(year, rows, await store.dead_letters_before_cuts(year, codes))

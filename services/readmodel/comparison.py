@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.readmodel.counters import COUNTERS
 from services.platform.db import Conn
+from services.readmodel.counters import COUNTERS
 
 _COUNTERS = ", ".join(COUNTERS)
 

@@ -21,8 +21,8 @@ from services.domain.statistics import (
     one_decimal,
     percent,
 )
-from services.readmodel.counters import COUNTERS, as_dict, counts_of
 from services.platform.db import Conn
+from services.readmodel.counters import COUNTERS, as_dict, counts_of
 from services.readmodel.register_facts import council_state
 
 

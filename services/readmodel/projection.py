@@ -131,7 +131,10 @@ class PgProjectionStore:
         await snap.drop_joined(self.conn, year, councils)
 
     async def store_group_averages(
-        self, year: FinancialYear, rule: AveragingRule, averages: dict[ComparisonGroup, GroupAverages]
+        self,
+        year: FinancialYear,
+        rule: AveragingRule,
+        averages: dict[ComparisonGroup, GroupAverages],
     ) -> None:
         await snap.store_group_averages(self.conn, year, rule, averages)
 

@@ -1,6 +1,7 @@
 """A record the database refuses never stalls the projector; a database away never costs one.
 
-On the real PostgreSQL, through the live projector's apply step (services/projector/apply_until_done.py):
+On the real PostgreSQL, through the live projector's apply step
+(services/projector/apply_until_done.py):
 a batch holding a record PostgreSQL refuses for a reason the contract does not know is split,
 the record dead-lettered as ``store_refused`` with the database's error, the rest applied;
 a connection lost mid-batch is retried without dead-lettering anything. And a property test:
@@ -22,6 +23,7 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -30,6 +32,7 @@ from contracts.codec import encode
 from contracts.examples import example_json, examples
 from services.domain.statistics import AveragingRule
 from services.platform.namespace import create_namespace, drop_namespace
+from services.platform.office_signature import OfficeAuthority, OfficeSigner, is_office_event
 from services.platform.settings import Settings
 from services.projector import rebuild
 from services.projector.apply_until_done import apply_batch
@@ -42,6 +45,9 @@ from tests.support.stack import Stack
 
 TOPIC = "facts"
 DAY = date(2019, 10, 1)
+# The office's key for these tests: register events are signed with it, as they are live.
+OFFICE = OfficeSigner(Ed25519PrivateKey.generate())
+AUTHORITY = OfficeAuthority([OFFICE.key.public_key()])
 
 
 @pytest_asyncio.fixture
@@ -72,12 +78,18 @@ def casework_records() -> list[FakeRecord]:
         events = [council(code, "District")] + [
             decided(code, f"19 {partition:03d} {n:03d}", DAY, "upheld") for n in range(8)
         ]
+        raws = [encode(e) for e in events]
         records += [
-            FakeRecord(TOPIC, partition, offset, code.encode(), encode(e))
-            for offset, e in enumerate(events)
+            FakeRecord(TOPIC, partition, offset, code.encode(), raw, headers=signed(e, raw))
+            for offset, (e, raw) in enumerate(zip(events, raws, strict=True))
         ]
     # As Kafka hands a batch over: partitions interleaved.
     return sorted(records, key=lambda r: (r.offset, r.partition))
+
+
+def signed(event: Any, raw: bytes) -> list[tuple[str, bytes]]:
+    """The office's signature on a register event, as its publisher adds it."""
+    return [OFFICE.header(raw)] if is_office_event(event) else []
 
 
 POISONED = (1, 5)  # BBB's fifth decision
@@ -126,7 +138,7 @@ async def test_a_record_the_database_refuses_is_dead_lettered_with_its_error_and
 
     result = await apply_batch(
         pool, casework(), rule=AveragingRule.MEAN_OF_RATES, dead_letter_sink=sink,
-        stopping=lambda: False, project=refusing,
+        stopping=lambda: False, project=refusing, authority=AUTHORITY,
     )  # fmt: skip
     assert result.applied == 17 and result.dead_lettered == 1
     async with pool.acquire() as conn:
@@ -155,7 +167,7 @@ async def test_the_rebuild_reaches_the_same_store_refused_dead_letter_in_other_b
     tried: list[list[tuple[int, int]]] = []
     await apply_batch(
         pool, casework(), rule=AveragingRule.MEAN_OF_RATES, dead_letter_sink=None,
-        stopping=lambda: False, project=refusing_step(tried),
+        stopping=lambda: False, project=refusing_step(tried), authority=AUTHORITY,
     )  # fmt: skip
     # The rebuild's batch step (rebuild._project), with the same refusal, in other batches.
     monkeypatch.setattr(rebuild, "project_batch", refusing_step(tried))
@@ -163,7 +175,7 @@ async def test_the_rebuild_reaches_the_same_store_refused_dead_letter_in_other_b
     async with pool.acquire() as conn:
         schema = schema_of(await create_version(conn, "building"))
         for chunk in (in_order[:5], in_order[5:12], in_order[12:]):
-            await rebuild._project(conn, schema, chunk, ProjectorSettings())
+            await rebuild._project(conn, schema, chunk, ProjectorSettings(), AUTHORITY)
         dead = 'SELECT partition, "offset", reason, detail, event_id FROM {}.dead_letters'
         live = await conn.fetch(dead.format("readmodel"))
         rebuilt = await conn.fetch(dead.format(schema))
@@ -200,6 +212,7 @@ async def test_a_connection_lost_mid_batch_is_retried_and_nothing_is_dead_letter
         result = await apply_batch(
             pool, casework(), rule=AveragingRule.MEAN_OF_RATES, dead_letter_sink=None,
             stopping=lambda: False, project=losing_connection, sleep=sleep,
+            authority=AUTHORITY,
         )  # fmt: skip
     finally:
         await killer.close()
@@ -297,7 +310,7 @@ def test_arbitrary_strings_in_any_field_never_leave_a_batch_failing(
 
             result = await apply_batch(
                 pool, records, rule=AveragingRule.MEAN_OF_RATES, dead_letter_sink=None,
-                stopping=lambda: False, sleep=no_sleep,
+                stopping=lambda: False, sleep=no_sleep, authority=AUTHORITY,
             )  # fmt: skip
             async with pool.acquire() as conn:
                 position = (await positions(conn))[0]

@@ -95,13 +95,12 @@ class MemoryProjectionStore:
                 self.t.positions[topic, p] = offset
 
     async def claim_applied(self, claims: Sequence[Claim]) -> set[tuple[UUID, int]]:
-        seen = set()
+        # As the one INSERT ... ON CONFLICT DO NOTHING: a pair twice in the claims is
+        # claimed by its first; only pairs there before the statement come back.
+        before = {(c[0], c[1]) for c in claims} & self.t.applied.keys()
         for event_id, partition, council, year in claims:
-            if (event_id, partition) in self.t.applied:
-                seen.add((event_id, partition))
-            else:
-                self.t.applied[event_id, partition] = (council, year)
-        return seen
+            self.t.applied.setdefault((event_id, partition), (council, year))
+        return before
 
     async def unclaim_applied(self, claims: Sequence[tuple[UUID, int]]) -> None:
         for claim in claims:
@@ -120,8 +119,8 @@ class MemoryProjectionStore:
         )
 
     async def write_casework(self, ws: WorkingSet, last_event_at: datetime | None) -> None:
-        for key in ws.changed_cases:
-            self.t.cases[key] = copy.copy(ws.cases[key])
+        for case in ws.changed_cases:
+            self.t.cases[case] = copy.copy(ws.cases[case])
         late = late_per_key(ws)
         for key in set(ws.deltas) | set(late):
             row = self.t.contributions.setdefault(key, dict.fromkeys([*COUNTERS, "late_events"], 0))
@@ -192,9 +191,7 @@ class MemoryProjectionStore:
     async def copy_cut_contributions(self, year: FinancialYear, partition: int) -> None:
         for (council, y, p), row in self.t.contributions.items():
             if (y, p) == (year.start_year, partition):
-                self.t.cut_contributions.setdefault(
-                    (y, p, council), {c: row[c] for c in COUNTERS}
-                )
+                self.t.cut_contributions.setdefault((y, p, council), {c: row[c] for c in COUNTERS})
 
     async def cuts(self, year: FinancialYear) -> list[Cut]:
         found = [c for (y, _), c in self.t.year_cuts.items() if y == year.start_year]
@@ -248,7 +245,10 @@ class MemoryProjectionStore:
                 del self.t.snapshot[year.start_year, code]
 
     async def store_group_averages(
-        self, year: FinancialYear, rule: AveragingRule, averages: dict[ComparisonGroup, GroupAverages]
+        self,
+        year: FinancialYear,
+        rule: AveragingRule,
+        averages: dict[ComparisonGroup, GroupAverages],
     ) -> None:
         for group, avg in averages.items():
             self.t.group_averages.setdefault((year.start_year, group), avg)

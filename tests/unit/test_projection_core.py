@@ -66,7 +66,9 @@ def close_of(year: FinancialYear, partitions: int) -> Envelope[Any]:
 
 
 async def project(
-    store: MemoryProjectionStore, records: Sequence[FakeRecord], sink: list[DeadLetter] | None = None
+    store: MemoryProjectionStore,
+    records: Sequence[FakeRecord],
+    sink: list[DeadLetter] | None = None,
 ) -> BatchResult:
     async def publish(dead: Sequence[DeadLetter]) -> None:
         if sink is not None:
@@ -130,21 +132,27 @@ async def test_corrections_and_withdrawals_move_the_counts() -> None:
         log.record(withdrawn("AAA", "C2", IN_2019)),
     ])  # fmt: skip
     y2019, y2020 = store.figures("AAA", 2019), store.figures("AAA", 2020)
-    assert (y2019["upheld"], y2019["satisfactory_remedies"], y2019["compliance_outcomes"]) == (0, 0, 1)
+    assert (y2019["upheld"], y2019["satisfactory_remedies"], y2019["compliance_outcomes"]) == (
+        0,
+        0,
+        1,
+    )
     assert y2020["not_upheld"] == 1
 
 
 async def test_an_event_the_fold_refuses_is_dead_lettered_and_its_id_stays_free() -> None:
-    store, log, sink = MemoryProjectionStore(), Log(), []
+    store, log, sink = MemoryProjectionStore(), Log(), list[DeadLetter]()
     await registered(store, log, "AAA")
     orphan = corrected("AAA", "NOPE", IN_2019, "upheld")  # no decision to correct
     result = await project(store, [log.record(orphan)], sink)
-    assert result.dead_lettered == 1 and [d.rejection.event_id for d in sink] == [str(orphan.event_id)]
+    assert result.dead_lettered == 1 and [d.rejection.event_id for d in sink] == [
+        str(orphan.event_id)
+    ]
     assert (orphan.event_id, 0) not in store.t.applied  # a fixed re-drive is not a duplicate
 
 
 async def test_an_unsigned_close_is_not_authorised_and_cuts_nothing() -> None:
-    store, log, sink = MemoryProjectionStore(), Log(), []
+    store, log, sink = MemoryProjectionStore(), Log(), list[DeadLetter]()
     result = await project(store, [log.record(close_of(Y2019, 1), sign=False)], sink)
     assert result.dead_lettered == 1 and sink[0].rejection.reason is Reason.NOT_AUTHORISED
     assert store.t.year_cuts == {} and result.years_completed == []
@@ -153,7 +161,10 @@ async def test_an_unsigned_close_is_not_authorised_and_cuts_nothing() -> None:
 async def test_the_year_completes_when_every_partition_is_cut_and_late_events_stay_out() -> None:
     store, log = MemoryProjectionStore(), Log()
     close = close_of(Y2019, 2)
-    await project(store, [log.record(council("AAA", "District"), 0), log.record(council("BBB", "District"), 1)])
+    await project(
+        store,
+        [log.record(council("AAA", "District"), 0), log.record(council("BBB", "District"), 1)],
+    )
     await project(store, [
         log.record(decided("AAA", "A1", IN_2019, "upheld"), 0),
         log.record(decided("BBB", "B1", IN_2019, "not_upheld"), 1),
@@ -225,7 +236,7 @@ async def test_a_failed_batch_leaves_the_store_as_it_was() -> None:
 
 
 async def test_a_record_the_database_refused_is_dead_lettered_and_passed() -> None:
-    store, log, sink = MemoryProjectionStore(), Log(), []
+    store, log, sink = MemoryProjectionStore(), Log(), list[DeadLetter]()
     record = log.record(decided("AAA", "C1", IN_2019, "upheld"), 2)
 
     async def publish(dead: Sequence[DeadLetter]) -> None:
@@ -244,7 +255,7 @@ async def test_random_casework_on_six_partitions_folds_to_the_plain_calculation(
     store, log = MemoryProjectionStore(), Log()
     part = {c: i for i, c in enumerate(codes)}
     await project(store, [log.record(council(c, "District"), part[c]) for c in codes])
-    records = [log.record(e, part[e.council]) for e in events]
+    records = [log.record(e, part[str(e.council)]) for e in events]
     rng = random.Random(18)
     rng.shuffle(records)  # each partition's records still sorted by the batch step
     by_offset = sorted(records, key=lambda r: (r.partition, r.offset))
