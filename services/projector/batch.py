@@ -18,10 +18,10 @@ import contextlib
 import gc
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -37,59 +37,25 @@ from contracts.events import (
     Payload,
 )
 from contracts.financial_year import FinancialYear
-from contracts.values import escape_unsafe
 from services.domain.fold import WorkingSet, apply, start_year_of
 from services.domain.register import merge_all
 from services.domain.statistics import AveragingRule
 from services.platform.db import Conn
 from services.platform.office_signature import OfficeAuthority
 from services.projector.projection_store import ProjectionStore
+from services.projector.records import DeadLetter, DeadLetterSink, Record
 from services.projector.year_end import close_partition, refresh_snapshots
 from services.readmodel.projection import PgProjectionStore
+
+# Record, DeadLetter and DeadLetterSink are the batch step's types: importable from here.
+__all__ = [
+    "BatchResult", "DeadLetter", "DeadLetterSink", "Record", "project_batch", "refuse_record",
+    "store_refused",
+]  # fmt: skip
 
 log = structlog.get_logger(__name__)
 
 _SCHEMA = re.compile(r"^rm_v\d+$")
-
-
-class Record(Protocol):
-    """What the projector needs of a Kafka record (aiokafka's ConsumerRecord has it)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: int
-    # Read for the office's signature (services/platform/office_signature.py) only.
-    headers: Sequence[tuple[str, bytes]]
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    record: Record
-    rejection: RejectedMessage
-
-    def row(self) -> dict[str, Any]:
-        """The dead_letters row. Its text columns never hold a refused character as it came
-        (U+0000 would fail the transaction, a bidi control would spoof what an operator
-        reads): they are escaped, ``\\u0000``; the message's bytes are kept as they were."""
-        r, e = self.record, self.rejection
-        return {
-            "topic": r.topic, "partition": r.partition, "offset": r.offset,
-            "reason": e.reason.value, "detail": escape_unsafe(e.detail[:2000]),
-            "event_id": _escaped(e.event_id), "event_type": _escaped(e.event_type),
-            "council": _escaped(e.council),
-            "financial_year": e.financial_year.start_year if e.financial_year else None,
-            "key": r.key, "value": r.value,
-        }  # fmt: skip
-
-
-def _escaped(text: str | None) -> str | None:
-    return None if text is None else escape_unsafe(text)
-
-
-DeadLetterSink = Callable[[Sequence[DeadLetter]], Awaitable[None]]
 
 
 @dataclass(slots=True)
