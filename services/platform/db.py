@@ -14,12 +14,12 @@ from services.platform.settings import Settings, redact_url
 # backoff_delay: kept importable from here until every caller uses services.platform.retry.
 __all__ = ["Conn", "backoff_delay", "connect_pool", "is_transient", "ping", "retry_transient"]
 
-# A connection as every database module takes it (a pool hands out proxies of one).
-Conn: TypeAlias = asyncpg.Connection
-
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+
+# The one name for a database connection in signatures (a pool hands these out).
+Conn: TypeAlias = asyncpg.Connection
 
 # SQLSTATEs worth retrying: the operation may succeed if simply tried again.
 TRANSIENT_SQLSTATES = frozenset(

@@ -32,7 +32,7 @@ from contracts.codec import encode
 from contracts.examples import example_json, examples
 from services.domain.statistics import AveragingRule
 from services.platform.namespace import create_namespace, drop_namespace
-from services.platform.office_signature import OfficeAuthority, OfficeSigner, is_office_event
+from services.platform.office_signature import OfficeAuthority, OfficeSigner
 from services.platform.settings import Settings
 from services.projector import rebuild
 from services.projector.apply_until_done import apply_batch
@@ -43,11 +43,18 @@ from tests.support.casework import council, decided
 from tests.support.fakes import FakeRecord
 from tests.support.stack import Stack
 
-TOPIC = "facts"
-DAY = date(2019, 10, 1)
-# The office's key for these tests: register events are signed with it, as they are live.
+# The register's events are the office's: signed, as the CLI signs them, so that they reach
+# the store (an unsigned one would be refused before it: not_authorised).
 OFFICE = OfficeSigner(Ed25519PrivateKey.generate())
 AUTHORITY = OfficeAuthority([OFFICE.key.public_key()])
+
+
+def signed(partition: int, offset: int, key: bytes, value: bytes) -> FakeRecord:
+    return FakeRecord(TOPIC, partition, offset, key, value, headers=(OFFICE.header(value),))
+
+
+TOPIC = "facts"
+DAY = date(2019, 10, 1)
 
 
 @pytest_asyncio.fixture
@@ -78,18 +85,11 @@ def casework_records() -> list[FakeRecord]:
         events = [council(code, "District")] + [
             decided(code, f"19 {partition:03d} {n:03d}", DAY, "upheld") for n in range(8)
         ]
-        raws = [encode(e) for e in events]
         records += [
-            FakeRecord(TOPIC, partition, offset, code.encode(), raw, headers=signed(e, raw))
-            for offset, (e, raw) in enumerate(zip(events, raws, strict=True))
+            signed(partition, offset, code.encode(), encode(e)) for offset, e in enumerate(events)
         ]
     # As Kafka hands a batch over: partitions interleaved.
     return sorted(records, key=lambda r: (r.offset, r.partition))
-
-
-def signed(event: Any, raw: bytes) -> list[tuple[str, bytes]]:
-    """The office's signature on a register event, as its publisher adds it."""
-    return [OFFICE.header(raw)] if is_office_event(event) else []
 
 
 POISONED = (1, 5)  # BBB's fifth decision
@@ -138,7 +138,7 @@ async def test_a_record_the_database_refuses_is_dead_lettered_with_its_error_and
 
     result = await apply_batch(
         pool, casework(), rule=AveragingRule.MEAN_OF_RATES, dead_letter_sink=sink,
-        stopping=lambda: False, project=refusing, authority=AUTHORITY,
+        authority=AUTHORITY, stopping=lambda: False, project=refusing,
     )  # fmt: skip
     assert result.applied == 17 and result.dead_lettered == 1
     async with pool.acquire() as conn:
@@ -167,7 +167,7 @@ async def test_the_rebuild_reaches_the_same_store_refused_dead_letter_in_other_b
     tried: list[list[tuple[int, int]]] = []
     await apply_batch(
         pool, casework(), rule=AveragingRule.MEAN_OF_RATES, dead_letter_sink=None,
-        stopping=lambda: False, project=refusing_step(tried), authority=AUTHORITY,
+        authority=AUTHORITY, stopping=lambda: False, project=refusing_step(tried),
     )  # fmt: skip
     # The rebuild's batch step (rebuild._project), with the same refusal, in other batches.
     monkeypatch.setattr(rebuild, "project_batch", refusing_step(tried))
@@ -211,8 +211,7 @@ async def test_a_connection_lost_mid_batch_is_retried_and_nothing_is_dead_letter
     try:
         result = await apply_batch(
             pool, casework(), rule=AveragingRule.MEAN_OF_RATES, dead_letter_sink=None,
-            stopping=lambda: False, project=losing_connection, sleep=sleep,
-            authority=AUTHORITY,
+            authority=AUTHORITY, stopping=lambda: False, project=losing_connection, sleep=sleep,
         )  # fmt: skip
     finally:
         await killer.close()
@@ -289,8 +288,7 @@ def test_arbitrary_strings_in_any_field_never_leave_a_batch_failing(
     assert namespace.settings is not None
     records = []
     for (event_type, path), text in spoiled:
-        records.append(FakeRecord(TOPIC, 0, namespace.next_offset, b"MAN",
-                                  spoil(event_type, path, text)))  # fmt: skip
+        records.append(signed(0, namespace.next_offset, b"MAN", spoil(event_type, path, text)))
         namespace.next_offset += 1
     # And a valid decision after them, on the same partition: it must be applied.
     valid = decided("MAN", f"77 {namespace.next_offset // 1000:03d} "
@@ -310,7 +308,7 @@ def test_arbitrary_strings_in_any_field_never_leave_a_batch_failing(
 
             result = await apply_batch(
                 pool, records, rule=AveragingRule.MEAN_OF_RATES, dead_letter_sink=None,
-                stopping=lambda: False, sleep=no_sleep, authority=AUTHORITY,
+                authority=AUTHORITY, stopping=lambda: False, sleep=no_sleep,
             )  # fmt: skip
             async with pool.acquire() as conn:
                 position = (await positions(conn))[0]
