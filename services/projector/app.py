@@ -29,7 +29,7 @@ from services.platform.migrations import ensure_migrated
 from services.platform.office_signature import office_authority
 from services.platform.service import prepare_kafka
 from services.platform.settings import Settings, get_settings
-from services.projector.apply import apply_batch
+from services.projector.apply_until_done import apply_batch
 from services.projector.batch import Record
 from services.projector.config import ProjectorSettings, get_projector_settings
 from services.projector.dead_letter_topic import dead_letter_sink

@@ -1,11 +1,15 @@
 """One batch of records, one transaction: the projector's exactly-once step.
 
-In a single PostgreSQL transaction: lock the partitions' stored positions, drop records
-below them (redelivered), drop events already applied on their partition (producer
-retries), fold each partition's records in its log order (``casebook.apply`` reads and
-writes that partition's rows only, so the read order of partitions does not matter), write
-the changes, the dead letters and the new positions. If anything fails the transaction
-rolls back and nothing moved: the same records are applied again.
+In a single transaction of the projection's store: lock the partitions' stored positions,
+drop records below them (redelivered), drop events already applied on their partition
+(producer retries), fold each partition's records in its log order (``fold.apply`` reads
+and writes that partition's rows only, so the read order of partitions does not matter),
+merge the register entries the batch's registry facts change, write the changes, the dead
+letters and the new positions. If anything fails the transaction rolls back and nothing
+moved: the same records are applied again.
+
+The store is PostgreSQL (a connection and a read-model schema) or any ``ProjectionStore``
+(projection_store.py; the unit tests' is in memory): the steps here are the same on both.
 """
 
 from __future__ import annotations
@@ -14,13 +18,12 @@ import contextlib
 import gc
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
-import asyncpg
 import structlog
 
 from contracts.codec import Reason, RejectedMessage, decode
@@ -34,57 +37,25 @@ from contracts.events import (
     Payload,
 )
 from contracts.financial_year import FinancialYear
-from contracts.values import escape_unsafe
-from services.domain.casebook import apply, start_year_of
+from services.domain.fold import WorkingSet, apply, start_year_of
+from services.domain.register import merge_all
 from services.domain.statistics import AveragingRule
+from services.platform.db import Conn
 from services.platform.office_signature import OfficeAuthority
+from services.projector.projection_store import ProjectionStore
+from services.projector.records import DeadLetter, DeadLetterSink, Record
 from services.projector.year_end import close_partition, refresh_snapshots
-from services.readmodel import store
-from services.readmodel.versions import use_version
+from services.readmodel.projection import PgProjectionStore
+
+# Record, DeadLetter and DeadLetterSink are the batch step's types: importable from here.
+__all__ = [
+    "BatchResult", "DeadLetter", "DeadLetterSink", "Record", "project_batch", "refuse_record",
+    "store_refused",
+]  # fmt: skip
 
 log = structlog.get_logger(__name__)
 
 _SCHEMA = re.compile(r"^rm_v\d+$")
-
-
-class Record(Protocol):
-    """What the projector needs of a Kafka record (aiokafka's ConsumerRecord has it)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: int
-    # Read for the office's signature (services/platform/office_signature.py) only.
-    headers: Sequence[tuple[str, bytes]]
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    record: Record
-    rejection: RejectedMessage
-
-    def row(self) -> dict[str, Any]:
-        """The dead_letters row. Its text columns never hold a refused character as it came
-        (U+0000 would fail the transaction, a bidi control would spoof what an operator
-        reads): they are escaped, ``\\u0000``; the message's bytes are kept as they were."""
-        r, e = self.record, self.rejection
-        return {
-            "topic": r.topic, "partition": r.partition, "offset": r.offset,
-            "reason": e.reason.value, "detail": escape_unsafe(e.detail[:2000]),
-            "event_id": _escaped(e.event_id), "event_type": _escaped(e.event_type),
-            "council": _escaped(e.council),
-            "financial_year": e.financial_year.start_year if e.financial_year else None,
-            "key": r.key, "value": r.value,
-        }  # fmt: skip
-
-
-def _escaped(text: str | None) -> str | None:
-    return None if text is None else escape_unsafe(text)
-
-
-DeadLetterSink = Callable[[Sequence[DeadLetter]], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -99,8 +70,15 @@ class BatchResult:
     last_event_at: datetime | None = None
 
 
+def _store(target: Conn | ProjectionStore, schema: str) -> ProjectionStore:
+    """A connection is the read models of ``schema`` on PostgreSQL."""
+    if not _SCHEMA.match(schema):
+        raise ValueError(f"not a read-model schema: {schema!r}")
+    return target if isinstance(target, ProjectionStore) else PgProjectionStore(target, schema)
+
+
 async def project_batch(
-    conn: asyncpg.Connection,
+    conn: Conn | ProjectionStore,
     schema: str,
     records: Sequence[Record],
     *,
@@ -112,8 +90,7 @@ async def project_batch(
     An office event (the close, the register) counts only when ``authority`` verifies its
     signature; otherwise it is a dead letter (``not_authorised``), like a message that does
     not decode: it claims no event id and changes nothing, live and in a rebuild alike."""
-    if not _SCHEMA.match(schema):
-        raise ValueError(f"not a read-model schema: {schema!r}")
+    store = _store(conn, schema)
     result = BatchResult()
     if not records:
         return result
@@ -122,14 +99,9 @@ async def project_batch(
     for r in records:
         by_partition[r.partition].append(r)
 
-    # Inside the caller's transaction (the live projector's) no savepoint is needed: any
-    # failure here propagates and rolls the whole transaction back; that saves two round
-    # trips per batch. Alone (the rebuild), the batch is its own transaction.
-    own = contextlib.nullcontext() if conn.is_in_transaction() else conn.transaction()
     with _gc_paused():
-        async with own:
-            await use_version(conn, schema)
-            stored = await store.lock_positions(conn, topic, sorted(by_partition))
+        async with store.transaction():
+            stored = await store.lock_positions(topic, sorted(by_partition))
             fresh: list[tuple[Record, Envelope[Payload] | RejectedMessage]] = []
             for partition, recs in sorted(by_partition.items()):
                 for r in sorted(recs, key=lambda r: r.offset):
@@ -149,10 +121,9 @@ async def project_batch(
             # Claimed now, per partition: what the claim finds already there was applied
             # before; the claims not then applied (refused by the fold) are released below.
             claims = [(e.event_id, r.partition, e.council, _year_of(e)) for r, e in events]
-            seen = await store.claim_applied(conn, claims)
+            seen = await store.claim_applied(claims)
             applied_before = set(seen)
             ws = await store.load_working_set(
-                conn,
                 cases=[e.data.case_reference for _, e in events if _is(e.data, _CASEWORK)],  # type: ignore[attr-defined]
             )
             applied: list[tuple[UUID, int]] = []
@@ -173,11 +144,9 @@ async def project_batch(
                 if _is(item.data, FinancialYearClosed):
                     # The cut must see exactly the facts before the marker: write them first.
                     result.late += len(ws.late)
-                    registered |= await store.write_changes(conn, ws, last_at)
+                    registered |= await _write(store, ws, last_at)
                     close: Envelope[FinancialYearClosed] = item  # type: ignore[assignment]
-                    if await close_partition(
-                        conn, schema, close, record.partition, record.offset, rule
-                    ):
+                    if await close_partition(store, close, record.partition, record.offset, rule):
                         result.years_completed.append(str(close.data.financial_year))
                     ws.cut_years.setdefault(record.partition, set()).add(
                         close.data.financial_year.start_year
@@ -193,14 +162,14 @@ async def project_batch(
                 applied.append(claim)
 
             result.late += len(ws.late)
-            registered |= await store.write_changes(conn, ws, last_at)
+            registered |= await _write(store, ws, last_at)
             # A council registered (or changed) after a year completed: its rows of that
             # year's snapshot (a council that joined after the close, a population since).
-            await refresh_snapshots(conn, registered)
+            await refresh_snapshots(store, registered)
             not_applied = {(e.event_id, r.partition) for r, e in events} - applied_before
-            await store.unclaim_applied(conn, sorted(not_applied - set(applied)))
+            await store.unclaim_applied(sorted(not_applied - set(applied)))
             if dead:
-                await store.insert_dead_letters(conn, [d.row() for d in dead])
+                await store.insert_dead_letters([d.row() for d in dead])
                 if dead_letter_sink is not None:
                     # Published before commit: a crash here re-publishes (at least once), and the
                     # table's unique (topic, partition, offset) is the dedup key for readers.
@@ -209,9 +178,7 @@ async def project_batch(
                 p: max(stored[p], max(r.offset for r in recs) + 1)
                 for p, recs in by_partition.items()
             }
-            await store.advance_positions(
-                conn, topic, {p: (o, last_at) for p, o in next_offsets.items()}
-            )
+            await store.advance_positions(topic, {p: (o, last_at) for p, o in next_offsets.items()})
             result.applied = len(applied)
             result.dead_lettered = len(dead)
             result.next_offsets = next_offsets
@@ -227,7 +194,7 @@ async def project_batch(
 
 
 async def refuse_record(
-    conn: asyncpg.Connection,
+    conn: Conn | ProjectionStore,
     schema: str,
     record: Record,
     error: BaseException,
@@ -237,23 +204,20 @@ async def refuse_record(
     """Dead-letter one record the database refused to store (``store_refused``, with the
     database's error) and move its partition's position past it; nothing of it is applied.
     In the caller's transaction if there is one, else in its own (as ``project_batch``)."""
-    if not _SCHEMA.match(schema):
-        raise ValueError(f"not a read-model schema: {schema!r}")
+    store = _store(conn, schema)
     result = BatchResult()
-    own = contextlib.nullcontext() if conn.is_in_transaction() else conn.transaction()
-    async with own:
-        await use_version(conn, schema)
+    async with store.transaction():
         p = record.partition
-        stored = await store.lock_positions(conn, record.topic, [p])
+        stored = await store.lock_positions(record.topic, [p])
         if record.offset < stored[p]:  # applied or refused already (another instance)
             result.skipped_redelivered = 1
             result.next_offsets = {p: stored[p]}
             return result
         dead = [DeadLetter(record, store_refused(record, error))]
-        await store.insert_dead_letters(conn, [d.row() for d in dead])
+        await store.insert_dead_letters([d.row() for d in dead])
         if dead_letter_sink is not None:
             await dead_letter_sink(dead)
-        await store.advance_positions(conn, record.topic, {p: (record.offset + 1, None)})
+        await store.advance_positions(record.topic, {p: (record.offset + 1, None)})
     result.dead_lettered = 1
     result.next_offsets = {p: record.offset + 1}
     result.last_event_at = datetime.now(UTC)
@@ -287,6 +251,28 @@ def store_refused(record: Record, error: BaseException) -> RejectedMessage:
         Reason.STORE_REFUSED, detail, event_id=str(event.event_id), event_type=event.type,
         council=event.council, financial_year=FinancialYear(year) if year is not None else None,
     )  # fmt: skip
+
+
+async def _write(store: ProjectionStore, ws: WorkingSet, last_at: datetime | None) -> set[str]:
+    """Write what the fold changed: the registry facts and the register entries merged
+    again from them (the register merge, services/domain/register.py), the casework, and
+    the parking of casework whose council is not registered (released when it is). Returns
+    the councils whose register entry was merged again."""
+    registered: set[str] = set()
+    if ws.facts:
+        await store.store_facts(ws.facts)
+        merged = merge_all(await store.council_facts(sorted({f.council for f in ws.facts})))
+        await store.write_register(merged)
+        registered = set(merged)
+    await store.write_casework(ws, last_at)
+    if ws.folded:
+        known = await store.registered(
+            sorted({f.event.council for f in ws.folded if f.event.council})
+        )
+        await store.park([f for f in ws.folded if f.event.council not in known])
+    await store.release_parked(sorted(registered))
+    ws.take_changes()
+    return registered
 
 
 _CASEWORK = (*DECISION_EVENTS, ComplianceOutcomeRecorded)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.topics import FACTS
+from services.platform.db import Conn
 from services.platform.kafka.admin import partitions_of
 from services.platform.kafka.security import client_kwargs, sasl_kwargs
 from services.platform.settings import Settings
 from services.readmodel.status import Status, read_status
-from services.readmodel.store import Conn
 
 
 async def end_offsets(settings: Settings) -> dict[int, int]:

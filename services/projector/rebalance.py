@@ -15,8 +15,8 @@ import asyncpg
 import structlog
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
-from services.platform.db import backoff_delay
-from services.readmodel.store import read_positions
+from services.platform.retry import retry
+from services.readmodel.positions import read_positions
 from services.readmodel.versions import ensure_active_version, use_version
 
 log = structlog.get_logger(__name__)
@@ -53,17 +53,9 @@ async def seek_to_stored(
     """Seek every assigned partition of ``topic`` to its stored position; a partition with
     none stored starts at the beginning. Reading the positions is retried until it works:
     consuming from anywhere else could apply records twice or never."""
-    attempt = 0
-    while True:
-        try:
-            stored = await read()
-            break
-        except Exception as exc:
-            attempt += 1
-            delay = backoff_delay(attempt, 0.2, 10.0)
-            log.warning("cannot read stored positions yet", error=str(exc)[:300],
-                        retry_in_s=round(delay, 2))  # fmt: skip
-            await sleep(delay)
+    stored = await retry(
+        read, what="read the stored positions", base_delay=0.2, max_delay=10.0, sleep=sleep
+    )
     fresh = []
     for tp in assigned:
         if tp.topic != topic:

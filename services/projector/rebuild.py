@@ -40,7 +40,7 @@ from services.projector.config import ProjectorSettings
 from services.projector.isolation import Steps, isolate
 from services.readmodel.comparison import TableComparison, compare_versions
 from services.readmodel.dead_letters import carry_decisions_over
-from services.readmodel.store import read_positions
+from services.readmodel.positions import read_positions
 from services.readmodel.versions import (
     activate,
     active_schema,

@@ -2,7 +2,7 @@
 a case's missing decision published), and record that they were re-driven.
 
 A dead letter goes back to the partition it came from, not wherever the CLI's partitioner
-would put its key: a case's events belong to one partition (services/domain/casebook.py).
+would put its key: a case's events belong to one partition (services/domain/fold.py).
 
 A re-drive never signs what it republishes (the stored bytes are not the office's word, and
 the dead letter does not keep the original headers), so it cannot turn a forged close or
@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from contracts.codec import Reason
 from contracts.events import OFFICE_EVENTS
+from services.platform.db import Conn
 from services.readmodel import dead_letters
-from services.readmodel.store import Conn
 from services.readmodel.versions import active_schema
 
 

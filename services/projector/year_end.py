@@ -7,6 +7,9 @@ the year has a cut on every partition it **completes**, from the cuts only: the 
 it stood at the cuts, each council's counts summed over the cuts, the dead letters read
 before them. Never from how far the other partitions happen to have been read, so the
 snapshot is the same in the live run and in a replay (docs/design-partitions.md, D6).
+
+Both steps run inside the batch's transaction, on the projection's store (on PostgreSQL or
+in memory: projection_store.py).
 """
 
 from __future__ import annotations
@@ -21,16 +24,14 @@ from contracts.financial_year import FinancialYear
 from services.domain.register import merge_all
 from services.domain.statistics import AveragingRule, group_averages
 from services.domain.year_snapshot import snapshot_councils
-from services.readmodel import snapshots
+from services.projector.projection_store import ProjectionStore
 from services.readmodel.snapshots import Cut
-from services.readmodel.store import Conn, council_facts
 
 log = structlog.get_logger(__name__)
 
 
 async def close_partition(
-    conn: Conn,
-    schema: str,
+    store: ProjectionStore,
     event: Envelope[FinancialYearClosed],
     partition: int,
     offset: int,
@@ -39,19 +40,19 @@ async def close_partition(
     """Cut the partition's part of the year; True when the year became complete."""
     close = event.data
     year = close.financial_year
-    await snapshots.lock_year(conn, schema, year)
-    if not await snapshots.record_cut(conn, event, partition, offset):
+    await store.lock_year(year)
+    if not await store.record_cut(event, partition, offset):
         log.info("year already cut on partition", year=str(year), partition=partition,
                  close_id=str(close.close_id))  # fmt: skip
         return False
-    await snapshots.copy_cut_contributions(conn, year, partition)
-    if await snapshots.is_complete(conn, year):
+    await store.copy_cut_contributions(year, partition)
+    if await store.is_complete(year):
         return False
-    cuts = await snapshots.cuts(conn, year)
+    cuts = await store.cuts(year)
     first = earliest_close(cuts)
     if len(cuts) < first.partition_count:
         return False
-    await _complete(conn, year, cuts, first, rule)
+    await _complete(store, year, cuts, first, rule)
     return True
 
 
@@ -62,18 +63,16 @@ def earliest_close(cuts: Iterable[Cut]) -> Cut:
 
 
 async def _complete(
-    conn: Conn, year: FinancialYear, cuts: list[Cut], first: Cut, rule: AveragingRule
+    store: ProjectionStore, year: FinancialYear, cuts: list[Cut], first: Cut, rule: AveragingRule
 ) -> None:
-    at_cuts = merge_all(await council_facts(conn, before={c.partition: c.offset for c in cuts}))
+    at_cuts = merge_all(await store.council_facts(before={c.partition: c.offset for c in cuts}))
     rows = snapshot_councils(
-        year, at_cuts, await snapshots.live_register(conn), await snapshots.cut_counts(conn, year)
+        year, at_cuts, await store.live_register(), await store.cut_counts(year)
     )
-    await snapshots.write_snapshot(
-        conn, year, rows, await snapshots.dead_letters_before_cuts(conn, year)
-    )
+    await store.write_snapshot(year, rows, await store.dead_letters_before_cuts(year))
     members = [r.member(year) for r in rows if not r.joined_after_close]
-    await snapshots.store_group_averages(conn, year, rule, group_averages(members, rule))
-    await snapshots.record_completion(conn, year, first)
+    await store.store_group_averages(year, rule, group_averages(members, rule))
+    await store.record_completion(year, first)
     if len({c.close_id for c in cuts}) > 1:
         log.warning("year cut by more than one close; the earliest close's details are used",
                     year=str(year), close_id=str(first.close_id))  # fmt: skip
@@ -82,7 +81,7 @@ async def _complete(
              joined_after_close=joined)  # fmt: skip
 
 
-async def refresh_snapshots(conn: Conn, councils: set[str]) -> None:
+async def refresh_snapshots(store: ProjectionStore, councils: set[str]) -> None:
     """After the register entries of ``councils`` changed: their rows in every completed
     year's snapshot again. Members keep their figures and details (the register at the cuts
     cannot change any more); a council registered after the close joins (or leaves) the
@@ -90,19 +89,17 @@ async def refresh_snapshots(conn: Conn, councils: set[str]) -> None:
     if not councils:
         return
     codes = sorted(councils)
-    for year in await snapshots.completed_years(conn):
-        cuts = await snapshots.cuts(conn, year)
+    for year in await store.completed_years():
+        cuts = await store.cuts(year)
         at_cuts = merge_all(
-            await council_facts(conn, codes, before={c.partition: c.offset for c in cuts})
+            await store.council_facts(codes, before={c.partition: c.offset for c in cuts})
         )
         rows = snapshot_councils(
             year,
             at_cuts,
-            await snapshots.live_register(conn, codes),
-            await snapshots.cut_counts(conn, year, codes),
+            await store.live_register(codes),
+            await store.cut_counts(year, codes),
         )
         present = {r.code for r in rows}
-        await snapshots.drop_joined(conn, year, [c for c in codes if c not in present])
-        await snapshots.write_snapshot(
-            conn, year, rows, await snapshots.dead_letters_before_cuts(conn, year, codes)
-        )
+        await store.drop_joined(year, [c for c in codes if c not in present])
+        await store.write_snapshot(year, rows, await store.dead_letters_before_cuts(year, codes))

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.platform.db import Conn
 from services.readmodel.counters import OUTCOME_COUNTERS
-from services.readmodel.store import Conn
 from services.readmodel.versions import active_schema
 
 _DECIDED = " + ".join(OUTCOME_COUNTERS)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.platform.db import Conn
 from services.readmodel.counters import COUNTERS
-from services.readmodel.store import Conn
 
 _COUNTERS = ", ".join(COUNTERS)
 

@@ -21,8 +21,9 @@ from services.domain.statistics import (
     one_decimal,
     percent,
 )
+from services.platform.db import Conn
 from services.readmodel.counters import COUNTERS, as_dict, counts_of
-from services.readmodel.store import Conn, council_state
+from services.readmodel.register_facts import council_state
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
-"""The dead letters an operator sees and decides on: list, re-drive, resolve; and the
-parked events listed beside them.
+"""The dead letters: stored by the projector's batch, seen and decided on by an operator
+(list, re-drive, resolve); and the parked events listed beside them.
 
 Operators' decisions are not in the log, so a rebuild carries them over to the new version.
 Parked events (of councils not registered yet) are no operator's to decide: they apply
@@ -8,11 +8,12 @@ themselves when their council is registered, and are listed so they never wait u
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 
-from services.readmodel.store import Conn
+from services.platform.db import Conn
 from services.readmodel.versions import active_schema
 
 
@@ -103,3 +104,23 @@ async def carry_decisions_over(conn: Conn, live: str, rebuilt: str) -> None:
         f"FROM {live}.dead_letters o WHERE o.topic = n.topic "
         f'AND o.partition = n.partition AND o."offset" = n."offset"'
     )
+
+
+async def insert_dead_letters(conn: Conn, rows: Sequence[dict[str, Any]]) -> None:
+    """The batch's refused records (``DeadLetter.row()``); one stored already is kept."""
+    if not rows:
+        return
+    await conn.executemany(
+        'INSERT INTO dead_letters (topic, partition, "offset", reason, detail, event_id, '
+        "event_type, council, financial_year, key, value) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        'ON CONFLICT (topic, partition, "offset") DO NOTHING',
+        [
+            (
+                r["topic"], r["partition"], r["offset"], r["reason"], r["detail"],
+                r["event_id"], r["event_type"], r["council"], r["financial_year"],
+                r["key"], r["value"],
+            )
+            for r in rows
+        ],
+    )  # fmt: skip

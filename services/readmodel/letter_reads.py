@@ -17,9 +17,9 @@ from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
 from services.domain.letter_inputs import LetterInputs
 from services.domain.statistics import AveragingRule, group_averages
+from services.platform.db import Conn
 from services.readmodel.council_figures import member, population_for, registered_councils
 from services.readmodel.counters import as_dict
-from services.readmodel.store import Conn
 
 
 async def wait_for_snapshot(pool: asyncpg.Pool, year_start: int, timeout_s: float) -> bool:

@@ -20,8 +20,9 @@ from contracts.groups import ComparisonGroup
 from services.domain.register import CouncilState
 from services.domain.statistics import AveragingRule, CouncilYearCounts, GroupAverages
 from services.domain.year_snapshot import SnapshotCouncil
+from services.platform.db import Conn
 from services.readmodel.counters import COUNTERS, counts_of
-from services.readmodel.store import Conn, council_state
+from services.readmodel.register_facts import council_state
 
 _COUNTERS = ", ".join(COUNTERS)
 

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from contracts.financial_year import FinancialYear
-from services.readmodel.store import Conn
+from services.platform.db import Conn
 from services.readmodel.versions import active_schema, building
 
 

@@ -1,7 +1,7 @@
 """An independent, deliberately plain computation of the figures a stream of events
 should produce: what tests compare the projector with.
 
-It shares no code with the projector's fold (services.domain.casebook): it replays the
+It shares no code with the projector's fold (services.domain.fold): it replays the
 events into the final state of every case, then counts that state. The rules, from
 docs/domain.md §2 to §4:
 

@@ -1,6 +1,7 @@
 """A record the database refuses never stalls the projector; a database away never costs one.
 
-On the real PostgreSQL, through the live projector's apply step (services/projector/apply.py):
+On the real PostgreSQL, through the live projector's apply step
+(services/projector/apply_until_done.py):
 a batch holding a record PostgreSQL refuses for a reason the contract does not know is split,
 the record dead-lettered as ``store_refused`` with the database's error, the rest applied;
 a connection lost mid-batch is retried without dead-lettering anything. And a property test:
@@ -34,7 +35,7 @@ from services.platform.namespace import create_namespace, drop_namespace
 from services.platform.office_signature import OfficeAuthority, OfficeSigner
 from services.platform.settings import Settings
 from services.projector import rebuild
-from services.projector.apply import apply_batch
+from services.projector.apply_until_done import apply_batch
 from services.projector.batch import BatchResult, DeadLetter, Record, project_batch
 from services.projector.config import ProjectorSettings
 from services.readmodel.versions import create_version, ensure_active_version, schema_of

@@ -14,7 +14,7 @@ import pytest
 
 from services.domain.statistics import AveragingRule
 from services.platform.office_signature import OfficeAuthority
-from services.projector.apply import apply_batch
+from services.projector.apply_until_done import apply_batch
 from services.projector.batch import BatchResult, DeadLetterSink, Record
 from services.projector.isolation import MAX_REFUSED_PER_BATCH
 from tests.support.fakes import FakeConnection, FakePool, FakeRecord, Sleeps

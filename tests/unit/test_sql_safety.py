@@ -39,7 +39,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "table": "a table name: a key of the COMPARED constant",
         "cols": "a column list: a value of the COMPARED constant",
     },
-    "services/readmodel/store.py": {
+    "services/readmodel/casework.py": {
         "columns": "[*COUNTERS, 'late_events']: column names",
         "placeholders": "'$3::int[], $4::int[], ...' built from range(len(columns))",
         "names": "'v0, v1, ...' built from range(len(columns))",

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts import Envelope, LetterIssued, Reason, RejectedMessage, new_event
-from services.domain.casebook import WorkingSet, apply
+from services.domain.fold import WorkingSet, apply
 from tests.support.casework import (
     complied,
     corrected,

@@ -1,4 +1,5 @@
-"""Applying a batch of records: one transaction, retried with backoff until it is applied.
+"""Applying a batch until it is done: one transaction, retried with backoff, and the record
+the database refuses isolated, until every record is applied or dead-lettered.
 
 A failed batch rolled back and stored nothing, so applying the same records again is safe;
 skipping them would lose their counts for ever. A transient failure (the database away) is
@@ -20,8 +21,9 @@ import asyncpg
 import structlog
 
 from services.domain.statistics import AveragingRule
-from services.platform.db import backoff_delay, is_transient
+from services.platform.db import Conn, is_transient
 from services.platform.office_signature import OfficeAuthority
+from services.platform.retry import Backoff
 from services.projector import metrics
 from services.projector.batch import (
     BatchResult,
@@ -31,7 +33,6 @@ from services.projector.batch import (
     refuse_record,
 )
 from services.projector.isolation import Steps, isolate
-from services.readmodel.store import Conn
 from services.readmodel.versions import active_schema, share_switch_lock
 
 log = structlog.get_logger(__name__)
@@ -112,17 +113,15 @@ async def apply_batch(
             )
         )
 
-    attempt = 0
+    schedule = Backoff(BASE_DELAY_S, MAX_DELAY_S)
 
     async def wait(exc: BaseException) -> None:
-        nonlocal attempt
-        attempt += 1
         if stopping():
             raise exc
-        delay = backoff_delay(attempt, BASE_DELAY_S, MAX_DELAY_S)
+        delay = schedule.next()
         log.error(
             "batch failed; nothing was applied, retrying the same records",
-            transient=is_transient(exc), attempt=attempt, retry_in_s=round(delay, 2),
+            transient=is_transient(exc), attempt=schedule.failures, retry_in_s=round(delay, 2),
             error=f"{type(exc).__name__}: {exc}"[:500],
             exc_info=not is_transient(exc),
         )  # fmt: skip
@@ -159,8 +158,8 @@ async def apply_batch(
             metrics.observe_batch(result, records, time.perf_counter() - started)
             for year in result.years_completed:
                 log.info("financial year snapshot complete", financial_year=year)
-            if attempt:
-                log.info("batch applied after retrying", failed_attempts=attempt)
+            if schedule.failures:
+                log.info("batch applied after retrying", failed_attempts=schedule.failures)
             return result
         except Exception as exc:
             await wait(exc)

@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 from services.domain.statistics import AveragingRule
 from services.platform.office_signature import OfficeAuthority
 from services.projector import metrics
-from services.projector.apply import MAX_DELAY_S, apply_batch
+from services.projector.apply_until_done import MAX_DELAY_S, apply_batch
 from services.projector.batch import BatchResult, DeadLetterSink, Record
 from services.readmodel.versions import VERSION_SWITCH_LOCK
 from tests.support.fakes import FakeConnection, FakePool, FakeRecord, Sleeps
