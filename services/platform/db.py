@@ -8,11 +8,10 @@ from typing import TypeAlias, TypeVar
 import asyncpg
 import structlog
 
-from services.platform.retry import backoff_delay, retry
+from services.platform.retry import retry
 from services.platform.settings import Settings, redact_url
 
-# backoff_delay: kept importable from here until every caller uses services.platform.retry.
-__all__ = ["Conn", "backoff_delay", "connect_pool", "is_transient", "ping", "retry_transient"]
+__all__ = ["Conn", "connect_pool", "is_transient", "ping", "retry_transient"]
 
 log = structlog.get_logger(__name__)
 
