@@ -15,7 +15,7 @@ from uuid import UUID
 
 import asyncpg
 
-from contracts.events import DecisionOutcome
+from contracts.events import DecisionOutcome, ServiceArea
 from contracts.groups import ComparisonGroup
 from services.domain.casebook import CaseState, ContributionKey, WorkingSet
 from services.domain.register import CouncilState, RegistryFact, merge_all
@@ -129,12 +129,13 @@ async def write_changes(conn: Conn, ws: WorkingSet, last_event_at: datetime | No
         cases = [ws.cases[k] for k in sorted(ws.changed_cases)]
         await conn.execute(
             "INSERT INTO cases (case_reference, partition, council, financial_year, outcome, "
-            "satisfactory_remedy, withdrawn) "
+            "satisfactory_remedy, withdrawn, service_area, published_url) "
             "SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[], "
-            "$6::bool[], $7::bool[]) "
+            "$6::bool[], $7::bool[], $8::text[], $9::text[]) "
             "ON CONFLICT (case_reference, partition) DO UPDATE SET council = excluded.council, "
             "financial_year = excluded.financial_year, outcome = excluded.outcome, "
-            "satisfactory_remedy = excluded.satisfactory_remedy, withdrawn = excluded.withdrawn",
+            "satisfactory_remedy = excluded.satisfactory_remedy, withdrawn = excluded.withdrawn, "
+            "service_area = excluded.service_area, published_url = excluded.published_url",
             [c.case_reference for c in cases],
             [c.partition for c in cases],
             [c.council for c in cases],
@@ -142,6 +143,8 @@ async def write_changes(conn: Conn, ws: WorkingSet, last_event_at: datetime | No
             [c.outcome.value for c in cases],
             [c.satisfactory_remedy for c in cases],
             [c.withdrawn for c in cases],
+            [c.service_area.value if c.service_area else None for c in cases],
+            [c.published_url for c in cases],
         )
     await _write_contributions(conn, ws, last_event_at)
     if ws.late:
@@ -220,14 +223,16 @@ async def _write_facts(conn: Conn, facts: Sequence[RegistryFact]) -> set[str]:
         await conn.executemany(
             "INSERT INTO councils (code, name, comparison_group, existed_from, existed_until, "
             "populations, population, population_year, chief_executive, copy_to, "
-            "registry_partitions, updated_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::jsonb, $10::jsonb, $11, now()) "
+            "registry_partitions, latitude, longitude, updated_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::jsonb, $10::jsonb, $11, $12, "
+            "$13, now()) "
             "ON CONFLICT (code) DO UPDATE SET name = excluded.name, "
             "comparison_group = excluded.comparison_group, existed_from = excluded.existed_from, "
             "existed_until = excluded.existed_until, populations = excluded.populations, "
             "population = excluded.population, population_year = excluded.population_year, "
             "chief_executive = excluded.chief_executive, copy_to = excluded.copy_to, "
-            "registry_partitions = excluded.registry_partitions, updated_at = now()",
+            "registry_partitions = excluded.registry_partitions, latitude = excluded.latitude, "
+            "longitude = excluded.longitude, updated_at = now()",
             [_council_row(c) for c in merged.values()],
         )
     return set(merged)
@@ -329,7 +334,7 @@ def _council_row(c: CouncilState) -> tuple[Any, ...]:
         json.dumps({str(y): n for y, n in c.populations.items()}),
         latest.population if latest else None, latest.year if latest else None,
         json.dumps(c.chief_executive) if c.chief_executive is not None else None,
-        json.dumps(list(c.copy_to)), list(c.registry_partitions),
+        json.dumps(list(c.copy_to)), list(c.registry_partitions), c.latitude, c.longitude,
     )  # fmt: skip
 
 
@@ -345,6 +350,8 @@ def council_state(r: asyncpg.Record) -> CouncilState:
         chief_executive=_json(r["chief_executive"]),
         copy_to=tuple(_json(r["copy_to"]) or ()),
         registry_partitions=tuple(r["registry_partitions"]),
+        latitude=r["latitude"],
+        longitude=r["longitude"],
     )
 
 
@@ -357,4 +364,6 @@ def _case(r: asyncpg.Record) -> CaseState:
         outcome=DecisionOutcome(r["outcome"]),
         satisfactory_remedy=r["satisfactory_remedy"],
         withdrawn=r["withdrawn"],
+        service_area=ServiceArea(r["service_area"]) if r["service_area"] else None,
+        published_url=r["published_url"],
     )
