@@ -71,7 +71,7 @@ class DecisionOutcome(enum.StrEnum):
 
 class ServiceArea(enum.StrEnum):
     """The service area the Ombudsman files a complaint under: the categories of its annual
-    reports (docs/domain.md §10)."""
+    reports (docs/domain.md §16)."""
 
     ADULT_CARE_SERVICES = "adult_care_services"
     BENEFITS_AND_TAX = "benefits_and_tax"
@@ -296,7 +296,7 @@ class _Decision(Payload):
     service_area: ServiceArea | None = Field(
         default=None,
         description="The service area the Ombudsman filed the complaint under (docs/domain.md "
-        "§10); null when the case system does not say (every decision before schema "
+        "§16); null when the case system does not say (every decision before schema "
         "version 3 of `DecisionRecorded`, 2 of `DecisionCorrected`).",
     )
     published_url: DecisionUrl | None = Field(

@@ -63,7 +63,7 @@ class CaseState:
     satisfactory_remedy: bool
     withdrawn: bool = False
     # Stored with the case for the public page's service-area table and its links to the
-    # published decisions (docs/domain.md §10); neither counts in the statistics.
+    # published decisions (docs/domain.md §16); neither counts in the statistics.
     service_area: ServiceArea | None = None
     published_url: str | None = None
 

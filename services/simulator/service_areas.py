@@ -1,6 +1,6 @@
 """The service areas and published addresses the simulator gives its decisions.
 
-The mix follows the Ombudsman's review of 2024-25 (docs/domain.md §10): education and
+The mix follows the Ombudsman's review of 2024-25 (docs/domain.md §16): education and
 children's services about 27% of cases, housing 17%, adult care 13%, the rest spread over
 the other areas. Each is drawn from a random generator seeded by the case reference, not
 from the simulator's own stream, so adding them changed no figure the simulator made before

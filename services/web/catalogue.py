@@ -97,7 +97,7 @@ class CouncilYearPage:
     letter: Letter | None
     figures: Figures | None
     versions: tuple[VersionRow, ...] = ()
-    # By service area (docs/domain.md §10), when the published year has them; and the upheld
+    # By service area (docs/domain.md §16), when the published year has them; and the upheld
     # decisions whose statements the Ombudsman published.
     service_areas: tuple[AreaLine, ...] = ()
     upheld_decisions: tuple[UpheldDecision, ...] = ()

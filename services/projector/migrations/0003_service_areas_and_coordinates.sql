@@ -1,4 +1,4 @@
--- Service areas, decision addresses and council coordinates (docs/domain.md §10): columns
+-- Service areas, decision addresses and council coordinates (docs/domain.md §16): columns
 -- added to the read models of every version that exists (services/readmodel/tables.sql has
 -- them for versions created from now on). They are nullable and at the end of each table, so
 -- a version keeps its format (2): rows written before hold null until a replay reads the

@@ -1,5 +1,5 @@
 -- Service areas, the published upheld decisions and the councils' places (docs/web.md,
--- docs/domain.md §10).
+-- docs/domain.md §16).
 --
 -- published_cases: a published year's standing decisions, copied by the publication job in
 -- the transaction that publishes the year (services/publication/job.py), from the read
