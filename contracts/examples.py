@@ -310,7 +310,7 @@ OLD_VERSION_EXAMPLES: dict[tuple[str, int], dict[str, Any]] = {
         "occurred_at": "2019-04-01T09:00:00Z",
         "producer": PRODUCER_CLI,
         "council": MANSFIELD,
-        "data": {"name": "Mansfield District Council", "comparison_group": "district"},
+        "data": {"name": "Mansfield District Council", "comparison_group": "District"},
     },
     ("CouncilDetailsChanged", 1): {
         "event_id": str(example_id("CouncilDetailsChanged v1")),

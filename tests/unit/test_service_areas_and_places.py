@@ -144,13 +144,13 @@ def test_the_decisions_host_defaults_to_the_ombudsmans_site() -> None:
 )
 def test_coordinates_outside_england_are_refused(latitude: float, longitude: float) -> None:
     with pytest.raises(ValueError, match="latitude|longitude"):
-        CouncilRegistered(name="X Council", comparison_group="district",
+        CouncilRegistered(name="X Council", comparison_group="District",
                           latitude=latitude, longitude=longitude)  # fmt: skip
 
 
 def test_coordinates_go_together() -> None:
     with pytest.raises(ValueError, match="go together"):
-        CouncilRegistered(name="X Council", comparison_group="district", latitude=53.0)
+        CouncilRegistered(name="X Council", comparison_group="District", latitude=53.0)
     with pytest.raises(ValueError, match="go together"):
         CouncilDetailsChanged(longitude=-1.0)
 
