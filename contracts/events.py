@@ -31,12 +31,12 @@ from contracts.values import (
     MAX_COPY_RECIPIENTS,
     CaseReference,
     ChiefExecutive,
-    DecisionUrl,
-    Latitude,
-    Longitude,
     CopyRecipient,
     CouncilCode,
+    DecisionUrl,
+    Latitude,
     LetterFormat,
+    Longitude,
     Name,
     ShortText,
     Signatory,
@@ -178,8 +178,7 @@ class CouncilRegistered(Payload):
     )
     longitude: Longitude | None = Field(
         default=None,
-        description="Degrees east (west negative), within England (-6.5 to 1.8); with "
-        "`latitude`.",
+        description="Degrees east (west negative), within England (-6.5 to 1.8); with `latitude`.",
         examples=[-1.1955],
     )
 
@@ -241,8 +240,7 @@ class CouncilDetailsChanged(Payload):
     )
     longitude: Longitude | None = Field(
         default=None,
-        description="Degrees east (west negative), within England (-6.5 to 1.8); with "
-        "`latitude`.",
+        description="Degrees east (west negative), within England (-6.5 to 1.8); with `latitude`.",
         examples=[-1.1955],
     )
 
@@ -305,7 +303,9 @@ class _Decision(Payload):
         "the Ombudsman's own site (`AR_DECISIONS_HOST`, default `www.lgo.org.uk`), no user, "
         "password or port. The public council page links upheld decisions to it; null "
         "when the decision is not published.",
-        examples=["https://www.lgo.org.uk/decisions/education/special-educational-needs/19-001-234"],
+        examples=[
+            "https://www.lgo.org.uk/decisions/education/special-educational-needs/19-001-234"
+        ],
     )
 
     @model_validator(mode="after")

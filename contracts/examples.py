@@ -24,7 +24,6 @@ from contracts.events import (
     DecisionCorrected,
     DecisionOutcome,
     DecisionRecorded,
-    ServiceArea,
     DecisionWithdrawn,
     FinancialYearClosed,
     LetterDispatched,
@@ -32,6 +31,7 @@ from contracts.events import (
     LetterIssued,
     NarrativeRegistered,
     Payload,
+    ServiceArea,
 )
 from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup

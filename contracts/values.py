@@ -130,7 +130,9 @@ def decisions_host() -> str:
     return (os.environ.get("AR_DECISIONS_HOST") or DEFAULT_DECISIONS_HOST).strip().lower()
 
 
-_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#]*)(?P<rest>[/?#]\S*)?$")
+_URL = re.compile(
+    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#]*)(?P<rest>[/?#]\S*)?$"
+)
 
 
 def on_decisions_host(url: str) -> str:

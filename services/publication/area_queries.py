@@ -54,16 +54,22 @@ async def load_areas(conn: Conn) -> Areas:
     return Areas(
         areas=[
             AreaRow(
-                FinancialYear(r["financial_year"]), r["council"], r["service_area"],
-                r["decisions"], r["upheld"],
-            )  # fmt: skip
+                FinancialYear(r["financial_year"]),
+                r["council"],
+                r["service_area"],
+                r["decisions"],
+                r["upheld"],
+            )
             for r in areas
         ],
         upheld=[
             UpheldDecisionRow(
-                FinancialYear(r["financial_year"]), r["council"], r["case_reference"],
-                r["service_area"], r["published_url"],
-            )  # fmt: skip
+                FinancialYear(r["financial_year"]),
+                r["council"],
+                r["case_reference"],
+                r["service_area"],
+                r["published_url"],
+            )
             for r in upheld
         ],
         places={r["council"]: (float(r["latitude"]), float(r["longitude"])) for r in places},

@@ -34,8 +34,8 @@ from services.councils.model import CouncilRecord
 from services.simulator.invalid import invalid_event
 from services.simulator.mansfield import REAL_EVENTS, REAL_YEAR, event_date, find_mansfield
 from services.simulator.profile import OTHER_OUTCOMES, YearProfile
-from services.simulator.service_areas import published_url_of, service_area_of
 from services.simulator.roster import Roster, SimCouncil, councils_for
+from services.simulator.service_areas import published_url_of, service_area_of
 
 PRODUCER = "simulator"
 RESERVOIR = 32

@@ -5,8 +5,8 @@ they are relative to each other."""
 from __future__ import annotations
 
 import copy
-import re
 import json
+import re
 from datetime import date
 from typing import Any
 
@@ -143,7 +143,7 @@ def test_the_decisions_host_defaults_to_the_ombudsmans_site() -> None:
     ids=["channel", "scotland", "ireland", "north-sea", "swapped-sign"],
 )
 def test_coordinates_outside_england_are_refused(latitude: float, longitude: float) -> None:
-    with pytest.raises(ValueError, match="latitude|longitude"):
+    with pytest.raises(ValueError, match=r"latitude|longitude"):
         CouncilRegistered(name="X Council", comparison_group="District",
                           latitude=latitude, longitude=longitude)  # fmt: skip
 
@@ -211,9 +211,9 @@ MANSFIELD = (53.1707, -1.1728)
 
 
 def test_the_projection_keeps_north_up_and_east_right() -> None:
-    nx, ny = project(*NEWCASTLE)
+    _, ny = project(*NEWCASTLE)
     cx, cy = project(*CORNWALL)
-    wx, wy = project(*NORWICH)
+    wx, _ = project(*NORWICH)
     lx, ly = project(*CAMDEN)
     mx, my = project(*MANSFIELD)
     assert ny < my < ly < cy  # north to south: Newcastle, Mansfield, London, Cornwall

@@ -83,7 +83,7 @@ def test_the_council_page_renders_the_table_and_the_links() -> None:
         years=CATALOGUE.years, chart="", successors=[],
     ).decode()  # fmt: skip
     assert 'id="areas-caption-2019-20"' in html
-    assert "<th scope=\"row\">Housing</th>" in html
+    assert '<th scope="row">Housing</th>' in html
     assert f'<a href="{GOOD}">Decision 19 001 234</a>' in html
     assert "evil.example" not in html
 
