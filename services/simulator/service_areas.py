@@ -41,11 +41,13 @@ def service_area_of(case_reference: str) -> ServiceArea:
     return _rng(case_reference, "area").choices(_AREAS, _WEIGHTS)[0]
 
 
-def published_url_of(case_reference: str, outcome: DecisionOutcome) -> str | None:
+def published_url_of(
+    case_reference: str, outcome: DecisionOutcome, area: ServiceArea | None = None
+) -> str | None:
     """Where the decision statement is published: the Ombudsman publishes most decisions
     after detailed investigation; the simulator gives an address to every such decision."""
     if not outcome.is_detailed_investigation:
         return None
-    area = service_area_of(case_reference).value.replace("_", "-")
+    slug_area = (area or service_area_of(case_reference)).value.replace("_", "-")
     slug = case_reference.replace(" ", "-").lower()
-    return f"https://{decisions_host()}/decisions/{area}/{slug}"
+    return f"https://{decisions_host()}/decisions/{slug_area}/{slug}"
