@@ -10,6 +10,7 @@ from dataclasses import replace
 from contracts.events import ServiceArea
 from services.publication.area_queries import AreaRow, Areas, UpheldDecisionRow
 from services.web import opendata
+from services.web.api import CouncilYearRecord
 from services.web.catalogue import NOT_RECORDED, build_catalogue
 from services.web.render import render_page
 from tests.unit.test_web_catalogue import PUBLISHED, Y
@@ -91,3 +92,8 @@ def test_the_council_page_renders_the_table_and_the_links() -> None:
 class _NoContent(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return ""
+
+
+def test_the_api_record_has_every_open_data_column() -> None:
+    # The API returns the open data's rows through this model, which forbids extra keys.
+    assert list(CouncilYearRecord.model_fields) == [c.name for c in opendata.COLUMNS]
