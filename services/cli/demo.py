@@ -26,7 +26,8 @@ from services.cli.common import ExitCode, err, fail, out, run, settings
 from services.councils.importer import read_councils
 from services.councils.model import CouncilRecord
 from services.councils.sample import MANSFIELD_CODE, load_sample
-from services.letters import operations
+from services.domain.letter_lifecycle import LetterState
+from services.letters import operations, outbox
 from services.platform.kafka.publisher import event_publisher
 from services.platform.namespace import create_namespace, drop_namespace, service_env
 from services.platform.settings import Principal, Settings, as_principal
@@ -279,9 +280,7 @@ async def _wait_for_letters(
             if conn is not None:
                 try:
                     expected = await snapshot_size(conn, YEAR)
-                    sent = await conn.fetchval(
-                        "SELECT count(*) FROM letters.outbox WHERE state = 'sent'"
-                    )
+                    sent = await outbox.count_in(conn, LetterState.SENT)
                 except Exception:
                     expected, sent = 0, 0
                 if sent != last:
