@@ -12,7 +12,8 @@ from rich.table import Table
 
 from contracts.envelope import Envelope
 from contracts.topics import FACTS
-from services.cli.common import err, out, progress
+from services.cli.common import err, out
+from services.cli.progress import progress
 from services.platform.kafka.publisher import Position
 from services.platform.kafka.reachability import checked_publisher
 from services.platform.office_signature import MissingOfficeKey

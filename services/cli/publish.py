@@ -21,7 +21,8 @@ from services.cli.bulk_publish import (
     publish_all,
     report_partial,
 )
-from services.cli.common import ExitCode, err, fail, print_json, progress, run, settings
+from services.cli.common import ExitCode, err, fail, print_json, run, settings
+from services.cli.progress import progress
 from services.platform.kafka.reachability import KafkaUnavailable
 from services.platform.office_signature import office_signer
 

@@ -26,8 +26,8 @@ from services.domain.statistics import (
     one_decimal,
     percent,
 )
-from services.publication.area_queries import AreaRow, Areas
-from services.publication.queries import CouncilYearRow, GroupRow, Published, VersionRow
+from services.web.area_reads import AreaRow, Areas
+from services.web.published_reads import CouncilYearRow, GroupRow, Published, VersionRow
 
 PUBLISHED = "published"
 UNDER_REVIEW = "under_review"

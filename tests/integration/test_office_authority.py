@@ -17,8 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ from services.projector.rebuild import rebuild
 from services.simulator.oracle import oracle
 from tests.support.casework import complied, council, decided
 from tests.support.mail import Mail, letters_env, wait_states
+from tests.support.polling import eventually
 from tests.support.producers import Login, headers, publish_with_librdkafka
 from tests.support.stack import COUNT_KEYS, REPO, Stack
 
@@ -103,17 +102,6 @@ async def send_with_aiokafka(
         await producer.stop()
 
 
-async def until(check: Callable[[], Any], what: str, timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not reached in {timeout} s")
-        await asyncio.sleep(0.25)
-
-
 async def dead_letters(stack: Stack) -> list[tuple[str, str | None, str | None, int]]:
     rows = await stack.fetch(
         "SELECT reason, event_type, council, id FROM readmodel.dead_letters ORDER BY id"
@@ -158,7 +146,9 @@ async def test_closes_forged_by_the_case_system_are_refused_and_the_offices_clos
         rows = await stack.fetch("SELECT * FROM readmodel.year_closes")
         return rows if rows and rows[0]["completed_at"] is not None else []
 
-    (close,) = await until(complete, "the 2019-20 snapshot complete")
+    (close,) = await eventually(
+        complete, what="the 2019-20 snapshot complete", timeout=120, not_yet=()
+    )
     expected = {
         code: counts.as_dict()
         for (code, year), counts in oracle(first + second, registered=COUNCILS).items()
@@ -173,7 +163,7 @@ async def test_closes_forged_by_the_case_system_are_refused_and_the_offices_clos
         rows = await stack.fetch("SELECT council, state, recipient, context FROM letters.outbox")
         return rows if len(rows) == len(COUNCILS) else []
 
-    outbox = await until(letters, "a letter per council")
+    outbox = await eventually(letters, what="a letter per council", timeout=120, not_yet=())
     refused = await dead_letters(stack)
     # An operator cannot launder a refused close by re-driving it.
     redrive = cli(stack, "dlq", "redrive", str(refused[0][3]), ok=False)
@@ -238,7 +228,7 @@ async def test_register_changes_from_the_case_system_are_refused_and_letters_go_
         rows = await stack.fetch("SELECT council, recipient, context FROM letters.outbox")
         return rows if len(rows) == len(COUNCILS) else []
 
-    rows = await until(letters, "the letters")
+    rows = await eventually(letters, what="the letters", timeout=120, not_yet=())
     outbox = {r["council"]: r["recipient"] for r in rows}
     inputs = {r["council"]: LetterInputs.from_json(r["context"]) for r in rows}
     refused = await dead_letters(stack)

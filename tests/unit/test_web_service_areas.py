@@ -8,9 +8,9 @@ import io
 from dataclasses import replace
 
 from contracts.events import ServiceArea
-from services.publication.area_queries import AreaRow, Areas, UpheldDecisionRow
 from services.web import opendata
 from services.web.api import CouncilYearRecord
+from services.web.area_reads import AreaRow, Areas, UpheldDecisionRow
 from services.web.catalogue import NOT_RECORDED, build_catalogue
 from services.web.render import render_page
 from tests.unit.test_web_catalogue import PUBLISHED, Y

@@ -1,16 +1,12 @@
 """The web's reads of service areas, upheld decisions and councils' places, through the
-``publication.web_*`` views only (publication/0004). Plain frozen data, like queries.py."""
+``publication.web_*`` views only (publication/0004). Plain frozen data, like published_reads.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TypeAlias
-
-import asyncpg
 
 from contracts.financial_year import FinancialYear
-
-Conn: TypeAlias = asyncpg.Connection
+from services.platform.db import Conn
 
 
 @dataclass(frozen=True, slots=True)
