@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # One entry point for the project-local servers (the Makefile calls it).
-#   ctl.sh setup    system packages (only missing ones), .venv, Kafka and veraPDF jars, PostgreSQL user
+#   ctl.sh setup    system packages (only missing ones), .venv, Kafka and veraPDF jars, Keycloak,
+#                   PostgreSQL user
 #   ctl.sh lock     regenerate requirements-dev.lock and requirements.lock from pyproject.toml
-#   ctl.sh up       setup, start PostgreSQL and Kafka, create topics, apply migrations
+#   ctl.sh up       setup, start PostgreSQL and Kafka, create topics, apply migrations, and
+#                   Keycloak (the office workspace's OpenID provider; AR_KEYCLOAK=0: not)
 #   ctl.sh down     stop both servers and any project process recorded in .local/*.pid
 #   ctl.sh status   exit 0 when both servers run, 3 otherwise
 #   ctl.sh test [pytest args]   setup, up, pytest, and always down; pytest's exit code
@@ -33,6 +35,13 @@ export AR_KAFKA_BOOTSTRAP="${AR_KAFKA_BOOTSTRAP:-127.0.0.1:${KAFKA_PORT}}"
 export AR_SECRETS_DIR="${AR_SECRETS_DIR:-$AR_SECRETS}"
 export AR_PRINCIPAL="${AR_PRINCIPAL-admin}"
 
+# The office workspace's OpenID provider (infra/keycloak/keycloak.sh, docs/office.md), and the
+# port the workspace listens on in tests and the demo (the realm's redirect address).
+# AR_KEYCLOAK=0: `up` does not start it (the office's tests start it when they run).
+export KEYCLOAK_PORT="${KEYCLOAK_PORT:-18080}"
+export AR_OFFICE_PORT="${AR_OFFICE_PORT:-8090}"
+AR_KEYCLOAK="${AR_KEYCLOAK:-1}"
+KEYCLOAK="$AR_ROOT/infra/keycloak/keycloak.sh"
 KAFKA="$AR_ROOT/infra/kafka/kafka.sh"
 VERAPDF="$AR_ROOT/infra/verapdf/verapdf.sh"
 PG="$AR_ROOT/infra/postgres/pg.sh"
@@ -139,6 +148,7 @@ cmd_setup() {
   setup_venv
   setup_axe
   "$KAFKA" setup
+  "$KEYCLOAK" setup
   "$VERAPDF" setup
   "$PG" setup
   say "setup done in $(elapsed "$t0")"
@@ -152,6 +162,11 @@ cmd_up() {
   "$KAFKA" start
   (cd "$AR_ROOT" && "$(venv_python)" -m services.platform.migrations apply) \
     || die "applying migrations failed"
+  # Only the office workspace needs it: a Keycloak that does not start is reported, and
+  # leaves everything else up (the office's tests then fail saying so).
+  if [[ $AR_KEYCLOAK == 1 ]]; then
+    "$KEYCLOAK" start || warn "Keycloak did not start (log: .local/keycloak/keycloak.log)"
+  fi
   say "up in $(elapsed "$t0"): PostgreSQL 127.0.0.1:$AR_PG_PORT, Kafka $AR_KAFKA_BOOTSTRAP"
 }
 
@@ -162,6 +177,7 @@ stop_recorded_processes() {
   shopt -s nullglob
   for f in "$AR_LOCAL"/*.pid "$AR_LOCAL"/*/*.pid; do
     [[ $f == "$AR_LOCAL/kafka/kafka.pid" ]] && continue  # kafka.sh stop handles the broker
+    [[ $f == "$AR_LOCAL/keycloak/keycloak.pid" ]] && continue  # keycloak.sh stop
     pid=$(read_pid "$f")
     if [[ -n $pid ]] && belongs_to_repo "$pid"; then
       say "stopping ${f#"$AR_ROOT/"} (pid $pid)"
@@ -175,6 +191,7 @@ stop_recorded_processes() {
 cmd_down() {
   local rc=0
   stop_recorded_processes
+  "$KEYCLOAK" stop || rc=1
   "$KAFKA" stop || rc=1
   "$PG" stop || rc=1
   return $rc

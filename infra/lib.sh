@@ -8,7 +8,9 @@ AR_SECRETS="$AR_LOCAL/secrets"
 SECRET_NAMES=(
   kafka-admin kafka-cms kafka-projector kafka-letters kafka-operator
   pg-postgres pg-annual_review pg-ar_projector pg-ar_letters pg-ar_operator pg-ar_web
-  pg-ar_publication
+  pg-ar_publication pg-ar_office kafka-office
+  keycloak-admin keycloak-office-client keycloak-author keycloak-approver keycloak-approver2
+  keycloak-dataofficer keycloak-viewer
 )
 
 say()  { printf '[%s] %s\n' "${AR_COMPONENT:-infra}" "$*"; }

@@ -12,5 +12,6 @@ export PGPASSWORD
   printf '%s\n' "\\set operator_password '$(cat "$s/pg-ar_operator.password")'"
   printf '%s\n' "\\set web_password '$(cat "$s/pg-ar_web.password")'"
   printf '%s\n' "\\set publication_password '$(cat "$s/pg-ar_publication.password")'"
+  printf '%s\n' "\\set office_password '$(cat "$s/pg-ar_office.password")'"
   printf '%s\n' "\\i /infra/postgres/roles.sql"
 } | psql -X -q -v ON_ERROR_STOP=1 -h postgres -U postgres -d postgres

@@ -204,7 +204,7 @@ verifier() {
 }
 
 ensure_role_and_db() {
-  local base=$1 owner projector letters operator web publication
+  local base=$1 owner projector letters operator web publication office
   ensure_secrets
   owner=$(verifier pg-annual_review)
   projector=$(verifier pg-ar_projector)
@@ -212,6 +212,7 @@ ensure_role_and_db() {
   operator=$(verifier pg-ar_operator)
   web=$(verifier pg-ar_web)
   publication=$(verifier pg-ar_publication)
+  office=$(verifier pg-ar_office)
   {
     echo "\\set owner_password '$owner'"
     echo "\\set projector_password '$projector'"
@@ -219,6 +220,7 @@ ensure_role_and_db() {
     echo "\\set operator_password '$operator'"
     echo "\\set web_password '$web'"
     echo "\\set publication_password '$publication'"
+    echo "\\set office_password '$office'"
     echo "\\i $HERE/roles.sql"
   } | psql_super "$base" || { log_tail "$base"; die "creating the roles and database failed"; }
 }

@@ -4,7 +4,7 @@
 --   psql -v ON_ERROR_STOP=1 <<< "\set owner_password '...' ... \i infra/postgres/roles.sql"
 --
 -- Variables: owner_password, projector_password, letters_password, operator_password,
--- web_password, publication_password (either
+-- web_password, publication_password, office_password (either
 -- the password or its SCRAM-SHA-256 verifier, which pg.sh computes so the server never sees
 -- the password). Idempotent: a changed password is set again. What each role may do inside a
 -- database is granted by the migrations (services/*/migrations/), database by database.
@@ -48,8 +48,16 @@ SELECT 'CREATE ROLE ar_publication'
 ALTER ROLE ar_publication WITH LOGIN NOCREATEDB NOCREATEROLE NOSUPERUSER
     PASSWORD :'publication_password';
 
+-- The office workspace (`annual-review serve office`, docs/office.md): reads the read models,
+-- the letters' states and the publication records for the year board; writes only its own
+-- schema `office` (the staff's sessions).
+SELECT 'CREATE ROLE ar_office'
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ar_office')\gexec
+ALTER ROLE ar_office WITH LOGIN NOCREATEDB NOCREATEROLE NOSUPERUSER PASSWORD :'office_password';
+
 SELECT format('GRANT %I TO annual_review', r)
-  FROM unnest(ARRAY['ar_projector', 'ar_letters', 'ar_operator', 'ar_web', 'ar_publication']) AS r
+  FROM unnest(ARRAY['ar_projector', 'ar_letters', 'ar_operator', 'ar_web', 'ar_publication',
+                    'ar_office']) AS r
  WHERE NOT pg_has_role('annual_review', r, 'MEMBER')\gexec
 
 SELECT 'CREATE DATABASE annual_review OWNER annual_review'

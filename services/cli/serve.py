@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from services.cli.common import ExitCode, err, fail, settings
 from services.platform.kafka.reachability import TLS_HINT
@@ -19,8 +20,8 @@ from services.platform.kafka.tls import KafkaTlsError
 
 app = typer.Typer(
     help="Run a service in the foreground: the projector, the letters service, the web site, "
-    "the publication job, or a local SMTP server. Configuration comes from the AR_* "
-    "environment (`annual-review config`).",
+    "the office workspace, the publication job, or a local SMTP server. Configuration comes "
+    "from the AR_* environment (`annual-review config`).",
     no_args_is_help=True,
 )
 
@@ -80,6 +81,34 @@ def web() -> None:
     settings()
     try:
         serve_site()
+    except KeyboardInterrupt:
+        err.print("stopped")
+
+
+@app.command("office")
+def office() -> None:
+    """Run the office workspace, for the Ombudsman's staff (docs/office.md).
+
+    Listens on AR_OFFICE_HOST:AR_OFFICE_PORT (127.0.0.1:8090); staff sign in through the
+    office's OpenID provider (AR_OFFICE_OIDC_METADATA_URL). Run it as principal `office`
+    (role ar_office): it refuses any other database role.
+    """
+    serve_office = _load("services.office.app", "serve")
+    get_office_settings = _load("services.office.config", "get_office_settings")
+    settings()
+    try:
+        get_office_settings()
+    except ValidationError as e:
+        problems = "; ".join(
+            f"AR_OFFICE_{'.'.join(map(str, p['loc'])).upper()}: {p['msg']}"
+            for p in e.errors(include_url=False)
+        )
+        fail(
+            f"the office workspace's configuration is invalid: {problems}",
+            hint="docs/office.md, Settings",
+        )
+    try:
+        serve_office()
     except KeyboardInterrupt:
         err.print("stopped")
 

@@ -65,9 +65,18 @@ class Migration:
     checksum: str  # sha256 of the file's bytes
 
 
+# Folders applied after every other: the office workspace reads the tables of the other
+# services (its grants name them), so on a new database they must exist first.
+APPLIED_LAST = ("office",)
+
+
 def default_folders() -> list[Path]:
-    """Every ``services/<service>/migrations/`` folder, by service name."""
-    return sorted(p for p in SERVICES_DIR.glob("*/migrations") if p.is_dir())
+    """Every ``services/<service>/migrations/`` folder, by service name, those of
+    :data:`APPLIED_LAST` last."""
+    return sorted(
+        (p for p in SERVICES_DIR.glob("*/migrations") if p.is_dir()),
+        key=lambda p: (folder_label(p) in APPLIED_LAST, p),
+    )
 
 
 def folder_label(folder: Path) -> str:

@@ -21,7 +21,9 @@ MASK = "***"
 _SECRET_NAME = re.compile(r"password|secret|token|api_?key", re.IGNORECASE)
 
 KafkaProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"]
-Principal = Literal["admin", "cms", "projector", "letters", "operator", "web", "publication"]
+Principal = Literal[
+    "admin", "cms", "projector", "letters", "operator", "web", "publication", "office"
+]
 # Each principal's PostgreSQL login role (the case management system has none).
 DATABASE_ROLES: dict[str, str] = {
     "admin": "annual_review",
@@ -30,6 +32,7 @@ DATABASE_ROLES: dict[str, str] = {
     "operator": "ar_operator",
     "web": "ar_web",
     "publication": "ar_publication",
+    "office": "ar_office",
 }
 # Principals without a Kafka user: the public web site and the publication job use
 # PostgreSQL only.

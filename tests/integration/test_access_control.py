@@ -275,9 +275,11 @@ def test_the_acls_say_what_docs_security_md_says() -> None:
         "User:operator DESCRIBE topic 'annual-review.letters' (literal)",
         "User:operator READ topic 'annual-review.narratives' (literal)",
         "User:operator WRITE topic 'annual-review.narratives' (literal)",
+        "User:office READ topic 'casework.facts' (literal)",
+        "User:office READ topic 'annual-review.narratives' (literal)",
     ]
     doc = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
-    for line in ("`cms`", "`projector`", "`letters`", "`operator`", "`admin`"):
+    for line in ("`cms`", "`projector`", "`letters`", "`operator`", "`office`", "`admin`"):
         assert line in doc
 
 

@@ -320,6 +320,7 @@ PUBLISHERS = {
     "apache/kafka": "the Apache Kafka project",
     "postgres": "the Docker Official Image of PostgreSQL",
     "axllent/mailpit": "Mailpit's author",
+    "quay.io/keycloak/keycloak": "the Keycloak project (its own registry)",
     "annual-review": "built here from the Dockerfile",
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic_settings import BaseSettings
 
 from services.letters.config import LettersSettings
+from services.office.config import OfficeSettings
 from services.platform.settings import Settings
 from services.projector.config import ProjectorSettings
 from services.publication.config import PublicationSettings
@@ -18,6 +19,7 @@ SECTIONS: tuple[tuple[str, type[BaseSettings]], ...] = (
     ("Letter service", LettersSettings),
     ("Web site", WebSettings),
     ("Publication job", PublicationSettings),
+    ("Office workspace", OfficeSettings),
 )
 
 

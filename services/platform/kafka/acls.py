@@ -10,6 +10,7 @@ projector  READ the facts topic, WRITE the dead-letter topic, its consumer group
 letters    READ the year-end topic, WRITE the letters topic, its consumer group(s)
 operator   READ + WRITE the facts topic, WRITE the year-end topic (close-year, dlq
            redrive), READ the facts topic without a group (status, replay), DESCRIBE all
+office     READ the facts and narratives topics without a group (the year board)
 =========  =====================================================================
 
 Topic ACLs are LITERAL (the exact prefixed name); group ACLs are PREFIXED on
@@ -63,7 +64,7 @@ SCRAM_ITERATIONS = 8192
 ADMIN = "admin"
 # Users that authenticate with SCRAM-SHA-512; admin also has a PLAIN entry in the broker's
 # own configuration (the broker's inter-broker and controller connections, and bootstrap).
-USERS = ("admin", "cms", "projector", "letters", "operator")
+USERS = ("admin", "cms", "projector", "letters", "operator", "office")
 
 _NAMES = {RESOURCE_TOPIC: "topic", RESOURCE_GROUP: "group", RESOURCE_CLUSTER: "cluster"}
 _OPS = {OP_READ: "READ", OP_WRITE: "WRITE", OP_DESCRIBE: "DESCRIBE"}
@@ -120,6 +121,11 @@ def acl_bindings(prefix: str) -> list[AclBinding]:
         # The office's narratives: registered and read back by the operator's CLI.
         topic("operator", narratives, OP_READ),
         topic("operator", narratives, OP_WRITE),
+        # The office workspace's year board (docs/office.md): the facts topic's end offsets
+        # (lag per partition) and the narrative in force, read without a consumer group.
+        # Later parts of the workspace add their WRITEs here.
+        topic("office", facts, OP_READ),
+        topic("office", narratives, OP_READ),
     ]
 
 

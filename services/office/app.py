@@ -1,0 +1,252 @@
+"""``annual-review serve office``: the office workspace, for the Ombudsman's staff.
+
+Apart from the public site in everything: its own port (AR_OFFICE_PORT, 8090), its own
+PostgreSQL role (ar_office: reads the read models, the letters' states and the publication
+records; writes only its sessions) and Kafka principal (``office``: reads the facts topic's
+ends and the narratives). It refuses to start as another role. Every page needs a signed-in
+user whose role allows the page's action (services/office/guard.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+import structlog
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.office import auth, pages
+from services.office.config import OfficeSettings, get_office_settings
+from services.office.guard import Refused, SignInNeeded, sign_in_url
+from services.office.sessions import CookiePolicy, SessionMiddleware, SessionStore
+from services.platform.db import connect_pool
+from services.platform.migrations import ensure_migrated
+from services.platform.settings import DATABASE_ROLES, Settings, get_settings, redact_url
+
+log = structlog.get_logger(__name__)
+STATIC_DIR = Path(__file__).resolve().with_name("static")
+OFFICE_ROLE = DATABASE_ROLES["office"]
+EXIT_WRONG_ROLE = 2
+EXIT_NO_DATABASE = 3
+
+
+class WrongDatabaseRole(Exception):
+    def __init__(self, role: str) -> None:
+        self.role = role
+        super().__init__(
+            f"the office workspace connects to PostgreSQL as role {role!r}, not "
+            f"{OFFICE_ROLE!r}: it must run as the office's principal, which reads the read "
+            f"models and writes only its own sessions. Set AR_PRINCIPAL=office (with "
+            f"AR_SECRETS_DIR), or an AR_DATABASE_URL whose user is {OFFICE_ROLE}"
+        )
+
+
+async def check_office_role(conn: asyncpg.Connection) -> None:
+    role = await conn.fetchval("SELECT current_user")
+    if role != OFFICE_ROLE:
+        raise WrongDatabaseRole(str(role))
+
+
+def create_app(
+    settings: Settings | None = None,
+    office: OfficeSettings | None = None,
+    *,
+    check_role: bool = True,
+) -> FastAPI:
+    """The workspace. ``check_role=False`` is for tests that run it as the database owner in a
+    throw-away namespace; ``serve`` always checks."""
+    settings = settings or get_settings()
+    office = office or get_office_settings()
+    client_secret = office.secret(settings.secrets_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await connect_pool(settings, min_size=1, max_size=office.pool_max)
+        try:
+            async with pool.acquire() as conn:
+                if check_role:
+                    await check_office_role(conn)
+                await ensure_migrated(conn)
+            app.state.pool = pool
+            app.state.sessions = SessionStore(pool)
+            log.info("office workspace ready", base_url=office.base_url)
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="Annual Review: the office workspace",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.office = office
+    app.state.oauth = auth.oauth_client(office, client_secret)
+    app.include_router(pages.router)
+    app.include_router(auth.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(
+        SessionMiddleware,
+        cookie=CookiePolicy(
+            office.cookie_name, not office.insecure_cookies, office.session_absolute_s
+        ),
+        idle_s=office.session_idle_s,
+        absolute_s=office.session_absolute_s,
+    )
+
+    @app.get("/health/live", include_in_schema=False)
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.exception_handler(SignInNeeded)
+    async def to_sign_in(request: Request, exc: SignInNeeded) -> Response:
+        return RedirectResponse(sign_in_url(exc.return_to), status_code=303)
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> Response:
+        return pages.page(
+            request, "refused.html.j2", {"reason": exc.reason}, title="Not allowed",
+            status_code=exc.status,
+        )  # fmt: skip
+
+    @app.exception_handler(auth.ProviderDown)
+    async def provider_down(request: Request, exc: auth.ProviderDown) -> Response:
+        log.warning("the identity provider does not answer", error=str(exc)[:200])
+        return pages.page(
+            request, "provider_down.html.j2", {}, title="Sign-in is unavailable", status_code=503
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        reason = "There is no page at this address." if exc.status_code == 404 else str(exc.detail)
+        return pages.page(
+            request, "refused.html.j2", {"reason": reason}, title="Not found"
+            if exc.status_code == 404 else "Not allowed", status_code=exc.status_code,
+        )  # fmt: skip
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        return JSONResponse({"detail": "invalid request"}, status_code=400)
+
+    return app
+
+
+# Scripts: none today; when one helps it is the site's own file (script-src 'self'), never
+# inline. form-action names the provider too: Chromium applies it to the redirect that
+# follows the sign-out form (to the provider's end_session_endpoint).
+def office_csp(provider_origin: str) -> str:
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        f"form-action 'self' {provider_origin}; base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+)
+
+
+class SecurityHeaders:
+    """The security headers and the CSP on every response (pure ASGI); responses nobody set
+    a cache policy for are not stored (the workspace's pages are the staff's)."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool, provider_origin: str) -> None:
+        self.app = app
+        self.headers = [
+            *SECURITY_HEADERS,
+            (b"content-security-policy", office_csp(provider_origin).encode()),
+            *([(b"strict-transport-security", b"max-age=31536000")] if hsts else []),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                headers += [h for h in self.headers if h[0] not in names]
+                if b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def asgi(
+    settings: Settings | None = None,
+    office: OfficeSettings | None = None,
+    *,
+    check_role: bool = True,
+) -> SecurityHeaders:
+    office = office or get_office_settings()
+    parts = urlsplit(office.oidc_metadata_url)
+    return SecurityHeaders(
+        create_app(settings, office, check_role=check_role),
+        hsts=office.base_url.startswith("https://"),
+        provider_origin=f"{parts.scheme}://{parts.netloc}",
+    )
+
+
+async def _check_settings(settings: Settings) -> None:
+    pool = await connect_pool(settings, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            await check_office_role(conn)
+    finally:
+        await pool.close()
+
+
+def serve(settings: Settings | None = None, office: OfficeSettings | None = None) -> None:
+    settings = settings or get_settings()
+    office = office or get_office_settings()
+    try:
+        asyncio.run(_check_settings(settings))
+    except WrongDatabaseRole as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(EXIT_WRONG_ROLE) from None
+    except (OSError, asyncpg.PostgresError) as e:
+        print(
+            f"error: cannot reach PostgreSQL at {redact_url(settings.database_url)} "
+            f"({type(e).__name__}: {e})",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_NO_DATABASE) from None
+    try:
+        app = asgi(settings, office)
+    except ValueError as e:  # no client secret
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(EXIT_WRONG_ROLE) from None
+    uvicorn.run(
+        app,
+        host=office.host,
+        port=office.port,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        # TLS ends at the reverse proxy (docs/office.md): it sets X-Forwarded-Proto; only
+        # the proxy's address is trusted for it (uvicorn's FORWARDED_ALLOW_IPS, loopback).
+        proxy_headers=True,
+    )

@@ -1,0 +1,51 @@
+"""Who may do what in the office workspace: the roles, the actions, and the one table between
+them. Every route names its action (services/office/guard.py checks it on the server); later
+parts of the workspace add their actions here, and tests/unit/test_office_roles.py reads the
+table to check every role against every route."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    AUTHOR = "author"  # writes the year's narrative, makes proofs
+    APPROVER = "approver"  # signs off closes, releases held letters, re-issues
+    DATA_OFFICER = "data_officer"  # dead letters, parked casework, re-drive
+    VIEWER = "viewer"  # reads everything, changes nothing
+
+    @property
+    def label(self) -> str:
+        return {"data_officer": "data officer"}.get(self.value, self.value)
+
+
+class Action(StrEnum):
+    VIEW_BOARD = "view_board"
+    SIGN_OUT = "sign_out"
+    # A placeholder that changes nothing but the user's own session: it stands for the first
+    # real action (later parts: narrative, proofs, close, letters, dead letters), so that the
+    # refusal of a viewer on the server is tested before those exist.
+    MARK_BOARD_SEEN = "mark_board_seen"
+
+
+EVERY_ROLE = frozenset(Role)
+# Action -> the roles that may take it. A viewer is in no row that changes anything.
+PERMISSIONS: Mapping[Action, frozenset[Role]] = {
+    Action.VIEW_BOARD: EVERY_ROLE,
+    Action.SIGN_OUT: EVERY_ROLE,
+    Action.MARK_BOARD_SEEN: frozenset({Role.AUTHOR, Role.APPROVER, Role.DATA_OFFICER}),
+}
+
+
+def may(roles: Iterable[Role | str], action: Action) -> bool:
+    allowed = PERMISSIONS[action]
+    known = {r.value for r in Role}
+    return any(Role(r) in allowed for r in roles if str(r) in known)
+
+
+def roles_from_groups(groups: Iterable[str], mapping: Mapping[str, Role]) -> list[Role]:
+    """The roles of a user in ``groups`` (the provider's groups claim), through ``mapping``;
+    a group not in the mapping gives nothing."""
+    found = {mapping[g] for g in groups if g in mapping}
+    return sorted(found, key=list(Role).index)
