@@ -23,6 +23,7 @@ from services.platform import db
 from services.platform.health import HealthEndpoint, NotReady
 from services.platform.kafka.probe import KafkaProbe
 from services.platform.kafka.security import faststream_security
+from services.platform.kafka.timeouts import client_timeouts
 from services.platform.log_throttle import throttle_repeats
 from services.platform.logging import configure_logging
 from services.platform.migrations import ensure_migrated
@@ -65,6 +66,7 @@ def create_app(
         client_id="projector",
         logger=None,
         security=faststream_security(settings),
+        **client_timeouts(settings),
     )
     facts_topic = settings.topic(FACTS)
     sink = dead_letter_sink(broker.publish, settings.topic(DEAD_LETTERS))

@@ -29,6 +29,7 @@ from contracts.topics import (
 )
 from services.platform.kafka.partitioner import PartitionerName, aiokafka_partitioner
 from services.platform.kafka.security import sasl_kwargs
+from services.platform.kafka.timeouts import client_timeouts
 from services.platform.settings import Settings
 
 
@@ -160,7 +161,7 @@ class EventPublisher:
 
 def event_publisher(settings: Settings) -> EventPublisher:
     """The publisher of the settings' facts and year-end topics, as the settings' user, with
-    the settings' partitioner (AR_KAFKA_PARTITIONER)."""
+    the settings' partitioner (AR_KAFKA_PARTITIONER) and timeouts (timeouts.py)."""
     return EventPublisher(
         settings.kafka_bootstrap,
         facts_topic=settings.topic(FACTS),
@@ -168,4 +169,5 @@ def event_publisher(settings: Settings) -> EventPublisher:
         narratives_topic=settings.topic(NARRATIVES),
         partitioner=aiokafka_partitioner(PartitionerName(settings.kafka_partitioner)),
         **sasl_kwargs(settings),
+        **client_timeouts(settings),
     )
