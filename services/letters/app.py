@@ -34,9 +34,9 @@ from services.letters.readiness import LettersReadiness
 from services.letters.year_closed import CloseHandling, handle_close
 from services.platform import db
 from services.platform.health import HealthEndpoint, NotReady
+from services.platform.kafka.connection import bootstrap_servers, client_timeouts
 from services.platform.kafka.probe import KafkaProbe
 from services.platform.kafka.security import faststream_security
-from services.platform.kafka.timeouts import client_timeouts
 from services.platform.log_throttle import throttle_repeats
 from services.platform.logging import configure_logging
 from services.platform.migrations import ensure_migrated
@@ -53,7 +53,7 @@ def create_app(
     settings = settings or get_settings()
     ls = lsettings or get_letters_settings()
     broker = KafkaBroker(
-        settings.kafka_bootstrap, acks="all", enable_idempotence=True, client_id="letters",
+        bootstrap_servers(settings), acks="all", enable_idempotence=True, client_id="letters",
         logger=None, security=faststream_security(settings), **client_timeouts(settings),
     )  # fmt: skip
     state: dict[str, Any] = {}

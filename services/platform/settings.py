@@ -130,8 +130,15 @@ class Settings(BaseSettings):
     kafka_request_timeout_ms: int = Field(
         default=15_000,
         ge=1_000,
-        description="Kafka clients' request timeout; a producer gives up on a record not "
-        "acknowledged within it (aiokafka's delivery timeout) and the CLI says which",
+        description="Kafka clients' request timeout: how long one request (fetch, produce, "
+        "metadata, offsets) may take before the client tries another broker or fails",
+    )
+    kafka_delivery_timeout_ms: int = Field(
+        default=30_000,
+        ge=1_000,
+        description="How long the project's publishers (the CLI, services/platform/kafka/"
+        "publisher.py) wait for Kafka to acknowledge a record before failing and saying which "
+        "were not acknowledged (the idempotent producer itself never gives up)",
     )
     kafka_metadata_max_age_ms: int = Field(
         default=10_000,

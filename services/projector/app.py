@@ -21,9 +21,9 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from contracts.topics import DEAD_LETTERS, FACTS
 from services.platform import db
 from services.platform.health import HealthEndpoint, NotReady
+from services.platform.kafka.connection import bootstrap_servers, client_timeouts
 from services.platform.kafka.probe import KafkaProbe
 from services.platform.kafka.security import faststream_security
-from services.platform.kafka.timeouts import client_timeouts
 from services.platform.log_throttle import throttle_repeats
 from services.platform.logging import configure_logging
 from services.platform.migrations import ensure_migrated
@@ -60,7 +60,7 @@ def create_app(
     settings = settings or get_settings()
     psettings = psettings or get_projector_settings()
     broker = KafkaBroker(
-        settings.kafka_bootstrap,
+        bootstrap_servers(settings),
         acks="all",
         enable_idempotence=True,
         client_id="projector",

@@ -4,6 +4,13 @@ Validated before sending, ``acks=all`` with the idempotent producer (a retried s
 written once), keyed by council so each council's facts stay in order, and every send
 returns its position, so a caller can later ask whether the statistics reflect it.
 ``event_publisher(settings)`` makes one from the settings (bootstrap, topic names, security).
+
+Every wait is bounded by the delivery timeout (AR_KAFKA_DELIVERY_TIMEOUT_MS): aiokafka's
+idempotent producer never expires a batch, it retries until the partition's leader
+acknowledges, so with the cluster's quorum lost a publish would wait for ever. Here it fails
+with ``DeliveryTimeout`` instead, and the caller says which events were not acknowledged (a
+record that timed out here may still be written while the producer lives: republishing is
+safe, the projector skips event ids it has applied).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Any, Self
 from uuid import uuid4
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaTimeoutError
 
 from contracts.codec import decode, encode
 from contracts.envelope import Envelope, new_event
@@ -27,10 +35,22 @@ from contracts.topics import (
     NARRATIVES,
     YEAR_END,
 )
+from services.platform.kafka.connection import client_timeouts
 from services.platform.kafka.partitioner import PartitionerName, aiokafka_partitioner
 from services.platform.kafka.security import sasl_kwargs
-from services.platform.kafka.timeouts import client_timeouts
 from services.platform.settings import Settings
+
+
+class DeliveryTimeout(KafkaTimeoutError):
+    """Records not acknowledged by Kafka within the delivery timeout."""
+
+    def __init__(self, records: int, seconds: float) -> None:
+        super().__init__(
+            f"{records:,} record(s) not acknowledged by Kafka within {seconds:g} s (acks=all:"
+            " the partitions' leaders and min.insync.replicas in-sync replicas must answer)"
+        )
+        self.records = records
+        self.seconds = seconds
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -60,8 +80,10 @@ class EventPublisher:
         facts_topic: str = FACTS.name,
         year_end_topic: str = YEAR_END.name,
         narratives_topic: str = NARRATIVES.name,
+        delivery_timeout_ms: int = 30_000,
         **kafka: Any,
     ) -> None:
+        self._delivery_s = delivery_timeout_ms / 1000
         self._facts = facts_topic
         self._year_end = year_end_topic
         self._narratives = narratives_topic
@@ -79,7 +101,18 @@ class EventPublisher:
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        await self._producer.stop()
+        # stop() flushes: bounded, or records no broker will take keep it waiting for ever.
+        try:
+            await asyncio.wait_for(self._producer.stop(), self._delivery_s)
+        except TimeoutError:
+            pass  # what was not acknowledged has been reported by the send that timed out
+
+    async def _acknowledged(self, pending: Sequence[asyncio.Future[Any]]) -> list[Any]:
+        """Every send's record metadata, or ``DeliveryTimeout`` after the delivery timeout."""
+        try:
+            return list(await asyncio.wait_for(asyncio.gather(*pending), self._delivery_s))
+        except TimeoutError:
+            raise DeliveryTimeout(len(pending), self._delivery_s) from None
 
     async def publish(self, event: Envelope[Any]) -> Position:
         (position,) = await self.publish_many([event])
@@ -97,18 +130,22 @@ class EventPublisher:
             await self._producer.send(self._facts, raw, key=event.key, headers=headers_for(event))
             for event, raw in checked
         ]
-        written = await asyncio.gather(*pending)
+        written = await self._acknowledged(pending)
         return [Position(m.topic, m.partition, m.offset) for m in written]
 
     async def publish_narrative(self, event: Envelope[NarrativeRegistered]) -> Position:
         """A narrative registration, on the narratives topic (one partition), keyed by year."""
         raw = encode(event)
         decode(raw)
-        m = await self._producer.send_and_wait(
-            self._narratives,
-            raw,
-            key=str(event.data.letter_year).encode(),
-            headers=headers_for(event),
+        (m,) = await self._acknowledged(
+            [
+                await self._producer.send(
+                    self._narratives,
+                    raw,
+                    key=str(event.data.letter_year).encode(),
+                    headers=headers_for(event),
+                )
+            ]
         )
         return Position(m.topic, m.partition, m.offset)
 
@@ -122,8 +159,12 @@ class EventPublisher:
     ) -> Position:
         """Unvalidated bytes: only for re-driving dead letters (to the ``partition`` they
         came from) and for hostile-input tests."""
-        m = await self._producer.send_and_wait(
-            self._facts, value, key=key, headers=list(headers), partition=partition
+        (m,) = await self._acknowledged(
+            [
+                await self._producer.send(
+                    self._facts, value, key=key, headers=list(headers), partition=partition
+                )
+            ]
         )
         return Position(m.topic, m.partition, m.offset)
 
@@ -147,14 +188,18 @@ class EventPublisher:
                     self._facts, encode(event), partition=p, headers=headers_for(event)
                 )
             )
-        written = await asyncio.gather(*sends)
+        written = await self._acknowledged(sends)
         # Only after every marker is acknowledged: the trigger never overtakes the facts.
         announce = new_event(close, council=None, producer=producer)
-        last = await self._producer.send_and_wait(
-            self._year_end,
-            encode(announce),
-            key=str(close.financial_year).encode(),
-            headers=headers_for(announce),
+        (last,) = await self._acknowledged(
+            [
+                await self._producer.send(
+                    self._year_end,
+                    encode(announce),
+                    key=str(close.financial_year).encode(),
+                    headers=headers_for(announce),
+                )
+            ]
         )
         return [Position(m.topic, m.partition, m.offset) for m in [*written, last]]
 
@@ -168,6 +213,7 @@ def event_publisher(settings: Settings) -> EventPublisher:
         year_end_topic=settings.topic(YEAR_END),
         narratives_topic=settings.topic(NARRATIVES),
         partitioner=aiokafka_partitioner(PartitionerName(settings.kafka_partitioner)),
+        delivery_timeout_ms=settings.kafka_delivery_timeout_ms,
         **sasl_kwargs(settings),
         **client_timeouts(settings),
     )
