@@ -16,6 +16,7 @@ safe, the projector skips event ids it has applied).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
@@ -102,10 +103,9 @@ class EventPublisher:
 
     async def __aexit__(self, *_: object) -> None:
         # stop() flushes: bounded, or records no broker will take keep it waiting for ever.
-        try:
+        # What was not acknowledged has been reported by the send that timed out.
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._producer.stop(), self._delivery_s)
-        except TimeoutError:
-            pass  # what was not acknowledged has been reported by the send that timed out
 
     async def _acknowledged(self, pending: Sequence[asyncio.Future[Any]]) -> list[Any]:
         """Every send's record metadata, or ``DeliveryTimeout`` after the delivery timeout."""
