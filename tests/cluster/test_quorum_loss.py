@@ -45,6 +45,15 @@ def publish(stack: Stack, file: Path) -> tuple[subprocess.CompletedProcess[str],
     return done, round(time.monotonic() - started, 1)
 
 
+async def not_ready_after(port: int, since: float) -> dict[str, Any]:
+    """Seconds from ``since`` until /health/ready answers 503, and the failing checks."""
+    body = await until_status(port, "/health/ready", 503, timeout=120)
+    return {
+        "after_s": round(time.monotonic() - since, 1),
+        "failing": {k: c["detail"] for k, c in body["checks"].items() if not c["ok"]},
+    }
+
+
 async def test_two_brokers_lost_a_publish_fails_within_the_timeouts_and_the_services_recover(
     stack: Stack, cluster: Cluster, mail: Mail, figures: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -89,7 +98,12 @@ async def test_two_brokers_lost_a_publish_fails_within_the_timeouts_and_the_serv
         t0 = time.monotonic()
         for node in lost:
             await asyncio.to_thread(cluster.kill, node)
-        figures["kill_s"] = round(time.monotonic() - t0, 1)
+        killed = time.monotonic()
+        figures["kill_s"] = round(killed - t0, 1)
+        # Readiness is watched from the loss on, while the publishers below wait.
+        watching = asyncio.create_task(
+            asyncio.gather(*(not_ready_after(port, killed) for port in ports.values()))
+        )
         sending = time.monotonic()
         try:
             await connected.publish_many(events[1:100])
@@ -102,13 +116,7 @@ async def test_two_brokers_lost_a_publish_fails_within_the_timeouts_and_the_serv
         }
         await connected.__aexit__(None, None, None)
         failed, failed_s = await asyncio.to_thread(publish, stack, file)
-        not_ready: dict[str, Any] = {}
-        for name, port in ports.items():
-            body = await until_status(port, "/health/ready", 503, timeout=90)
-            not_ready[name] = {
-                "after_s": round(time.monotonic() - t0, 1),
-                "failing": {k: c["detail"] for k, c in body["checks"].items() if not c["ok"]},
-            }
+        not_ready = dict(zip(ports, await watching, strict=True))
         assert all(s.alive() for s in services), "a service exited while the quorum was lost"
         figures.update(
             publish_exit_code=failed.returncode,
@@ -138,7 +146,6 @@ async def test_two_brokers_lost_a_publish_fails_within_the_timeouts_and_the_serv
         republish_seconds=again_s,
         reported_published_while_lost=reported.get("published"),
         not_acknowledged_while_lost=reported.get("not_acknowledged"),
-        file_events_in_log_before_republish="see duplicate_messages",
         duplicate_messages=log.duplicates,
     )
 
@@ -162,9 +169,13 @@ async def test_two_brokers_lost_a_publish_fails_within_the_timeouts_and_the_serv
     # Readiness said why: the Kafka check failed, naming the brokers it could not reach.
     for view in not_ready.values():
         assert "kafka" in view["failing"], view
+        assert "does not answer" in view["failing"]["kafka"], view
+        assert view["after_s"] < 60, view
     # Recovery: the same file again is accepted, and nothing is counted twice.
     assert again.returncode == 0, again.stderr
     assert {e.event_id for e in events} <= in_log
-    assert log.duplicates == 0  # the idempotent producer: retried sends are written once
+    # The log holds some events twice (the connected publisher's records, not acknowledged in
+    # time, were kept by the surviving leader and committed when the others returned; the
+    # same events were in the file published again): the figures count each once.
     assert actual == expected_figures(registered + events)
     assert all(s.alive() for s in services)
