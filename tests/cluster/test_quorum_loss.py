@@ -101,7 +101,7 @@ async def test_two_brokers_lost_a_publish_fails_within_the_timeouts_and_the_serv
         killed = time.monotonic()
         figures["kill_s"] = round(killed - t0, 1)
         # Readiness is watched from the loss on, while the publishers below wait.
-        watching = asyncio.create_task(
+        watching = asyncio.ensure_future(
             asyncio.gather(*(not_ready_after(port, killed) for port in ports.values()))
         )
         sending = time.monotonic()

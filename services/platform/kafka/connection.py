@@ -16,7 +16,16 @@ a new partition leader late. The project's clients take ``AR_KAFKA_REQUEST_TIMEO
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from services.platform.settings import Settings
+
+
+class ClientTimeouts(TypedDict):
+    """Keyword arguments of aiokafka's clients and FastStream's ``KafkaBroker``."""
+
+    request_timeout_ms: int
+    metadata_max_age_ms: int
 
 
 def bootstrap_servers(settings: Settings) -> list[str]:
@@ -24,10 +33,10 @@ def bootstrap_servers(settings: Settings) -> list[str]:
     return [address.strip() for address in settings.kafka_bootstrap.split(",")]
 
 
-def client_timeouts(settings: Settings) -> dict[str, int]:
+def client_timeouts(settings: Settings) -> ClientTimeouts:
     """``request_timeout_ms`` and ``metadata_max_age_ms`` for aiokafka's clients and
     FastStream's ``KafkaBroker``."""
-    return {
-        "request_timeout_ms": settings.kafka_request_timeout_ms,
-        "metadata_max_age_ms": settings.kafka_metadata_max_age_ms,
-    }
+    return ClientTimeouts(
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+        metadata_max_age_ms=settings.kafka_metadata_max_age_ms,
+    )

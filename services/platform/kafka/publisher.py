@@ -42,7 +42,7 @@ from services.platform.kafka.security import sasl_kwargs
 from services.platform.settings import Settings
 
 
-class DeliveryTimeout(KafkaTimeoutError):
+class DeliveryTimeout(KafkaTimeoutError):  # type: ignore[misc]  # aiokafka is untyped
     """Records not acknowledged by Kafka within the delivery timeout."""
 
     def __init__(self, records: int, seconds: float) -> None:
