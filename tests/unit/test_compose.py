@@ -384,6 +384,12 @@ def test_the_letter_service_sends_to_mailpit_with_its_smtp_settings_accepted(
 CLUSTER_ENV = env_file(CLUSTER_ENV_FILE)
 CLUSTER = load_compose(CLUSTER_ENV)["services"]
 BROKERS = ("kafka", "kafka-2", "kafka-3")
+SHARED_SECURITY = (
+    "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
+    "KAFKA_SUPER_USERS",
+    "KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND",
+    "KAFKA_AUTHORIZER_CLASS_NAME",
+)
 
 
 def _kafka_env(services: dict[str, Any], name: str) -> dict[str, str]:
@@ -410,8 +416,7 @@ def test_the_cluster_profile_is_three_kraft_nodes_of_one_quorum() -> None:
         assert e["KAFKA_PROCESS_ROLES"] == "broker,controller"
         assert f"INTERNAL://{b}:9092" in e["KAFKA_ADVERTISED_LISTENERS"]
         # The same security as node 1 (and `make up`): the anchors share it.
-        for key in ("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "KAFKA_SUPER_USERS",
-                    "KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND", "KAFKA_AUTHORIZER_CLASS_NAME"):  # fmt: skip
+        for key in SHARED_SECURITY:
             assert e[key] == KAFKA_ENV[key], (b, key)
         assert e["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
         assert e["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
