@@ -329,28 +329,37 @@ bootstrap() {
     || { node_vars 1; log_tail; die "bootstrapping users, topics and ACLs failed"; }
 }
 
-# stop [NODE]: SIGTERM every node (or NODE), wait up to 30 s each, then SIGKILL.
+# stop [NODE]: SIGTERM every node (or NODE), wait up to 30 s each, then SIGKILL. The nodes of
+# a cluster are stopped together: stopped one by one, the last one waits for a controller
+# quorum that has already gone, and only SIGKILL ends it.
 cmd_stop() {
-  local pid n only=${1:-}
+  local n only=${1:-} waits=() rc=0 w
   for n in $(nodes); do
     [[ -n $only && $only != "$n" ]] && continue
-    node_vars "$n"
-    if ! pid=$(running_pid); then
-      say "broker $n not running"
-      rm -f "$N_PID"
-      continue
-    fi
-    say "stopping broker $n (pid $pid)"
-    stop_pid "$pid" kafka 30 || die "could not stop pid $pid"
-    # Belt and braces: nothing started from this checkout's server.properties may survive.
-    local stray
-    for stray in $(pids_with_arg "$N_PROPS"); do
-      warn "stray broker process $stray; killing it"
-      stop_pid "$stray" kafka 5 || true
-    done
-    rm -f "$N_PID"
+    stop_node "$n" &
+    waits+=("$!")
   done
+  for w in "${waits[@]}"; do wait "$w" || rc=1; done
+  (( rc == 0 )) || die "a broker could not be stopped"
   say "stopped"
+}
+
+stop_node() {
+  local pid stray
+  node_vars "$1"
+  if ! pid=$(running_pid); then
+    say "broker $N_ID not running"
+    rm -f "$N_PID"
+    return 0
+  fi
+  say "stopping broker $N_ID (pid $pid)"
+  stop_pid "$pid" kafka 30 || { warn "could not stop pid $pid"; return 1; }
+  # Belt and braces: nothing started from this checkout's server.properties may survive.
+  for stray in $(pids_with_arg "$N_PROPS"); do
+    warn "stray broker process $stray; killing it"
+    stop_pid "$stray" kafka 5 || true
+  done
+  rm -f "$N_PID"
 }
 
 # kill NODE: SIGKILL, no shutdown at all (the reliability tests' broker loss).

@@ -41,6 +41,8 @@ from services.platform.kafka.partitioner import PartitionerName, aiokafka_partit
 from services.platform.kafka.security import sasl_kwargs
 from services.platform.settings import Settings
 
+STOP_AFTER_TIMEOUT_S = 2.0
+
 
 class DeliveryTimeout(KafkaTimeoutError):  # type: ignore[misc]  # aiokafka is untyped
     """Records not acknowledged by Kafka within the delivery timeout."""
@@ -85,6 +87,7 @@ class EventPublisher:
         **kafka: Any,
     ) -> None:
         self._delivery_s = delivery_timeout_ms / 1000
+        self._timed_out = False
         self._facts = facts_topic
         self._year_end = year_end_topic
         self._narratives = narratives_topic
@@ -103,15 +106,18 @@ class EventPublisher:
 
     async def __aexit__(self, *_: object) -> None:
         # stop() flushes: bounded, or records no broker will take keep it waiting for ever.
-        # What was not acknowledged has been reported by the send that timed out.
+        # After a DeliveryTimeout the records left have been reported as not acknowledged:
+        # waiting the whole timeout again for them would only delay the caller's exit.
+        bound = STOP_AFTER_TIMEOUT_S if self._timed_out else self._delivery_s
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._producer.stop(), self._delivery_s)
+            await asyncio.wait_for(self._producer.stop(), bound)
 
     async def _acknowledged(self, pending: Sequence[asyncio.Future[Any]]) -> list[Any]:
         """Every send's record metadata, or ``DeliveryTimeout`` after the delivery timeout."""
         try:
             return list(await asyncio.wait_for(asyncio.gather(*pending), self._delivery_s))
         except TimeoutError:
+            self._timed_out = True
             raise DeliveryTimeout(len(pending), self._delivery_s) from None
 
     async def publish(self, event: Envelope[Any]) -> Position:
