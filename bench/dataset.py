@@ -28,6 +28,7 @@ from contracts.envelope import Envelope
 from contracts.topics import FACTS, TOPICS
 from services.platform.kafka.publisher import headers_for
 from services.platform.kafka.security import client_kwargs
+from services.platform.office_signature import MissingOfficeKey, is_office_event, office_signer
 from services.platform.settings import Settings
 from services.simulator import simulate_year
 
@@ -68,7 +69,13 @@ async def ensure_dataset(
     if manifest.exists() and not fresh:
         saved = json.loads(manifest.read_text())
         ends = await end_offsets(base.kafka_bootstrap, topic)
-        if sum(ends.values()) == saved["records"] and saved.get("councils") == councils:
+        # "signed": the register of a data set published before the office signed it would
+        # be refused now; such a set is published again.
+        if (
+            sum(ends.values()) == saved["records"]
+            and saved.get("councils") == councils
+            and saved.get("signed")
+        ):
             return Dataset(prefix, events, saved["records"], saved["bytes"], None)
     await _delete_topics(settings)
     await ensure_prefixed_topics(settings)
@@ -80,7 +87,9 @@ async def ensure_dataset(
     seconds = time.monotonic() - started
     manifest.parent.mkdir(parents=True, exist_ok=True)
     manifest.write_text(
-        json.dumps({"records": records, "bytes": size, "councils": councils, "seed": seed})
+        json.dumps(
+            {"records": records, "bytes": size, "councils": councils, "seed": seed, "signed": True}
+        )
     )
     return Dataset(prefix, events, records, size, seconds)
 
@@ -113,6 +122,9 @@ async def publish_simulation(settings: Settings, items: Any) -> tuple[int, int]:
     try:
         partitions = sorted(await producer.partitions_for(topic))
         partitioner = DefaultPartitioner()
+        # The register is the office's: signed as EventPublisher signs it, or the projector
+        # refuses it (services/platform/office_signature.py).
+        signer = office_signer(settings)
         batches: dict[int, Any] = defaultdict(producer.create_batch)
         sizes: dict[int, int] = defaultdict(int)
         pending: list[Any] = []
@@ -124,11 +136,16 @@ async def publish_simulation(settings: Settings, items: Any) -> tuple[int, int]:
             key = item.key
             p = partitioner(key, partitions, partitions)
             ts = int(item.occurred_at.timestamp() * 1000)
+            headers = headers_for(item)
+            if is_office_event(item):
+                if signer is None:
+                    raise MissingOfficeKey(f"{item.type} needs the office's signing key")
+                headers.append(signer.header(value))
             batch = batches[p]
-            if batch.append(key=key, value=value, timestamp=ts, headers=headers_for(item)) is None:
+            if batch.append(key=key, value=value, timestamp=ts, headers=headers) is None:
                 pending.append(await producer.send_batch(batch, topic, partition=p))
                 batch = batches[p] = producer.create_batch()
-                batch.append(key=key, value=value, timestamp=ts, headers=headers_for(item))
+                batch.append(key=key, value=value, timestamp=ts, headers=headers)
                 sizes[p] = 0
             sizes[p] += len(value)
             records += 1

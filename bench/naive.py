@@ -18,6 +18,7 @@ from contracts.topics import FACTS
 from services.platform.db import connect_pool
 from services.platform.kafka.security import faststream_security
 from services.platform.migrations import apply_migrations, default_folders
+from services.platform.office_signature import office_authority
 from services.platform.settings import get_settings
 from services.projector.batch import project_batch
 from services.projector.config import get_projector_settings
@@ -48,7 +49,12 @@ def create_app() -> FastStream:
             schema = await active_schema(conn)
             assert schema is not None
             await project_batch(
-                conn, schema, [record], rule=psettings.averaging_rule, dead_letter_sink=None
+                conn,
+                schema,
+                [record],
+                rule=psettings.averaging_rule,
+                dead_letter_sink=None,
+                authority=office_authority(settings),
             )
 
     app = FastStream(broker)

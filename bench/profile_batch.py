@@ -24,6 +24,7 @@ from contracts.topics import FACTS
 from services.domain.statistics import AveragingRule
 from services.platform.kafka.security import client_kwargs
 from services.platform.migrations import apply_migrations, default_folders
+from services.platform.office_signature import office_authority
 from services.platform.settings import Settings
 from services.projector.batch import project_batch
 from services.readmodel.versions import ensure_active_version
@@ -81,7 +82,12 @@ async def main() -> None:
             prof.enable()
         for records in batches:
             await project_batch(
-                conn, schema, records, rule=AveragingRule.MEAN_OF_RATES, dead_letter_sink=None
+                conn,
+                schema,
+                records,
+                rule=AveragingRule.MEAN_OF_RATES,
+                dead_letter_sink=None,
+                authority=office_authority(base),
             )
         if prof:
             prof.disable()

@@ -56,6 +56,8 @@ class Reason(enum.StrEnum):
     WRONG_TOPIC = "wrong_topic"
     # Set by the projector: valid by the contract, but PostgreSQL refused to store it.
     STORE_REFUSED = "store_refused"
+    # Raised by the projector: an office event without a valid office signature.
+    NOT_AUTHORISED = "not_authorised"
 
 
 # What each reason means and what the producer should do about it (docs/events.md prints it).
@@ -123,6 +125,18 @@ REASON_HELP: dict[Reason, tuple[str, str]] = {
         "contract (report it with the message); publish the event corrected, or re-drive "
         "this one once the system is fixed. Many at once means a defect, not bad input: "
         "the projector stops dead-lettering after 10 in one batch and retries instead.",
+    ),
+    Reason.NOT_AUTHORISED: (
+        "An event only the Ombudsman's office may state (`FinancialYearClosed`, "
+        "`CouncilRegistered`, `CouncilDetailsChanged`, `CouncilAbolished`) without an "
+        "`office-signature` header that verifies with a key the projector trusts (set by the "
+        "projector). Only the Ombudsman's office (the operator's CLI, the office workspace) may "
+        "publish the year-end close and the council register; a case management system "
+        "publishes casework only.",
+        "A case management system: stop publishing these events (the office registers councils "
+        "with `annual-review councils import` and closes years with `close-year`). The office: "
+        "publish the event again with the CLI (it signs it); a dead letter with this reason "
+        "cannot be re-driven (docs/security.md).",
     ),
 }
 

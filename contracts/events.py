@@ -500,3 +500,9 @@ CURRENT_PAYLOADS: tuple[type[Payload], ...] = (
 
 # Casework facts that carry a case reference: the projector keeps their case's state.
 DECISION_EVENTS = (DecisionRecorded, DecisionCorrected, DecisionWithdrawn)
+
+# What only the Ombudsman's office may state on the facts topic (the year-end close and the
+# council register): the projector applies them only with a valid office signature (the
+# `office-signature` header, contracts/topics.py); a case management system publishes
+# casework only.
+OFFICE_EVENTS = (FinancialYearClosed, CouncilRegistered, CouncilDetailsChanged, CouncilAbolished)

@@ -73,10 +73,19 @@ TOPICS: tuple[TopicSpec, ...] = (FACTS, DEAD_LETTERS, LETTERS, YEAR_END, NARRATI
 HEADER_EVENT_TYPE = "event-type"
 HEADER_SCHEMA_VERSION = "schema-version"
 HEADER_EVENT_ID = "event-id"
+# Set by the office's publisher on the events only the office may state (OFFICE_EVENTS in
+# contracts/events.py); the projector refuses those events without a valid one.
+HEADER_OFFICE_SIGNATURE = "office-signature"
 
 # What each header says, for the documentation (docs/events.md): the body is the authority.
 HEADERS: dict[str, str] = {
     HEADER_EVENT_TYPE: "The event type, as in the envelope's `type`.",
     HEADER_SCHEMA_VERSION: "The schema version, in decimal, as in `schema_version`.",
     HEADER_EVENT_ID: "The event id, as in `event_id`.",
+    HEADER_OFFICE_SIGNATURE: "Only on the events only the Ombudsman's office may state "
+    "(`FinancialYearClosed`, `CouncilRegistered`, `CouncilDetailsChanged`, `CouncilAbolished`): "
+    "`<key id>:<base64 Ed25519 signature of the message's value bytes>`, set by the office's "
+    "publisher (the operator's CLI; later the office workspace). The projector refuses such an "
+    "event without a signature that verifies with a key it trusts (`not_authorised`); a case "
+    "management system never sets it (docs/security.md).",
 }

@@ -122,6 +122,24 @@ ensure_secrets() {
     fi
     chmod 600 "$f"
   done
+  ensure_office_key
+}
+
+# ensure_office_key: the office's Ed25519 signing key (office-signing.key, 0600, read by the
+# operator's processes only) and its public key (office-signing.pub, what the projector
+# trusts). An existing key is kept: to rotate, see docs/operations.md.
+ensure_office_key() {
+  local key="$AR_SECRETS/office-signing.key" pub="$AR_SECRETS/office-signing.pub"
+  command -v openssl >/dev/null || die "openssl not found: install it (Debian: apt-get install -y openssl)"
+  if [[ ! -s $key ]]; then
+    (umask 077 && openssl genpkey -algorithm ed25519 -out "$key.new" 2>/dev/null && mv -f "$key.new" "$key") \
+      || die "cannot write $key"
+  fi
+  chmod 600 "$key"
+  if [[ ! -s $pub || $key -nt $pub ]]; then
+    openssl pkey -in "$key" -pubout -out "$pub.new" && mv -f "$pub.new" "$pub" || die "cannot write $pub"
+  fi
+  chmod 644 "$pub"
 }
 
 # compose_secrets: copies of the passwords for docker-compose.yml in .local/compose-secrets
@@ -135,6 +153,8 @@ compose_secrets() {
   for name in "${SECRET_NAMES[@]}"; do
     install -m 0644 "$AR_SECRETS/$name.password" "$dir/$name.password"
   done
+  # The public key only: no container signs office events (the operator's CLI runs on the host).
+  install -m 0644 "$AR_SECRETS/office-signing.pub" "$dir/office-signing.pub"
 }
 
 # secret NAME: prints the password in .local/secrets/NAME.password.

@@ -12,9 +12,11 @@ from rich.table import Table
 
 from contracts.envelope import Envelope
 from contracts.topics import FACTS
-from services.cli.common import err, out, progress
+from services.cli.common import err, out
+from services.cli.progress import progress
 from services.platform.kafka.publisher import Position
 from services.platform.kafka.reachability import checked_publisher
+from services.platform.office_signature import MissingOfficeKey
 from services.platform.settings import Settings
 
 CHUNK = 2_000
@@ -107,6 +109,12 @@ async def publish_all(
             for chunk in _chunks(events, chunk_size):
                 try:
                     positions = await p.publish_many(chunk)
+                except MissingOfficeKey as e:
+                    # Refused before its chunk was sent: with nothing sent before it either,
+                    # the caller says "nothing was published", not "partially".
+                    if summary.published:
+                        raise PartiallyPublished(summary, e) from e
+                    raise
                 except Exception as e:
                     raise PartiallyPublished(summary, e, total) from e
                 for event, position in zip(chunk, positions, strict=True):

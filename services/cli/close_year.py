@@ -25,7 +25,7 @@ from services.cli.common import (
     settings,
 )
 from services.cli.narratives import on_kafka
-from services.domain.letter import UnsupportedLetterYear, format_advice, format_for
+from services.domain.letter_formats import UnsupportedLetterYear, format_advice, format_for
 from services.domain.narrative_book import NarrativeVersion
 from services.letters.narrative_registry import load_book
 from services.platform.kafka.publisher import Position
@@ -80,8 +80,8 @@ def close_year(
         date,
         typer.Option(
             parser=parse_date,
-            metavar="YYYY-MM-DD",
-            help="The date printed on the year's letters (after the year ends).",
+            metavar="DATE",
+            help="The date printed on the year's letters (after the year ends), e.g. 2020-07-22.",
             show_default=False,
         ),
     ],
@@ -89,8 +89,8 @@ def close_year(
         date,
         typer.Option(
             parser=parse_date,
-            metavar="YYYY-MM-DD",
-            help="When the figures are published (not before the letter date).",
+            metavar="DATE",
+            help="When the figures are published (not before the letter date), e.g. 2020-07-29.",
             show_default=False,
         ),
     ],

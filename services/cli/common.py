@@ -1,5 +1,5 @@
 """What every command shares: consoles, exit codes, errors that say what to do, JSON
-output, progress bars, option parsers and running a coroutine."""
+output, option parsers and running a coroutine (progress: services/cli/progress.py)."""
 
 from __future__ import annotations
 
@@ -14,18 +14,9 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from contracts.financial_year import FinancialYear, NotAFinancialYear
+from services.platform.office_signature import MissingOfficeKey
 from services.platform.settings import Settings, get_settings, redact_url
 
 T = TypeVar("T")
@@ -97,16 +88,12 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     except KeyboardInterrupt:
         err.print("interrupted")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-
-
-def progress(*, disable: bool = False, total_known: bool = True) -> Progress:
-    """A progress bar on stderr (shown only on a terminal)."""
-    columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
-    if total_known:
-        columns += [BarColumn(), MofNCompleteColumn(), TaskProgressColumn(), TimeRemainingColumn()]
-    else:
-        columns += [TextColumn("{task.completed:,}"), TimeElapsedColumn()]
-    return Progress(*columns, console=err, disable=disable or not err.is_terminal, transient=False)
+    except MissingOfficeKey as e:  # refused before anything was sent
+        fail(
+            f"{e}; nothing was published",
+            hint="the office's key is .local/secrets/office-signing.key (`infra/ctl.sh secrets`)",
+            code=ExitCode.INVALID_INPUT,
+        )
 
 
 # --- option parsers (typer ``parser=``): a wrong value gets a message saying the form ---

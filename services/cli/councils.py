@@ -93,7 +93,7 @@ def import_(
         FinancialYear | None,
         typer.Option(
             parser=parse_year,
-            metavar="YYYY-YY",
+            metavar="YEAR",
             help="Only councils that existed during any part of this financial year, e.g. 2019-20.",
             show_default=False,
         ),

@@ -84,7 +84,9 @@ def list_(
 @app.command("redrive")
 def redrive(ids: Ids, note: Note = "re-driven by an operator") -> None:
     """Publish the original messages again, after fixing what refused them (for example
-    registering a missing council). They are validated like any new message."""
+    registering a missing council). They are validated like any new message, and never
+    signed: a close or register event (and a not_authorised one) is refused; the office
+    publishes those again with `councils import` or `close-year`."""
 
     async def go() -> list[dict[str, Any]]:
         s = settings()

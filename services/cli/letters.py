@@ -47,7 +47,8 @@ Council = Annotated[
     ),
 ]
 Year = Annotated[
-    FinancialYear, typer.Argument(parser=parse_year, metavar="YEAR", help="e.g. 2019-20.")
+    FinancialYear,
+    typer.Argument(parser=parse_year, metavar="YEAR", help="Financial year, e.g. 2019-20."),
 ]
 Note = Annotated[
     str, typer.Option(parser=parse_note, help="Why: kept with the letter.", show_default=False)
@@ -181,7 +182,8 @@ def reissue(
         typer.Option(parser=parse_note, help="Why a new version is sent.", show_default=False),
     ],
     letter_date: Annotated[
-        date | None, typer.Option(parser=parse_date, help="Date of the new version.")
+        date | None,
+        typer.Option(parser=parse_date, help="Date of the new version, e.g. 2020-09-01."),
     ] = None,
     narrative_version: Annotated[
         int | None,
@@ -234,7 +236,7 @@ def proof(
     ] = None,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Where the proofs go; default: out/proofs/<year>."),
+        typer.Option("--out", help="Where the proofs go; default: out/proofs/YEAR."),
     ] = None,
     narrative_file: Annotated[
         Path | None,
@@ -250,10 +252,15 @@ def proof(
     ] = None,
     letter_date: Annotated[
         date | None,
-        typer.Option(parser=parse_date, help="Default: today, or the day after the year ends."),
+        typer.Option(
+            parser=parse_date,
+            help="The date printed on the letters, e.g. 2026-07-22. Default: today, or the "
+            "day after the year ends.",
+        ),
     ] = None,
     publication_date: Annotated[
-        date | None, typer.Option(parser=parse_date, help="Default: a week after the letter.")
+        date | None,
+        typer.Option(parser=parse_date, help="e.g. 2026-07-29. Default: a week after the letter."),
     ] = None,
     signatory_name: Annotated[
         str | None, typer.Option(help="Default: a [signatory] placeholder.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -29,17 +29,31 @@ from services.cli import (
     status,
 )
 from services.cli.errors import RefusingGroup
+from services.cli.help_format import readable_help
 from services.platform.logging import configure_logging
 from services.platform.settings import Settings
 
+HELP_OPTION_NAMES = ["-h", "--help"]
+
+
+class RootGroup(RefusingGroup):
+    """The ``annual-review`` group: refuses bad input with a message (``RefusingGroup``),
+    and every command's ``--help`` names values as an operator types them (``readable_help``)."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        # Here rather than in __init__: typer adds --install-completion after building us.
+        readable_help(self, HELP_OPTION_NAMES)
+        return super().make_context(*args, **kwargs)
+
+
 app = typer.Typer(
     name="annual-review",
-    cls=RefusingGroup,  # bad input that escapes a command: a message, never a traceback
+    cls=RootGroup,  # bad input that escapes a command: a message, never a traceback
     help="Casework of the Local Government and Social Care Ombudsman -> per-council "
     "statistics and Annual Review letters.\n\nSettings come from AR_* environment "
     "variables (`annual-review config`). Start the local servers with `make up`.",
     no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": HELP_OPTION_NAMES},
     pretty_exceptions_show_locals=False,
 )
 
@@ -63,9 +77,10 @@ def main(
     ] = False,
 ) -> None:
     """Casework -> statistics -> Annual Review letters."""
-    # Logs go to stderr (as JSON when not on a terminal), so stdout stays for the output.
+    # Logs go to stderr (as JSON when not on a terminal), so stdout stays for the output;
+    # on a terminal, a person reads them: brief lines without timestamps.
     with contextlib.suppress(ValidationError, ValueError):
-        configure_logging(Settings())
+        configure_logging(Settings(), for_a_person=True)
 
 
 app.add_typer(councils.app, name="councils")

@@ -19,7 +19,7 @@ from rich.table import Table
 from contracts.financial_year import FinancialYear, NotAFinancialYear
 from contracts.values import LETTER_FORMATS, LetterFormat
 from services.cli.common import ExitCode, err, fail, out, print_json, run, settings
-from services.domain.letter import UnsupportedLetterYear, format_for
+from services.domain.letter_formats import UnsupportedLetterYear, format_for
 from services.domain.narrative import NarrativeError, parse
 from services.domain.narrative_book import NarrativeBook, NarrativeVersion
 from services.letters.narrative_registry import load_book, register
@@ -135,7 +135,8 @@ def set_(
         typer.Option(
             "--format",
             help=f"The statistics format ({', '.join(LETTER_FORMATS)}); needed only for a year "
-            "after 2026. Default: the year's own (2020; 2021 for 2021-24; 2025 for 2025-26).",
+            "after 2026. Default: the year's own (2020; 2021 for 2021-22 to 2023-24; 2025 "
+            "for 2025-26).",
             show_default=False,
         ),
     ] = None,

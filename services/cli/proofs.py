@@ -10,10 +10,11 @@ from typing import Any
 
 from contracts.financial_year import FinancialYear
 from contracts.values import LETTER_FORMATS, LetterFormat
-from services.cli.common import ExitCode, err, fail, settings
+from services.cli.common import ExitCode, fail, settings
 from services.cli.db import connection, run_db
 from services.cli.narratives import on_kafka, read_document, refuse_document
-from services.domain.letter import UnsupportedLetterYear, format_for
+from services.cli.progress import progress
+from services.domain.letter_formats import UnsupportedLetterYear, format_for
 from services.domain.letter_inputs import LetterInputs
 from services.domain.narrative import NarrativeError, parse
 from services.domain.narrative_book import NarrativeVersion
@@ -97,10 +98,17 @@ def make(
     if not all_inputs:
         fail(f"no council is registered for {year}: nothing to proof", code=ExitCode.INVALID_INPUT)
 
-    def shown(p: Proof) -> None:
-        err.print(f"  {p.council}: {len(p.files)} files", highlight=False)
+    # Each proof renders a PDF and its pages as PNGs, about a second each: a bar for a year
+    # of 300 councils, a few lines in a log.
+    with progress() as tracker:
+        task = tracker.add_task("proofs", total=len(all_inputs))
 
-    try:
-        return write_proofs(all_inputs, folder, shown if len(all_inputs) <= 20 else None)
-    except ProofFailed as e:
-        fail(f"proof not made: {e}", code=ExitCode.INVALID_INPUT)
+        def shown(p: Proof) -> None:
+            tracker.update(
+                task, advance=1, description=f"proofs ({p.council}: {len(p.files)} files)"
+            )
+
+        try:
+            return write_proofs(all_inputs, folder, shown)
+        except ProofFailed as e:
+            fail(f"proof not made: {e}", code=ExitCode.INVALID_INPUT)

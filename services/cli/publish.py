@@ -13,7 +13,7 @@ from rich.table import Table
 
 from contracts.codec import RejectedMessage, decode
 from contracts.envelope import Envelope
-from contracts.events import Payload
+from contracts.events import OFFICE_EVENTS, Payload
 from services.cli.bulk_publish import (
     CHUNK,
     PartiallyPublished,
@@ -21,8 +21,10 @@ from services.cli.bulk_publish import (
     publish_all,
     report_partial,
 )
-from services.cli.common import ExitCode, err, fail, print_json, progress, run, settings
+from services.cli.common import ExitCode, err, fail, print_json, run, settings
+from services.cli.progress import progress
 from services.platform.kafka.reachability import KafkaUnavailable
+from services.platform.office_signature import office_signer
 
 JSON_INVALID_LIMIT = 10_000
 
@@ -52,6 +54,9 @@ class Scan:
     by_type: Counter[str] = field(default_factory=Counter)
     invalid: list[InvalidLine] = field(default_factory=list)
     invalid_count: int = 0
+
+
+OFFICE_TYPES = frozenset(t.__name__ for t in OFFICE_EVENTS)
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -158,6 +163,17 @@ def publish(
                 f"published. Fix or remove them and run the command again."
             )
         raise typer.Exit(int(ExitCode.INVALID_INPUT))
+    office = sorted(t for t in result.by_type if t in OFFICE_TYPES)
+    if office and office_signer(settings()) is None:
+        # Checked before anything is sent: the file's casework must not go out without them.
+        fail(
+            f"{file} holds {', '.join(office)}: only the Ombudsman's office may publish those, "
+            "signed with its key, and this process has none; nothing was published",
+            hint="run as the operator (AR_PRINCIPAL=operator, the secrets folder's "
+            "office-signing.key); a case management system publishes casework only",
+            code=ExitCode.INVALID_INPUT,
+            as_json=json_output,
+        )
     if result.events == 0:
         if json_output:
             print_json({"file": str(file), "published": 0, "by_type": {}, "partitions": []})

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from services.cli.common import ExitCode, err, fail, out, print_json, progress, run, settings
+from services.cli.common import ExitCode, err, fail, out, print_json, run, settings
 from services.cli.db import DatabaseUnavailable, connection
+from services.cli.progress import progress
 from services.projector.config import get_projector_settings
 from services.projector.rebuild import RebuildProgress, rebuild
 from services.readmodel.versions import cancel_building

@@ -21,8 +21,8 @@ from services.cli.common import (
     parse_share,
     parse_year,
     print_json,
-    progress,
 )
+from services.cli.progress import progress
 from services.councils.importer import CsvFileError, read_councils
 from services.simulator.generator import SimulationError, simulate_year
 
@@ -50,9 +50,7 @@ def simulate(
     ],
     year: Annotated[
         FinancialYear,
-        typer.Option(
-            parser=parse_year, metavar="YYYY-YY", help="The financial year, e.g. 2019-20."
-        ),
+        typer.Option(parser=parse_year, metavar="YEAR", help="The financial year, e.g. 2019-20."),
     ] = DEFAULT_YEAR,
     councils: Annotated[
         int | None,

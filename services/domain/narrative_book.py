@@ -14,7 +14,7 @@ from datetime import datetime
 
 from contracts.events import FinancialYearClosed, NarrativeRegistered
 from contracts.values import LetterFormat
-from services.domain.letter import UnsupportedLetterYear, format_for
+from services.domain.letter_formats import UnsupportedLetterYear, format_for
 from services.domain.narrative import Narrative, NarrativeError, content_hash, parse
 
 

@@ -3,7 +3,7 @@
 It listens to the year-end topic. For each close it waits until the projector's snapshot
 of that year is complete, writes one outbox row per council (idempotently), and only then
 acknowledges the close, so a crash before that redelivers it (year_closed.py). A
-dispatcher task renders, sends and reports the letters (dispatch.py). Replays and
+dispatcher task renders, sends and reports the letters (dispatcher.py). Replays and
 rebuilds never reach this service: they publish nothing. This module only wires them.
 """
 
@@ -28,10 +28,10 @@ from services.domain.letter_lifecycle import LetterState
 from services.domain.narrative_book import NarrativeVersion, pinned
 from services.letters import metrics, outbox
 from services.letters.config import LettersSettings, get_letters_settings
-from services.letters.dispatch import Dispatcher
+from services.letters.dispatcher import Dispatcher
 from services.letters.narrative_registry import load_book
 from services.letters.readiness import LettersReadiness
-from services.letters.year_closed import CloseHandling, handle_close
+from services.letters.year_closed import CloseHandling, HoldReasons, NewLetter, handle_close
 from services.platform import db
 from services.platform.health import HealthEndpoint, NotReady
 from services.platform.kafka.connection import bootstrap_servers, client_timeouts
@@ -40,11 +40,15 @@ from services.platform.kafka.security import faststream_security
 from services.platform.log_throttle import throttle_repeats
 from services.platform.logging import configure_logging
 from services.platform.migrations import ensure_migrated
+from services.platform.retry import Backoff
 from services.platform.service import prepare_kafka
 from services.platform.settings import Settings, get_settings
-from services.readmodel.letter_reads import snapshot_inputs, wait_for_snapshot
+from services.readmodel.letter_reads import hold_reasons, snapshot_inputs, wait_for_snapshot
 
 log = structlog.get_logger(__name__)
+
+CLOSE_RETRY_BASE_S = 2.0
+CLOSE_RETRY_MAX_S = 10.0
 
 
 def create_app(
@@ -71,17 +75,24 @@ def create_app(
         decoder=raw,
     )
 
+    # A close not handled is redelivered (nack seeks back to it) after a pause that grows
+    # while it keeps failing (the database away, a snapshot slow to complete).
+    redelivery = Backoff(CLOSE_RETRY_BASE_S, CLOSE_RETRY_MAX_S)
+
     @subscriber
     async def on_year_closed(body: Any, message: KafkaMessage) -> None:
         record: Any = message.raw_message
         try:
             await handle_close(record.value, state["close_handling"])
         except Exception as exc:
+            delay = redelivery.next()
             log.error("year close not handled; it will be redelivered", error=str(exc)[:300],
+                      attempt=redelivery.failures, retry_in_s=round(delay, 2),
                       exc_info=True)  # fmt: skip
             await message.nack()
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(delay)
             return
+        redelivery.reset()
         await message.ack()
         metrics.close_handled()
 
@@ -162,9 +173,15 @@ def close_handling(
         async with pool.acquire() as conn:
             return await snapshot_inputs(conn, year)
 
-    async def create(close_id: UUID, year: FinancialYear, rows: Sequence[LetterInputs]) -> int:
+    async def holds(year: FinancialYear) -> HoldReasons:
         async with pool.acquire() as conn:
-            return await outbox.create_for_close(conn, close_id, year, rows, ls.message_id_domain)
+            return await hold_reasons(conn, year)
+
+    async def create(close_id: UUID, year: FinancialYear, letters: Sequence[NewLetter]) -> int:
+        async with pool.acquire() as conn:
+            return await outbox.create_for_close(
+                conn, close_id, year, letters, ls.message_id_domain
+            )
 
     async def narrative(close: FinancialYearClosed) -> NarrativeVersion | None:
         return pinned(await load_book(settings), close)
@@ -172,6 +189,7 @@ def close_handling(
     return CloseHandling(
         wait_for_snapshot=wait,
         snapshot_inputs=inputs,
+        hold_reasons=holds,
         create_letters=create,
         narrative_for=narrative,
         wake_dispatcher=dispatcher.wake.set,

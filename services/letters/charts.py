@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from services.domain.letter import BlockKey, Letter, StatisticBlock
+from services.domain.letter import Letter
+from services.domain.letter_blocks import BlockKey, StatisticBlock
 
 # Geometry in SVG user units; the CSS scales the whole drawing to the column width.
 WIDTH = 500

@@ -1,8 +1,9 @@
 """What operators do with letters: list, show, export, release, resend, confirm, re-issue.
 
-Every state change goes through the outbox, so the dispatcher does the actual sending
-with its usual exactly-once care; nothing here talks to the SMTP server. Which command
-applies to which letter is services/domain/letter_lifecycle.py's to say.
+Every state change goes through the outbox (outbox.py holds the SQL), so the dispatcher
+does the actual sending with its usual exactly-once care; nothing here talks to the SMTP
+server. Which command applies to which letter is services/domain/letter_lifecycle.py's to
+say.
 """
 
 from __future__ import annotations
@@ -23,35 +24,21 @@ from services.domain.letter_lifecycle import Transition
 from services.domain.narrative_book import NarrativeVersion
 from services.domain.statistics import AveragingRule
 from services.letters import outbox
+from services.platform.db import Conn
 from services.readmodel.letter_reads import live_inputs, snapshot_inputs
-
-Conn: TypeAlias = asyncpg.Connection
 
 
 async def list_letters(
     conn: Conn, *, year: FinancialYear | None = None, state: str | None = None
 ) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT id, council, financial_year, kind, version, state, recipient, message_id, "
-        "attempts, hold_reason, smtp_response, last_error, sent_at, reason "
-        "FROM letters.outbox WHERE ($1::int IS NULL OR financial_year = $1) "
-        "AND ($2::text IS NULL OR state = $2) ORDER BY financial_year, council, version",
-        year.start_year if year else None,
-        state,
-    )
+    rows = await outbox.listing(conn, year=year, state=state)
     return [{**dict(r), "financial_year": FinancialYear(r["financial_year"]).label} for r in rows]
 
 
 async def get_letter(
     conn: Conn, council: str, year: FinancialYear, version: int | None = None
 ) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        "SELECT * FROM letters.outbox WHERE council = $1 AND financial_year = $2 "
-        "AND ($3::int IS NULL OR version = $3) ORDER BY version DESC LIMIT 1",
-        council,
-        year.start_year,
-        version,
-    )
+    row = await outbox.letter(conn, council, year, version)
     if row is None:
         raise LookupError(f"no letter for {council} {year}" + (f" v{version}" if version else ""))
     return row
@@ -59,12 +46,7 @@ async def get_letter(
 
 async def export(conn: Conn, out: Path, *, year: FinancialYear | None = None) -> list[Path]:
     """Write every rendered letter as .txt, .html and .pdf into ``out``."""
-    rows = await conn.fetch(
-        "SELECT council, financial_year, version, text_body, html_body, pdf FROM letters.outbox "
-        "WHERE text_body IS NOT NULL AND ($1::int IS NULL OR financial_year = $1) "
-        "ORDER BY council, version",
-        year.start_year if year else None,
-    )
+    rows = await outbox.rendered_letters(conn, year)
     return await asyncio.to_thread(_write, out, rows)
 
 
@@ -88,17 +70,11 @@ FAILED_SHOWN = 20
 
 async def summary(conn: Conn) -> dict[str, Any]:
     """Letters by state, and the failed ones with their reasons (``status``)."""
-    if not await conn.fetchval("SELECT to_regclass('letters.outbox') IS NOT NULL"):
+    if not await outbox.exists(conn):
         return {"by_state": {}, "failed": []}
-    by_state = {
-        r["state"]: r["n"]
-        for r in await conn.fetch("SELECT state, count(*) AS n FROM letters.outbox GROUP BY 1")
-    }
-    failed = await conn.fetch(
-        "SELECT council, financial_year, version, coalesce(last_error, smtp_response, '') "
-        "AS reason FROM letters.outbox WHERE state = $1 ORDER BY updated_at DESC LIMIT $2",
-        lifecycle.LetterState.FAILED, FAILED_SHOWN,
-    )  # fmt: skip
+    counts = await outbox.state_counts(conn)
+    by_state = {state.value: n for state, n in counts.items() if n}
+    failed = await outbox.latest_failed(conn, FAILED_SHOWN)
     return {
         "by_state": by_state,
         "failed": [
@@ -125,13 +101,7 @@ async def move(
     if it failed for want of a narrative, it now prints the one in force (once registered)."""
     action = Transition(action)
     async with conn.transaction():
-        row = await conn.fetchrow(
-            "SELECT id, state, source, context, text_body IS NOT NULL AS rendered "
-            "FROM letters.outbox "
-            "WHERE council = $1 AND financial_year = $2 ORDER BY version DESC LIMIT 1 FOR UPDATE",
-            council,
-            year.start_year,
-        )
+        row = await outbox.lock_latest(conn, council, year)
         if row is None:
             raise LookupError(f"no letter for {council} {year}")
         how = lifecycle.operator_command(action, rendered=row["rendered"])
@@ -142,13 +112,7 @@ async def move(
                 + " or ".join(f"'{s}'" for s in sorted(lifecycle.applies_to(action)))
             )
         if how is Transition.CONFIRM_SENT:
-            await conn.execute(
-                "UPDATE letters.outbox SET state = $3, sent_at = now(), "
-                "smtp_response = $2, updated_at = now() WHERE id = $1",
-                row["id"],
-                f"confirmed by an operator: {note}",
-                lifecycle.target(how),
-            )
+            await outbox.confirm_sent(conn, row["id"], f"confirmed by an operator: {note}")
         else:
             if how is Transition.RERENDER and narrative_in_force is not None:
                 await _attach_missing_narrative(conn, row, narrative_in_force)
@@ -156,9 +120,7 @@ async def move(
                 await _reread_snapshot(conn, row, council, year)
             await outbox.apply(conn, row["id"], how, f"{action} by an operator: {note}")
             if action is Transition.RESEND:
-                await conn.execute(
-                    "UPDATE letters.outbox SET attempts = 0 WHERE id = $1", row["id"]
-                )
+                await outbox.reset_attempts(conn, row["id"])
     return int(row["id"])
 
 

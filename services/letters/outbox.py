@@ -1,41 +1,34 @@
-"""The outbox: one row per letter, moved through its states by short transactions.
+"""The outbox repository: every SQL statement on ``letters.outbox`` (and
+``letters.closes_handled``), and nothing else. One row per letter, moved through its states
+by short transactions.
 
 Claims use ``FOR UPDATE SKIP LOCKED`` so several senders never take the same letter, and
 a letter is marked ``sending`` (and committed) before the SMTP conversation starts: after
 a crash, what is in ``sending`` is exactly what may or may not have gone, and is
 reconciled before anything is sent again. Which move applies, and to which state it leads,
-is services/domain/letter_lifecycle.py's to say: each function here writes one of its
-transitions.
+is services/domain/letter_lifecycle.py's to say, and whether a new letter is held is the
+close's use case's (year_closed.py): each function here reads, or writes one of its
+transitions. The events a transition emits go to ``letters.events`` in the same transaction
+(letter_events.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, TypeAlias
 from uuid import UUID
 
 import asyncpg
 
-from contracts.codec import encode
-from contracts.envelope import new_event
-from contracts.events import LetterDispatched, LetterDispatchFailed, LetterIssued, Payload
+from contracts.events import LetterDispatched, LetterDispatchFailed, LetterIssued
 from contracts.financial_year import FinancialYear
 from services.domain.letter import LETTER_KIND
 from services.domain.letter_inputs import LetterInputs
-from services.domain.letter_lifecycle import (
-    TRANSITIONS,
-    LetterState,
-    Transition,
-    on_close,
-    target,
-)
+from services.domain.letter_lifecycle import TRANSITIONS, LetterState, Transition, target
 from services.letters.email import message_id_for
-from services.readmodel.letter_reads import hold_reasons
-
-Conn: TypeAlias = asyncpg.Connection
-PRODUCER = "letter-service"
+from services.letters.letter_events import record_event
+from services.letters.year_closed import NewLetter
+from services.platform.db import Conn
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,18 +54,18 @@ class OutboxRow:
 
 
 async def create_for_close(
-    conn: Conn, close_id: UUID, year: FinancialYear, inputs: Sequence[LetterInputs],
+    conn: Conn, close_id: UUID, year: FinancialYear, letters: Sequence[NewLetter],
     message_id_domain: str,
 ) -> int:  # fmt: skip
-    """Version 1 of every council's letter for a close; existing rows are left alone."""
-    holds = await hold_reasons(conn, year)
+    """Version 1 of every council's letter for a close, in the state the close decided;
+    existing rows are left alone."""
     rows = []
-    for i in inputs:
-        reason = holds.get(i.council) or holds.get(None)
+    for new in letters:
+        council = new.inputs.council
+        message_id = message_id_for(council, year, LETTER_KIND, 1, message_id_domain)
         rows.append((
-            i.council, year.start_year, close_id, target(on_close(held=bool(reason))), reason,
-            message_id_for(i.council, year, LETTER_KIND, 1, message_id_domain),
-            i.recipient, i.to_json(),
+            council, year.start_year, close_id, new.state, new.hold_reason, message_id,
+            new.inputs.recipient, new.inputs.to_json(),
         ))  # fmt: skip
     async with conn.transaction():
         await conn.executemany(
@@ -163,7 +156,7 @@ async def mark_rendered(
         row.id, template_version, text, html, pdf, *sha, target(Transition.RENDER),
         _sources(Transition.RENDER),
     )  # fmt: skip
-    await _event(conn, row, LetterIssued(
+    await record_event(conn, row.council, LetterIssued(
         financial_year=row.year, version=row.version, message_id=row.message_id,
         template_version=template_version, text_sha256=sha[0], html_sha256=sha[1],
         pdf_sha256=sha[2],
@@ -178,7 +171,7 @@ async def mark_render_refused(conn: Conn, row: OutboxRow, reason: str) -> None:
         row.id, reason[:1000], target(Transition.RENDER_REFUSED),
         _sources(Transition.RENDER_REFUSED),
     )  # fmt: skip
-    await _event(conn, row, LetterDispatchFailed(
+    await record_event(conn, row.council, LetterDispatchFailed(
         financial_year=row.year, version=row.version, message_id=row.message_id,
         reason=f"not rendered: {reason}"[:500], permanent=True,
     ))  # fmt: skip
@@ -207,7 +200,7 @@ async def mark_sent(
         response[:1000],
         target(by),
     )
-    await _event(conn, row, LetterDispatched(
+    await record_event(conn, row.council, LetterDispatched(
         financial_year=row.year, version=row.version, message_id=row.message_id,
         recipient=row.recipient or "unknown",
     ))  # fmt: skip
@@ -238,7 +231,7 @@ async def mark_failed(
         response[:1000],
         target(by),
     )
-    await _event(conn, row, LetterDispatchFailed(
+    await record_event(conn, row.council, LetterDispatchFailed(
         financial_year=row.year, version=row.version, message_id=row.message_id,
         reason=response[:500] or "refused", permanent=True,
     ))  # fmt: skip
@@ -304,27 +297,108 @@ def _sources(transition: Transition) -> list[str]:
     return sorted(TRANSITIONS[transition].sources)
 
 
-async def _event(conn: Conn, row: OutboxRow, payload: Payload) -> None:
-    event = new_event(payload, council=row.council, producer=PRODUCER)
+# Reads and writes for the operators' commands (operations.py) and the CLI.
+
+
+async def listing(
+    conn: Conn, *, year: FinancialYear | None = None, state: str | None = None
+) -> list[asyncpg.Record]:
+    """Every letter (every version), optionally of one year and one state, without bodies."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT id, council, financial_year, kind, version, state, recipient, message_id, "
+        "attempts, hold_reason, smtp_response, last_error, sent_at, reason "
+        "FROM letters.outbox WHERE ($1::int IS NULL OR financial_year = $1) "
+        "AND ($2::text IS NULL OR state = $2) ORDER BY financial_year, council, version",
+        year.start_year if year else None,
+        state,
+    )
+    return rows
+
+
+async def letter(
+    conn: Conn, council: str, year: FinancialYear, version: int | None = None
+) -> asyncpg.Record | None:
+    """A council's letter for the year, whole: the given version, or the latest."""
+    return await conn.fetchrow(
+        "SELECT * FROM letters.outbox WHERE council = $1 AND financial_year = $2 "
+        "AND ($3::int IS NULL OR version = $3) ORDER BY version DESC LIMIT 1",
+        council,
+        year.start_year,
+        version,
+    )
+
+
+async def rendered_letters(conn: Conn, year: FinancialYear | None = None) -> list[asyncpg.Record]:
+    """Every rendered letter's bodies (council, financial_year, version, text, html, pdf)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT council, financial_year, version, text_body, html_body, pdf FROM letters.outbox "
+        "WHERE text_body IS NOT NULL AND ($1::int IS NULL OR financial_year = $1) "
+        "ORDER BY council, version",
+        year.start_year if year else None,
+    )
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedBodies:
+    text: str
+    html: str
+    pdf: bytes
+
+
+async def rendered_bodies(conn: Conn, row_id: int) -> RenderedBodies | None:
+    """What the sender mails: the letter as it was rendered."""
+    r = await conn.fetchrow(
+        "SELECT text_body, html_body, pdf FROM letters.outbox WHERE id = $1", row_id
+    )
+    return None if r is None else RenderedBodies(r["text_body"], r["html_body"], bytes(r["pdf"]))
+
+
+async def exists(conn: Conn) -> bool:
+    """Whether the outbox table is there yet (``status`` on a database not migrated)."""
+    return bool(await conn.fetchval("SELECT to_regclass('letters.outbox') IS NOT NULL"))
+
+
+async def count_in(conn: Conn, state: LetterState) -> int:
+    """How many letters are in ``state``."""
+    n = await conn.fetchval("SELECT count(*) FROM letters.outbox WHERE state = $1", state)
+    return int(n)
+
+
+async def latest_failed(conn: Conn, limit: int) -> list[asyncpg.Record]:
+    """The most recently failed letters with their reasons (council, financial_year, version,
+    reason)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT council, financial_year, version, coalesce(last_error, smtp_response, '') "
+        "AS reason FROM letters.outbox WHERE state = $1 ORDER BY updated_at DESC LIMIT $2",
+        LetterState.FAILED, limit,
+    )  # fmt: skip
+    return rows
+
+
+async def lock_latest(conn: Conn, council: str, year: FinancialYear) -> asyncpg.Record | None:
+    """The council's latest letter for the year (id, state, source, context, rendered), its
+    row locked until the caller's transaction ends."""
+    return await conn.fetchrow(
+        "SELECT id, state, source, context, text_body IS NOT NULL AS rendered "
+        "FROM letters.outbox "
+        "WHERE council = $1 AND financial_year = $2 ORDER BY version DESC LIMIT 1 FOR UPDATE",
+        council,
+        year.start_year,
+    )
+
+
+async def confirm_sent(conn: Conn, row_id: int, note: str) -> None:
+    """An operator checked that the letter went (CONFIRM_SENT): sent, with their note."""
     await conn.execute(
-        "INSERT INTO letters.events (event_id, key, value) VALUES ($1, $2, $3)",
-        event.event_id,
-        row.council.encode(),
-        encode(event),
+        "UPDATE letters.outbox SET state = $3, sent_at = now(), "
+        "smtp_response = $2, updated_at = now() WHERE id = $1",
+        row_id,
+        note,
+        target(Transition.CONFIRM_SENT),
     )
 
 
-async def unpublished_events(conn: Conn, limit: int = 500) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT id, key, value FROM letters.events WHERE published_at IS NULL ORDER BY id LIMIT $1",
-        limit,
-    )
-    return [dict(r) for r in rows]
-
-
-async def mark_published(conn: Conn, ids: Sequence[int]) -> None:
-    await conn.execute(
-        "UPDATE letters.events SET published_at = $2 WHERE id = ANY($1::bigint[])",
-        list(ids),
-        datetime.now(UTC),
-    )
+async def reset_attempts(conn: Conn, row_id: int) -> None:
+    """A resend starts the letter's transient-failure allowance again."""
+    await conn.execute("UPDATE letters.outbox SET attempts = 0 WHERE id = $1", row_id)

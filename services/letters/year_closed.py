@@ -1,5 +1,6 @@
 """A year-end close, handled: wait for the projector's snapshot of the year, queue one letter
-per council from it, and wake the dispatcher.
+per council from it (held, for an operator, where its council-year is in doubt), and wake the
+dispatcher.
 
 A plain function; the entry point (app.py) passes in what reads and writes the database.
 It raises when the close must be redelivered (the snapshot did not complete in time, the
@@ -9,7 +10,7 @@ before the letters are queued redelivers it, and queueing twice changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -20,7 +21,9 @@ import structlog
 from contracts.codec import RejectedMessage, decode
 from contracts.events import FinancialYearClosed
 from contracts.financial_year import FinancialYear
+from services.domain import letter_lifecycle as lifecycle
 from services.domain.letter_inputs import LetterInputs
+from services.domain.letter_lifecycle import LetterState
 from services.domain.narrative_book import NarrativeVersion
 
 log = structlog.get_logger(__name__)
@@ -28,6 +31,32 @@ log = structlog.get_logger(__name__)
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# Council -> why its letter must wait; the key None holds every council's letter (dead letters
+# that name no council). services/readmodel/letter_reads.py's hold_reasons reads them.
+HoldReasons = Mapping[str | None, str]
+
+
+@dataclass(frozen=True, slots=True)
+class NewLetter:
+    """A letter to queue: what it is made from, the state it starts in, and why it is held."""
+
+    inputs: LetterInputs
+    state: LetterState
+    hold_reason: str | None
+
+
+def letters_to_queue(inputs: Sequence[LetterInputs], holds: HoldReasons) -> list[NewLetter]:
+    """Version 1 of each council's letter, held where anything puts its council-year's
+    figures in doubt (docs/domain.md §11: a data problem must never go out silently); the
+    lifecycle says which state that is."""
+    letters = []
+    for i in inputs:
+        reason = holds.get(i.council) or holds.get(None)
+        state = lifecycle.target(lifecycle.on_close(held=bool(reason)))
+        letters.append(NewLetter(i, state, reason))
+    return letters
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +67,10 @@ class CloseHandling:
     wait_for_snapshot: Callable[[int, float], Awaitable[bool]]
     # the year's completed snapshot, one entry per council
     snapshot_inputs: Callable[[FinancialYear], Awaitable[Sequence[LetterInputs]]]
-    # (close, year, inputs) -> letters queued; idempotent per close and council
-    create_letters: Callable[[UUID, FinancialYear, Sequence[LetterInputs]], Awaitable[int]]
+    # why letters of the year must wait for an operator (read after the snapshot completed)
+    hold_reasons: Callable[[FinancialYear], Awaitable[HoldReasons]]
+    # (close, year, letters) -> letters queued; idempotent per close and council
+    create_letters: Callable[[UUID, FinancialYear, Sequence[NewLetter]], Awaitable[int]]
     # the narrative the close's letters print (services.domain.narrative_book.pinned)
     narrative_for: Callable[[FinancialYearClosed], Awaitable[NarrativeVersion | None]]
     wake_dispatcher: Callable[[], None]
@@ -89,7 +120,8 @@ async def handle_close(value: bytes | None, deps: CloseHandling) -> Handled:
                   narrative_version=close.narrative_version)  # fmt: skip
     else:
         inputs = [i.with_narrative(narrative) for i in inputs]
-    created = await deps.create_letters(close.close_id, year, inputs)
+    letters = letters_to_queue(inputs, await deps.hold_reasons(year))
+    created = await deps.create_letters(close.close_id, year, letters)
     log.info("letters queued", letters=created)
     deps.wake_dispatcher()
     return Handled(CloseOutcome.QUEUED, created)

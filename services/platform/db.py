@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import asyncpg
 import structlog
@@ -12,11 +12,14 @@ from services.platform.retry import backoff_delay, retry
 from services.platform.settings import Settings, redact_url
 
 # backoff_delay: kept importable from here until every caller uses services.platform.retry.
-__all__ = ["backoff_delay", "connect_pool", "is_transient", "ping", "retry_transient"]
+__all__ = ["Conn", "backoff_delay", "connect_pool", "is_transient", "ping", "retry_transient"]
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+
+# The one name for a database connection in signatures (a pool hands these out).
+Conn: TypeAlias = asyncpg.Connection
 
 # SQLSTATEs worth retrying: the operation may succeed if simply tried again.
 TRANSIENT_SQLSTATES = frozenset(

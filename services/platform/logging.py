@@ -2,6 +2,9 @@
 
 - JSON lines when the log stream is not a terminal (or ``log_format="json"``), a coloured
   console renderer on a terminal (or ``log_format="console"``).
+- ``for_a_person=True`` (the CLI): on the console, a line is what happened and its details,
+  no timestamp, logger name or "info" column; a warning or an error says so. A service's
+  console lines keep them all: their logs are read side by side, in time order.
 - Context variables are merged into every event: bind per message with
   ``structlog.contextvars.bound_contextvars(topic=..., partition=..., offset=...)``.
 - Standard-library loggers (aiokafka, faststream, asyncio, ...) go through the same renderer;
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 import structlog.tracebacks
+from structlog.typing import EventDict
 
 if TYPE_CHECKING:
     from services.platform.settings import Settings
@@ -46,22 +50,32 @@ def _use_json(log_format: str, stream: TextIO) -> bool:
     return not (callable(isatty) and isatty())
 
 
-def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:
+def _only_warnings_and_errors_say_their_level(_: Any, __: str, event: EventDict) -> EventDict:
+    if event.get("level") in ("debug", "info"):
+        del event["level"]
+    return event
+
+
+def configure_logging(
+    settings: Settings, *, stream: TextIO | None = None, for_a_person: bool = False
+) -> None:
     """Configure structlog and stdlib logging for this process. Safe to call again."""
     out = stream if stream is not None else sys.stderr
     level = logging.getLevelNamesMapping().get(settings.log_level.upper())
     if level is None:
         raise ValueError(f"unknown log level {settings.log_level!r}")
 
+    as_json = _use_json(settings.log_format, out)
+    brief = for_a_person and not as_json
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        *([] if brief else [structlog.stdlib.add_logger_name]),
+        *([] if brief else [structlog.processors.TimeStamper(fmt="iso", utc=True)]),
         structlog.processors.StackInfoRenderer(),
     ]
     renderer: Any
-    if _use_json(settings.log_format, out):
+    if as_json:
         final: list[Any] = [
             # Never show_locals: frame locals can hold DSNs, passwords and whole payloads.
             structlog.processors.ExceptionRenderer(
@@ -75,11 +89,13 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         # prints connection parameters and passwords: never on, as for JSON above.
         renderer = structlog.dev.ConsoleRenderer(
             colors=colors,
+            pad_event_to=0 if brief else 30,
+            pad_level=not brief,
             exception_formatter=structlog.dev.RichTracebackFormatter(
                 show_locals=False, max_frames=12, color_system="truecolor" if colors else None
             ),
         )
-        final = [renderer]
+        final = [_only_warnings_and_errors_say_their_level, renderer] if brief else [renderer]
 
     structlog.configure(
         processors=[

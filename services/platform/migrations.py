@@ -128,7 +128,9 @@ async def _apply_locked(conn: asyncpg.Connection, migrations: Sequence[Migration
     for m in migrations:
         if m.version in applied:
             continue
-        log.info("applying migration", version=m.version, file=m.name)
+        # DEBUG: whoever asked for the migrations says what was applied, once (a service
+        # at its start, ensure_migrated; `make migrate` on stdout; the demo in a line).
+        log.debug("applying migration", version=m.version, file=m.name)
         try:
             async with conn.transaction():
                 await conn.execute(m.sql, timeout=LONG_TIMEOUT_S)
@@ -201,7 +203,10 @@ async def ensure_migrated(
             " and this role may not apply them: the database owner must "
             "(`make migrate`, or `python -m services.platform.migrations apply` as the owner)"
         )
-    return await apply_migrations(conn, folders)
+    applied = await apply_migrations(conn, folders)
+    if applied:
+        log.info("migrations applied at start", versions=applied)
+    return applied
 
 
 async def _cli(command: str, folders: list[Path] | None) -> int:

@@ -15,10 +15,10 @@ from collections.abc import Callable
 import structlog
 from faststream import FastStream
 
-from services.platform.db import backoff_delay
 from services.platform.kafka.admin import open_admin
 from services.platform.kafka.security import sasl_kwargs
 from services.platform.kafka.tls import KafkaTlsError, check_broker_tls
+from services.platform.retry import retry
 from services.platform.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -35,21 +35,19 @@ async def prepare_kafka(settings: Settings, service: str) -> None:
     except KafkaTlsError as e:
         log.error("cannot connect to Kafka over TLS; not starting", service=service, reason=str(e))
         raise
-    attempt = 0
-    while True:
-        try:
-            admin = await open_admin(settings.kafka_bootstrap, wait_s=5.0, **sasl_kwargs(settings))
-        except TimeoutError as e:
-            attempt += 1
-            delay = backoff_delay(attempt, 1.0, 30.0)
-            log.warning("Kafka does not answer yet; waiting", service=service, attempt=attempt,
-                        retry_in_s=round(delay, 1), error=str(e)[:300])  # fmt: skip
-            await asyncio.sleep(delay)
-            continue
+
+    async def broker_answers() -> None:
+        admin = await open_admin(settings.kafka_bootstrap, wait_s=5.0, **sasl_kwargs(settings))
         await admin.close()
-        if attempt:
-            log.info("Kafka answers", service=service, after_attempts=attempt)
-        return
+
+    # No limit on the attempts: a broker that starts after this service is waited for.
+    await retry(
+        broker_answers,
+        what=f"{service}: reach Kafka",
+        base_delay=1.0,
+        max_delay=30.0,
+        retry_if=lambda e: isinstance(e, TimeoutError),
+    )
 
 
 def run_service(create_app: Callable[[], FastStream]) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from contracts.topics import TopicSpec
 
@@ -158,6 +158,25 @@ class Settings(BaseSettings):
         description="Directory of the principals' password files (`make setup` writes "
         ".local/secrets; Docker: /run/secrets)",
     )
+    office_signing_key_file: Path | None = Field(
+        default=None,
+        description="PEM Ed25519 private key the office's publisher signs the year-end close "
+        "and the council register with; unset: office-signing.key in AR_SECRETS_DIR when the "
+        "principal is operator or admin (docs/security.md)",
+    )
+    office_public_key_files: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated PEM Ed25519 public keys the projector trusts for the "
+        "office's events (several: key rotation, the office workspace); unset: "
+        "office-signing.pub in AR_SECRETS_DIR. None at all: every office event is refused",
+    )
+
+    @field_validator("office_public_key_files", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [Path(v.strip()) for v in value.split(",") if v.strip()]
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -203,6 +222,8 @@ class Settings(BaseSettings):
                 out[name] = redact_url(value)
             elif isinstance(value, Path):
                 out[name] = str(value)
+            elif isinstance(value, list):
+                out[name] = [str(v) for v in value]
             else:
                 out[name] = value
         return out

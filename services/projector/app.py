@@ -27,6 +27,7 @@ from services.platform.kafka.security import faststream_security
 from services.platform.log_throttle import throttle_repeats
 from services.platform.logging import configure_logging
 from services.platform.migrations import ensure_migrated
+from services.platform.office_signature import office_authority
 from services.platform.service import prepare_kafka
 from services.platform.settings import Settings, get_settings
 from services.projector.apply import apply_batch
@@ -70,6 +71,8 @@ def create_app(
     )
     facts_topic = settings.topic(FACTS)
     sink = dead_letter_sink(broker.publish, settings.topic(DEAD_LETTERS))
+    # Read once, at the start: a new trusted key (rotation) takes a restart.
+    authority = office_authority(settings)
     running = _Running()
 
     async def raw(message: Any) -> Any:
@@ -100,6 +103,7 @@ def create_app(
             records,
             rule=psettings.averaging_rule,
             dead_letter_sink=sink,
+            authority=authority,
             stopping=lambda: running.stopping,
         )
 
@@ -133,7 +137,15 @@ def create_app(
 
     @app.after_startup
     async def started() -> None:
-        log.info("projector started", group=psettings.group_id, topic=facts_topic)
+        log.info(
+            "projector started", group=psettings.group_id, topic=facts_topic,
+            office_keys=authority.key_ids,
+        )  # fmt: skip
+        if not authority.key_ids:
+            log.warning(
+                "no office public key: every close and register event will be refused",
+                hint="AR_OFFICE_PUBLIC_KEY_FILES, or office-signing.pub in AR_SECRETS_DIR",
+            )
 
     @app.on_shutdown
     async def stop() -> None:

@@ -21,6 +21,7 @@ import structlog
 
 from services.domain.statistics import AveragingRule
 from services.platform.db import backoff_delay, is_transient
+from services.platform.office_signature import OfficeAuthority
 from services.projector import metrics
 from services.projector.batch import (
     BatchResult,
@@ -50,6 +51,7 @@ class ProjectBatch(Protocol):
         *,
         rule: AveragingRule,
         dead_letter_sink: DeadLetterSink | None,
+        authority: OfficeAuthority,
     ) -> BatchResult: ...
 
 
@@ -73,6 +75,7 @@ async def apply_batch(
     *,
     rule: AveragingRule,
     dead_letter_sink: DeadLetterSink | None,
+    authority: OfficeAuthority,
     stopping: Callable[[], bool],
     project: ProjectBatch = project_batch,
     refuse: RefuseRecord = refuse_record,
@@ -93,7 +96,12 @@ async def apply_batch(
     def attempt_chunk(chunk: Sequence[Record]) -> Awaitable[BatchResult]:
         return in_transaction(
             lambda conn, schema: project(
-                conn, schema, chunk, rule=rule, dead_letter_sink=dead_letter_sink
+                conn,
+                schema,
+                chunk,
+                rule=rule,
+                dead_letter_sink=dead_letter_sink,
+                authority=authority,
             )
         )
 

@@ -37,6 +37,7 @@ from contracts.financial_year import FinancialYear
 from contracts.values import escape_unsafe
 from services.domain.casebook import apply, start_year_of
 from services.domain.statistics import AveragingRule
+from services.platform.office_signature import OfficeAuthority
 from services.projector.year_end import close_partition, refresh_snapshots
 from services.readmodel import store
 from services.readmodel.versions import use_version
@@ -55,6 +56,8 @@ class Record(Protocol):
     key: bytes | None
     value: bytes | None
     timestamp: int
+    # Read for the office's signature (services/platform/office_signature.py) only.
+    headers: Sequence[tuple[str, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +106,12 @@ async def project_batch(
     *,
     rule: AveragingRule,
     dead_letter_sink: DeadLetterSink | None,
+    authority: OfficeAuthority,
 ) -> BatchResult:
-    """Apply ``records`` (all of one topic, any partitions) to the read models in ``schema``."""
+    """Apply ``records`` (all of one topic, any partitions) to the read models in ``schema``.
+    An office event (the close, the register) counts only when ``authority`` verifies its
+    signature; otherwise it is a dead letter (``not_authorised``), like a message that does
+    not decode: it claims no event id and changes nothing, live and in a rebuild alike."""
     if not _SCHEMA.match(schema):
         raise ValueError(f"not a read-model schema: {schema!r}")
     result = BatchResult()
@@ -130,7 +137,9 @@ async def project_batch(
                         result.skipped_redelivered += 1
                         continue
                     try:
-                        fresh.append((r, decode(r.value)))
+                        event = decode(r.value)
+                        authority.check(event, r.value, r.headers)
+                        fresh.append((r, event))
                     except RejectedMessage as rejection:
                         fresh.append((r, rejection))
             if not fresh:

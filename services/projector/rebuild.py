@@ -33,6 +33,7 @@ from contracts.topics import FACTS
 from services.platform.db import is_transient
 from services.platform.kafka.admin import partitions_of
 from services.platform.kafka.security import client_kwargs, sasl_kwargs
+from services.platform.office_signature import OfficeAuthority, office_authority
 from services.platform.settings import Settings
 from services.projector.batch import BatchResult, Record, project_batch, refuse_record
 from services.projector.config import ProjectorSettings
@@ -123,8 +124,8 @@ async def rebuild(
                 )  # fmt: skip
             else:
                 consumer.assign(partitions)
-                await _catch_up(conn, consumer, schema, partitions, targets, psettings, progress,
-                                on_progress)  # fmt: skip
+                await _catch_up(conn, consumer, schema, partitions, targets, psettings,
+                                office_authority(settings), progress, on_progress)  # fmt: skip
             if max_seconds is not None and time.monotonic() - started > max_seconds:
                 return None
             report = await _try_switch(
@@ -150,10 +151,12 @@ async def _catch_up(
     partitions: list[TopicPartition],
     targets: dict[int, int],
     psettings: ProjectorSettings,
+    authority: OfficeAuthority,
     progress: RebuildProgress,
     on_progress: Callable[[RebuildProgress], None],
 ) -> None:
-    """Apply records until every partition stands exactly at its target."""
+    """Apply records until every partition stands exactly at its target (the same batch
+    step as the live projector's, with the same office keys: the same records refused)."""
     done = await _positions(conn, schema, partitions[0].topic)
     for tp in partitions:  # records past an earlier target were dropped: fetch them again
         consumer.seek(tp, done.get(tp.partition, 0))
@@ -174,7 +177,7 @@ async def _catch_up(
         ]
         if not records:
             continue
-        result = await _project(conn, schema, records, psettings)
+        result = await _project(conn, schema, records, psettings, authority)
         done.update(result.next_offsets)
         progress.applied += len(records)
         elapsed = time.monotonic() - progress.started
@@ -182,7 +185,11 @@ async def _catch_up(
 
 
 async def _project(
-    conn: asyncpg.Connection, schema: str, records: list[Any], psettings: ProjectorSettings
+    conn: asyncpg.Connection,
+    schema: str,
+    records: list[Any],
+    psettings: ProjectorSettings,
+    authority: OfficeAuthority,
 ) -> BatchResult:
     """The live projector's batch step, with its isolation of a record the database refuses
     (isolation.py): the same log reaches the same ``store_refused`` dead letters. A transient
@@ -190,8 +197,9 @@ async def _project(
 
     def attempt(chunk: Sequence[Record]) -> Awaitable[BatchResult]:
         return project_batch(
-            conn, schema, chunk, rule=psettings.averaging_rule, dead_letter_sink=None
-        )
+            conn, schema, chunk, rule=psettings.averaging_rule, dead_letter_sink=None,
+            authority=authority,
+        )  # fmt: skip
 
     def refuse(record: Record, error: BaseException) -> Awaitable[BatchResult]:
         return refuse_record(conn, schema, record, error, dead_letter_sink=None)
@@ -246,7 +254,8 @@ async def _catch_up_in_processes(
             ]
             consumer.assign(mine)
             local = _catch_up(own, consumer, schema, mine, targets, psettings,
-                              RebuildProgress(), lambda _: None)  # fmt: skip
+                              office_authority(settings), RebuildProgress(),
+                              lambda _: None)  # fmt: skip
             pending: set[asyncio.Future[Any]] = {
                 asyncio.ensure_future(local),
                 *(asyncio.ensure_future(j) for j in jobs),
@@ -285,8 +294,9 @@ def _catch_up_process(
             tps = [TopicPartition(topic, p) for p in partitions]
             consumer.assign(tps)
             await _catch_up(
-                conn, consumer, schema, tps, targets, ps, RebuildProgress(), lambda _: None
-            )
+                conn, consumer, schema, tps, targets, ps, office_authority(s),
+                RebuildProgress(), lambda _: None,
+            )  # fmt: skip
         finally:
             await consumer.stop()
             await conn.close()

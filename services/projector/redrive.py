@@ -3,6 +3,12 @@ a case's missing decision published), and record that they were re-driven.
 
 A dead letter goes back to the partition it came from, not wherever the CLI's partitioner
 would put its key: a case's events belong to one partition (services/domain/casebook.py).
+
+A re-drive never signs what it republishes (the stored bytes are not the office's word, and
+the dead letter does not keep the original headers), so it cannot turn a forged close or
+register event into an accepted one. It refuses outright a ``not_authorised`` dead letter and
+any dead letter of an office event type: the office publishes those again with the CLI,
+which signs them (docs/security.md).
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from contracts.codec import Reason
+from contracts.events import OFFICE_EVENTS
 from services.readmodel import dead_letters
 from services.readmodel.store import Conn
 from services.readmodel.versions import active_schema
@@ -51,6 +59,9 @@ async def redrive(
     for dead_id in ids:
         async with conn.transaction():
             row = await dead_letters.lock_open(conn, schema, dead_id)
+            refused_because = _not_redrivable(row["reason"], row["event_type"])
+            if refused_because:
+                raise ValueError(f"dead letter {dead_id} cannot be re-driven: {refused_because}")
             position = await publisher.publish_raw(
                 bytes(row["value"] or b""),
                 key=bytes(row["key"]) if row["key"] else None,
@@ -69,3 +80,21 @@ async def redrive(
             {"id": dead_id, "republished_at": position.offset, "partition": position.partition}
         )
     return out
+
+
+_OFFICE_TYPES = frozenset(t.__name__ for t in OFFICE_EVENTS)
+
+
+def _not_redrivable(reason: str | None, event_type: str | None) -> str | None:
+    """Why a dead letter must not be republished as it is, or None."""
+    if reason == Reason.NOT_AUTHORISED:
+        return (
+            "it is an office event without a valid office signature (not_authorised): only the "
+            "office states the close and the register; resolve it (`dlq resolve`)"
+        )
+    if event_type in _OFFICE_TYPES:
+        return (
+            f"a {event_type} is the office's, and a re-drive cannot sign it: publish it again "
+            "with the CLI (`councils import`, `close-year`), then resolve this one"
+        )
+    return None

@@ -9,7 +9,7 @@ import asyncio
 import asyncpg
 import structlog
 
-from services.platform.db import connect_pool, is_transient
+from services.platform.db import Conn, connect_pool, is_transient
 from services.platform.migrations import ensure_migrated
 from services.platform.settings import Settings
 from services.publication.clock import Clock
@@ -31,7 +31,7 @@ class CannotPublish(Exception):
         )
 
 
-async def check_can_publish(conn: asyncpg.Connection) -> None:
+async def check_can_publish(conn: Conn) -> None:
     row = await conn.fetchrow(
         "SELECT current_user AS role, "
         "has_any_column_privilege('publication.published_years', 'INSERT') AS can"

@@ -16,16 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeAlias
 
-import asyncpg
 import structlog
 
 from contracts.financial_year import FinancialYear
+from services.platform.db import Conn
 from services.publication.clock import is_due, publishes_at
 from services.readmodel import publication_reads
 
-Conn: TypeAlias = asyncpg.Connection
 log = structlog.get_logger(__name__)
 
 

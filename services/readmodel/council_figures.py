@@ -160,9 +160,11 @@ async def council_figures(
         year.start_year,
         council,
     )
+    # A not_authorised dead letter (Reason.NOT_AUTHORISED: a close or register event the
+    # office did not sign) is never casework: the figures miss nothing, so it holds nothing.
     dead = await conn.fetchval(
         "SELECT count(*) FROM readmodel.dead_letters WHERE status = 'open' AND council = $1 "
-        "AND (financial_year = $2 OR financial_year IS NULL)",
+        "AND reason <> 'not_authorised' AND (financial_year = $2 OR financial_year IS NULL)",
         council,
         year.start_year,
     )

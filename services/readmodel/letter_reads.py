@@ -61,8 +61,11 @@ async def hold_reasons(conn: Conn, year: FinancialYear) -> dict[str | None, str]
     def add(council: str | None, reason: str) -> None:
         reasons.setdefault(council, []).append(reason)
 
+    # A not_authorised dead letter (Reason.NOT_AUTHORISED: a close or register event the
+    # office did not sign) is never casework: the figures miss nothing, so it holds nothing.
     for r in await conn.fetch(
         "SELECT council, count(*) AS n FROM readmodel.dead_letters WHERE status = 'open' "
+        "AND reason <> 'not_authorised' "
         "AND (financial_year = $1 OR financial_year IS NULL) GROUP BY council",
         y,
     ):

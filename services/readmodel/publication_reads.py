@@ -5,13 +5,11 @@ averages, exactly as the close froze them."""
 from __future__ import annotations
 
 import json
-from typing import TypeAlias
 
 import asyncpg
 
 from contracts.financial_year import FinancialYear
-
-Conn: TypeAlias = asyncpg.Connection
+from services.platform.db import Conn
 
 GROUP_COLUMNS = (
     "comparison_group", "averaging_rule", "councils", "uphold_num", "uphold_den",

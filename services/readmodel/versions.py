@@ -5,11 +5,8 @@ the views in schema ``readmodel``, switched in one transaction. ``projection_ver
 from __future__ import annotations
 
 from importlib.resources import files
-from typing import TypeAlias
 
-import asyncpg
-
-Conn: TypeAlias = asyncpg.Connection
+from services.platform.db import Conn
 
 # Held shared by every live batch, exclusively by a rebuild's switch-over and while a
 # version is created.

@@ -26,7 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from services.platform.db import connect_pool
+from services.platform.db import Conn, connect_pool
 from services.platform.migrations import ensure_migrated
 from services.platform.settings import DATABASE_ROLES, Settings, get_settings, redact_url
 from services.web import api, pages
@@ -56,7 +56,7 @@ class WrongDatabaseRole(Exception):
         )
 
 
-async def check_web_role(conn: asyncpg.Connection) -> None:
+async def check_web_role(conn: Conn) -> None:
     """Refuse (``WrongDatabaseRole``) a connection that is not the web's role."""
     role = await conn.fetchval("SELECT current_user")
     if role != WEB_ROLE:

@@ -24,7 +24,7 @@ from services.domain.statistics import (
     one_decimal,
     percent,
 )
-from services.publication.queries import CouncilYearRow, GroupRow, Published, VersionRow
+from services.web.published_reads import CouncilYearRow, GroupRow, Published, VersionRow
 
 PUBLISHED = "published"
 UNDER_REVIEW = "under_review"

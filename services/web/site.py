@@ -19,7 +19,7 @@ import asyncpg
 import structlog
 
 from contracts.financial_year import FinancialYear
-from services.publication import queries
+from services.web import published_reads
 from services.web.catalogue import Catalogue, build_catalogue
 from services.web.content import Content
 
@@ -73,9 +73,9 @@ class Site:
 
     async def _refresh(self) -> None:
         async with self.pool.acquire() as conn:
-            key = await queries.data_version(conn)
+            key = await published_reads.data_version(conn)
             if key != self._key or self._catalogue is None:
-                published = await queries.load_published(conn)
+                published = await published_reads.load_published(conn)
                 self._catalogue = build_catalogue(published, key)
                 self._key = key
                 self._pages.clear()
@@ -103,7 +103,7 @@ class Site:
             self._letters.move_to_end(key)
             return self._letters[key]
         fetch: Callable[..., Awaitable[Any]] = (
-            queries.letter_html if kind == "html" else queries.letter_pdf
+            published_reads.letter_html if kind == "html" else published_reads.letter_pdf
         )
         async with self.pool.acquire() as conn:
             found = await fetch(conn, council, year, version)
@@ -116,7 +116,7 @@ class Site:
         """The database answers through the web's views."""
         try:
             async with self.pool.acquire() as conn:
-                await queries.data_version(conn)
+                await published_reads.data_version(conn)
         except (OSError, asyncpg.PostgresError):
             return False
         return True

@@ -30,11 +30,11 @@ from tests.reliability.support import (
     compare,
     dead_letter_rows,
     distribution,
-    eventually,
     expected_figures,
     log_lines,
     outbox_states,
 )
+from tests.support.polling import eventually
 from tests.support.stack import Service, Stack
 
 EVENTS = 100_000

@@ -7,17 +7,16 @@ history — every step a subprocess of `annual-review`, against real services.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from services.letters.smtp_server import start as start_smtp
+from tests.support.polling import eventually
 from tests.support.stack import REPO, Stack
 
 SCRIPT = Path(sys.executable).with_name("annual-review")
@@ -41,17 +40,6 @@ def cli_json(stack: Stack, *args: str) -> Any:
     done = cli(stack, *args, "--json")
     assert done.returncode == 0, done.stderr + done.stdout
     return json.loads(done.stdout)
-
-
-async def until(check: Any, timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await asyncio.to_thread(check)
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        await asyncio.sleep(0.5)
 
 
 async def test_an_operator_runs_a_year_from_registration_to_letters_and_a_replay(
@@ -156,7 +144,9 @@ async def test_an_operator_runs_a_year_from_registration_to_letters_and_a_replay
             letters = cli_json(stack, "letters", "list", "--year", "2019-20")
             return letters if [x["state"] for x in letters] == ["sent"] * councils else None
 
-        letters = await until(all_sent)
+        letters = await eventually(
+            all_sent, what="every letter sent", timeout=120, every=0.5, not_yet=()
+        )
         assert mail.accepted == councils
         text = cli(stack, "letters", "show", "MAN", "2019-20").stdout
         assert "50% of complaints we investigated were upheld." in text
@@ -165,7 +155,13 @@ async def test_an_operator_runs_a_year_from_registration_to_letters_and_a_replay
         # A re-issue is a new version, sent once more.
         again = cli(stack, "letters", "reissue", "MAN", "2019-20", "--reason", "test")
         assert again.returncode == 0, again.stderr
-        await until(lambda: mail.accepted == councils + 1)
+        await eventually(
+            lambda: mail.accepted == councils + 1,
+            what="the re-issued letter accepted",
+            timeout=120,
+            every=0.5,
+            not_yet=(),
+        )
         assert len(letters) == councils
 
         exported = cli(stack, "letters", "export", str(tmp_path / "out"))

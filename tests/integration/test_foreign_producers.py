@@ -22,7 +22,6 @@ import random
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -39,6 +38,7 @@ from services.platform.kafka.security import client_kwargs
 from services.projector.config import ProjectorSettings
 from services.projector.rebuild import rebuild
 from tests.support.casework import complied, corrected, decided, expected_figures
+from tests.support.polling import eventually
 from tests.support.producers import Login, publish_with_console_producer, publish_with_librdkafka
 from tests.support.stack import COUNT_KEYS, REPO, Stack
 
@@ -130,17 +130,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-async def until(check: Callable[[], Any], what: str, timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not reached in {timeout} s")
-        await asyncio.sleep(0.25)
 
 
 @dataclasses.dataclass
@@ -264,7 +253,9 @@ async def run_year(
             rows = await stack.fetch("SELECT completed_at FROM readmodel.year_closes")
             return bool(rows) and rows[0]["completed_at"] is not None
 
-        await until(snapshot_complete, "the 2019-20 snapshot complete")
+        await eventually(
+            snapshot_complete, what="the 2019-20 snapshot complete", timeout=120, not_yet=()
+        )
         live = await stack.stats()
         snapshot = {
             (r["council"], r["financial_year"]): {k: r[k] for k in COUNT_KEYS}
@@ -279,7 +270,9 @@ async def run_year(
                 return []
             return rows if len(rows) >= len(COUNCILS) else []
 
-        outbox = await until(letters_written, "a letter row for every council")
+        outbox = await eventually(
+            letters_written, what="a letter row for every council", timeout=120, not_yet=()
+        )
         letters = {
             r["council"]: (r["state"], LetterInputs.from_json(r["context"]).counts) for r in outbox
         }

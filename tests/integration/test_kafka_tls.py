@@ -101,7 +101,11 @@ async def test_the_publisher_and_a_consumer_work_over_sasl_ssl(
     stack: Stack, listeners: tuple[str, str]
 ) -> None:
     cms = over_sasl_ssl(stack, "cms", listeners[0])
-    events = [council("TLS", "District"), decided("TLS", "T-1", date(2019, 6, 1), "upheld")]
+    # Casework only: the register is the office's (its publisher signs it; cms has no key).
+    events = [
+        decided("TLS", "T-1", date(2019, 6, 1), "upheld"),
+        decided("TLS", "T-2", date(2019, 7, 1), "not_upheld"),
+    ]
     async with event_publisher(cms) as publisher:
         positions = await publisher.publish_many(events)
     assert len(positions) == 2
@@ -262,7 +266,8 @@ def test_the_cli_given_another_ca_publishes_nothing_and_says_which_setting_to_fi
 ) -> None:
     wrong = other_ca(tmp_path)
     events = tmp_path / "events.jsonl"
-    events.write_text(json.dumps(council("CLI", "District").model_dump(mode="json")) + "\n")
+    casework = decided("CLI", "C-1", date(2019, 6, 1), "upheld")  # cms publishes casework only
+    events.write_text(json.dumps(casework.model_dump(mode="json")) + "\n")
     done = subprocess.run(
         [str(Path(sys.executable).with_name("annual-review")), "publish", str(events)],
         env={

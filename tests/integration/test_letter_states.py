@@ -19,7 +19,7 @@ from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import TRANSITIONS, LetterState, Transition
 from services.letters import operations, outbox
 from services.letters.config import LettersSettings
-from services.letters.dispatch import Dispatcher
+from services.letters.dispatcher import Dispatcher
 from tests.support.mail import free_port
 from tests.support.stack import Stack
 
@@ -173,7 +173,7 @@ async def test_a_letter_whose_email_cannot_be_built_leaves_sending_as_failed_wit
     settings = stack.settings.model_copy(update={"smtp_port": free_port()})
     dispatcher = Dispatcher(pool, settings, LettersSettings(render_workers=0), publish)
     try:
-        assert await dispatcher.send_some() == 1
+        assert await dispatcher.sender.send_rendered() == 1
     finally:
         await pool.close()
     assert await state_of(conn, row_id) is LetterState.FAILED

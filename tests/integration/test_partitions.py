@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from fractions import Fraction
 from pathlib import Path
@@ -31,6 +30,7 @@ from services.projector.config import ProjectorSettings
 from services.projector.rebuild import rebuild
 from services.readmodel.council_figures import council_figures
 from tests.support.casework import PUBLISHED, corrected, council, decided
+from tests.support.polling import eventually
 from tests.support.stack import Stack
 
 SIGNATORY = {"name": "Michael King", "titles": ["Local Government and Social Care Ombudsman"]}
@@ -67,20 +67,6 @@ async def close(stack: Stack, year: str, letter_date: str) -> None:
              "publication_date": letter_date, "signatory": SIGNATORY},
             producer="tests",
         )  # fmt: skip
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = await check()
-        except Exception:  # the letters' tables are not there yet
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not reached in {timeout} s")
-        await asyncio.sleep(0.25)
 
 
 async def outbox(stack: Stack, year: int) -> dict[str, Any]:
@@ -144,7 +130,7 @@ async def test_a_council_registered_after_the_close_joins_held_and_leaves_the_av
     async def queued() -> bool:
         return len(await outbox(stack, 2019)) == 2
 
-    await until(queued, "the letters of AAA and BBB")
+    await eventually(queued, what="the letters of AAA and BBB", timeout=90)
     parked = await stack.fetch("SELECT council, financial_year FROM readmodel.parked_events")
     assert [(r["council"], r["financial_year"]) for r in parked] == [("NEW", 2019)] * 2
     (group,) = await stack.fetch("SELECT * FROM readmodel.year_snapshot_groups")
@@ -165,7 +151,9 @@ async def test_a_council_registered_after_the_close_joins_held_and_leaves_the_av
     async def new_letter() -> Any:
         return (await outbox(stack, 2019)).get("NEW")
 
-    letter = await until(new_letter, "a letter for NEW (the dispatcher's sweep)", timeout=60)
+    letter = await eventually(
+        new_letter, what="a letter for NEW (the dispatcher's sweep)", timeout=60
+    )
     assert letter["state"] == "held"
     assert "registered after the 2019-20 close" in letter["hold_reason"]
     assert LetterInputs.from_json(letter["context"]).counts["upheld"] == 2
@@ -228,7 +216,7 @@ async def test_each_year_uses_its_own_population_estimate_live_in_the_snapshot_a
         rows = await outbox(stack, 2022)
         return rows if len(rows) == 2 else {}
 
-    rows = await until(queued, "the 2022-23 letters")
+    rows = await eventually(queued, what="the 2022-23 letters", timeout=90)
     pop = LetterInputs.from_json(rows["POP"]["context"])
     assert (pop.population, pop.population_year) == (200_000, 2020)
     assert [c["role"] for c in pop.copy_to] == ["Leader of the Council"]

@@ -18,19 +18,15 @@ import subprocess
 import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass
-from datetime import date
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
-from contracts.financial_year import FinancialYear
-from contracts.groups import ComparisonGroup
-from contracts.values import ChiefExecutive, Signatory
-from services.domain.letter import Letter, build_letter
-from services.domain.statistics import CouncilYear, CouncilYearCounts, GroupAverages
+from services.domain.letter import Letter
+from services.domain.statistics import CouncilYearCounts
 from services.letters.render import render_pdf, render_print_html
-from tests.support.narratives import narrative_for
+from tests.support.letters import MANSFIELD_NAME, mansfield_letter
 
 REPO = Path(__file__).resolve().parents[2]
 VERAPDF = REPO / "infra" / "verapdf" / "verapdf.sh"
@@ -48,39 +44,11 @@ NOTHING = CouncilYearCounts(advice_given=3)
 def letter(
     start_year: int,
     counts: CouncilYearCounts = FULL,
-    name: str = "Mansfield District Council",
+    name: str = MANSFIELD_NAME,
     remedy_average: Fraction | None = Fraction(20, 100),
 ) -> Letter:
-    year = FinancialYear(start_year)
-    return build_letter(
-        name,
-        ChiefExecutive(
-            name="Hayley Barsby",
-            job_title="Interim Chief Executive",
-            salutation="Ms Barsby",
-            email="chief.executive@mansfield.gov.uk",
-        ),
-        year,
-        CouncilYear("MAN", year, ComparisonGroup.DISTRICT, counts, 110_000),
-        GroupAverages(
-            ComparisonGroup.DISTRICT,
-            year,
-            181,
-            Fraction(45, 100),
-            Fraction(99, 100),
-            remedy_average,
-            Fraction(12, 10),
-        ),
-        date(start_year + 1, 7, 22),
-        date(start_year + 1, 7, 29),
-        Signatory(
-            name="Michael King",
-            titles=(
-                "Local Government and Social Care Ombudsman",
-                "Chair, Commission for Local Administration in England",
-            ),
-        ),
-        narrative=narrative_for(year.letter_year),
+    return mansfield_letter(
+        counts, start_year, council_name=name, population=110_000, remedy=remedy_average
     )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -30,6 +31,7 @@ from contracts.codec import encode
 from contracts.examples import example_json, examples
 from services.domain.statistics import AveragingRule
 from services.platform.namespace import create_namespace, drop_namespace
+from services.platform.office_signature import OfficeAuthority, OfficeSigner
 from services.platform.settings import Settings
 from services.projector import rebuild
 from services.projector.apply import apply_batch
@@ -39,6 +41,16 @@ from services.readmodel.versions import create_version, ensure_active_version, s
 from tests.support.casework import council, decided
 from tests.support.fakes import FakeRecord
 from tests.support.stack import Stack
+
+# The register's events are the office's: signed, as the CLI signs them, so that they reach
+# the store (an unsigned one would be refused before it: not_authorised).
+OFFICE = OfficeSigner(Ed25519PrivateKey.generate())
+AUTHORITY = OfficeAuthority([OFFICE.key.public_key()])
+
+
+def signed(partition: int, offset: int, key: bytes, value: bytes) -> FakeRecord:
+    return FakeRecord(TOPIC, partition, offset, key, value, headers=(OFFICE.header(value),))
+
 
 TOPIC = "facts"
 DAY = date(2019, 10, 1)
@@ -73,8 +85,7 @@ def casework_records() -> list[FakeRecord]:
             decided(code, f"19 {partition:03d} {n:03d}", DAY, "upheld") for n in range(8)
         ]
         records += [
-            FakeRecord(TOPIC, partition, offset, code.encode(), encode(e))
-            for offset, e in enumerate(events)
+            signed(partition, offset, code.encode(), encode(e)) for offset, e in enumerate(events)
         ]
     # As Kafka hands a batch over: partitions interleaved.
     return sorted(records, key=lambda r: (r.offset, r.partition))
@@ -126,7 +137,7 @@ async def test_a_record_the_database_refuses_is_dead_lettered_with_its_error_and
 
     result = await apply_batch(
         pool, casework(), rule=AveragingRule.MEAN_OF_RATES, dead_letter_sink=sink,
-        stopping=lambda: False, project=refusing,
+        authority=AUTHORITY, stopping=lambda: False, project=refusing,
     )  # fmt: skip
     assert result.applied == 17 and result.dead_lettered == 1
     async with pool.acquire() as conn:
@@ -155,7 +166,7 @@ async def test_the_rebuild_reaches_the_same_store_refused_dead_letter_in_other_b
     tried: list[list[tuple[int, int]]] = []
     await apply_batch(
         pool, casework(), rule=AveragingRule.MEAN_OF_RATES, dead_letter_sink=None,
-        stopping=lambda: False, project=refusing_step(tried),
+        authority=AUTHORITY, stopping=lambda: False, project=refusing_step(tried),
     )  # fmt: skip
     # The rebuild's batch step (rebuild._project), with the same refusal, in other batches.
     monkeypatch.setattr(rebuild, "project_batch", refusing_step(tried))
@@ -163,7 +174,7 @@ async def test_the_rebuild_reaches_the_same_store_refused_dead_letter_in_other_b
     async with pool.acquire() as conn:
         schema = schema_of(await create_version(conn, "building"))
         for chunk in (in_order[:5], in_order[5:12], in_order[12:]):
-            await rebuild._project(conn, schema, chunk, ProjectorSettings())
+            await rebuild._project(conn, schema, chunk, ProjectorSettings(), AUTHORITY)
         dead = 'SELECT partition, "offset", reason, detail, event_id FROM {}.dead_letters'
         live = await conn.fetch(dead.format("readmodel"))
         rebuilt = await conn.fetch(dead.format(schema))
@@ -199,7 +210,7 @@ async def test_a_connection_lost_mid_batch_is_retried_and_nothing_is_dead_letter
     try:
         result = await apply_batch(
             pool, casework(), rule=AveragingRule.MEAN_OF_RATES, dead_letter_sink=None,
-            stopping=lambda: False, project=losing_connection, sleep=sleep,
+            authority=AUTHORITY, stopping=lambda: False, project=losing_connection, sleep=sleep,
         )  # fmt: skip
     finally:
         await killer.close()
@@ -276,8 +287,7 @@ def test_arbitrary_strings_in_any_field_never_leave_a_batch_failing(
     assert namespace.settings is not None
     records = []
     for (event_type, path), text in spoiled:
-        records.append(FakeRecord(TOPIC, 0, namespace.next_offset, b"MAN",
-                                  spoil(event_type, path, text)))  # fmt: skip
+        records.append(signed(0, namespace.next_offset, b"MAN", spoil(event_type, path, text)))
         namespace.next_offset += 1
     # And a valid decision after them, on the same partition: it must be applied.
     valid = decided("MAN", f"77 {namespace.next_offset // 1000:03d} "
@@ -297,7 +307,7 @@ def test_arbitrary_strings_in_any_field_never_leave_a_batch_failing(
 
             result = await apply_batch(
                 pool, records, rule=AveragingRule.MEAN_OF_RATES, dead_letter_sink=None,
-                stopping=lambda: False, sleep=no_sleep,
+                authority=AUTHORITY, stopping=lambda: False, sleep=no_sleep,
             )  # fmt: skip
             async with pool.acquire() as conn:
                 position = (await positions(conn))[0]

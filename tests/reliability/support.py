@@ -419,25 +419,6 @@ class Servers:
 # --- waiting -----------------------------------------------------------------------------
 
 
-async def eventually(
-    check: Any, *, timeout: float, every: float = 0.25, what: str = "condition"
-) -> Any:
-    """Await ``check()`` until it returns something truthy; errors count as not yet."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        try:
-            value = await check()
-            if value:
-                return value
-            last = value
-        except Exception as exc:
-            last = exc
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached in {timeout:.0f}s (last: {last!r})")
-        await asyncio.sleep(every)
-
-
 # --- a real SMTP server that can be taken away ---------------------------------------------
 
 

@@ -21,11 +21,11 @@ from tests.reliability.support import (
     Mailbox,
     close_year,
     distribution,
-    eventually,
     log_lines,
     outbox_states,
     reap,
 )
+from tests.support.polling import eventually
 from tests.support.stack import Service, Stack
 
 COUNCILS = 16

@@ -7,7 +7,7 @@ in which transaction, and in what order.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +27,7 @@ class FakeRecord:
     key: bytes | None = None
     value: bytes | None = b"{}"
     timestamp: int = 0
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 @dataclass(slots=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import urllib.error
 import urllib.request
 from typing import Any
+
+from tests.support.polling import NotYet, eventually
 
 
 def get(url: str) -> tuple[int, str]:
@@ -32,18 +33,24 @@ async def metrics(port: int) -> str:
 
 
 async def until_status(port: int, path: str, want: int, timeout: float = 60.0) -> dict[str, Any]:
-    """Poll ``path`` until it answers ``want``; its JSON body then."""
-    deadline = time.monotonic() + timeout
-    last: Any = "no answer"
-    while time.monotonic() < deadline:
-        try:
-            status, last = await probe(port, path)
-            if status == want:
-                return dict(last)
-        except OSError as e:
-            last = f"not listening: {e}"
-        await asyncio.sleep(0.3)
-    raise TimeoutError(f"{path} did not answer {want} within {timeout} s: {last}")
+    """Poll ``path`` until it answers ``want``; its JSON body then. Not listening yet, or
+    another status, is "not yet"; the timeout shows the last answer."""
+
+    async def answered() -> tuple[dict[str, Any]]:
+        status, body = await probe(port, path)
+        if status != want:
+            raise NotYet(f"answered {status}: {body}")
+        return (dict(body),)  # a tuple: an empty body is still an answer
+
+    body: dict[str, Any]
+    (body,) = await eventually(
+        answered,
+        what=f"{path} answering {want}",
+        timeout=timeout,
+        every=0.3,
+        not_yet=(OSError,),
+    )
+    return body
 
 
 async def until_ready(port: int, timeout: float = 60.0) -> dict[str, Any]:

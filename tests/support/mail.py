@@ -4,13 +4,12 @@ environment and outbox states the tests wait for."""
 
 from __future__ import annotations
 
-import asyncio
 import mailbox
 import socket
-import time
 from collections import Counter
 from pathlib import Path
 
+from tests.support.polling import NotYet, eventually
 from tests.support.stack import Stack
 
 
@@ -41,17 +40,16 @@ def letters_env(mail: Mail, **extra: str) -> dict[str, str]:
 
 
 async def wait_states(stack: Stack, want: dict[str, int], timeout: float = 120.0) -> None:
-    """Until the outbox holds exactly ``want`` (state -> letters)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            rows = await stack.fetch("SELECT state, count(*) AS n FROM letters.outbox GROUP BY 1")
-            have = {r["state"]: r["n"] for r in rows}
-        except Exception:
-            have = {}
-        if have == want:
-            return
-        if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {s.log.name}\n{s.tail(15)}" for s in stack.services)
-            raise TimeoutError(f"outbox states {have}, wanted {want}\n{logs}")
-        await asyncio.sleep(0.25)
+    """Until the outbox holds exactly ``want`` (state -> letters); the outbox not created yet
+    is "not yet"."""
+
+    async def reached() -> bool:
+        rows = await stack.fetch("SELECT state, count(*) AS n FROM letters.outbox GROUP BY 1")
+        have = {r["state"]: r["n"] for r in rows}
+        if have != want:
+            raise NotYet(f"outbox states {have}, wanted {want}")
+        return True
+
+    await eventually(
+        reached, what="the outbox states", timeout=timeout, explain=stack.service_tails
+    )

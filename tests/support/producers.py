@@ -75,10 +75,16 @@ def librdkafka_config(login: Login) -> dict[str, str]:
 
 
 def publish_with_librdkafka(
-    login: Login, topic: str, events: Sequence[Envelope[Any]], timeout_s: float = 60.0
+    login: Login,
+    topic: str,
+    events: Sequence[Envelope[Any]],
+    timeout_s: float = 60.0,
+    *,
+    partition: int | None = None,
 ) -> list[tuple[int, int]]:
-    """Produce each event (key: its council) and wait for every delivery report; returns
-    the (partition, offset) of each, in order. Blocking: run it in a thread."""
+    """Produce each event (key: its council; to ``partition`` when given) and wait for every
+    delivery report; returns the (partition, offset) of each, in order. Blocking: run it in
+    a thread."""
     from confluent_kafka import KafkaException, Producer
 
     producer = Producer(librdkafka_config(login))
@@ -94,12 +100,14 @@ def publish_with_librdkafka(
 
         return on_delivery
 
+    # librdkafka's "unassigned": its partitioner chooses.
+    where = -1 if partition is None else partition
     for i, event in enumerate(events):
         while True:
             try:
                 producer.produce(
                     topic, value=encode(event), key=event.key, headers=list(headers(event)),
-                    on_delivery=report(i),
+                    on_delivery=report(i), partition=where,
                 )  # fmt: skip
                 break
             except BufferError:  # the local queue is full: let deliveries drain it

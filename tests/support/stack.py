@@ -7,14 +7,12 @@ services run as real processes (SIGKILL means SIGKILL).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -30,6 +28,7 @@ from services.platform.kafka.security import client_kwargs
 from services.platform.namespace import create_namespace, drop_namespace, service_env
 from services.platform.settings import Principal, Settings
 from services.readmodel.counters import COUNTERS
+from tests.support.polling import NotYet, eventually
 
 REPO = Path(__file__).resolve().parents[2]
 # The principal each service runs as (the stack's own calls run as the caller: admin).
@@ -145,15 +144,25 @@ class Stack:
     async def wait_caught_up(self, timeout: float = 120.0) -> None:
         """Until the projector's stored positions reach the topic's end offsets."""
         ends = await self.end_offsets()
-        deadline = time.monotonic() + timeout
-        while True:
+
+        async def caught_up() -> bool:
             done = await self.positions()
-            if all(done.get(p, 0) >= o for p, o in ends.items()):
-                return
-            if time.monotonic() > deadline:
-                logs = "\n".join(f"--- {s.log.name}\n{s.tail()}" for s in self.services)
-                raise TimeoutError(f"projector did not catch up: {done} < {ends}\n{logs}")
-            await asyncio.sleep(0.2)
+            if not all(done.get(p, 0) >= o for p, o in ends.items()):
+                raise NotYet(f"positions {done} < ends {ends}")
+            return True
+
+        await eventually(
+            caught_up,
+            what="the projector caught up",
+            timeout=timeout,
+            every=0.2,
+            not_yet=(),
+            explain=self.service_tails,
+        )
+
+    def service_tails(self, lines: int = 20) -> str:
+        """The last lines of every service's log: what a timed-out wait shows."""
+        return "\n".join(f"--- {s.log.name}\n{s.tail(lines)}" for s in self.services)
 
     async def stats(self) -> dict[tuple[str, int], dict[str, int]]:
         rows = await self.fetch("SELECT * FROM readmodel.council_year_stats")

@@ -8,7 +8,6 @@ year unpublished call ``unpublish`` first, and ``publish_all`` puts it back.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 import urllib.error
@@ -34,7 +33,9 @@ from services.publication.clock import publishes_at
 from services.publication.job import publish_due
 from services.simulator.generator import simulate_year
 from tests.support.casework import PUBLISHED, decided
+from tests.support.mail import wait_states
 from tests.support.narratives import register_test_narrative
+from tests.support.polling import NotYet, eventually
 from tests.support.stack import Service, Stack, close_stack, open_stack
 
 Y2019, Y2020 = FinancialYear(2019), FinancialYear(2020)
@@ -118,12 +119,7 @@ class WebSite:
         return {r["state"]: r["n"] for r in rows}
 
     async def wait_states(self, want: dict[str, int], timeout: float = 180.0) -> None:
-        deadline = time.monotonic() + timeout
-        while (have := await self.states()) != want:
-            if time.monotonic() > deadline:
-                logs = "\n".join(f"--- {s.log.name}\n{s.tail(15)}" for s in self.stack.services)
-                raise TimeoutError(f"outbox states {have}, wanted {want}\n{logs}")
-            await asyncio.sleep(0.25)
+        await wait_states(self.stack, want, timeout)
 
 
 async def _pipeline(stack: Stack, maildir: Path, smtp_port: int) -> int:
@@ -194,26 +190,31 @@ def hostile() -> list[Envelope[Any]]:
 
 
 async def _wait_letters(stack: Stack, year: FinancialYear, held: int = 0) -> int:
-    deadline = time.monotonic() + 240
-    while True:
-        try:
-            rows = await stack.fetch(
-                "SELECT (SELECT count(*) FROM readmodel.year_snapshot_councils "
-                "WHERE financial_year = $1) AS expected, "
-                "count(*) FILTER (WHERE state = 'sent') AS sent, "
-                "count(*) FILTER (WHERE state = 'held') AS held "
-                "FROM letters.outbox WHERE financial_year = $1",
-                year.start_year,
-            )
-            expected, sent, on_hold = rows[0]["expected"], rows[0]["sent"], rows[0]["held"]
-        except asyncpg.UndefinedTableError:  # the projector has not created them yet
-            expected = sent = on_hold = 0
-        if expected and sent + on_hold == expected and on_hold == held:
-            return int(expected)
-        if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {s.log.name}\n{s.tail(15)}" for s in stack.services)
-            raise TimeoutError(f"{year}: {sent} sent, {on_hold} held of {expected}\n{logs}")
-        await asyncio.sleep(0.3)
+    async def settled() -> int:
+        rows = await stack.fetch(
+            "SELECT (SELECT count(*) FROM readmodel.year_snapshot_councils "
+            "WHERE financial_year = $1) AS expected, "
+            "count(*) FILTER (WHERE state = 'sent') AS sent, "
+            "count(*) FILTER (WHERE state = 'held') AS held "
+            "FROM letters.outbox WHERE financial_year = $1",
+            year.start_year,
+        )
+        expected, sent, on_hold = rows[0]["expected"], rows[0]["sent"], rows[0]["held"]
+        if not (expected and sent + on_hold == expected and on_hold == held):
+            raise NotYet(f"{year}: {sent} sent, {on_hold} held of {expected}")
+        return int(expected)
+
+    return int(
+        await eventually(
+            settled,
+            what=f"the {year} letters sent or held",
+            timeout=240,
+            every=0.3,
+            # the projector has not created the tables yet
+            not_yet=(asyncpg.UndefinedTableError,),
+            explain=stack.service_tails,
+        )
+    )
 
 
 def start_web(stack: Stack, port: int, **env: str) -> Service:

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import date
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from fontTools.ttLib import TTFont
 
-from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
-from contracts.values import ChiefExecutive, Signatory
-from services.domain.letter import Letter, build_letter
-from services.domain.statistics import CouncilYear, CouncilYearCounts, GroupAverages
+from services.domain.letter import Letter
+from services.domain.statistics import CouncilYearCounts
 from services.letters import charts
 from services.letters.charts import (
     bar_chart,
@@ -23,38 +19,20 @@ from services.letters.charts import (
     letter_charts,
     letter_email_charts,
 )
-from tests.support.narratives import narrative_for
+from tests.support.letters import MANSFIELD_NAME, mansfield_letter
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def letter_for(
-    counts: CouncilYearCounts, council_name: str = "Mansfield District Council"
-) -> Letter:
-    year = FinancialYear(2019)
-    return build_letter(
-        council_name,
-        ChiefExecutive(
-            name="Hayley Barsby",
-            job_title="Interim Chief Executive",
-            salutation="Ms Barsby",
-            email="ce@example.gov.uk",
-        ),
-        year,
-        CouncilYear("MAN", year, ComparisonGroup.METROPOLITAN_BOROUGH, counts),
-        GroupAverages(
-            ComparisonGroup.METROPOLITAN_BOROUGH,
-            year,
-            36,
-            Fraction(45, 100),
-            Fraction(99, 100),
-            Fraction(20, 100),
-            None,
-        ),
-        date(2020, 7, 22),
-        date(2020, 7, 29),
-        Signatory(name="Michael King", titles=("Local Government and Social Care Ombudsman",)),
-        narrative=narrative_for(year.letter_year),
+def letter_for(counts: CouncilYearCounts, council_name: str = MANSFIELD_NAME) -> Letter:
+    """Mansfield's letter as a metropolitan borough's (36 councils, no per-100,000 average):
+    the charts print the group's name."""
+    return mansfield_letter(
+        counts,
+        council_name=council_name,
+        group=ComparisonGroup.METROPOLITAN_BOROUGH,
+        group_councils=36,
+        average_per_100k=None,
     )
 
 

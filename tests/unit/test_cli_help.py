@@ -7,13 +7,17 @@ Nothing here needs Kafka: the commands refuse bad input before connecting to any
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 import typer
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner, Result
 
 from services.cli.main import app
@@ -318,7 +322,20 @@ def test_publish_without_kafka_says_to_run_make_up(tmp_path: Path) -> None:
         invoke("simulate", "--events", "3", "--invalid-share", "0", "--out", str(good)).exit_code
         == 0
     )
-    result = invoke("publish", str(good), env={"AR_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
+    # The simulation registers its councils: the office's key signs them (docs/security.md).
+    key = tmp_path / "office-signing.key"
+    key.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    result = invoke(
+        "publish",
+        str(good),
+        env={"AR_KAFKA_BOOTSTRAP": "127.0.0.1:1", "AR_OFFICE_SIGNING_KEY_FILE": str(key)},
+    )
     assert result.exit_code == 3
     assert "make up" in result.output and "nothing was published" in result.output
 
@@ -355,3 +372,48 @@ def test_councils_import_of_an_unknown_format_says_which_formats_exist(tmp_path:
     result = invoke("councils", "import", str(other))
     assert result.exit_code == 2
     assert "--format" in result.output and "docs/cli.md" in result.output
+
+
+# --- what --help shows: words an operator types, one date format -----------------------------
+
+# Placeholders inside a help text (AR_<NAME>, chief.executive@<slug>.example), not types.
+PLACEHOLDERS = {"NAME", "slug"}
+# Dates as ISO 8601 (2020-07-22) and financial years as 2019-20: nothing else.
+OTHER_DATE_FORMS = re.compile(
+    r"\b\d{1,2}/\d{1,2}/\d{2,4}\b"  # 22/07/2020
+    r"|\b(19|20)\d\d/\d{2,4}\b"  # 2019/20
+    r"|\b(19|20)\d\d-(19|20)\d\d\b"  # 2019-2020
+    r"|\b\d{1,2} (January|February|March|April|May|June|July|August|September|October"
+    r"|November|December)\b"
+)
+DATE_LIKE = re.compile(r"\b(19|20)\d\d-\d\d(-\d\d)?\b")
+
+
+@pytest.mark.parametrize("path", list(HELP), ids=lambda p: " ".join(p) or "annual-review")
+def test_help_names_values_in_words_not_python_types(path: tuple[str, ...]) -> None:
+    shown = invoke(*path, "--help").output
+    types = set(re.findall(r"<([^<>\s]+)>", shown)) - PLACEHOLDERS
+    assert not types, f"`{' '.join(path)} --help` shows Python types: {types}"
+    assert not re.search(r"\bFinancialYear\b|JSON_OUTPUT", shown)
+
+
+@pytest.mark.parametrize("path", list(HELP), ids=lambda p: " ".join(p) or "annual-review")
+def test_help_writes_every_date_one_way(path: tuple[str, ...]) -> None:
+    shown = " ".join(invoke(*path, "--help").output.split())
+    assert not OTHER_DATE_FORMS.search(shown), OTHER_DATE_FORMS.search(shown)
+    for found in DATE_LIKE.finditer(shown):
+        text = found.group(0)
+        if len(text) == len("2019-20"):  # a financial year: the second year follows the first
+            assert int(text[5:]) == (int(text[2:4]) + 1) % 100, text
+        else:
+            date.fromisoformat(text)
+
+
+def test_help_names_a_year_year_and_a_date_date() -> None:
+    close = " ".join(invoke("close-year", "--help").output.split())
+    assert "--letter-date DATE" in close and "--publication-date DATE" in close
+    assert "* YEAR" in close
+    simulate = " ".join(invoke("simulate", "--help").output.split())
+    assert "--year YEAR" in simulate
+    flags = " ".join(invoke("replay", "--help").output.split())
+    assert "--json Print the report as JSON." in flags  # a flag takes no value: no word after it

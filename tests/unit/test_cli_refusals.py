@@ -204,7 +204,7 @@ def test_the_installed_command_has_no_traceback_either(files: Path) -> None:
 
 
 def test_the_narrative_advice_never_names_a_refused_format() -> None:
-    from services.domain.letter import UnsupportedLetterYear, format_for
+    from services.domain.letter_formats import UnsupportedLetterYear, format_for
 
     for year in (2019, 2027, 2100, 2101):
         try:

@@ -235,7 +235,10 @@ def test_no_password_is_written_in_the_compose_file() -> None:
 
 def test_every_secret_is_one_of_the_local_passwords() -> None:
     declared = COMPOSE["secrets"]
-    assert {name.removesuffix(".password") for name in declared} == SECRET_NAMES
+    passwords = {name for name in declared if name.endswith(".password")}
+    assert {name.removesuffix(".password") for name in passwords} == SECRET_NAMES
+    # Besides the passwords, only the office's public key (ensure_office_key writes it).
+    assert set(declared) - passwords == {"office-signing.pub"}
     for name, spec in declared.items():
         assert spec["file"] == f"./.local/compose-secrets/{name}"
     for name, service in SERVICES.items():
@@ -251,6 +254,10 @@ def test_each_service_runs_as_its_principal_with_only_its_own_secrets(
     assert env["AR_PRINCIPAL"] == principal
     assert env["AR_SECRETS_DIR"] == "/run/secrets"
     secrets = set(SERVICES[service]["secrets"])
+    # The office's public key goes to the projector, which checks the close and the register
+    # with it; nothing else needs it.
+    assert ("office-signing.pub" in secrets) == (principal == "projector")
+    secrets.discard("office-signing.pub")
     role = DATABASE_ROLES[principal]
     assert {f"kafka-{principal}.password", f"pg-{role}.password"} <= secrets
     if principal != "admin":  # the init job also sets every user's SCRAM credential
@@ -439,3 +446,15 @@ def test_the_cluster_profile_replicates_3_with_2_in_sync_and_clients_know_every_
         bootstrap = CLUSTER[service]["environment"]["AR_KAFKA_BOOTSTRAP"]
         assert bootstrap == "kafka:9092,kafka-2:9092,kafka-3:9092", service
         Settings(kafka_bootstrap=bootstrap)  # the settings accept the list
+
+
+def test_the_office_signing_key_never_goes_into_a_container() -> None:
+    """The private key signs the close and the register: only the operator's processes on
+    the host read it (docs/security.md); the compose file knows only the public key."""
+    assert "office-signing.key" not in (ROOT / "docker-compose.yml").read_text()
+    for name, service in SERVICES.items():
+        assert not any("office-signing.key" in str(s) for s in service.get("secrets", [])), name
+    copies = re.search(r"^compose_secrets\(\) \{\n(.*?)^\}", LIB_SH, re.M | re.S)
+    assert copies is not None
+    assert "office-signing.pub" in copies[1]
+    assert "office-signing.key" not in copies[1]

@@ -15,16 +15,19 @@ from services.projector.dead_letter_topic import (
 from tests.support.fakes import FakeRecord
 
 
-def dead(value: bytes | None, offset: int = 12, detail: str = "no such council") -> DeadLetter:
+def dead(
+    value: bytes | None, offset: int = 12, detail: str = "a second DecisionRecorded for the case"
+) -> DeadLetter:
+    """A dead letter as the projector makes one (a conflict: a reason it still gives)."""
     record = FakeRecord("facts", 3, offset, key=b"AAA", value=value)
-    return DeadLetter(record, RejectedMessage(Reason.UNKNOWN_COUNCIL, detail))
+    return DeadLetter(record, RejectedMessage(Reason.CONFLICT, detail))
 
 
 def test_the_copy_says_where_the_message_came_from_and_why() -> None:
     value, headers = dead_letter_message(dead(b'{"x": 1}', detail="x" * 5000))
     assert value == b'{"x": 1}'
     assert headers == {
-        "dead-letter-reason": "unknown_council",
+        "dead-letter-reason": "conflict",
         "dead-letter-detail": "x" * 1000,
         "original-topic": "facts",
         "original-partition": "3",

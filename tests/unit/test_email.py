@@ -5,53 +5,25 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.policy
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from fractions import Fraction
 
 import pytest
 
 from contracts.financial_year import FinancialYear
-from contracts.groups import ComparisonGroup
-from contracts.values import ChiefExecutive, Signatory
-from services.domain.letter import Letter, build_letter
-from services.domain.statistics import CouncilYear, CouncilYearCounts, GroupAverages
+from contracts.values import ChiefExecutive
+from services.domain.letter import Letter
 from services.letters.email import UnbuildableEmail, build_email, message_id_for, pdf_filename
-from tests.support.narratives import narrative_for
+from tests.support.letters import BARSBY, mansfield_letter
 
 PDF = b"%PDF-1.7 not really a letter\n%%EOF"
 
 
 def letter_for(version: int = 1, name: str = "Hayley Barsby") -> Letter:
-    year = FinancialYear(2019)
-    counts = CouncilYearCounts(
-        upheld=1, not_upheld=1, compliance_outcomes=1, compliance_implemented=1
+    addressee = ChiefExecutive(
+        name=name, job_title=BARSBY.job_title, salutation=BARSBY.salutation, email=BARSBY.email
     )
-    return build_letter(
-        "Mansfield District Council",
-        ChiefExecutive(
-            name=name,
-            job_title="Interim Chief Executive",
-            salutation="Ms Barsby",
-            email="chief.executive@mansfield.gov.uk",
-        ),
-        year,
-        CouncilYear("MAN", year, ComparisonGroup.DISTRICT, counts),
-        GroupAverages(
-            ComparisonGroup.DISTRICT,
-            year,
-            181,
-            Fraction(45, 100),
-            Fraction(99, 100),
-            Fraction(1, 5),
-            None,
-        ),
-        date(2020, 7, 22),
-        date(2020, 7, 29),
-        Signatory(name="Michael King", titles=("Local Government and Social Care Ombudsman",)),
-        version=version,
-        narrative=narrative_for(2020),
-    )
+    return mansfield_letter(addressee=addressee, version=version)
 
 
 def message_for(letter: Letter | None = None, **overrides: object) -> EmailMessage:

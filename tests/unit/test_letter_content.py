@@ -12,65 +12,16 @@ import pytest
 
 from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
-from contracts.values import ChiefExecutive, Signatory
-from services.domain.letter import (
-    TEMPLATE_FEATURES,
-    Letter,
-    UnsupportedLetterYear,
-    build_letter,
-    features_for,
-)
+from services.domain.letter import build_letter
+from services.domain.letter_formats import DEFAULT_FORMATS, UnsupportedLetterYear, features_for
 from services.domain.statistics import CouncilYear, CouncilYearCounts, GroupAverages
-from tests.support.narratives import narrative_for
-
-KING = Signatory(
-    name="Michael King",
-    titles=(
-        "Local Government and Social Care Ombudsman",
-        "Chair, Commission for Local Administration in England",
-    ),
-)
-BARSBY = ChiefExecutive(
-    name="Hayley Barsby",
-    job_title="Interim Chief Executive",
-    salutation="Ms Barsby",
-    email="chief.executive@mansfield.gov.uk",
-)
-MANSFIELD = CouncilYearCounts(
-    upheld=1, not_upheld=1, satisfactory_remedies=0, compliance_outcomes=1, compliance_implemented=1
-)
-
-
-def letter_for(
-    counts: CouncilYearCounts = MANSFIELD,
-    start_year: int = 2019,
-    population: int | None = None,
-    average_per_100k: Fraction | None = Fraction(12, 10),
-    uphold: Fraction | None = Fraction(45, 100),
-    compliance: Fraction | None = Fraction(99, 100),
-    remedy: Fraction | None = Fraction(20, 100),
-) -> Letter:
-    year = FinancialYear(start_year)
-    return build_letter(
-        "Mansfield District Council",
-        BARSBY,
-        year,
-        CouncilYear("MAN", year, ComparisonGroup.DISTRICT, counts, population),
-        GroupAverages(
-            ComparisonGroup.DISTRICT, year, 181, uphold, compliance, remedy, average_per_100k
-        ),
-        date(start_year + 1, 7, 22),
-        date(start_year + 1, 7, 29),
-        KING,
-        narrative=narrative_for(start_year + 1),
-    )
-
+from tests.support.letters import BARSBY, KING, MANSFIELD, mansfield_letter
 
 # --- the reference letter's figures --------------------------------------------------------
 
 
 def test_mansfield_2020_letter_has_the_reference_figures() -> None:
-    letter = letter_for()
+    letter = mansfield_letter()
     assert letter.template == "2020"
     assert letter.title == "Annual Review letter 2020"
     assert letter.letter_date == "22 July 2020"
@@ -83,36 +34,36 @@ def test_mansfield_2020_letter_has_the_reference_figures() -> None:
 
 
 def test_period_wording_keeps_the_letters_between_to() -> None:
-    assert letter_for().uphold.basis == (
+    assert mansfield_letter().uphold.basis == (
         "Statistics are based on a total of 2 detailed investigations "
         "for the period between 1 April 2019 to 31 March 2020"
     )
 
 
 def test_letter_identity_names_council_year_kind_and_version() -> None:
-    identity = letter_for().identity
+    identity = mansfield_letter().identity
     assert identity.council_code == "MAN"
     assert identity.year_label == "2019-20"
     assert identity.reference == "MAN/2019-20/annual-review/v1"
 
 
 def test_2020_remedy_base_is_the_detailed_investigations_count() -> None:
-    assert letter_for().remedy.basis == (
+    assert mansfield_letter().remedy.basis == (
         "Statistics are based on a total of 2 detailed investigations "
         "for the period between 1 April 2019 to 31 March 2020"
     )
 
 
 def test_from_2021_remedy_base_is_the_upheld_count_labelled_upheld_decisions() -> None:
-    assert letter_for(start_year=2020).remedy.basis == (
+    assert mansfield_letter(start_year=2020).remedy.basis == (
         "Statistics are based on a total of 1 upheld decision "
         "for the period between 1 April 2020 to 31 March 2021"
     )
 
 
 def test_2020_says_the_authority_and_later_letters_say_the_council() -> None:
-    assert "the authority had successfully" in letter_for().compliance.statement.text
-    later = letter_for(start_year=2021)
+    assert "the authority had successfully" in mansfield_letter().compliance.statement.text
+    later = mansfield_letter(start_year=2021)
     assert "the Council had successfully" in later.compliance.statement.text
     assert later.remedy.title == "Satisfactory remedies provided by the Council"
 
@@ -121,31 +72,33 @@ def test_2020_says_the_authority_and_later_letters_say_the_council() -> None:
 
 
 def test_uphold_rate_of_one_in_eight_prints_thirteen_percent() -> None:
-    letter = letter_for(CouncilYearCounts(upheld=1, not_upheld=7))
+    letter = mansfield_letter(CouncilYearCounts(upheld=1, not_upheld=7))
     assert letter.uphold.percentage == 13
     assert letter.uphold.statement.text == "13% of complaints we investigated were upheld."
 
 
 def test_uphold_rate_of_seven_in_eight_prints_eighty_eight_percent() -> None:
-    assert letter_for(CouncilYearCounts(upheld=7, not_upheld=1)).uphold.percentage == 88
+    assert mansfield_letter(CouncilYearCounts(upheld=7, not_upheld=1)).uphold.percentage == 88
 
 
 def test_group_average_of_exactly_half_a_percent_rounds_up() -> None:
-    letter = letter_for(uphold=Fraction(445, 1000), compliance=Fraction(995, 1000))
+    letter = mansfield_letter(uphold=Fraction(445, 1000), compliance=Fraction(995, 1000))
     assert (letter.uphold.average, letter.compliance.average) == (45, 100)
 
 
 def test_per_100k_figure_rounds_half_up_and_prints_a_whole_number_without_the_decimal() -> None:
     # 1 upheld among 100,000 residents is exactly 1; 1 among 80,000 is 1.25 -> 1.3.
-    exact = letter_for(start_year=2022, population=100_000, average_per_100k=Fraction(2))
+    exact = mansfield_letter(start_year=2022, population=100_000, average_per_100k=Fraction(2))
     assert exact.uphold.per_100k is not None
     assert (exact.uphold.per_100k.figure, exact.uphold.per_100k.average) == ("1", "2")
-    tie = letter_for(start_year=2022, population=80_000)
+    tie = mansfield_letter(start_year=2022, population=80_000)
     assert tie.uphold.per_100k is not None and tie.uphold.per_100k.figure == "1.3"
 
 
 def test_per_100k_of_exactly_one_says_decision_in_the_singular() -> None:
-    line = letter_for(start_year=2022, population=100_000, average_per_100k=Fraction(1)).uphold
+    line = mansfield_letter(
+        start_year=2022, population=100_000, average_per_100k=Fraction(1)
+    ).uphold
     assert line.per_100k is not None and line.per_100k.comparison is not None
     assert line.per_100k.statement.text == (
         "Adjusted for Mansfield District Council's population, this is "
@@ -164,7 +117,7 @@ def test_per_100k_of_exactly_one_says_decision_in_the_singular() -> None:
     [(1, "1 upheld decision"), (2, "2 upheld decisions"), (0, "0 upheld decisions")],
 )
 def test_upheld_count_line_is_singular_only_for_one(upheld: int, expected: str) -> None:
-    letter = letter_for(CouncilYearCounts(upheld=upheld, not_upheld=1))
+    letter = mansfield_letter(CouncilYearCounts(upheld=upheld, not_upheld=1))
     assert letter.uphold.count is not None and letter.uphold.count.text == expected
 
 
@@ -177,7 +130,7 @@ def test_upheld_count_line_is_singular_only_for_one(upheld: int, expected: str) 
     ],
 )
 def test_remedy_count_line_is_singular_only_for_one(remedies: int, expected: str) -> None:
-    letter = letter_for(CouncilYearCounts(upheld=2, satisfactory_remedies=remedies))
+    letter = mansfield_letter(CouncilYearCounts(upheld=2, satisfactory_remedies=remedies))
     assert letter.remedy.count is not None and letter.remedy.count.text == expected
 
 
@@ -186,7 +139,9 @@ def test_remedy_count_line_is_singular_only_for_one(remedies: int, expected: str
     [(1, "a total of 1 compliance outcome "), (3, "a total of 3 compliance outcomes ")],
 )
 def test_compliance_base_is_singular_only_for_one(outcomes: int, expected: str) -> None:
-    letter = letter_for(CouncilYearCounts(compliance_outcomes=outcomes, compliance_implemented=1))
+    letter = mansfield_letter(
+        CouncilYearCounts(compliance_outcomes=outcomes, compliance_implemented=1)
+    )
     assert letter.compliance.basis is not None and expected in letter.compliance.basis
 
 
@@ -195,7 +150,7 @@ def test_compliance_base_is_singular_only_for_one(outcomes: int, expected: str) 
     [(0, "a total of 1 detailed investigation "), (1, "a total of 2 detailed investigations ")],
 )
 def test_investigations_base_is_singular_only_for_one(not_upheld: int, expected: str) -> None:
-    letter = letter_for(CouncilYearCounts(upheld=1, not_upheld=not_upheld))
+    letter = mansfield_letter(CouncilYearCounts(upheld=1, not_upheld=not_upheld))
     assert letter.uphold.basis is not None and expected in letter.uphold.basis
 
 
@@ -203,7 +158,7 @@ def test_investigations_base_is_singular_only_for_one(not_upheld: int, expected:
 
 
 def test_no_investigations_prints_one_plain_sentence_without_rate_or_average() -> None:
-    letter = letter_for(CouncilYearCounts(advice_given=3, compliance_outcomes=0))
+    letter = mansfield_letter(CouncilYearCounts(advice_given=3, compliance_outcomes=0))
     block = letter.uphold
     assert (block.percentage, block.average, block.comparison) == (None, None, None)
     assert (block.count, block.basis) == (None, None)
@@ -215,7 +170,7 @@ def test_no_investigations_prints_one_plain_sentence_without_rate_or_average() -
 
 
 def test_no_investigations_also_leaves_the_remedy_block_without_a_figure() -> None:
-    remedy = letter_for(CouncilYearCounts()).remedy
+    remedy = mansfield_letter(CouncilYearCounts()).remedy
     assert (remedy.percentage, remedy.average, remedy.count, remedy.basis) == (
         None,
         None,
@@ -225,7 +180,7 @@ def test_no_investigations_also_leaves_the_remedy_block_without_a_figure() -> No
 
 
 def test_investigations_but_none_upheld_prints_zero_percent_upheld() -> None:
-    letter = letter_for(CouncilYearCounts(not_upheld=4))
+    letter = mansfield_letter(CouncilYearCounts(not_upheld=4))
     assert letter.uphold.percentage == 0
     assert letter.uphold.average == 45
     assert letter.uphold.statement.text == "0% of complaints we investigated were upheld."
@@ -233,7 +188,7 @@ def test_investigations_but_none_upheld_prints_zero_percent_upheld() -> None:
 
 
 def test_investigations_but_none_upheld_has_no_remedy_rate() -> None:
-    remedy = letter_for(CouncilYearCounts(not_upheld=4), start_year=2021).remedy
+    remedy = mansfield_letter(CouncilYearCounts(not_upheld=4), start_year=2021).remedy
     assert (remedy.percentage, remedy.average, remedy.comparison) == (None, None, None)
     assert remedy.statement.text == (
         "We did not uphold any complaints about the Council in this period, "
@@ -242,7 +197,7 @@ def test_investigations_but_none_upheld_has_no_remedy_rate() -> None:
 
 
 def test_no_compliance_outcomes_says_none_were_due_and_prints_no_figures() -> None:
-    block = letter_for(CouncilYearCounts(upheld=1)).compliance
+    block = mansfield_letter(CouncilYearCounts(upheld=1)).compliance
     assert block.statement.text == "No recommendations were due for compliance in this period"
     assert (block.percentage, block.average, block.comparison, block.basis) == (
         None,
@@ -253,7 +208,7 @@ def test_no_compliance_outcomes_says_none_were_due_and_prints_no_figures() -> No
 
 
 def test_a_council_with_no_figure_never_shows_the_group_average() -> None:
-    letter = letter_for(CouncilYearCounts())
+    letter = mansfield_letter(CouncilYearCounts())
     assert all(block.average is None for block in letter.blocks)
 
 
@@ -262,12 +217,12 @@ def test_a_council_with_no_figure_never_shows_the_group_average() -> None:
 
 @pytest.mark.parametrize("start_year", [2019, 2020, 2021])
 def test_per_100k_line_is_absent_before_the_2023_letter(start_year: int) -> None:
-    assert letter_for(start_year=start_year, population=100_000).uphold.per_100k is None
+    assert mansfield_letter(start_year=start_year, population=100_000).uphold.per_100k is None
 
 
 @pytest.mark.parametrize("start_year", [2022, 2023])
 def test_per_100k_line_is_present_from_the_2023_letter(start_year: int) -> None:
-    line = letter_for(start_year=start_year, population=200_000).uphold.per_100k
+    line = mansfield_letter(start_year=start_year, population=200_000).uphold.per_100k
     assert line is not None
     assert line.statement.text == (
         "Adjusted for Mansfield District Council's population, this is "
@@ -281,11 +236,11 @@ def test_per_100k_line_is_present_from_the_2023_letter(start_year: int) -> None:
 
 def test_a_council_without_a_population_has_no_per_100k_lines() -> None:
     # The letter service holds such a letter; released, it prints without them (docs/domain.md §8).
-    assert letter_for(start_year=2022, population=None).uphold.per_100k is None
+    assert mansfield_letter(start_year=2022, population=None).uphold.per_100k is None
 
 
 def test_2024_letter_says_a_total_of_n_investigations() -> None:
-    letter = letter_for(start_year=2023)
+    letter = mansfield_letter(start_year=2023)
     assert letter.uphold.basis == (
         "Statistics are based on a total of 2 investigations "
         "for the period between 1 April 2023 to 31 March 2024"
@@ -295,11 +250,13 @@ def test_2024_letter_says_a_total_of_n_investigations() -> None:
 
 def test_2021_to_2023_letters_say_detailed_investigations() -> None:
     for start_year in (2020, 2021, 2022):
-        assert "2 detailed investigations" in (letter_for(start_year=start_year).uphold.basis or "")
+        assert "2 detailed investigations" in (
+            mansfield_letter(start_year=start_year).uphold.basis or ""
+        )
 
 
 def test_template_family_is_chosen_by_letter_year() -> None:
-    assert {year: f.template for year, f in TEMPLATE_FEATURES.items()} == {
+    assert {year: features_for(year).template for year in DEFAULT_FORMATS} == {
         2020: "2020",
         2021: "2021",
         2022: "2021",
@@ -314,7 +271,7 @@ def test_a_letter_year_without_a_format_is_refused_with_the_command_that_fixes_i
     with pytest.raises(UnsupportedLetterYear, match="letters narrative set 2027 FILE --format"):
         features_for(2027)
     with pytest.raises(UnsupportedLetterYear):
-        letter_for(start_year=2026)
+        mansfield_letter(start_year=2026)
 
 
 def test_a_later_year_is_printed_in_the_format_registered_with_its_narrative() -> None:
@@ -373,7 +330,7 @@ def test_a_letter_dated_inside_the_year_is_refused() -> None:
 
 
 def test_letter_is_frozen() -> None:
-    letter = letter_for()
+    letter = mansfield_letter()
     with pytest.raises(AttributeError):
         letter.council_name = "Elsewhere"  # type: ignore[misc]
 
@@ -391,7 +348,7 @@ CALDERDALE_2024_25 = CouncilYearCounts(
 
 
 def test_2025_letter_opens_the_uphold_block_with_the_published_complaint_overview() -> None:
-    letter = letter_for(CALDERDALE_2024_25, start_year=2024, population=200_000)
+    letter = mansfield_letter(CALDERDALE_2024_25, start_year=2024, population=200_000)
     assert letter.template == "2025"
     assert letter.uphold.overview == (
         "Between 1 April 2024 to 31 March 2025, we dealt with 86 complaints. Of these, 25 were "
@@ -409,7 +366,7 @@ def test_2025_letter_opens_the_uphold_block_with_the_published_complaint_overvie
 
 def test_2025_overview_uses_the_singular_and_leaves_out_empty_categories() -> None:
     one_each = CouncilYearCounts(upheld=1, advice_given=1)
-    assert letter_for(one_each, start_year=2025).uphold.overview == (
+    assert mansfield_letter(one_each, start_year=2025).uphold.overview == (
         "Between 1 April 2025 to 31 March 2026, we dealt with 2 complaints. Of these, 1 was not "
         "for us or not ready for us to investigate. We investigated 1 complaint.",
         "We investigated 1 complaint and upheld 1.",
@@ -418,13 +375,13 @@ def test_2025_overview_uses_the_singular_and_leaves_out_empty_categories() -> No
 
 def test_2025_overview_of_a_year_without_investigations_or_decisions() -> None:
     assessed_only = CouncilYearCounts(closed_after_initial_enquiries=3)
-    letter = letter_for(assessed_only, start_year=2024)
+    letter = mansfield_letter(assessed_only, start_year=2024)
     assert letter.uphold.overview == (
         "Between 1 April 2024 to 31 March 2025, we dealt with 3 complaints. We assessed and "
         "closed 3 complaints. We did not investigate any of them.",
     )
     assert letter.uphold.percentage is None
-    nothing = letter_for(CouncilYearCounts(), start_year=2024)
+    nothing = mansfield_letter(CouncilYearCounts(), start_year=2024)
     assert nothing.uphold.overview == (
         "Between 1 April 2024 to 31 March 2025, we did not decide any complaints about the "
         "Council.",
@@ -433,4 +390,4 @@ def test_2025_overview_of_a_year_without_investigations_or_decisions() -> None:
 
 def test_letters_before_2025_have_no_complaint_overview() -> None:
     for start_year in (2019, 2022, 2023):
-        assert letter_for(CALDERDALE_2024_25, start_year=start_year).uphold.overview == ()
+        assert mansfield_letter(CALDERDALE_2024_25, start_year=start_year).uphold.overview == ()

@@ -15,19 +15,15 @@ import sys
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
-from fractions import Fraction
 from html.parser import HTMLParser
 from pathlib import Path
 
 import jinja2
 import pytest
 
-from contracts.financial_year import FinancialYear
-from contracts.groups import ComparisonGroup
-from contracts.values import ChiefExecutive, Signatory
-from services.domain.letter import Letter, build_letter
-from services.domain.statistics import CouncilYear, CouncilYearCounts, GroupAverages
+from contracts.values import ChiefExecutive
+from services.domain.letter import Letter
+from services.domain.statistics import CouncilYearCounts
 from services.letters.render import (
     LetterRenderError,
     digests,
@@ -40,57 +36,12 @@ from services.letters.render import (
     render_text,
     template_version,
 )
-from tests.support.narratives import narrative_for
+from tests.support.letters import mansfield_letter
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO.parent / "shared" / "reference" / "annual-review-letter-2020.txt"
 
-KING = Signatory(
-    name="Michael King",
-    titles=(
-        "Local Government and Social Care Ombudsman",
-        "Chair, Commission for Local Administration in England",
-    ),
-)
-BARSBY = ChiefExecutive(
-    name="Hayley Barsby",
-    job_title="Interim Chief Executive",
-    salutation="Ms Barsby",
-    email="chief.executive@mansfield.gov.uk",
-)
-MANSFIELD = CouncilYearCounts(
-    upheld=1, not_upheld=1, satisfactory_remedies=0, compliance_outcomes=1, compliance_implemented=1
-)
 HOSTILE = "<script>alert(1)</script> {{ 7*7 }}"
-
-
-def letter_for(
-    counts: CouncilYearCounts = MANSFIELD,
-    start_year: int = 2019,
-    council_name: str = "Mansfield District Council",
-    addressee: ChiefExecutive = BARSBY,
-    population: int | None = None,
-) -> Letter:
-    year = FinancialYear(start_year)
-    return build_letter(
-        council_name,
-        addressee,
-        year,
-        CouncilYear("MAN", year, ComparisonGroup.DISTRICT, counts, population),
-        GroupAverages(
-            ComparisonGroup.DISTRICT,
-            year,
-            181,
-            Fraction(45, 100),
-            Fraction(99, 100),
-            Fraction(20, 100),
-            Fraction(12, 10),
-        ),
-        date(start_year + 1, 7, 22),
-        date(start_year + 1, 7, 29),
-        KING,
-        narrative=narrative_for(start_year + 1),
-    )
 
 
 def normalised_lines(text: str) -> list[str]:
@@ -132,12 +83,12 @@ def pdf_text(pdf: bytes, tmp_path: Path, first: int | None = None) -> str:
 
 
 def test_mansfield_2020_text_letter_matches_the_reference_line_for_line() -> None:
-    assert_same_lines(reference_lines(), normalised_lines(render_text(letter_for())))
+    assert_same_lines(reference_lines(), normalised_lines(render_text(mansfield_letter())))
 
 
 def test_mansfield_2020_statistics_blocks_match_the_reference_exactly() -> None:
     reference = reference_lines()
-    rendered = normalised_lines(render_text(letter_for()))
+    rendered = normalised_lines(render_text(mansfield_letter()))
     # The statistics follow the signatory's last title line.
     start = reference.index("Chair, Commission for Local Administration in England") + 1
     assert reference[start] == "Complaints upheld"
@@ -145,7 +96,7 @@ def test_mansfield_2020_statistics_blocks_match_the_reference_exactly() -> None:
 
 
 def test_text_letter_ends_with_one_newline() -> None:
-    text = render_text(letter_for())
+    text = render_text(mansfield_letter())
     assert text.endswith("2020\n") and not text.endswith("\n\n")
 
 
@@ -154,11 +105,13 @@ def test_text_letter_ends_with_one_newline() -> None:
 
 @pytest.mark.parametrize("start_year", [2019, 2020, 2021])
 def test_text_letters_before_2023_have_no_per_100k_line(start_year: int) -> None:
-    assert "per 100,000" not in render_text(letter_for(start_year=start_year, population=10**5))
+    assert "per 100,000" not in render_text(
+        mansfield_letter(start_year=start_year, population=10**5)
+    )
 
 
 def test_2023_text_letter_prints_the_per_100k_line_and_average() -> None:
-    text = render_text(letter_for(start_year=2022, population=50_000))
+    text = render_text(mansfield_letter(start_year=2022, population=50_000))
     assert (
         "Adjusted for Mansfield District Council's population, this is "
         "2 upheld decisions per 100,000 residents." in text
@@ -170,13 +123,13 @@ def test_2023_text_letter_prints_the_per_100k_line_and_average() -> None:
 
 
 def test_2024_text_letter_says_a_total_of_n_investigations() -> None:
-    text = render_text(letter_for(start_year=2023, population=50_000))
+    text = render_text(mansfield_letter(start_year=2023, population=50_000))
     assert "Statistics are based on a total of 2 investigations for the period between" in text
     assert "detailed investigations" not in text
 
 
 def test_2021_letter_is_addressed_by_name_and_says_the_council() -> None:
-    lines = normalised_lines(render_text(letter_for(start_year=2020)))
+    lines = normalised_lines(render_text(mansfield_letter(start_year=2020)))
     assert lines[3:6] == ["Hayley Barsby", "Interim Chief Executive", "Mansfield District Council"]
     assert "Dear Ms Barsby" in lines
     assert (
@@ -187,7 +140,7 @@ def test_2021_letter_is_addressed_by_name_and_says_the_council() -> None:
 
 
 def test_zero_case_letter_reads_as_plain_sentences() -> None:
-    lines = normalised_lines(render_text(letter_for(CouncilYearCounts(advice_given=2), 2020)))
+    lines = normalised_lines(render_text(mansfield_letter(CouncilYearCounts(advice_given=2), 2020)))
     start = lines.index("Complaints upheld", lines.index("Michael King"))
     assert lines[start:] == [
         "Complaints upheld",
@@ -205,9 +158,9 @@ def test_zero_case_letter_reads_as_plain_sentences() -> None:
 
 
 def test_rounding_half_up_reaches_the_rendered_letter() -> None:
-    text = render_text(letter_for(CouncilYearCounts(upheld=1, not_upheld=7)))
+    text = render_text(mansfield_letter(CouncilYearCounts(upheld=1, not_upheld=7)))
     assert "13% of complaints we investigated were upheld." in text
-    text = render_text(letter_for(CouncilYearCounts(upheld=7, not_upheld=1)))
+    text = render_text(mansfield_letter(CouncilYearCounts(upheld=7, not_upheld=1)))
     assert "88% of complaints we investigated were upheld." in text
 
 
@@ -221,7 +174,7 @@ def hostile_letter(start_year: int) -> Letter:
         salutation="Dear <b>X</b>",
         email="ce@example.gov.uk",
     )
-    return letter_for(
+    return mansfield_letter(
         start_year=start_year, council_name=f"{HOSTILE} Council & Sons", addressee=addressee
     )
 
@@ -264,13 +217,13 @@ def test_hostile_council_name_is_escaped_inside_the_chart_svg() -> None:
 def test_a_missing_template_variable_raises() -> None:
     template = environment().get_template("letter-2020.html.j2")
     with pytest.raises(jinja2.UndefinedError, match="charts"):
-        template.render(letter=letter_for(), medium="email")  # no charts given
+        template.render(letter=mansfield_letter(), medium="email")  # no charts given
 
 
 def test_a_missing_attribute_of_the_letter_raises() -> None:
     template = environment().from_string("{{ letter.no_such_field }}")
     with pytest.raises(jinja2.UndefinedError):
-        template.render(letter=letter_for())
+        template.render(letter=mansfield_letter())
 
 
 def test_text_templates_are_not_html_escaped_but_html_templates_are() -> None:
@@ -305,7 +258,7 @@ def test_a_data_url_asset_is_allowed() -> None:
 def test_2020_pdf_puts_the_statistics_on_their_own_page_after_the_signature(
     tmp_path: Path,
 ) -> None:
-    pdf = render_pdf(letter_for())
+    pdf = render_pdf(mansfield_letter())
     last = pdf_text(pdf, tmp_path, first=3)
     signature_page = pdf_text(pdf, tmp_path, first=2)
     assert "Yours sincerely," in signature_page and "Complaints upheld" not in signature_page
@@ -319,7 +272,7 @@ def test_2020_pdf_puts_the_statistics_on_their_own_page_after_the_signature(
 
 
 def test_pdf_header_names_the_ombudsman_like_the_reference(tmp_path: Path) -> None:
-    first = " ".join(pdf_text(render_pdf(letter_for()), tmp_path, first=1).split())
+    first = " ".join(pdf_text(render_pdf(mansfield_letter()), tmp_path, first=1).split())
     assert first.startswith("Local Government & Social Care OMBUDSMAN 22 July 2020")
 
 
@@ -332,7 +285,7 @@ def test_an_unbroken_long_name_wraps_inside_the_page(start_year: int, tmp_path: 
         salutation="Dr " + "Featherstonehaugh" * 5,
         email="ce@example.gov.uk",
     )
-    letter = letter_for(start_year=start_year, council_name=name, addressee=addressee)
+    letter = mansfield_letter(start_year=start_year, council_name=name, addressee=addressee)
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) is not installed")
     path = tmp_path / "letter.pdf"
@@ -348,17 +301,17 @@ def test_an_unbroken_long_name_wraps_inside_the_page(start_year: int, tmp_path: 
 
 def test_pdf_render_logs_no_warnings(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="weasyprint"):
-        render_pdf(letter_for(start_year=2022, population=80_000))
+        render_pdf(mansfield_letter(start_year=2022, population=80_000))
     assert [r.getMessage() for r in caplog.records if r.name.startswith("weasyprint")] == []
 
 
 def test_same_letter_renders_to_the_same_bytes() -> None:
-    first, second = render_letter(letter_for()), render_letter(letter_for())
+    first, second = render_letter(mansfield_letter()), render_letter(mansfield_letter())
     assert digests(first) == digests(second)
 
 
 def test_digests_are_the_sha256_of_each_artefact() -> None:
-    rendered = render_letter(letter_for())
+    rendered = render_letter(mansfield_letter())
     found = digests(rendered)
     assert found.pdf_sha256 == hashlib.sha256(rendered.pdf).hexdigest()
     assert found.text_sha256 == hashlib.sha256(rendered.text.encode()).hexdigest()
@@ -369,19 +322,19 @@ def test_digests_are_the_sha256_of_each_artefact() -> None:
 def test_template_version_is_recorded_and_short_enough_for_the_event() -> None:
     version = template_version()
     assert re.fullmatch(r"letters-\d+\+[0-9a-f]{12}", version)
-    assert render_letter(letter_for()).template_version == version
+    assert render_letter(mansfield_letter()).template_version == version
 
 
 def test_print_html_carries_an_svg_chart_per_figure_and_none_for_a_zero_case() -> None:
-    assert render_print_html(letter_for()).count("<svg") == 3
+    assert render_print_html(mansfield_letter()).count("<svg") == 3
     no_compliance = CouncilYearCounts(upheld=1, not_upheld=1)
-    assert render_print_html(letter_for(no_compliance)).count("<svg") == 2
+    assert render_print_html(mansfield_letter(no_compliance)).count("<svg") == 2
 
 
 def test_html_carries_a_table_chart_per_figure_and_none_for_a_zero_case() -> None:
-    assert len(chart_texts(render_html(letter_for()))) == 3
+    assert len(chart_texts(render_html(mansfield_letter()))) == 3
     no_compliance = CouncilYearCounts(upheld=1, not_upheld=1)
-    assert len(chart_texts(render_html(letter_for(no_compliance)))) == 2
+    assert len(chart_texts(render_html(mansfield_letter(no_compliance)))) == 2
 
 
 @pytest.mark.parametrize("start_year", [2019, 2022, 2023])
@@ -391,7 +344,7 @@ def test_email_html_has_no_svg_and_shows_each_figure_as_text(start_year: int) ->
         upheld=14, not_upheld=9, satisfactory_remedies=3, compliance_outcomes=12,
         compliance_implemented=11,
     )  # fmt: skip
-    html = render_html(letter_for(counts, start_year, population=110_000))
+    html = render_html(mansfield_letter(counts, start_year, population=110_000))
     assert "<svg" not in html.lower() and "image/svg" not in html
     assert chart_texts(html) == [
         "Your council 61% District Councils average 45%",
@@ -405,17 +358,8 @@ def test_email_html_has_no_svg_and_shows_each_figure_as_text(start_year: int) ->
 
 
 def test_email_html_says_no_figure_where_the_average_is_missing() -> None:
-    year = FinancialYear(2022)
-    letter = build_letter(
-        "Mansfield District Council",
-        BARSBY,
-        year,
-        CouncilYear("MAN", year, ComparisonGroup.DISTRICT, MANSFIELD, None),
-        GroupAverages(ComparisonGroup.DISTRICT, year, 181, None, None, None, None),
-        date(2023, 7, 22),
-        date(2023, 7, 29),
-        KING,
-        narrative=narrative_for(2023),
+    letter = mansfield_letter(
+        start_year=2022, uphold=None, compliance=None, remedy=None, average_per_100k=None
     )
     first = chart_texts(render_html(letter))[0]
     assert first == "Your council 50% District Councils average no figure"
@@ -425,7 +369,9 @@ def test_email_html_says_no_figure_where_the_average_is_missing() -> None:
 @pytest.mark.parametrize("render", [render_html, render_print_html])
 def test_headings_nest_without_a_gap(start_year: int, render: Callable[[Letter], str]) -> None:
     """h1, then h2s, and h3 only under an h2: the outline a screen reader reads."""
-    levels = [int(n) for n in re.findall(r"<h([1-6])\b", render(letter_for(start_year=start_year)))]
+    levels = [
+        int(n) for n in re.findall(r"<h([1-6])\b", render(mansfield_letter(start_year=start_year)))
+    ]
     assert levels[0] == 1 and levels.count(1) == 1
     assert all(b <= a + 1 for a, b in itertools.pairwise(levels))
     assert len(levels) >= 6
@@ -456,7 +402,7 @@ def test_pdf_is_tagged_with_language_title_and_alt_text_for_each_chart(tmp_path:
 
 def test_pdfs_rendered_in_threads_at_once_are_the_same_bytes() -> None:
     """With no render processes the service renders in threads: each has its own fonts."""
-    letters = [letter_for(start_year=y, population=90_000) for y in (2019, 2022, 2023)] * 2
+    letters = [mansfield_letter(start_year=y, population=90_000) for y in (2019, 2022, 2023)] * 2
     expected = [hashlib.sha256(render_pdf(one)).hexdigest() for one in letters]
     with ThreadPoolExecutor(4) as pool:
         found = list(pool.map(lambda one: hashlib.sha256(render_pdf(one)).hexdigest(), letters))
@@ -466,15 +412,15 @@ def test_pdfs_rendered_in_threads_at_once_are_the_same_bytes() -> None:
 def test_pdf_bytes_do_not_depend_on_what_the_process_rendered_before() -> None:
     """The font configuration is shared by all a process renders: a re-issue rendered by a
     fresh process must still be the same bytes."""
-    for warm_up in (letter_for(start_year=2023, population=80_000), hostile_letter(2019)):
+    for warm_up in (mansfield_letter(start_year=2023, population=80_000), hostile_letter(2019)):
         render_pdf(warm_up)
-    warm = hashlib.sha256(render_pdf(letter_for(start_year=2022))).hexdigest()
+    warm = hashlib.sha256(render_pdf(mansfield_letter(start_year=2022))).hexdigest()
     fresh = subprocess.run(
         [
             sys.executable,
             "-c",
             "import hashlib, tests.unit.test_letter_render as t; "
-            "print(hashlib.sha256(t.render_pdf(t.letter_for(start_year=2022))).hexdigest())",
+            "print(hashlib.sha256(t.render_pdf(t.mansfield_letter(start_year=2022))).hexdigest())",
         ],
         capture_output=True,
         text=True,
@@ -522,12 +468,12 @@ def pdf_objects(pdf: bytes) -> bytes:
 
 
 def test_html_needs_nothing_from_outside() -> None:
-    html = render_html(letter_for())
+    html = render_html(mansfield_letter())
     assert not re.search(r"""(src|href)=["'](?!https://www\.lgo\.org\.uk/)""", html)
     assert "<link" not in html and "@import" not in html
 
 
 def test_html_base_line_never_splits_a_date_across_lines() -> None:
-    html = render_html(letter_for())
+    html = render_html(mansfield_letter())
     assert "between 1\u00a0April\u00a02019 to 31\u00a0March\u00a02020" in html
-    assert "\u00a0" not in render_text(letter_for())  # the text letter keeps plain spaces
+    assert "\u00a0" not in render_text(mansfield_letter())  # the text letter keeps plain spaces

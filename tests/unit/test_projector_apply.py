@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.domain.statistics import AveragingRule
+from services.platform.office_signature import OfficeAuthority
 from services.projector import metrics
 from services.projector.apply import MAX_DELAY_S, apply_batch
 from services.projector.batch import BatchResult, DeadLetterSink, Record
@@ -38,6 +39,7 @@ class FlakyStep:
         *,
         rule: AveragingRule,
         dead_letter_sink: DeadLetterSink | None,
+        authority: OfficeAuthority,
     ) -> BatchResult:
         self.calls.append((conn, schema, records))
         if len(self.calls) <= self.failures:
@@ -57,6 +59,7 @@ async def apply(
         RECORDS,
         rule=AveragingRule.MEAN_OF_RATES,
         dead_letter_sink=None,
+        authority=OfficeAuthority([]),
         stopping=lambda: stopping,
         project=step,
         sleep=sleep,

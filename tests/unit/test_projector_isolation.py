@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from services.domain.statistics import AveragingRule
+from services.platform.office_signature import OfficeAuthority
 from services.projector.apply import apply_batch
 from services.projector.batch import BatchResult, DeadLetterSink, Record
 from services.projector.isolation import MAX_REFUSED_PER_BATCH
@@ -37,6 +38,7 @@ class Store:
     async def project(
         self, conn: Any, schema: str, records: Sequence[Record], *, rule: AveragingRule,
         dead_letter_sink: DeadLetterSink | None,
+        authority: OfficeAuthority,
     ) -> BatchResult:  # fmt: skip
         chunk = [(r.partition, r.offset) for r in records]
         self.tried.append(chunk)
@@ -68,8 +70,8 @@ def records(*positions: tuple[int, int]) -> list[FakeRecord]:
 async def apply(store: Store, batch: Sequence[Record], sleep: Sleeps | None = None) -> BatchResult:
     return await apply_batch(
         FakePool(FakeConnection()), batch, rule=AveragingRule.MEAN_OF_RATES,
-        dead_letter_sink=None, stopping=lambda: False, project=store.project,
-        refuse=store.refuse, sleep=sleep or Sleeps(),
+        dead_letter_sink=None, authority=OfficeAuthority(()), stopping=lambda: False,
+        project=store.project, refuse=store.refuse, sleep=sleep or Sleeps(),
     )  # fmt: skip
 
 
@@ -128,7 +130,8 @@ async def test_a_transient_failure_while_isolating_retries_the_same_chunk() -> N
 
     result = await apply_batch(
         FakePool(FakeConnection()), BATCH, rule=AveragingRule.MEAN_OF_RATES,
-        dead_letter_sink=None, stopping=lambda: False, project=flaky_once,
+        dead_letter_sink=None, authority=OfficeAuthority(()), stopping=lambda: False,
+        project=flaky_once,
         refuse=store.refuse, sleep=sleep,
     )  # fmt: skip
     assert [r for r, _ in store.refused] == [(1, 17)]
@@ -150,8 +153,8 @@ async def test_a_defect_refusing_everything_stops_the_dead_lettering_and_retries
     with pytest.raises(Stop):
         await apply_batch(
             FakePool(FakeConnection()), BATCH, rule=AveragingRule.MEAN_OF_RATES,
-            dead_letter_sink=None, stopping=lambda: False, project=store.project,
-            refuse=store.refuse, sleep=stop_after_a_retry,
+            dead_letter_sink=None, authority=OfficeAuthority(()), stopping=lambda: False,
+            project=store.project, refuse=store.refuse, sleep=stop_after_a_retry,
         )  # fmt: skip
     assert len(store.refused) == MAX_REFUSED_PER_BATCH  # then no more: a defect
     whole = store.tried[0]

@@ -11,10 +11,10 @@ from typing import Any
 
 from contracts.financial_year import FinancialYear
 from services.domain.letter_inputs import LetterInputs
-from services.publication.queries import CouncilYearRow, GroupRow, Published, VersionRow, YearRow
 from services.web import opendata
 from services.web.catalogue import UNDER_REVIEW, build_catalogue
 from services.web.chart import Point, year_chart
+from services.web.published_reads import CouncilYearRow, GroupRow, Published, VersionRow, YearRow
 
 Y = FinancialYear(2019)
 SENT = datetime(2020, 7, 22, 9, tzinfo=UTC)

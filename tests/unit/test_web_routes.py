@@ -12,13 +12,13 @@ from fastapi.testclient import TestClient
 
 from contracts.financial_year import FinancialYear
 from services.platform.settings import Settings
-from services.publication import queries
-from services.publication.queries import Published
+from services.web import published_reads
 from services.web import site as site_module
 from services.web.app import create_app
 from services.web.config import WebSettings
 from services.web.content import load_content
 from services.web.pages import letter_version
+from services.web.published_reads import Published
 from services.web.site import Site
 from tests.unit.test_web_catalogue import PUBLISHED
 
@@ -47,10 +47,10 @@ def asked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
             raise OverflowError("value out of int32 range")
         return "<p>letter</p>" if council == "MAN" and version in (1, 2) else None
 
-    monkeypatch.setattr(queries, "data_version", data_version)
-    monkeypatch.setattr(queries, "load_published", load_published)
-    monkeypatch.setattr(queries, "letter_html", letter)
-    monkeypatch.setattr(queries, "letter_pdf", letter)
+    monkeypatch.setattr(published_reads, "data_version", data_version)
+    monkeypatch.setattr(published_reads, "load_published", load_published)
+    monkeypatch.setattr(published_reads, "letter_html", letter)
+    monkeypatch.setattr(published_reads, "letter_pdf", letter)
     return versions
 
 

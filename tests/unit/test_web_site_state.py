@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from services.publication import queries
-from services.publication.queries import Published
+from services.web import published_reads
 from services.web.content import load_content
+from services.web.published_reads import Published
 from services.web.site import Site
 
 
@@ -39,8 +39,8 @@ def published(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         state["loads"] += 1
         return Published([], [], [], [])
 
-    monkeypatch.setattr(queries, "data_version", data_version)
-    monkeypatch.setattr(queries, "load_published", load_published)
+    monkeypatch.setattr(published_reads, "data_version", data_version)
+    monkeypatch.setattr(published_reads, "load_published", load_published)
     return state
 
 

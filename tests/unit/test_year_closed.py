@@ -16,8 +16,17 @@ from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
 from contracts.values import Signatory
 from services.domain.letter_inputs import LetterInputs
+from services.domain.letter_lifecycle import LetterState
 from services.domain.narrative_book import NarrativeVersion
-from services.letters.year_closed import CloseHandling, CloseOutcome, Handled, handle_close
+from services.letters.year_closed import (
+    CloseHandling,
+    CloseOutcome,
+    Handled,
+    HoldReasons,
+    NewLetter,
+    handle_close,
+    letters_to_queue,
+)
 
 YEAR = FinancialYear(2019)
 CLOSED_AT = datetime(2020, 7, 15, 8, 0, tzinfo=UTC)
@@ -54,7 +63,9 @@ class World:
     narrative: NarrativeVersion | None = field(
         default_factory=lambda: NarrativeVersion(2020, 3, "2020", "Dear {council_name}.")
     )
+    holds: dict[str | None, str] = field(default_factory=dict)
     created: list[LetterInputs] = field(default_factory=list)
+    queued: list[NewLetter] = field(default_factory=list)
     calls: list[tuple[object, ...]] = field(default_factory=list)
 
     async def wait_for_snapshot(self, year_start: int, timeout_s: float) -> bool:
@@ -65,11 +76,16 @@ class World:
         self.calls.append(("inputs", year))
         return self.snapshot
 
+    async def hold_reasons(self, year: FinancialYear) -> HoldReasons:
+        return self.holds
+
     async def create_letters(
-        self, close_id: UUID, year: FinancialYear, rows: Sequence[LetterInputs]
+        self, close_id: UUID, year: FinancialYear, letters: Sequence[NewLetter]
     ) -> int:
+        rows = [letter.inputs for letter in letters]
         self.calls.append(("create", close_id, year, [r.council for r in rows]))
         self.created.extend(rows)
+        self.queued.extend(letters)
         if self.create_fails:
             raise ConnectionError("the database went away")
         return len(rows)
@@ -84,6 +100,7 @@ class World:
         return CloseHandling(
             wait_for_snapshot=self.wait_for_snapshot,
             snapshot_inputs=self.snapshot_inputs,
+            hold_reasons=self.hold_reasons,
             create_letters=self.create_letters,
             narrative_for=self.narrative_for,
             wake_dispatcher=self.wake,
@@ -201,3 +218,32 @@ async def test_a_close_whose_narrative_is_missing_queues_letters_that_will_fail_
     handled = await handle_close(close_event(uuid4()), world.deps())
     assert handled.outcome is CloseOutcome.QUEUED  # not redelivered for ever
     assert [r.narrative for r in world.created] == [None, None]
+
+
+async def test_a_close_queues_pending_letters_and_holds_those_with_a_reason() -> None:
+    world = World(holds={"B": "2 open dead letter(s) for B 2019-20"})
+
+    await handle_close(close_event(uuid4()), world.deps())
+
+    assert [(q.inputs.council, q.state, q.hold_reason) for q in world.queued] == [
+        ("A", LetterState.PENDING, None),
+        ("B", LetterState.HELD, "2 open dead letter(s) for B 2019-20"),
+    ]
+
+
+def test_dead_letters_naming_no_council_hold_every_letter_and_a_councils_own_reason_wins() -> None:
+    holds = {None: "1 open dead letter(s) that name no council", "B": "parked events"}
+
+    queued = letters_to_queue([inputs("A"), inputs("B")], holds)
+
+    assert [(q.state, q.hold_reason) for q in queued] == [
+        (LetterState.HELD, "1 open dead letter(s) that name no council"),
+        (LetterState.HELD, "parked events"),
+    ]
+
+
+def test_no_reasons_queue_every_letter_pending() -> None:
+    queued = letters_to_queue([inputs("A"), inputs("B")], {})
+
+    assert {q.state for q in queued} == {LetterState.PENDING}
+    assert {q.hold_reason for q in queued} == {None}

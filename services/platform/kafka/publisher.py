@@ -39,6 +39,12 @@ from contracts.topics import (
 from services.platform.kafka.connection import client_timeouts
 from services.platform.kafka.partitioner import PartitionerName, aiokafka_partitioner
 from services.platform.kafka.security import sasl_kwargs
+from services.platform.office_signature import (
+    MissingOfficeKey,
+    OfficeSigner,
+    is_office_event,
+    office_signer,
+)
 from services.platform.settings import Settings
 
 STOP_AFTER_TIMEOUT_S = 2.0
@@ -83,9 +89,11 @@ class EventPublisher:
         facts_topic: str = FACTS.name,
         year_end_topic: str = YEAR_END.name,
         narratives_topic: str = NARRATIVES.name,
+        signer: OfficeSigner | None = None,
         delivery_timeout_ms: int = 30_000,
         **kafka: Any,
     ) -> None:
+        self._signer = signer
         self._delivery_s = delivery_timeout_ms / 1000
         self._timed_out = False
         self._facts = facts_topic
@@ -131,13 +139,33 @@ class EventPublisher:
         for event in events:
             raw = encode(event)
             decode(raw)  # the same check the projector makes: refuse before it is in the log
-            checked.append((event, raw))
+            checked.append((event, raw, self._headers(event, raw)))
         pending = [
-            await self._producer.send(self._facts, raw, key=event.key, headers=headers_for(event))
-            for event, raw in checked
+            await self._producer.send(self._facts, raw, key=event.key, headers=headers)
+            for event, raw, headers in checked
         ]
         written = await self._acknowledged(pending)
         return [Position(m.topic, m.partition, m.offset) for m in written]
+
+    def _headers(self, event: Envelope[Any], raw: bytes) -> list[tuple[str, bytes]]:
+        """The event's headers and, on an office event, the office's signature of ``raw``:
+        without the office's key, an office event is refused here rather than dead-lettered
+        by the projector."""
+        headers = headers_for(event)
+        if is_office_event(event):
+            headers.append(self._signer_for(event.type).header(raw))
+        return headers
+
+    def _signer_for(self, event_type: str) -> OfficeSigner:
+        if self._signer is None:
+            raise MissingOfficeKey(
+                f"{event_type} may be published only by the Ombudsman's office, signed with "
+                "its key, and this process has none: run it as the operator (AR_PRINCIPAL="
+                "operator with the secrets folder's office-signing.key) or set "
+                "AR_OFFICE_SIGNING_KEY_FILE; a case management system publishes casework "
+                "only (docs/security.md)"
+            )
+        return self._signer
 
     async def publish_narrative(self, event: Envelope[NarrativeRegistered]) -> Position:
         """A narrative registration, on the narratives topic (one partition), keyed by year."""
@@ -164,7 +192,8 @@ class EventPublisher:
         partition: int | None = None,
     ) -> Position:
         """Unvalidated bytes: only for re-driving dead letters (to the ``partition`` they
-        came from) and for hostile-input tests."""
+        came from) and for hostile-input tests. Never signed: bytes that did not come from
+        this publisher must not become the office's word."""
         (m,) = await self._acknowledged(
             [
                 await self._producer.send(
@@ -181,6 +210,7 @@ class EventPublisher:
         then one on the year-end topic for the letter service. Returns the markers'
         positions, the year-end copy last. Closing again is harmless: the first close of a
         year is the one that counts."""
+        self._signer_for("FinancialYearClosed")  # refused before anything is sent
         partitions = sorted(await self._producer.partitions_for(self._facts))
         close = FinancialYearClosed.model_validate(
             {"close_id": uuid4(), **payload_without_partitions, "partition_count": len(partitions)}
@@ -189,21 +219,24 @@ class EventPublisher:
         for p in partitions:
             # Each copy is its own event (own id); the shared close_id ties them together.
             event = new_event(close, council=None, producer=producer)
+            raw = encode(event)
             sends.append(
                 await self._producer.send(
-                    self._facts, encode(event), partition=p, headers=headers_for(event)
+                    self._facts, raw, partition=p, headers=self._headers(event, raw)
                 )
             )
         written = await self._acknowledged(sends)
-        # Only after every marker is acknowledged: the trigger never overtakes the facts.
+        # Only after every marker is acknowledged: the trigger never overtakes the facts. The
+        # same close, signed too: a reader of the year-end topic can check it the same way.
         announce = new_event(close, council=None, producer=producer)
+        raw = encode(announce)
         (last,) = await self._acknowledged(
             [
                 await self._producer.send(
                     self._year_end,
-                    encode(announce),
+                    raw,
                     key=str(close.financial_year).encode(),
-                    headers=headers_for(announce),
+                    headers=self._headers(announce, raw),
                 )
             ]
         )
@@ -212,12 +245,13 @@ class EventPublisher:
 
 def event_publisher(settings: Settings) -> EventPublisher:
     """The publisher of the settings' facts and year-end topics, as the settings' user, with
-    the settings' partitioner (AR_KAFKA_PARTITIONER) and timeouts (timeouts.py)."""
+    the settings' partitioner (AR_KAFKA_PARTITIONER) and timeouts (connection.py)."""
     return EventPublisher(
         settings.kafka_bootstrap,
         facts_topic=settings.topic(FACTS),
         year_end_topic=settings.topic(YEAR_END),
         narratives_topic=settings.topic(NARRATIVES),
+        signer=office_signer(settings),
         partitioner=aiokafka_partitioner(PartitionerName(settings.kafka_partitioner)),
         delivery_timeout_ms=settings.kafka_delivery_timeout_ms,
         **sasl_kwargs(settings),

@@ -1,6 +1,9 @@
 """Every read the public web site makes, through the ``publication.web_*`` views only (the
 role ar_web can read nothing else). Rows come back as plain frozen data, so the web never
-handles a database record."""
+handles a database record.
+
+The views and their grants belong to the publication step (services/publication/migrations/);
+the web is their only reader, so the reads that go through them live with it."""
 
 from __future__ import annotations
 
@@ -9,11 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeAlias
 
-import asyncpg
-
 from contracts.financial_year import FinancialYear
+from services.platform.db import Conn
 
-Conn: TypeAlias = asyncpg.Connection
 Pair: TypeAlias = tuple[int, int] | None  # an exact average: numerator, denominator
 AVERAGES = ("uphold", "compliance", "remedy", "upheld_per_100k")
 

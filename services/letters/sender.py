@@ -1,0 +1,146 @@
+"""Sending rendered letters: claim, commit as ``sending``, one SMTP conversation each, and
+record what came of it.
+
+Exactly once, as GOV.UK Notify and every good outbox does it: a letter is committed as
+``sending`` before the SMTP conversation and carries a Message-ID derived from its
+identity; what a crash leaves in ``sending`` is settled by reconcile.py before it may be
+sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import structlog
+
+from services.domain import letter_lifecycle as lifecycle
+from services.domain.letter_lifecycle import LetterState, Transition
+from services.letters import metrics, outbox, smtp_client
+from services.letters.config import LettersSettings
+from services.letters.email import build_email
+from services.letters.faults import crash_point
+from services.letters.outbox_commit import commit_until_done
+from services.letters.send_failures import SendFailure, is_expected, send_failure, unbuildable
+from services.platform.db import Conn
+from services.platform.retry import Backoff
+from services.platform.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+# A letter the SMTP server turned away for now waits this long at most before its next try.
+MAX_RETRY_DELAY_S = 300.0
+
+
+class Sender:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, lsettings: LettersSettings) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.ls = lsettings
+        # Built once (reading the CA file): a CA file that cannot be read stops the start.
+        self.tls_context = smtp_client.tls_context(lsettings.smtp_ca_file)
+
+    async def send_rendered(self) -> int:
+        """Send up to ``send_concurrency`` rendered letters that are due, at the same time;
+        returns how many were taken."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await outbox.claim(conn, LetterState.RENDERED, self.ls.send_concurrency)
+            for row in rows:
+                await outbox.mark_sending(conn, row.id)
+        if rows:
+            # Every send runs to its end before the next step: none is left behind in the
+            # background when another one fails.
+            results = await asyncio.gather(
+                *(self.send(row) for row in rows), return_exceptions=True
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+        return len(rows)
+
+    async def send(self, row: outbox.OutboxRow) -> None:
+        """One letter committed as ``sending``: mail it and record the outcome. It leaves
+        ``sending`` whatever happens, unless the service stops first."""
+        stored = await commit_until_done(
+            self.pool,
+            f"read the rendered {row.council} letter",
+            lambda conn: outbox.rendered_bodies(conn, row.id),
+        )
+        assert stored is not None
+        try:
+            # Inside: the addressee as stored is checked again by the contract's rules.
+            letter = row.inputs.letter(row.version)
+            message = build_email(
+                letter, stored.text, stored.html, stored.pdf,
+                sender=self.ls.sender,
+                reply_to=self.ls.reply_to,
+                # The council's own copies (its leader, the scrutiny chair: the register),
+                # then the service-wide ones.
+                cc=[*row.inputs.copy_recipients, *self.ls.cc],
+                bcc=self.ls.bcc,
+                message_id_domain=self.ls.message_id_domain,
+            )  # fmt: skip
+        except Exception as exc:  # UnbuildableEmail, an addressee the contract refuses...
+            # The letter is committed as `sending`: it must leave it now, as `failed` with
+            # the reason, or it would turn `uncertain` after the lease.
+            await self.record_failure(row, unbuildable(exc))
+            return
+        crash_point("before_send")
+        metrics.send_started()
+        try:
+            response = await smtp_client.send(
+                message,
+                host=self.settings.smtp_host,
+                port=self.settings.smtp_port,
+                settings=self.ls,
+                context=self.tls_context,
+            )
+        except Exception as exc:
+            if not is_expected(exc):
+                log.error("letter send failed unexpectedly", council=row.council, exc_info=True)
+            await self.record_failure(row, send_failure(exc))
+            return
+        crash_point("after_send")
+
+        async def sent(conn: Conn) -> None:
+            if lifecycle.allows(Transition.ACCEPTED, await outbox.lock_state(conn, row.id)):
+                await outbox.mark_sent(conn, row, response)
+
+        await commit_until_done(self.pool, f"record the {row.council} letter as sent", sent)
+        metrics.sent()
+        log.info(
+            "letter sent",
+            council=row.council,
+            year=str(row.year),
+            version=row.version,
+            message_id=row.message_id,
+        )
+
+    async def record_failure(self, row: outbox.OutboxRow, failure: SendFailure) -> None:
+        """Record a send that did not happen: ``failure.how`` when the service itself refused
+        it (CANNOT_SEND), else what the lifecycle decides from the SMTP server's answer."""
+        how = failure.how or lifecycle.after_failed_send(
+            permanent=failure.permanent, attempts=row.attempts, max_attempts=self.ls.max_attempts
+        )
+        metrics.send_failed(
+            permanent=failure.permanent,
+            refused=lifecycle.target(how) is LetterState.FAILED,
+            not_sent=how is Transition.CANNOT_SEND,
+        )
+
+        async def record(conn: Conn) -> None:
+            if not lifecycle.allows(how, await outbox.lock_state(conn, row.id)):
+                return
+            if lifecycle.target(how) is LetterState.FAILED:
+                await outbox.mark_failed(conn, row, failure.detail, by=how)
+                log.error("letter refused", council=row.council, year=str(row.year),
+                          permanent=failure.permanent, response=failure.detail[:300])  # fmt: skip
+            else:
+                # The letter's own schedule: its attempts so far are its failures.
+                delay = Backoff(self.ls.retry_base_s, MAX_RETRY_DELAY_S, row.attempts).next()
+                await outbox.mark_retry(conn, row, failure.detail, delay)
+                log.warning("letter send failed; will retry", council=row.council,
+                            year=str(row.year), retry_in_s=round(delay, 1),
+                            error=failure.detail[:300])  # fmt: skip
+
+        await commit_until_done(self.pool, f"record the failed {row.council} attempt", record)
