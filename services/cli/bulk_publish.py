@@ -113,7 +113,7 @@ async def publish_all(
                     # Refused before its chunk was sent: with nothing sent before it either,
                     # the caller says "nothing was published", not "partially".
                     if summary.published:
-                        raise PartiallyPublished(summary, e) from e
+                        raise PartiallyPublished(summary, e, total) from e
                     raise
                 except Exception as e:
                     raise PartiallyPublished(summary, e, total) from e
