@@ -124,9 +124,9 @@ async def test_the_log_exported_lost_and_imported_gives_the_same_figures(
     started = time.monotonic()
     manifest = await export_log(as_principal(stack.settings, "operator"), first)
     export_s = time.monotonic() - started
-    assert manifest.records == sum(
-        p.end for p in manifest.partitions
-    ), "every record from offset 0 to the end"
+    assert manifest.records == sum(p.end for p in manifest.partitions), (
+        "every record from offset 0 to the end"
+    )
     assert all(p.keeps_offsets for p in manifest.partitions)
     exported = _records(first, manifest)
     signed = [r for rs in exported.values() for r in rs if "office-signature" in dict(r.headers)]
@@ -134,7 +134,7 @@ async def test_the_log_exported_lost_and_imported_gives_the_same_figures(
 
     # The operator may not restore: writing every topic is the admin's.
     await _recreate_topics(stack.settings)
-    with pytest.raises(Exception, match="(?i)authoriz"):
+    with pytest.raises(Exception, match=r"(?i)authoriz"):
         await import_log(as_principal(stack.settings, "operator"), first)
 
     started = time.monotonic()
@@ -194,4 +194,3 @@ async def test_a_topic_with_gaps_is_imported_in_order_and_renumbered(
     (back,) = [p for p in again.partitions if p.topic == LETTERS.name and p.partition == 0]
     values = [r.value for r in read_partition(tmp_path / "c", back)]
     assert values == [b"v0", b"v1", b"v2"] and back.consecutive and back.end == 3
-

@@ -229,15 +229,19 @@ def _declared_partitions(settings: Settings) -> dict[TopicPartition, TopicSpec]:
     }
 
 
+def _new_folder(directory: Path) -> None:
+    if directory.exists() and any(directory.iterdir()):
+        raise BackupError(f"{directory} is not empty: export into a new folder")
+    directory.mkdir(parents=True, exist_ok=True)
+
+
 async def export_log(
     settings: Settings, directory: Path, *, on_records: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
 ) -> Manifest:  # fmt: skip
     """Write every partition of every declared topic, from its earliest offset to its end
     offset when the export begins, into ``directory`` (which must be empty or new)."""
-    if directory.exists() and any(directory.iterdir()):
-        raise BackupError(f"{directory} is not empty: export into a new folder")
-    directory.mkdir(parents=True, exist_ok=True)
+    _new_folder(directory)
     wanted = _declared_partitions(settings)
     consumer = _consumer(settings)
     await consumer.start()
