@@ -43,7 +43,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from contracts.topics import TOPICS, TopicSpec
-from services.platform.kafka.security import client_kwargs
+from services.platform.kafka.admin import partitions_of
+from services.platform.kafka.security import client_kwargs, sasl_kwargs
 from services.platform.settings import Settings
 
 FORMAT = "annual-review-log-backup/1"
@@ -340,7 +341,6 @@ async def _check_empty_targets(settings: Settings, manifest: Manifest) -> None:
     consumer = _consumer(settings)
     await consumer.start()
     try:
-        existing = await consumer.topics()
         by_topic: dict[str, set[int]] = {}
         for part in manifest.partitions:
             by_topic.setdefault(part.topic, set()).add(part.partition)
@@ -348,7 +348,9 @@ async def _check_empty_targets(settings: Settings, manifest: Manifest) -> None:
         targets: list[TopicPartition] = []
         for name, partitions in sorted(by_topic.items()):
             topic = settings.topic_prefix + name
-            have = consumer.partitions_for_topic(topic) if topic in existing else None
+            have = set(
+                await partitions_of(settings.kafka_bootstrap, topic, **sasl_kwargs(settings))
+            )
             if not have:
                 problems.append(f"{topic} does not exist (or this principal may not see it)")
             elif not partitions <= have:
