@@ -233,7 +233,8 @@ def _declared_partitions(settings: Settings) -> dict[TopicPartition, TopicSpec]:
 def _new_folder(directory: Path) -> None:
     if directory.exists() and any(directory.iterdir()):
         raise BackupError(f"{directory} is not empty: export into a new folder")
-    directory.mkdir(parents=True, exist_ok=True)
+    # Owner-only: the files hold every event in clear (docs/security.md).
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 async def export_log(
@@ -264,6 +265,7 @@ async def export_log(
     manifest = Manifest(FORMAT, exported_at, settings.topic_prefix, tuple(files))
     # Written last and renamed into place: a manifest means a finished export.
     temporary = directory / (MANIFEST + ".part")
+    temporary.touch(mode=0o600)
     temporary.write_text(manifest.to_json())
     os.replace(temporary, directory / MANIFEST)
     return manifest
@@ -280,7 +282,8 @@ async def _export_partition(
 ) -> PartitionFile:
     relative = f"{spec.name}/{tp.partition}.jsonl.gz"
     path = directory / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.touch(mode=0o600)
     count, expected, consecutive = 0, start, True
     # Only this partition is fetched: its file is written in one go, in offset order.
     others = [p for p in consumer.assignment() if p != tp]
