@@ -44,7 +44,9 @@ def parse_moment(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO 8601 moment (2026-12-07T05:40:00Z)")
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO 8601 moment (2026-12-07T05:40:00Z)"
+        ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
@@ -55,7 +57,9 @@ def parse_offsets(text: str) -> dict[int, int]:
         pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
         return {int(p): int(o) for p, o in pairs}
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not PARTITION=OFFSET,... (e.g. 0=120,1=98)")
+        raise typer.BadParameter(
+            f"{text!r} is not PARTITION=OFFSET,... (e.g. 0=120,1=98)"
+        ) from None
 
 
 def _pct(value: int | None) -> str:
