@@ -37,6 +37,7 @@ from contracts.events import (
     DecisionRecorded,
     DecisionWithdrawn,
     Payload,
+    ServiceArea,
 )
 from contracts.financial_year import FinancialYear
 from services.domain.register import RegistryFact, fact_of
@@ -61,6 +62,10 @@ class CaseState:
     outcome: DecisionOutcome
     satisfactory_remedy: bool
     withdrawn: bool = False
+    # Stored with the case for the public page's service-area table and its links to the
+    # published decisions (docs/domain.md §16); neither counts in the statistics.
+    service_area: ServiceArea | None = None
+    published_url: str | None = None
 
     @property
     def key(self) -> CaseKey:
@@ -196,6 +201,8 @@ def _decide(
         financial_year=start_year_of(p.decision_date),
         outcome=p.outcome,
         satisfactory_remedy=p.satisfactory_remedy,
+        service_area=p.service_area,
+        published_url=p.published_url,
     )
     ws.cases[case.key] = case
     ws.changed_cases.add(case.key)

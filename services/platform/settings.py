@@ -62,6 +62,14 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9._-]{0,40}$",
         description="Prefix of every topic name (environments and tests share a cluster)",
     )
+    decisions_host: str = Field(
+        default="www.lgo.org.uk",
+        pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$",
+        description="The host of the Ombudsman's site where decision statements are published: "
+        "a decision's published_url must be https:// on it (producers and the projector "
+        "refuse any other; the public site links only to it). The contracts read "
+        "AR_DECISIONS_HOST themselves; it is listed here to be documented and checked",
+    )
     smtp_host: str = Field(default="127.0.0.1", description="SMTP server host for letters")
     smtp_port: int = Field(default=2525, ge=1, le=65535, description="SMTP server port")
     log_level: str = Field(

@@ -464,6 +464,9 @@ WEB_READABLE = {
     "publication.web_letters",
     "publication.web_data_version",
     "publication.web_successors",
+    "publication.web_service_areas",
+    "publication.web_upheld_decisions",
+    "publication.web_places",
 }
 FUTURE = "2999-01-01T00:00:00+00:00"
 
