@@ -6,6 +6,7 @@ import os
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import asyncpg
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -138,6 +139,14 @@ def stats(
     except OSError as e:
         fail(f"cannot reach the servers ({e})", hint="run `make up` first",
              code=ExitCode.UNAVAILABLE)  # fmt: skip
+    except asyncpg.InsufficientPrivilegeError as e:
+        # --as-of creates a scratch version of the read models, as `replay` creates one.
+        fail(
+            f"this role may not create a read-model version ({e})",
+            hint="run --as-of as `replay` runs: AR_PRINCIPAL=projector, or as the owner "
+            "(docs/security.md)",
+            code=ExitCode.USAGE,
+        )
     if figures is None:
         fail(
             f"no council {council.upper()} existed during {year}",
