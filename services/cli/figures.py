@@ -114,7 +114,7 @@ def stats(
     psettings = get_projector_settings()
     rule = psettings.averaging_rule
     if as_of is not None and until_offsets is not None:
-        fail("give --as-of or --until-offsets, not both", code=ExitCode.INVALID_INPUT)
+        fail("give --as-of or --until-offsets, not both", code=ExitCode.USAGE)
     s = settings()
     moment: dict[str, Any] | None = None
 
