@@ -33,6 +33,10 @@ FACTS = TopicSpec(
         "retention.ms": FOREVER,
         "retention.bytes": FOREVER,
         "cleanup.policy": "delete",
+        # The broker stamps each record with the time it appended it: `stats --as-of` maps a
+        # moment to positions with it. A producer's own CreateTime is whatever its clock (or
+        # its code) says, and need not grow along a partition (docs/architecture.md).
+        "message.timestamp.type": "LogAppendTime",
     },
     purpose="Council registry, decisions, compliance outcomes, year-end markers; key: council",
 )
