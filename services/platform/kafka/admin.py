@@ -127,6 +127,50 @@ async def _topic_configs(
     return out
 
 
+# DescribeConfigs' config_source for a topic's own (dynamic) setting, from version 1 on.
+_DYNAMIC_TOPIC_CONFIG = 1
+
+
+async def dynamic_topic_config(bootstrap: str, topic: str, **kafka: Any) -> dict[str, str]:
+    """The settings made on ``topic`` itself (not the broker's defaults)."""
+    admin = await open_admin(bootstrap, **kafka)
+    try:
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        await admin.close()
+    out: dict[str, str] = {}
+    for response in responses:
+        for error_code, error_message, _type, name, entries in response.resources:
+            if error_code:
+                raise RuntimeError(
+                    f"describe configs of {name}: error {error_code} {error_message}"
+                )
+            for entry in entries:
+                # v0: (name, value, read_only, is_default, is_sensitive); v1+: (name, value,
+                # read_only, config_source, is_sensitive, synonyms).
+                dynamic = entry[3] == _DYNAMIC_TOPIC_CONFIG if len(entry) > 5 else not entry[3]
+                if dynamic and entry[1] is not None:
+                    out[entry[0]] = entry[1]
+    return out
+
+
+async def replace_topic_config(
+    bootstrap: str, topic: str, config: dict[str, str], **kafka: Any
+) -> None:
+    """Make ``config`` exactly the topic's own settings (AlterConfigs replaces them all)."""
+    admin = await open_admin(bootstrap, **kafka)
+    try:
+        responses = await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, dict(config))]
+        )
+    finally:
+        await admin.close()
+    for response in responses:
+        for error_code, error_message, _type, name in response.resources:
+            if error_code:
+                raise RuntimeError(f"altering config of {name}: error {error_code} {error_message}")
+
+
 async def _partition_counts(
     admin: AIOKafkaAdminClient, names: list[str]
 ) -> dict[str, tuple[int, int]]:

@@ -43,7 +43,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from contracts.topics import TOPICS, TopicSpec
-from services.platform.kafka.admin import partitions_of
+from services.platform.kafka.admin import (
+    dynamic_topic_config,
+    partitions_of,
+    replace_topic_config,
+)
 from services.platform.kafka.security import client_kwargs, sasl_kwargs
 from services.platform.settings import Settings
 
@@ -398,6 +402,10 @@ async def import_log(
         request_timeout_ms=60_000,
     )
     report = ImportReport()
+    # A topic stamped with the broker's append time (the facts: `stats --as-of` reads it)
+    # would stamp every imported record with the moment of the import: while importing it
+    # takes the times written in the backup, which are the original append times.
+    restamped = await _take_given_timestamps(settings, manifest)
     await producer.start()
     try:
         for part in manifest.partitions:
@@ -408,7 +416,36 @@ async def import_log(
                 report.renumbered.append(f"{part.topic}/{part.partition}")
     finally:
         await producer.stop()
+        for topic, config in restamped.items():
+            await replace_topic_config(
+                settings.kafka_bootstrap, topic, config, **sasl_kwargs(settings)
+            )
     return report
+
+
+async def _take_given_timestamps(
+    settings: Settings, manifest: Manifest
+) -> dict[str, dict[str, str]]:
+    """Switch the backup's append-time topics to the producer's timestamps; returns each
+    one's own settings as they were, to be put back."""
+    names = {part.topic for part in manifest.partitions}
+    before: dict[str, dict[str, str]] = {}
+    for spec in TOPICS:
+        if spec.name not in names or spec.config.get(TIMESTAMP_TYPE) != "LogAppendTime":
+            continue
+        topic = settings.topic(spec)
+        config = await dynamic_topic_config(
+            settings.kafka_bootstrap, topic, **sasl_kwargs(settings)
+        )
+        await replace_topic_config(
+            settings.kafka_bootstrap, topic, {**config, TIMESTAMP_TYPE: "CreateTime"},
+            **sasl_kwargs(settings),
+        )  # fmt: skip
+        before[topic] = config
+    return before
+
+
+TIMESTAMP_TYPE = "message.timestamp.type"
 
 
 async def _import_partition(
