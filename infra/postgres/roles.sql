@@ -55,6 +55,14 @@ SELECT 'CREATE ROLE ar_office'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ar_office')\gexec
 ALTER ROLE ar_office WITH LOGIN NOCREATEDB NOCREATEROLE NOSUPERUSER PASSWORD :'office_password';
 
+-- Dropping a namespace (DROP DATABASE ... WITH (FORCE)) ends the sessions still connected to
+-- it. A session still authenticating has no role yet, so being a member of the service roles
+-- is not enough to end it ("must be a member of pg_signal_backend", seen when a service
+-- reconnected during a test's teardown); pg_signal_backend may end any session but a
+-- superuser's.
+SELECT 'GRANT pg_signal_backend TO annual_review'
+ WHERE NOT pg_has_role('annual_review', 'pg_signal_backend', 'MEMBER')\gexec
+
 SELECT format('GRANT %I TO annual_review', r)
   FROM unnest(ARRAY['ar_projector', 'ar_letters', 'ar_operator', 'ar_web', 'ar_publication',
                     'ar_office']) AS r
