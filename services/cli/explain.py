@@ -120,9 +120,7 @@ def _print_council_year(d: dict[str, Any], year: FinancialYear) -> None:
         out.print("\n[bold]late events[/] (after the cut: in the live figures, not the letter's)")
     for e in d["late_events"]:
         effect = ", ".join(f"{k} {v:+d}" for k, v in e["effect"].items()) or "no figure changed"
-        out.print(
-            f"  {escape(e['case_reference'])}  {_history_line(e)}: {effect}"
-        )
+        out.print(f"  {escape(e['case_reference'])}  {_history_line(e)}: {effect}")
 
 
 def _history_line(h: dict[str, Any]) -> str:
@@ -145,22 +143,32 @@ def _explain_case(case_reference: str, json_output: bool) -> None:
         fail(f"no case {case_reference!r} in the read model", code=ExitCode.INVALID_INPUT)
     history = []
     last: dict[int, CaseEvent] = {}  # partition -> the case's previous decision line there
-    for e in lines:
-        before = None if e.is_compliance else last.get(e.partition)
-        if not e.is_compliance:
-            last[e.partition] = e
+    for line in lines:
+        before = None if line.is_compliance else last.get(line.partition)
+        if not line.is_compliance:
+            last[line.partition] = line
         history.append(
-            {**line_dict(e), "council": e.council, "changes": list(describe_change(before, e))}
+            {
+                **line_dict(line),
+                "council": line.council,
+                "changes": list(describe_change(before, line)),
+            }
         )
     d = {
         "case_reference": case_reference,
         "history": history,
         "refused": [
-            {"partition": r.partition, "offset": r.offset, "event_id": r.event_id,
-             "event_type": r.event_type, "reason": r.reason, "status": r.status,
-             "detail": r.detail}
+            {
+                "partition": r.partition,
+                "offset": r.offset,
+                "event_id": r.event_id,
+                "event_type": r.event_type,
+                "reason": r.reason,
+                "status": r.status,
+                "detail": r.detail,
+            }
             for r in refusals
-        ],  # fmt: skip
+        ],
     }
     if json_output:
         print_json(d)

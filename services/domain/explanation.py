@@ -165,8 +165,8 @@ def explain(
                 compliance.append(line)
         else:
             decisions[(line.case_reference, line.partition)].append(line)
-    for lines in decisions.values():
-        lines.sort(key=lambda e: e.offset)
+    for unsorted in decisions.values():
+        unsorted.sort(key=lambda e: e.offset)
     cases = {k: tuple(v) for k, v in decisions.items() if any(e.financial_year == y for e in v)}
     compliance.sort(key=lambda e: (e.partition, e.offset))
 
@@ -203,17 +203,17 @@ def explain(
                                         e.case_reference, (e,)))  # fmt: skip
         else:
             rule = _DECISION_RULES[stat]
-            for (ref, _), lines in sorted(cases.items()):
-                last = lines[-1]
-                if not is_parked(lines) and _counts(last, y, rule):
+            for (ref, _), case_lines in sorted(cases.items()):
+                parked_case = is_parked(case_lines)
+                if not parked_case and _counts(case_lines[-1], y, rule):
                     live += 1
-                state = at_cut(lines)
-                reason = _why_not(state, lines, y, rule, stat, is_parked(lines))
+                state = at_cut(case_lines)
+                reason = _why_not(state, y, rule, stat, parked_case)
                 if reason is None:
                     assert state is not None
-                    members.append(Member(state, lines))
+                    members.append(Member(state, case_lines))
                 else:
-                    left.append(LeftOut(reason[0], reason[1], ref, lines))
+                    left.append(LeftOut(reason[0], reason[1], ref, case_lines))
         for r in refusals:
             if r.is_compliance == (stat in _COMPLIANCE_RULES):
                 left.append(_refused(r))
@@ -246,7 +246,6 @@ def _counts(e: CaseEvent | None, y: int, rule: Callable[[CaseEvent], bool]) -> b
 
 def _why_not(
     state: CaseEvent | None,
-    lines: Sequence[CaseEvent],
     y: int,
     rule: Callable[[CaseEvent], bool],
     stat: str,
@@ -314,7 +313,7 @@ def describe_change(before: CaseEvent | None, after: CaseEvent) -> tuple[str, ..
             f"compliance outcome recorded on {after.decision_date}: "
             + ("implemented" if after.implemented else "not implemented"),
         )
-    if before is None or before.withdrawn and not after.withdrawn:
+    if before is None or (before.withdrawn and not after.withdrawn):
         return (
             f"decision recorded: {after.outcome}"
             + (" with a satisfactory remedy" if after.satisfactory_remedy else "")

@@ -151,7 +151,7 @@ def apply(ws: WorkingSet, event: Envelope[Payload], partition: int, offset: int 
     kind = type(payload)
     if kind is DecisionRecorded or kind is DecisionCorrected:
         year = _decide(ws, event, payload, kind is DecisionRecorded, partition)  # type: ignore[arg-type]
-        _remember(ws, event, ws.cases[(payload.case_reference, partition)], offset)  # type: ignore[union-attr]
+        _remember(ws, event, ws.cases[(payload.case_reference, partition)], offset)  # type: ignore[attr-defined]
     elif kind is ComplianceOutcomeRecorded:
         year = _comply(ws, event, payload, partition)  # type: ignore[arg-type]
         _remember_compliance(ws, event, payload, partition, offset, year)  # type: ignore[arg-type]

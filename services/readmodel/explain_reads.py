@@ -58,8 +58,7 @@ async def council_year_inputs(conn: Conn, council: str, year: FinancialYear) -> 
             )
         }
     snap = await conn.fetchrow(
-        "SELECT * FROM readmodel.year_snapshot_councils WHERE financial_year = $1 "
-        "AND council = $2",
+        "SELECT * FROM readmodel.year_snapshot_councils WHERE financial_year = $1 AND council = $2",
         y,
         council,
     )

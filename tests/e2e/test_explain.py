@@ -65,7 +65,7 @@ async def test_explain_a_closed_year_case_by_case_and_again_after_replay(
     def snapshot() -> dict[str, int] | None:
         return cli_json(stack, "stats", "MAN", "2019-20")["snapshot"]  # type: ignore[no-any-return]
 
-    letter = await eventually(snapshot, what="the year's snapshot", timeout=120, not_yet=(None,))
+    letter = await eventually(snapshot, what="the year's snapshot", timeout=120, not_yet=())
 
     late = [
         corrected("MAN", "E2E-NO", D, "upheld"),  # after the cut: not in the letter
