@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from contracts.financial_year import FinancialYear
-from services.cli.common import ExitCode, fail, out, parse_year, print_json, run, settings
+from services.cli.common import (
+    ExitCode,
+    fail,
+    out,
+    parse_council,
+    parse_year,
+    print_json,
+    run,
+    settings,
+)
 from services.cli.db import DatabaseUnavailable, connection
 from services.domain.explanation import (
     STATISTICS,
@@ -21,8 +29,6 @@ from services.domain.explanation import (
 )
 from services.domain.fold import CaseEvent
 from services.readmodel.explain_reads import case_history, explain_council_year
-
-_COUNCIL = re.compile(r"^[A-Za-z]{2,5}$")
 
 
 def explain(
@@ -60,19 +66,12 @@ def explain(
     if year is None:
         _explain_case(subject, json_output)
         return
-    if not _COUNCIL.match(subject):
-        fail(f"not a council code: {subject!r}", hint="e.g. MAN", code=ExitCode.INVALID_INPUT)
-    try:
-        fy = parse_year(year)
-    except typer.BadParameter as e:
-        fail(str(e), code=ExitCode.INVALID_INPUT)
+    # Checked as the arguments' parsers would (exit 2, typer's message): which arguments
+    # are given decides what the first one is, so they cannot be typer's parsers.
+    council = parse_council(subject)
+    fy = parse_year(year)
     if statistic is not None and statistic not in STATISTICS:
-        fail(
-            f"no statistic {statistic!r}",
-            hint="one of " + ", ".join(STATISTICS),
-            code=ExitCode.INVALID_INPUT,
-        )
-    council = subject.upper()
+        raise typer.BadParameter(f"{statistic!r} is not one of {', '.join(STATISTICS)}")
 
     async def go() -> Explanation:
         async with connection(settings()) as conn:

@@ -112,6 +112,16 @@ async def case_history(conn: Conn, case_reference: str) -> tuple[list[CaseEvent]
     return [_line(r) for r in rows], refusals
 
 
+async def largest_council_year(conn: Conn, year: FinancialYear) -> tuple[str, int]:
+    """The council with the most cases in ``year`` and how many (bench.explain_year)."""
+    row = await conn.fetchrow(
+        "SELECT council, count(DISTINCT case_reference) AS n FROM readmodel.case_events "
+        "WHERE financial_year = $1 GROUP BY council ORDER BY n DESC, council LIMIT 1",
+        year.start_year,
+    )
+    return (row["council"], row["n"]) if row else ("", 0)
+
+
 def _line(r: asyncpg.Record) -> CaseEvent:
     return CaseEvent(
         case_reference=r["case_reference"],
