@@ -24,8 +24,7 @@ from services.domain.explanation import (
     Explanation,
     Refusal,
     as_dict,
-    describe_change,
-    line_dict,
+    history_dicts,
 )
 from services.domain.fold import CaseEvent
 from services.readmodel.explain_reads import case_history, explain_council_year
@@ -109,7 +108,7 @@ def _print_council_year(d: dict[str, Any], year: FinancialYear) -> None:
                 else f"{c['outcome']}{remedy}"
             )
             out.print(f"  {escape(c['case_reference'])}  {c['decision_date']}  {what}")
-            for h in c["history"]:
+            for h in d["cases"][c["case_reference"]]:
                 out.print("      " + _history_line(h))
         if s["left_out"]:
             out.print("  not counted:")
@@ -140,19 +139,9 @@ def _explain_case(case_reference: str, json_output: bool) -> None:
         fail(str(e), hint=e.hint, code=ExitCode.UNAVAILABLE)
     if not lines and not refusals:
         fail(f"no case {case_reference!r} in the read model", code=ExitCode.INVALID_INPUT)
-    history = []
-    last: dict[int, CaseEvent] = {}  # partition -> the case's previous decision line there
-    for line in lines:
-        before = None if line.is_compliance else last.get(line.partition)
-        if not line.is_compliance:
-            last[line.partition] = line
-        history.append(
-            {
-                **line_dict(line),
-                "council": line.council,
-                "changes": list(describe_change(before, line)),
-            }
-        )
+    history = [
+        {**h, "council": line.council} for h, line in zip(history_dicts(lines), lines, strict=True)
+    ]
     d = {
         "case_reference": case_reference,
         "history": history,

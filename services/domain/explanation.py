@@ -354,20 +354,22 @@ def line_dict(e: CaseEvent) -> dict[str, Any]:
 
 
 def as_dict(x: Explanation) -> dict[str, Any]:
-    """The explanation as JSON (``explain --json``)."""
+    """The explanation as JSON (``explain --json``). Each case's history is given once, in
+    ``cases`` (reference -> its lines, with what each changed); the statistics name the
+    cases that count and those left out."""
+    histories: dict[str, list[dict[str, Any]]] = {}
 
-    def history(lines: Iterable[CaseEvent]) -> list[dict[str, Any]]:
-        return [
-            {**line_dict(e), "changes": list(describe_change(lines_list[i - 1] if i else None, e))}
-            for lines_list in [list(lines)]
-            for i, e in enumerate(lines_list)
-        ]
+    def note(lines: Sequence[CaseEvent]) -> None:
+        if lines and lines[0].case_reference not in histories:
+            histories[lines[0].case_reference] = history_dicts(lines)
 
-    return {
-        "council": x.council,
-        "financial_year": str(x.year),
-        "cut": x.cut,
-        "statistics": [
+    statistics = []
+    for f in x.figures:
+        for m in f.members:
+            note(m.history)
+        for o in f.left_out:
+            note(o.history)
+        statistics.append(
             {
                 "statistic": f.statistic,
                 "label": LABELS[f.statistic],
@@ -384,35 +386,17 @@ def as_dict(x: Explanation) -> dict[str, Any]:
                         "outcome": m.state.outcome,
                         "satisfactory_remedy": m.state.satisfactory_remedy,
                         **({"implemented": m.state.implemented} if m.state.is_compliance else {}),
-                        "history": history(m.history),
                     }
                     for m in f.members
                 ],
-                "left_out": [
-                    {
-                        "case_reference": o.case_reference,
-                        "reason": o.reason,
-                        "why": o.why,
-                        "history": history(o.history),
-                        **(
-                            {
-                                "refused": {
-                                    "partition": o.refusal.partition,
-                                    "offset": o.refusal.offset,
-                                    "event_id": o.refusal.event_id,
-                                    "event_type": o.refusal.event_type,
-                                    "status": o.refusal.status,
-                                }
-                            }
-                            if o.refusal
-                            else {}
-                        ),
-                    }
-                    for o in f.left_out
-                ],
+                "left_out": [_left_out_dict(o) for o in f.left_out],
             }
-            for f in x.figures
-        ],
+        )
+    return {
+        "council": x.council,
+        "financial_year": str(x.year),
+        "cut": x.cut,
+        "statistics": statistics,
         "late_events": [
             {
                 "case_reference": c.event.case_reference,
@@ -422,4 +406,32 @@ def as_dict(x: Explanation) -> dict[str, Any]:
             }
             for c in x.late
         ],
+        "cases": histories,
     }
+
+
+def history_dicts(lines: Sequence[CaseEvent]) -> list[dict[str, Any]]:
+    """A case's lines as JSON, each with what it changed (against the line before it on
+    its partition; a compliance outcome stands alone)."""
+    out = []
+    last: dict[int, CaseEvent] = {}
+    for e in lines:
+        before = None if e.is_compliance else last.get(e.partition)
+        if not e.is_compliance:
+            last[e.partition] = e
+        out.append({**line_dict(e), "changes": list(describe_change(before, e))})
+    return out
+
+
+def _left_out_dict(o: LeftOut) -> dict[str, Any]:
+    d: dict[str, Any] = {"case_reference": o.case_reference, "reason": o.reason, "why": o.why}
+    if o.refusal is not None:
+        r = o.refusal
+        d["refused"] = {
+            "partition": r.partition,
+            "offset": r.offset,
+            "event_id": r.event_id,
+            "event_type": r.event_type,
+            "status": r.status,
+        }
+    return d

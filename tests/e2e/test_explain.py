@@ -90,9 +90,10 @@ async def test_explain_a_closed_year_case_by_case_and_again_after_replay(
     assert sorted(c["case_reference"] for c in stats["not_upheld"]["cases"]) == [
         "E2E-LATER", "E2E-NO",
     ]  # fmt: skip
-    fix = next(c for c in stats["upheld"]["cases"] if c["case_reference"] == "E2E-FIX")
-    assert [h["event_type"] for h in fix["history"]] == ["DecisionRecorded", "DecisionCorrected"]
-    assert all(isinstance(h["offset"], int) and h["event_id"] for h in fix["history"])
+    fix = x["cases"]["E2E-FIX"]  # each case's history, once
+    assert [h["event_type"] for h in fix] == ["DecisionRecorded", "DecisionCorrected"]
+    assert fix[1]["changes"] == ["outcome not_upheld -> upheld"]
+    assert all(isinstance(h["offset"], int) and h["event_id"] for h in fix)
 
     # Left out, with why.
     why = {o["case_reference"]: o["reason"] for o in stats["investigations"]["left_out"]}

@@ -175,5 +175,6 @@ def test_the_json_names_every_statistic_and_each_event_position() -> None:
     assert [s["statistic"] for s in d["statistics"]] == list(STATISTICS)
     case = d["statistics"][1]["cases"][0]
     assert case["case_reference"] == "a" and case["decision_date"] == "2019-06-01"
-    assert case["history"][0]["partition"] == 2 and case["history"][0]["offset"] == 1
-    assert case["history"][0]["changes"][0].startswith("decision recorded: upheld")
+    (line,) = d["cases"]["a"]
+    assert line["partition"] == 2 and line["offset"] == 1
+    assert line["changes"][0].startswith("decision recorded: upheld")
