@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help setup lock up down status test test-unit demo bench lint migrate topics clean
+.PHONY: help setup lock up down status test test-unit test-cluster demo bench lint migrate topics clean
 
 help:
 	@echo "make setup    install what is missing (apt packages, .venv, Kafka jars)"
@@ -19,6 +19,7 @@ help:
 	@echo "make status   show whether the servers run (exit 3 when not)"
 	@echo "make test     setup, up, pytest (PYTEST_ARGS=...), always down"
 	@echo "make test-unit  the unit tests only (tests/unit): no servers, in seconds"
+	@echo "make test-cluster  losing Kafka brokers: tests/cluster on a three-broker cluster"
 	@echo "make demo     run the end-to-end demo (ends serving the web site; no terminal: checks it)"
 	@echo "make bench    run the benchmarks"
 	@echo "make lint     ruff check, ruff format --check, lint-imports (layering), mypy, pip-audit"
@@ -44,6 +45,11 @@ status:
 
 test:
 	@$(CTL) test $(PYTEST_ARGS)
+
+# Losing brokers (docs/reliability.md): three KRaft nodes (KAFKA_BROKERS=3) in
+# .local/kafka-cluster, tests/cluster, always down; CI runs it after `make test`.
+test-cluster:
+	@$(CTL) test-cluster $(PYTEST_ARGS)
 
 # tests/unit needs no server: only the virtualenv (ctl.sh creates or updates it).
 test-unit:

@@ -33,7 +33,10 @@ from contracts.values import (
     ChiefExecutive,
     CopyRecipient,
     CouncilCode,
+    DecisionUrl,
+    Latitude,
     LetterFormat,
+    Longitude,
     Name,
     ShortText,
     Signatory,
@@ -64,6 +67,41 @@ class DecisionOutcome(enum.StrEnum):
     @property
     def is_detailed_investigation(self) -> bool:
         return self in (DecisionOutcome.UPHELD, DecisionOutcome.NOT_UPHELD)
+
+
+class ServiceArea(enum.StrEnum):
+    """The service area the Ombudsman files a complaint under: the categories of its annual
+    reports (docs/domain.md §16)."""
+
+    ADULT_CARE_SERVICES = "adult_care_services"
+    BENEFITS_AND_TAX = "benefits_and_tax"
+    CORPORATE_AND_OTHER_SERVICES = "corporate_and_other_services"
+    EDUCATION_AND_CHILDRENS_SERVICES = "education_and_childrens_services"
+    ENVIRONMENTAL_SERVICES_AND_PUBLIC_PROTECTION = "environmental_services_and_public_protection"
+    HIGHWAYS_AND_TRANSPORT = "highways_and_transport"
+    HOUSING = "housing"
+    PLANNING_AND_DEVELOPMENT = "planning_and_development"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        """The name the Ombudsman's reports print."""
+        return SERVICE_AREA_LABELS[self]
+
+
+SERVICE_AREA_LABELS: dict[ServiceArea, str] = {
+    ServiceArea.ADULT_CARE_SERVICES: "Adult care services",
+    ServiceArea.BENEFITS_AND_TAX: "Benefits and tax",
+    ServiceArea.CORPORATE_AND_OTHER_SERVICES: "Corporate and other services",
+    ServiceArea.EDUCATION_AND_CHILDRENS_SERVICES: "Education and children's services",
+    ServiceArea.ENVIRONMENTAL_SERVICES_AND_PUBLIC_PROTECTION: (
+        "Environmental services and public protection"
+    ),
+    ServiceArea.HIGHWAYS_AND_TRANSPORT: "Highways and transport",
+    ServiceArea.HOUSING: "Housing",
+    ServiceArea.PLANNING_AND_DEVELOPMENT: "Planning and development",
+    ServiceArea.OTHER: "Other",
+}
 
 
 class Payload(BaseModel):
@@ -97,7 +135,9 @@ class CouncilRegistered(Payload):
     rules: ClassVar[tuple[str, ...]] = (
         "`existed_until` must not be before `existed_from`.",
         "`population` and `population_year` go together: give both or neither.",
+        "`latitude` and `longitude` go together, within England's bounding box.",
     )
+    schema_version: ClassVar[int] = 2
 
     name: Name = Field(
         description="The council's name as the letters print it.",
@@ -129,11 +169,24 @@ class CouncilRegistered(Payload):
         description="Who the council's letters are copied to (Cc), such as the leader of the "
         "council and the chair of the scrutiny committee; at most 10.",
     )
+    latitude: Latitude | None = Field(
+        default=None,
+        description="Where the council is (its offices or centre, as mySociety's register "
+        "gives it), degrees north, within England (49.8 to 55.9); with `longitude`, for the "
+        "public site's map.",
+        examples=[53.1386],
+    )
+    longitude: Longitude | None = Field(
+        default=None,
+        description="Degrees east (west negative), within England (-6.5 to 1.8); with `latitude`.",
+        examples=[-1.1955],
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> CouncilRegistered:
         _check_existence(self.existed_from, self.existed_until)
         _check_population(self.population, self.population_year)
+        _check_coordinates(self.latitude, self.longitude)
         return self
 
 
@@ -147,7 +200,9 @@ class CouncilDetailsChanged(Payload):
         "stay); both null remove every estimate given before.",
         "`name` and `comparison_group` cannot be null (they cannot be removed).",
         "`population` and `population_year` go together: give both or neither.",
+        "`latitude` and `longitude` go together (both null: the map no longer places it).",
     )
+    schema_version: ClassVar[int] = 2
 
     name: Name | None = Field(
         default=None, description="The council's name as the letters print it."
@@ -176,6 +231,18 @@ class CouncilDetailsChanged(Payload):
         description="Who the council's letters are copied to (Cc), at most 10: the list "
         "replaces the one before; an empty list (or null) copies them to nobody.",
     )
+    latitude: Latitude | None = Field(
+        default=None,
+        description="Where the council is (its offices or centre, as mySociety's register "
+        "gives it), degrees north, within England (49.8 to 55.9); with `longitude`, for the "
+        "public site's map.",
+        examples=[53.1386],
+    )
+    longitude: Longitude | None = Field(
+        default=None,
+        description="Degrees east (west negative), within England (-6.5 to 1.8); with `latitude`.",
+        examples=[-1.1955],
+    )
 
     @model_validator(mode="after")
     def _says_something(self) -> CouncilDetailsChanged:
@@ -185,6 +252,7 @@ class CouncilDetailsChanged(Payload):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be removed: leave it out to keep it as it was")
         _check_population(self.population, self.population_year)
+        _check_coordinates(self.latitude, self.longitude)
         return self
 
     @model_serializer(mode="wrap")
@@ -223,6 +291,22 @@ class _Decision(Payload):
         description="Upheld only: the council had already provided a satisfactory remedy "
         "before the complaint reached the Ombudsman.",
     )
+    service_area: ServiceArea | None = Field(
+        default=None,
+        description="The service area the Ombudsman filed the complaint under (docs/domain.md "
+        "§16); null when the case system does not say (every decision before schema "
+        "version 3 of `DecisionRecorded`, 2 of `DecisionCorrected`).",
+    )
+    published_url: DecisionUrl | None = Field(
+        default=None,
+        description="Where the Ombudsman publishes the decision statement: `https://` on "
+        "the Ombudsman's own site (`AR_DECISIONS_HOST`, default `www.lgo.org.uk`), no user, "
+        "password or port. The public council page links upheld decisions to it; null "
+        "when the decision is not published.",
+        examples=[
+            "https://www.lgo.org.uk/decisions/education/special-educational-needs/19-001-234"
+        ],
+    )
 
     @model_validator(mode="after")
     def _remedy_only_when_upheld(self) -> _Decision:
@@ -238,13 +322,20 @@ class _Decision(Payload):
         return FinancialYear.of(self.decision_date)
 
 
+_URL_RULE = (
+    "`published_url` must be `https://` on the Ombudsman's site (`AR_DECISIONS_HOST`), "
+    "without a user, password or port."
+)
+
+
 class DecisionRecorded(_Decision):
     """The Ombudsman decided a complaint about a council."""
 
     event_type: ClassVar[str] = "DecisionRecorded"
-    schema_version: ClassVar[int] = 2
+    schema_version: ClassVar[int] = 3
     rules: ClassVar[tuple[str, ...]] = (
         "`satisfactory_remedy` may be true only when `outcome` is `upheld`.",
+        _URL_RULE,
         "`decision_date` must not be after the day after `occurred_at` (UK date).",
         "A case has one standing decision: deciding it again is a `DecisionCorrected`.",
     )
@@ -254,8 +345,10 @@ class DecisionCorrected(_Decision):
     """The case was decided again (for example after a review): the latest decision counts."""
 
     event_type: ClassVar[str] = "DecisionCorrected"
+    schema_version: ClassVar[int] = 2
     rules: ClassVar[tuple[str, ...]] = (
         "`satisfactory_remedy` may be true only when `outcome` is `upheld`.",
+        _URL_RULE,
         "`decision_date` must not be after the day after `occurred_at` (UK date).",
         "The case must have a standing decision, for the same council: a correction cannot "
         "move a case to another council.",
@@ -481,6 +574,11 @@ def _check_existence(start: date | None, end: date | None) -> None:
 def _check_population(population: int | None, year: int | None) -> None:
     if (population is None) != (year is None):
         raise ValueError("population and population_year go together: give both or neither")
+
+
+def _check_coordinates(latitude: float | None, longitude: float | None) -> None:
+    if (latitude is None) != (longitude is None):
+        raise ValueError("latitude and longitude go together: give both or neither")
 
 
 CURRENT_PAYLOADS: tuple[type[Payload], ...] = (

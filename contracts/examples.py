@@ -31,6 +31,7 @@ from contracts.events import (
     LetterIssued,
     NarrativeRegistered,
     Payload,
+    ServiceArea,
 )
 from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
@@ -108,6 +109,8 @@ def examples() -> dict[str, Envelope[Any]]:
                 population=110_500,
                 population_year=2021,
                 chief_executive=MANSFIELD_CHIEF_EXECUTIVE,
+                latitude=53.1707,
+                longitude=-1.1728,
                 copy_to=(
                     CopyRecipient(
                         name="Alex Example",
@@ -147,6 +150,8 @@ def examples() -> dict[str, Envelope[Any]]:
                 decision_date=date(2020, 2, 14),
                 outcome=DecisionOutcome.UPHELD,
                 satisfactory_remedy=True,
+                service_area=ServiceArea.HOUSING,
+                published_url="https://www.lgo.org.uk/decisions/housing/19-012-345",
             ),
             MANSFIELD,
             _at(2020, 2, 14, 16, 5),
@@ -156,6 +161,7 @@ def examples() -> dict[str, Envelope[Any]]:
                 case_reference="19 012 346",
                 decision_date=date(2020, 5, 11),
                 outcome=DecisionOutcome.NOT_UPHELD,
+                service_area=ServiceArea.HIGHWAYS_AND_TRANSPORT,
                 reason="Decision reviewed: the council's records show the repair was made on time",
             ),
             MANSFIELD,
@@ -276,4 +282,43 @@ OLD_VERSION_EXAMPLES: dict[tuple[str, int], dict[str, Any]] = {
         "council": MANSFIELD,
         "data": {"case_reference": "16 004 321", "date": "2016-09-12", "outcome": "upheld"},
     },
-}
+    ("DecisionRecorded", 2): {
+        "event_id": str(example_id("DecisionRecorded v2")),
+        "type": "DecisionRecorded",
+        "schema_version": 2,
+        "occurred_at": "2020-02-14T16:05:00Z",
+        "producer": PRODUCER_CMS,
+        "council": MANSFIELD,
+        "data": {"case_reference": "19 012 399", "decision_date": "2020-02-14",
+                 "outcome": "upheld", "satisfactory_remedy": False},
+    },
+    ("DecisionCorrected", 1): {
+        "event_id": str(example_id("DecisionCorrected v1")),
+        "type": "DecisionCorrected",
+        "schema_version": 1,
+        "occurred_at": "2020-05-11T11:30:00Z",
+        "producer": PRODUCER_CMS,
+        "council": MANSFIELD,
+        "data": {"case_reference": "19 012 399", "decision_date": "2020-05-11",
+                 "outcome": "not_upheld", "satisfactory_remedy": False,
+                 "reason": "Decision reviewed"},
+    },
+    ("CouncilRegistered", 1): {
+        "event_id": str(example_id("CouncilRegistered v1")),
+        "type": "CouncilRegistered",
+        "schema_version": 1,
+        "occurred_at": "2019-04-01T09:00:00Z",
+        "producer": PRODUCER_CLI,
+        "council": MANSFIELD,
+        "data": {"name": "Mansfield District Council", "comparison_group": "District"},
+    },
+    ("CouncilDetailsChanged", 1): {
+        "event_id": str(example_id("CouncilDetailsChanged v1")),
+        "type": "CouncilDetailsChanged",
+        "schema_version": 1,
+        "occurred_at": "2021-06-01T09:00:00Z",
+        "producer": PRODUCER_CLI,
+        "council": MANSFIELD,
+        "data": {"population": 110500, "population_year": 2021},
+    },
+}  # fmt: skip

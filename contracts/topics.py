@@ -1,5 +1,9 @@
 """Every Kafka topic, declared once: the services, the CLI and the infra scripts read it here.
 
+Replication is the cluster's, not the contract's: every topic gets the replication factor and
+``min.insync.replicas`` of the settings (AR_KAFKA_REPLICATION_FACTOR, AR_KAFKA_MIN_INSYNC_REPLICAS;
+services/platform/kafka/admin.py): 1 and 1 on one broker, 3 and 2 on three.
+
 Facts about a council (its registration, decisions, compliance outcomes) share one topic
 and are keyed by council code, so Kafka keeps them in order per council: a council is
 registered before its decisions arrive, and a year-end marker on a partition follows every
@@ -29,7 +33,10 @@ FACTS = TopicSpec(
         "retention.ms": FOREVER,
         "retention.bytes": FOREVER,
         "cleanup.policy": "delete",
-        "min.insync.replicas": "1",
+        # The broker stamps each record with the time it appended it: `stats --as-of` maps a
+        # moment to positions with it. A producer's own CreateTime is whatever its clock (or
+        # its code) says, and need not grow along a partition (docs/architecture.md).
+        "message.timestamp.type": "LogAppendTime",
     },
     purpose="Council registry, decisions, compliance outcomes, year-end markers; key: council",
 )

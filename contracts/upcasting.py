@@ -41,6 +41,29 @@ def _decision_recorded_v1_to_v2(data: Data) -> Data:
     return upgraded
 
 
+def _no_service_area(data: Data) -> Data:
+    """Decisions from before service areas and published addresses (DecisionRecorded v2,
+    DecisionCorrected v1) name neither: both are unknown, not a category or an address."""
+    return {**data, "service_area": data.get("service_area"),
+            "published_url": data.get("published_url")}  # fmt: skip
+
+
+upcaster("DecisionRecorded", 2)(_no_service_area)
+upcaster("DecisionCorrected", 1)(_no_service_area)
+
+
+@upcaster("CouncilRegistered", 1)
+def _council_registered_v1_to_v2(data: Data) -> Data:
+    """v1 had no coordinates: the council is not on the map until a change gives them."""
+    return {**data, "latitude": None, "longitude": None}
+
+
+@upcaster("CouncilDetailsChanged", 1)
+def _council_changed_v1_to_v2(data: Data) -> Data:
+    """v1 could not state coordinates; a field left out keeps its value, so nothing to add."""
+    return dict(data)
+
+
 @upcaster("FinancialYearClosed", 1)
 def _year_closed_v1_to_v2(data: Data) -> Data:
     """v1 pinned neither the letters' format nor their narrative: the letter service chooses

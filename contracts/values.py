@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import unicodedata
 from typing import Annotated, Literal
@@ -112,6 +114,61 @@ CouncilCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"
 CaseReference = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9/ .\-]{0,39}$")
 ]
+
+# --- where the Ombudsman publishes its decisions ----------------------------------------
+#
+# A decision's `published_url` is shown on the public site as a link: only the Ombudsman's
+# own site may be linked, so a mistyped or hostile address in the case system never reaches
+# the public. The host is a setting (AR_DECISIONS_HOST, services/platform/settings.py
+# documents it); the contract reads it here because producers and the projector must agree.
+DEFAULT_DECISIONS_HOST = "www.lgo.org.uk"
+
+
+@functools.lru_cache(maxsize=1)
+def decisions_host() -> str:
+    """The host decision statements are published on (``AR_DECISIONS_HOST``), lower case."""
+    return (os.environ.get("AR_DECISIONS_HOST") or DEFAULT_DECISIONS_HOST).strip().lower()
+
+
+_URL = re.compile(
+    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#]*)(?P<rest>[/?#]\S*)?$"
+)
+
+
+def on_decisions_host(url: str) -> str:
+    """``https://`` on :func:`decisions_host`, no user, password or port: else refused.
+    (Parsed here, not with urllib: the contracts do no I/O and import no network module.)"""
+    one_line(url)
+    found = _URL.match(url)
+    if found is None or found["scheme"].lower() != "https":
+        raise ValueError("a decision's published address must start with https://")
+    authority = found["authority"]
+    if "@" in authority or ":" in authority:
+        raise ValueError("a decision's published address may not carry a user, password or port")
+    host = authority.lower().rstrip(".")
+    if host != decisions_host():
+        raise ValueError(
+            f"a decision's published address must be on {decisions_host()}, not {host or 'no host'}"
+        )
+    return url
+
+
+DecisionUrl = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=9, max_length=500),
+    AfterValidator(on_decisions_host),
+]
+
+# --- where a council is: England's bounding box, with a margin --------------------------
+#
+# From the Isles of Scilly (49.9°N, 6.4°W) to Berwick-upon-Tweed (55.8°N) and Lowestoft
+# (1.76°E). A council outside it is a swapped or mistyped coordinate (mySociety's register
+# also lists Scottish, Welsh and Northern Irish councils, which the Ombudsman does not
+# oversee).
+ENGLAND_LATITUDE = (49.8, 55.9)
+ENGLAND_LONGITUDE = (-6.5, 1.8)
+Latitude = Annotated[float, Field(ge=ENGLAND_LATITUDE[0], le=ENGLAND_LATITUDE[1])]
+Longitude = Annotated[float, Field(ge=ENGLAND_LONGITUDE[0], le=ENGLAND_LONGITUDE[1])]
 
 # The statistics formats of the Annual Review letters (docs/domain.md §9): 2020; 2021 for
 # the letter years 2021 to 2024; 2025 for 2025 onwards (the complaint overview).

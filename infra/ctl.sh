@@ -8,6 +8,7 @@
 #   ctl.sh down     stop both servers and any project process recorded in .local/*.pid
 #   ctl.sh status   exit 0 when both servers run, 3 otherwise
 #   ctl.sh test [pytest args]   setup, up, pytest, and always down; pytest's exit code
+#   ctl.sh test-cluster [pytest args]   the same with a three-broker Kafka, over tests/cluster
 #   ctl.sh clean    down, then remove .local (and a /var/tmp fallback cluster)
 #   ctl.sh exec CMD [ARGS]   run CMD from the repo root with the AR_* variables below
 #   ctl.sh secrets  create the missing password files in .local/secrets (setup does it too) and
@@ -15,6 +16,9 @@
 # Ports: AR_PG_PORT (15432), KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), the broker's
 # TLS listeners KAFKA_SASL_SSL_PORT (KAFKA_PORT+2) and KAFKA_SSL_PORT (KAFKA_PORT+3); the Python
 # settings AR_DATABASE_URL / AR_KAFKA_BOOTSTRAP follow them unless set explicitly.
+# KAFKA_BROKERS (1): a cluster of that many KRaft nodes, node n on KAFKA_PORT+10*(n-1) and
+# KAFKA_CONTROLLER_PORT+10*(n-1); AR_KAFKA_BOOTSTRAP then lists every node, and the topics get
+# AR_KAFKA_REPLICATION_FACTOR (min(brokers, 3)) and AR_KAFKA_MIN_INSYNC_REPLICAS (2 from 3).
 # Credentials (docs/security.md): the processes started here (tests, demo, bench, `exec`) run
 # as AR_PRINCIPAL (default admin: the Kafka super user and the database owner), with the
 # passwords read from AR_SECRETS_DIR=.local/secrets, never from the environment; a namespace
@@ -31,7 +35,15 @@ export KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
 export KAFKA_SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-$((KAFKA_PORT + 2))}"
 export KAFKA_SSL_PORT="${KAFKA_SSL_PORT:-$((KAFKA_PORT + 3))}"
 export AR_DATABASE_URL="${AR_DATABASE_URL:-postgresql://annual_review@127.0.0.1:${AR_PG_PORT}/annual_review}"
-export AR_KAFKA_BOOTSTRAP="${AR_KAFKA_BOOTSTRAP:-127.0.0.1:${KAFKA_PORT}}"
+export KAFKA_BROKERS="${KAFKA_BROKERS:-1}"
+if [[ -z ${AR_KAFKA_BOOTSTRAP:-} ]]; then
+  AR_KAFKA_BOOTSTRAP=$(for ((n = 0; n < KAFKA_BROKERS; n++)); do printf '127.0.0.1:%s,' $((KAFKA_PORT + 10 * n)); done)
+  AR_KAFKA_BOOTSTRAP=${AR_KAFKA_BOOTSTRAP%,}
+fi
+export AR_KAFKA_BOOTSTRAP
+# The topics' replication (services/platform/kafka/admin.py reads them): follow the cluster.
+export AR_KAFKA_REPLICATION_FACTOR="${AR_KAFKA_REPLICATION_FACTOR:-$(( KAFKA_BROKERS < 3 ? KAFKA_BROKERS : 3 ))}"
+export AR_KAFKA_MIN_INSYNC_REPLICAS="${AR_KAFKA_MIN_INSYNC_REPLICAS:-$(( AR_KAFKA_REPLICATION_FACTOR >= 3 ? 2 : 1 ))}"
 export AR_SECRETS_DIR="${AR_SECRETS_DIR:-$AR_SECRETS}"
 export AR_PRINCIPAL="${AR_PRINCIPAL-admin}"
 
@@ -193,6 +205,10 @@ cmd_down() {
   stop_recorded_processes
   "$KEYCLOAK" stop || rc=1
   "$KAFKA" stop || rc=1
+  # A cluster (KAFKA_BROKERS>1) left running is stopped too, whatever KAFKA_BROKERS says now.
+  if [[ -s $AR_LOCAL/kafka-cluster/brokers && $KAFKA_BROKERS == 1 ]]; then
+    KAFKA_BROKERS=$(cat "$AR_LOCAL/kafka-cluster/brokers") "$KAFKA" stop || rc=1
+  fi
   "$PG" stop || rc=1
   return $rc
 }
@@ -205,11 +221,18 @@ cmd_status() {
 }
 
 cmd_test() {
+  cmd_test_dirs tests/unit tests/integration tests/e2e tests/reliability -- "$@"
+}
+
+# test-dirs DIR... -- [pytest args]: up, pytest over the DIRs that exist, always down.
+cmd_test_dirs() {
   local t0 rc=0 dirs=() d
   t0=$(date +%s)
-  for d in tests/unit tests/integration tests/e2e tests/reliability; do
-    [[ -d $AR_ROOT/$d ]] && dirs+=("$d")
+  while (( $# )) && [[ $1 != -- ]]; do
+    [[ -d $AR_ROOT/$1 ]] && dirs+=("$1")
+    shift
   done
+  (( $# )) && shift
   # A separate process, so that `set -e` applies inside it (it does not in an `if` condition).
   if "$AR_ROOT/infra/ctl.sh" up; then
     local t1
@@ -224,6 +247,13 @@ cmd_test() {
   cmd_down || warn "stopping the servers reported a problem"
   say "test run finished in $(elapsed "$t0") with exit code $rc"
   return $rc
+}
+
+# The reliability tests on a three-broker cluster (tests/cluster): their own Kafka nodes in
+# .local/kafka-cluster (KAFKA_BROKERS=3), this checkout's PostgreSQL; always down at the end.
+cmd_test_cluster() {
+  KAFKA_BROKERS=3 AR_KAFKA_BOOTSTRAP= AR_KAFKA_REPLICATION_FACTOR= AR_KAFKA_MIN_INSYNC_REPLICAS= \
+    "$AR_ROOT/infra/ctl.sh" test-dirs tests/cluster -- "$@"
 }
 
 # The unit tests alone: only the virtualenv is needed (no Debian packages, jars or servers),
@@ -258,11 +288,13 @@ case "${1:-}" in
   status) cmd_status ;;
   test) shift; cmd_test "$@" ;;
   test-unit) shift; cmd_test_unit "$@" ;;
+  test-cluster) shift; cmd_test_cluster "$@" ;;
+  test-dirs) shift; cmd_test_dirs "$@" ;;
   clean) cmd_clean ;;
   exec) shift; cd "$AR_ROOT" && exec "$@" ;;
   secrets)
     ensure_secrets
     compose_secrets
     say "passwords in ${AR_SECRETS#"$AR_ROOT/"}/, copies for docker-compose.yml in .local/compose-secrets/ (docs/security.md)" ;;
-  *) echo "usage: $0 setup|lock|up|down|status|test [pytest args]|test-unit [pytest args]|clean|exec CMD [ARGS]|secrets" >&2; exit 2 ;;
+  *) echo "usage: $0 setup|lock|up|down|status|test [pytest args]|test-unit [pytest args]|test-cluster [pytest args]|clean|exec CMD [ARGS]|secrets" >&2; exit 2 ;;
 esac

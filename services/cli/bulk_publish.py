@@ -67,12 +67,23 @@ class PublishSummary:
 
 
 class PartiallyPublished(Exception):
-    """Publishing failed after some events were written (the summary says which)."""
+    """Publishing failed after some events were written (the summary says which): the
+    first ``summary.published`` of ``total`` are acknowledged, the rest are not."""
 
-    def __init__(self, summary: PublishSummary, cause: BaseException) -> None:
+    def __init__(self, summary: PublishSummary, cause: BaseException, total: int) -> None:
         super().__init__(str(cause))
         self.summary = summary
         self.cause = cause
+        self.total = total
+
+    def not_acknowledged(self) -> dict[str, int]:
+        """The events (1-based, in input order) no broker acknowledged: some of the first
+        chunk among them may be in the log all the same (republishing is safe)."""
+        return {
+            "first": self.summary.published + 1,
+            "last": self.total,
+            "events": self.total - self.summary.published,
+        }
 
 
 def _chunks(events: Iterable[Envelope[Any]], size: int) -> Iterator[list[Envelope[Any]]]:
@@ -102,10 +113,10 @@ async def publish_all(
                     # Refused before its chunk was sent: with nothing sent before it either,
                     # the caller says "nothing was published", not "partially".
                     if summary.published:
-                        raise PartiallyPublished(summary, e) from e
+                        raise PartiallyPublished(summary, e, total) from e
                     raise
                 except Exception as e:
-                    raise PartiallyPublished(summary, e) from e
+                    raise PartiallyPublished(summary, e, total) from e
                 for event, position in zip(chunk, positions, strict=True):
                     summary.add(event, position)
                 bar.advance(task, len(chunk))
@@ -130,9 +141,14 @@ def print_summary(summary: PublishSummary) -> None:
 
 
 def report_partial(e: PartiallyPublished) -> None:
+    missing = e.not_acknowledged()
     err.print(
         f"[bold red]error:[/] publishing failed after {e.summary.published:,} event(s) were "
         f"written: {e.cause!r}"
+    )
+    err.print(
+        f"[bold red]not accepted:[/] events {missing['first']:,} to {missing['last']:,} of the "
+        f"input ({missing['events']:,}) were not acknowledged by Kafka"
     )
     err.print(
         "[yellow]hint:[/] the events already written stay in the log; republishing the same "

@@ -22,6 +22,7 @@ from services.cli import (
     explain,
     figures,
     letters,
+    log_backup,
     publication,
     publish,
     replay,
@@ -98,6 +99,7 @@ app.command("status")(status.status)
 app.command("replay")(replay.replay)
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(letters.app, name="letters")
+app.add_typer(log_backup.app, name="log")
 app.command("demo")(demo.demo)
 
 if __name__ == "__main__":

@@ -201,7 +201,14 @@ def publish(
     except PartiallyPublished as e:
         report_partial(e)
         if json_output:
-            print_json({"file": str(file), "error": repr(e.cause), **e.summary.as_dict()})
+            print_json(
+                {
+                    "file": str(file),
+                    "error": repr(e.cause),
+                    **e.summary.as_dict(),
+                    "not_acknowledged": e.not_acknowledged(),
+                }
+            )
         raise typer.Exit(int(ExitCode.PARTIAL)) from None
     if json_output:
         print_json({"file": str(file), **summary.as_dict()})

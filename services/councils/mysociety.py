@@ -25,12 +25,16 @@ from contracts.events import CouncilRegistered
 from contracts.groups import ComparisonGroup
 from services.councils.model import CouncilRecord, placeholder_chief_executive
 from services.councils.project_csv import checked_code
-from services.councils.rows import RowError, optional_date, optional_int
+from services.councils.rows import RowError, optional_date, optional_float, optional_int
 
 CODE = "local-authority-code"
 REQUIRED = (CODE, "official-name", "nation", "local-authority-type", "start-date", "end-date")
 POPULATION_COLUMN = "pop-2020"
 POPULATION_YEAR = 2020
+# Where the council is, for the public site's map: optional (a row without them is imported
+# without a place on the map; outside England, refused by the contract).
+LATITUDE_COLUMN = "lat"
+LONGITUDE_COLUMN = "long"
 
 TYPE_TO_GROUP: dict[str, ComparisonGroup] = {
     "CTY": ComparisonGroup.COUNTY,
@@ -96,6 +100,8 @@ def parse_row(row: dict[str, str], line: int, starts: dict[str, date | None]) ->
             population=population,
             population_year=POPULATION_YEAR if population is not None else None,
             chief_executive=placeholder_chief_executive(code, row.get("gov-uk-slug")),
+            latitude=optional_float(row, LATITUDE_COLUMN),
+            longitude=optional_float(row, LONGITUDE_COLUMN),
         )
     except ValidationError as e:
         raise RowError(describe(e)) from None

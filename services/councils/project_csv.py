@@ -4,7 +4,11 @@ Columns (header row required, order free, documented in docs/cli.md)::
 
     code,name,comparison_group,existed_from,existed_until,population,population_year,
     chief_executive_name,chief_executive_job_title,chief_executive_salutation,
-    chief_executive_email[,copy_to_1_name,copy_to_1_role,copy_to_1_email,...copy_to_10_*]
+    chief_executive_email[,latitude,longitude]
+    [,copy_to_1_name,copy_to_1_role,copy_to_1_email,...copy_to_10_*]
+
+``latitude``, ``longitude``: where the council is (degrees, within England), for the public
+site's map; optional, given together.
 
 ``copy_to_<n>_*``: who the letters are copied to (Cc), such as the leader of the council and
 the chair of the scrutiny committee; up to 10, each three cells given together.
@@ -19,7 +23,7 @@ from contracts.events import CouncilRegistered
 from contracts.groups import ComparisonGroup
 from contracts.values import MAX_COPY_RECIPIENTS
 from services.councils.model import CouncilRecord
-from services.councils.rows import RowError, optional_date, optional_int
+from services.councils.rows import RowError, optional_date, optional_float, optional_int
 
 COLUMNS = (
     "code",
@@ -33,6 +37,8 @@ COLUMNS = (
     "chief_executive_job_title",
     "chief_executive_salutation",
     "chief_executive_email",
+    "latitude",
+    "longitude",
 )
 _COPY = ("name", "role", "email")
 COPY_COLUMNS = tuple(
@@ -100,6 +106,8 @@ def parse_row(row: dict[str, str], line: int) -> CouncilRecord:
                 "population_year": optional_int(row, "population_year"),
                 "chief_executive": chief_cells if given else None,
                 "copy_to": copy_recipients(row),
+                "latitude": optional_float(row, "latitude"),
+                "longitude": optional_float(row, "longitude"),
             }
         )
     except ValidationError as e:

@@ -59,3 +59,16 @@ def optional_int(row: dict[str, str], column: str) -> int | None:
     if not value.is_integer():
         raise RowError(f"{column}: {text!r} is not a whole number")
     return int(value)
+
+
+def optional_float(row: dict[str, str], column: str) -> float | None:
+    text = row.get(column, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise RowError(f"{column}: {text!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise RowError(f"{column}: {text!r} is not a finite number")
+    return value

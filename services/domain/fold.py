@@ -37,6 +37,7 @@ from contracts.events import (
     DecisionRecorded,
     DecisionWithdrawn,
     Payload,
+    ServiceArea,
 )
 from contracts.financial_year import FinancialYear
 from services.domain.register import RegistryFact, fact_of
@@ -63,6 +64,10 @@ class CaseState:
     withdrawn: bool = False
     # None only for a case stored by a read model of format 2 (before the date was kept).
     decision_date: date | None = None
+    # Stored with the case for the public page's service-area table and its links to the
+    # published decisions (docs/domain.md §16); neither counts in the statistics.
+    service_area: ServiceArea | None = None
+    published_url: str | None = None
 
     @property
     def key(self) -> CaseKey:
@@ -280,6 +285,8 @@ def _decide(
         outcome=p.outcome,
         satisfactory_remedy=p.satisfactory_remedy,
         decision_date=p.decision_date,
+        service_area=p.service_area,
+        published_url=p.published_url,
     )
     ws.cases[case.key] = case
     ws.changed_cases.add(case.key)

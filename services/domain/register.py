@@ -33,7 +33,7 @@ REGISTERED = CouncilRegistered.event_type
 
 # The fields a registration restates (every one of them, null where not given).
 _RESTATED = ("name", "comparison_group", "existed_from", "existed_until", "chief_executive",
-             "copy_to")  # fmt: skip
+             "copy_to", "latitude", "longitude")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,9 @@ class CouncilState:
     chief_executive: dict[str, Any] | None
     copy_to: tuple[dict[str, Any], ...]
     registry_partitions: tuple[int, ...]  # where its facts are (information only)
+    # Where the council is, for the public site's map (both or neither).
+    latitude: float | None = None
+    longitude: float | None = None
 
     def existed_during(self, year: FinancialYear) -> bool:
         return year.overlaps(self.existed_from, self.existed_until)
@@ -120,7 +123,8 @@ def merge(code: str, facts: Iterable[RegistryFact]) -> CouncilState | None:
     if not any(f.event_type == REGISTERED for f in ordered):
         return None
     details: dict[str, Any] = {"existed_from": None, "existed_until": None,
-                               "chief_executive": None, "copy_to": []}  # fmt: skip
+                               "chief_executive": None, "copy_to": [], "latitude": None,
+                               "longitude": None}  # fmt: skip
     populations: dict[int, int] = {}
     for fact in ordered:
         for name, value in fact.fields.items():
@@ -143,6 +147,8 @@ def merge(code: str, facts: Iterable[RegistryFact]) -> CouncilState | None:
         chief_executive=details["chief_executive"],
         copy_to=tuple(details["copy_to"] or ()),
         registry_partitions=tuple(sorted({f.partition for f in ordered})),
+        latitude=details["latitude"],
+        longitude=details["longitude"],
     )
 
 

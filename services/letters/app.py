@@ -34,6 +34,7 @@ from services.letters.readiness import LettersReadiness
 from services.letters.year_closed import CloseHandling, HoldReasons, NewLetter, handle_close
 from services.platform import db
 from services.platform.health import HealthEndpoint, NotReady
+from services.platform.kafka.connection import bootstrap_servers, client_timeouts
 from services.platform.kafka.probe import KafkaProbe
 from services.platform.kafka.security import faststream_security
 from services.platform.log_throttle import throttle_repeats
@@ -56,8 +57,8 @@ def create_app(
     settings = settings or get_settings()
     ls = lsettings or get_letters_settings()
     broker = KafkaBroker(
-        settings.kafka_bootstrap, acks="all", enable_idempotence=True, client_id="letters",
-        logger=None, security=faststream_security(settings),
+        bootstrap_servers(settings), acks="all", enable_idempotence=True, client_id="letters",
+        logger=None, security=faststream_security(settings), **client_timeouts(settings),
     )  # fmt: skip
     state: dict[str, Any] = {}
 

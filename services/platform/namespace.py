@@ -48,6 +48,8 @@ async def create_namespace(base: Settings, name: str) -> Settings:
     await ensure_topics(
         settings.kafka_bootstrap,
         [dataclasses.replace(t, name=settings.topic(t)) for t in TOPICS],
+        replication_factor=settings.kafka_replication_factor,
+        min_insync_replicas=settings.kafka_min_insync_replicas,
         **auth,
     )
     if settings.kafka_username:

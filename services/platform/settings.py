@@ -62,6 +62,14 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9._-]{0,40}$",
         description="Prefix of every topic name (environments and tests share a cluster)",
     )
+    decisions_host: str = Field(
+        default="www.lgo.org.uk",
+        pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$",
+        description="The host of the Ombudsman's site where decision statements are published: "
+        "a decision's published_url must be https:// on it (producers and the projector "
+        "refuse any other; the public site links only to it). The contracts read "
+        "AR_DECISIONS_HOST themselves; it is listed here to be documented and checked",
+    )
     smtp_host: str = Field(default="127.0.0.1", description="SMTP server host for letters")
     smtp_port: int = Field(default=2525, ge=1, le=65535, description="SMTP server port")
     log_level: str = Field(
@@ -111,6 +119,43 @@ class Settings(BaseSettings):
         "murmur2 (Java's and aiokafka's) or crc32 (librdkafka's default, consistent_random), "
         "to match the case management system's (docs/integrating.md); the figures are exact "
         "either way",
+    )
+    # Replication (admin.py creates the topics with these): one broker keeps 1 and 1; a
+    # three-broker cluster 3 and 2, so a write survives the loss of any one broker and is
+    # refused (not silently kept on one disk) when two are lost (docs/operations.md).
+    kafka_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        le=9,
+        description="Replicas of each topic's partitions, at creation (infra/ctl.sh sets "
+        "min(KAFKA_BROKERS, 3))",
+    )
+    kafka_min_insync_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=9,
+        description="Each topic's min.insync.replicas: replicas that must hold a write before "
+        "an acks=all producer is told it is stored (infra/ctl.sh: 2 with 3 replicas, else 1)",
+    )
+    # Client timeouts: a lost cluster is reported in seconds, not in aiokafka's minutes.
+    kafka_request_timeout_ms: int = Field(
+        default=15_000,
+        ge=1_000,
+        description="Kafka clients' request timeout: how long one request (fetch, produce, "
+        "metadata, offsets) may take before the client tries another broker or fails",
+    )
+    kafka_delivery_timeout_ms: int = Field(
+        default=30_000,
+        ge=1_000,
+        description="How long the project's publishers (the CLI, services/platform/kafka/"
+        "publisher.py) wait for Kafka to acknowledge a record before failing and saying which "
+        "were not acknowledged (the idempotent producer itself never gives up)",
+    )
+    kafka_metadata_max_age_ms: int = Field(
+        default=10_000,
+        ge=1_000,
+        description="How old the clients' cluster metadata may get before it is refreshed: "
+        "how soon a new partition leader is found without an error to prompt it",
     )
     principal: Principal | None = Field(
         default=None,

@@ -21,6 +21,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from contracts.topics import DEAD_LETTERS, FACTS
 from services.platform import db
 from services.platform.health import HealthEndpoint, NotReady
+from services.platform.kafka.connection import bootstrap_servers, client_timeouts
 from services.platform.kafka.probe import KafkaProbe
 from services.platform.kafka.security import faststream_security
 from services.platform.log_throttle import throttle_repeats
@@ -60,12 +61,13 @@ def create_app(
     settings = settings or get_settings()
     psettings = psettings or get_projector_settings()
     broker = KafkaBroker(
-        settings.kafka_bootstrap,
+        bootstrap_servers(settings),
         acks="all",
         enable_idempotence=True,
         client_id="projector",
         logger=None,
         security=faststream_security(settings),
+        **client_timeouts(settings),
     )
     facts_topic = settings.topic(FACTS)
     sink = dead_letter_sink(broker.publish, settings.topic(DEAD_LETTERS))

@@ -138,6 +138,42 @@ async def rebuild(
         await conn.close()
 
 
+async def fold_until(
+    settings: Settings,
+    psettings: ProjectorSettings,
+    conn: asyncpg.Connection,
+    schema: str,
+    targets: dict[int, int],
+    *,
+    workers: int = 1,
+    on_progress: Callable[[RebuildProgress], None] = lambda _: None,
+) -> RebuildProgress:
+    """Fold the facts topic into version ``schema`` from where it stands up to ``targets``
+    (partition -> the first offset NOT to apply; a partition not named: nothing), with the
+    rebuild's own catch-up (the live projector's batch step): a replay stopped there.
+    ``stats --as-of`` builds its scratch version with it (as_of.py)."""
+    topic = settings.topic(FACTS)
+    partitions = [TopicPartition(topic, p) for p in sorted(targets)]
+    progress = RebuildProgress()
+    if not partitions:
+        return progress
+    consumer = _consumer(settings, psettings)
+    await consumer.start()
+    try:
+        if workers > 1 and len(partitions) > 1:
+            await _catch_up_in_processes(
+                conn, consumer, settings, psettings, schema, partitions, targets, workers,
+                progress, on_progress,
+            )  # fmt: skip
+        else:
+            consumer.assign(partitions)
+            await _catch_up(conn, consumer, schema, partitions, targets, psettings,
+                            office_authority(settings), progress, on_progress)  # fmt: skip
+    finally:
+        await consumer.stop()
+    return progress
+
+
 async def _positions(conn: asyncpg.Connection, schema: str, topic: str) -> dict[int, int]:
     async with conn.transaction():
         await use_version(conn, schema)

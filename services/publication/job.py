@@ -88,6 +88,7 @@ async def publish_due(conn: Conn, now: datetime | None = None) -> list[Financial
     elif now > at_database:
         raise FutureClock(now, at_database)
     await refresh_successors(conn)
+    await refresh_places(conn)
     done = []
     for close in await closes(conn):
         due = close.published_at is None and is_due(close.publication_date, now)
@@ -131,7 +132,30 @@ async def _publish(conn: Conn, year: FinancialYear, now: datetime) -> bool:
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             [(year.start_year, *(r[c] for c in publication_reads.GROUP_COLUMNS)) for r in groups],
         )
+        cases = await publication_reads.year_cases(conn, year)
+        await conn.executemany(
+            "INSERT INTO publication.published_cases (financial_year, council, case_reference, "
+            "outcome, service_area, published_url) VALUES ($1, $2, $3, $4, $5, $6)",
+            [(year.start_year, *(r[c] for c in publication_reads.CASE_COLUMNS)) for r in cases],
+        )
     return True
+
+
+async def refresh_places(conn: Conn) -> None:
+    """The register's coordinates of every council, copied whole when they changed."""
+    rows = await publication_reads.places(conn)
+    async with conn.transaction():
+        have = await conn.fetch(
+            "SELECT council, latitude, longitude FROM publication.council_places ORDER BY council"
+        )
+        if [tuple(r) for r in have] == rows:
+            return
+        await conn.execute("DELETE FROM publication.council_places")
+        await conn.executemany(
+            "INSERT INTO publication.council_places (council, latitude, longitude) "
+            "VALUES ($1, $2, $3)",
+            rows,
+        )
 
 
 async def refresh_successors(conn: Conn) -> None:

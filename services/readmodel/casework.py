@@ -13,7 +13,7 @@ from datetime import datetime
 
 import asyncpg
 
-from contracts.events import DecisionOutcome
+from contracts.events import DecisionOutcome, ServiceArea
 from services.domain.fold import CaseEvent, CaseState, ContributionKey, WorkingSet
 from services.platform.db import Conn
 from services.readmodel.counters import COUNTERS
@@ -43,12 +43,13 @@ async def write_casework(conn: Conn, ws: WorkingSet, last_event_at: datetime | N
         cases = [ws.cases[k] for k in sorted(ws.changed_cases)]
         await conn.execute(
             "INSERT INTO cases (case_reference, partition, council, financial_year, outcome, "
-            "satisfactory_remedy, withdrawn, decision_date) "
+            "satisfactory_remedy, withdrawn, service_area, published_url, decision_date) "
             "SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[], "
-            "$6::bool[], $7::bool[], $8::date[]) "
+            "$6::bool[], $7::bool[], $8::text[], $9::text[], $10::date[]) "
             "ON CONFLICT (case_reference, partition) DO UPDATE SET council = excluded.council, "
             "financial_year = excluded.financial_year, outcome = excluded.outcome, "
             "satisfactory_remedy = excluded.satisfactory_remedy, withdrawn = excluded.withdrawn, "
+            "service_area = excluded.service_area, published_url = excluded.published_url, "
             "decision_date = excluded.decision_date",
             [c.case_reference for c in cases],
             [c.partition for c in cases],
@@ -57,6 +58,8 @@ async def write_casework(conn: Conn, ws: WorkingSet, last_event_at: datetime | N
             [c.outcome.value for c in cases],
             [c.satisfactory_remedy for c in cases],
             [c.withdrawn for c in cases],
+            [c.service_area.value if c.service_area else None for c in cases],
+            [c.published_url for c in cases],
             [c.decision_date for c in cases],
         )
     if ws.history:
@@ -154,5 +157,7 @@ def _case(r: asyncpg.Record) -> CaseState:
         outcome=DecisionOutcome(r["outcome"]),
         satisfactory_remedy=r["satisfactory_remedy"],
         withdrawn=r["withdrawn"],
+        service_area=ServiceArea(r["service_area"]) if r["service_area"] else None,
+        published_url=r["published_url"],
         decision_date=r["decision_date"],
     )

@@ -3,6 +3,7 @@ the ``readmodel`` views (so they see the active version)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -74,14 +75,27 @@ def averages_dict(a: GroupAverages) -> dict[str, Any]:
     }
 
 
-async def registered_councils(conn: Conn, year: FinancialYear) -> list[asyncpg.Record]:
+_SCHEMA = re.compile(r"^(readmodel|rm_v\d+)$")
+
+
+def _check_schema(schema: str) -> None:
+    """The live views (``readmodel``) or one version's schema (a scratch version of
+    ``stats --as-of``): nothing else is interpolated into the SQL below."""
+    if not _SCHEMA.match(schema):
+        raise ValueError(f"not a read-model schema: {schema!r}")
+
+
+async def registered_councils(
+    conn: Conn, year: FinancialYear, schema: str = "readmodel"
+) -> list[asyncpg.Record]:
     """Every registered council with its live counts and late events in ``year`` (zeros
     where it has none), whether or not it existed then; by code."""
+    _check_schema(schema)
     rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT c.*, "
         + ", ".join(f"coalesce(s.{k}, 0) AS {k}" for k in COUNTERS)
         + ", coalesce(s.late_events, 0) AS late_events "
-        "FROM readmodel.councils c LEFT JOIN readmodel.council_year_stats s "
+        f"FROM {schema}.councils c LEFT JOIN {schema}.council_year_stats s "
         "ON s.council = c.code AND s.financial_year = $1 ORDER BY c.code",
         year.start_year,
     )
@@ -105,20 +119,22 @@ def member(row: asyncpg.Record, year: FinancialYear) -> CouncilYear:
     )
 
 
-async def _members(conn: Conn, year: FinancialYear) -> list[tuple[asyncpg.Record, CouncilYear]]:
+async def _members(
+    conn: Conn, year: FinancialYear, schema: str = "readmodel"
+) -> list[tuple[asyncpg.Record, CouncilYear]]:
     """The councils that existed during ``year``, each with its live figures."""
     return [
         (r, member(r, year))
-        for r in await registered_councils(conn, year)
+        for r in await registered_councils(conn, year, schema)
         if year.overlaps(r["existed_from"], r["existed_until"])
     ]
 
 
 async def live_averages(
-    conn: Conn, year: FinancialYear, rule: AveragingRule
+    conn: Conn, year: FinancialYear, rule: AveragingRule, schema: str = "readmodel"
 ) -> dict[ComparisonGroup, GroupAverages]:
     """The comparison-group averages of the live figures, computed exactly."""
-    return group_averages([m for _, m in await _members(conn, year)], rule)
+    return group_averages([m for _, m in await _members(conn, year, schema)], rule)
 
 
 async def snapshot_averages(
@@ -148,23 +164,30 @@ def fraction(num: Any, den: Any) -> Fraction | None:
 
 
 async def council_figures(
-    conn: Conn, council: str, year: FinancialYear, rule: AveragingRule
+    conn: Conn,
+    council: str,
+    year: FinancialYear,
+    rule: AveragingRule,
+    schema: str = "readmodel",
 ) -> CouncilFigures | None:
-    members = await _members(conn, year)
+    _check_schema(schema)
+    members = await _members(conn, year, schema)
     mine = next(((r, m) for r, m in members if m.council == council), None)
     if mine is None:
         return None
     row, me = mine
     averages = group_averages([m for _, m in members if m.group is me.group], rule)
     snap = await conn.fetchrow(
-        "SELECT * FROM readmodel.year_snapshot_councils WHERE financial_year = $1 AND council = $2",
+        f"SELECT * FROM {schema}.year_snapshot_councils "  # noqa: S608 (a checked schema name)
+        "WHERE financial_year = $1 AND council = $2",
         year.start_year,
         council,
     )
     # A not_authorised dead letter (Reason.NOT_AUTHORISED: a close or register event the
     # office did not sign) is never casework: the figures miss nothing, so it holds nothing.
     dead = await conn.fetchval(
-        "SELECT count(*) FROM readmodel.dead_letters WHERE status = 'open' AND council = $1 "
+        f"SELECT count(*) FROM {schema}.dead_letters WHERE status = 'open' "  # noqa: S608
+        "AND council = $1 "
         "AND reason <> 'not_authorised' AND (financial_year = $2 OR financial_year IS NULL)",
         council,
         year.start_year,

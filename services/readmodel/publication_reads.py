@@ -60,3 +60,30 @@ async def successors(conn: Conn) -> dict[str, list[str]]:
         if codes:
             found[r["council"]] = [str(c) for c in codes]
     return found
+
+
+CASE_COLUMNS = ("council", "case_reference", "outcome", "service_area", "published_url")
+
+
+async def year_cases(conn: Conn, year: FinancialYear) -> list[asyncpg.Record]:
+    """The year's standing decisions of the snapshot's councils, one per case reference (a
+    case standing on two partitions is a conflict that holds the letters: the lowest
+    partition's copy is taken, and the case counts once)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT DISTINCT ON (c.case_reference) c.council, c.case_reference, c.outcome, "
+        "c.service_area, c.published_url FROM readmodel.cases c "
+        "WHERE c.financial_year = $1 AND NOT c.withdrawn AND EXISTS (SELECT 1 FROM "
+        "readmodel.year_snapshot_councils s WHERE s.financial_year = $1 "
+        "AND s.council = c.council) ORDER BY c.case_reference, c.partition",
+        year.start_year,
+    )
+    return rows
+
+
+async def places(conn: Conn) -> list[tuple[str, float, float]]:
+    """Every registered council's coordinates, where the register gives them."""
+    rows = await conn.fetch(
+        "SELECT code, latitude, longitude FROM readmodel.councils "
+        "WHERE latitude IS NOT NULL AND longitude IS NOT NULL ORDER BY code"
+    )
+    return [(r["code"], float(r["latitude"]), float(r["longitude"])) for r in rows]

@@ -61,14 +61,16 @@ async def write_register(conn: Conn, merged: Mapping[str, CouncilState]) -> None
     await conn.executemany(
         "INSERT INTO councils (code, name, comparison_group, existed_from, existed_until, "
         "populations, population, population_year, chief_executive, copy_to, "
-        "registry_partitions, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::jsonb, $10::jsonb, $11, now()) "
+        "registry_partitions, latitude, longitude, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::jsonb, $10::jsonb, $11, $12, "
+        "$13, now()) "
         "ON CONFLICT (code) DO UPDATE SET name = excluded.name, "
         "comparison_group = excluded.comparison_group, existed_from = excluded.existed_from, "
         "existed_until = excluded.existed_until, populations = excluded.populations, "
         "population = excluded.population, population_year = excluded.population_year, "
         "chief_executive = excluded.chief_executive, copy_to = excluded.copy_to, "
-        "registry_partitions = excluded.registry_partitions, updated_at = now()",
+        "registry_partitions = excluded.registry_partitions, latitude = excluded.latitude, "
+        "longitude = excluded.longitude, updated_at = now()",
         [_council_row(c) for c in merged.values()],
     )
 
@@ -91,6 +93,8 @@ def council_state(r: asyncpg.Record) -> CouncilState:
         chief_executive=_json(r["chief_executive"]),
         copy_to=tuple(_json(r["copy_to"]) or ()),
         registry_partitions=tuple(r["registry_partitions"]),
+        latitude=r["latitude"],
+        longitude=r["longitude"],
     )
 
 
@@ -117,5 +121,5 @@ def _council_row(c: CouncilState) -> tuple[Any, ...]:
         json.dumps({str(y): n for y, n in c.populations.items()}),
         latest.population if latest else None, latest.year if latest else None,
         json.dumps(c.chief_executive) if c.chief_executive is not None else None,
-        json.dumps(list(c.copy_to)), list(c.registry_partitions),
+        json.dumps(list(c.copy_to)), list(c.registry_partitions), c.latitude, c.longitude,
     )  # fmt: skip

@@ -66,7 +66,10 @@ CREATE TABLE councils (
     chief_executive     jsonb,
     copy_to             jsonb NOT NULL DEFAULT '[]',
     registry_partitions integer[] NOT NULL,
-    updated_at          timestamptz NOT NULL DEFAULT now()
+    updated_at          timestamptz NOT NULL DEFAULT now(),
+    -- Where the council is (degrees), for the public site's map; projector/0003.
+    latitude            double precision,
+    longitude           double precision
 );
 
 -- Every case's current decision on the partition its events are on: corrections and
@@ -80,6 +83,10 @@ CREATE TABLE cases (
     satisfactory_remedy boolean NOT NULL,
     withdrawn           boolean NOT NULL DEFAULT false,
     decision_date       date,  -- the standing (or withdrawn) decision's date
+    -- The service area and the decision statement's address, as the latest decision gave
+    -- them (null: not given); projector/0003.
+    service_area        text,
+    published_url       text,
     PRIMARY KEY (case_reference, partition)
 );
 

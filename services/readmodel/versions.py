@@ -201,10 +201,25 @@ async def building(conn: Conn) -> list[int]:
     return [r["version"] for r in rows]
 
 
+async def drop_scratch(conn: Conn, version: int) -> None:
+    """Drop a scratch version (``stats --as-of``'s figures of a past moment) once read."""
+    schema = schema_of(version)
+    async with conn.transaction():
+        await act_as_read_model_owner(conn)
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await conn.execute(
+            "UPDATE public.projection_versions SET status = 'cancelled' "
+            "WHERE version = $1 AND status = 'scratch'",
+            version,
+        )
+
+
 async def cancel_building(conn: Conn) -> list[int]:
-    """Drop every version still being built; the live version is untouched."""
+    """Drop every version still being built, and any scratch version a killed
+    ``stats --as-of`` left behind; the live version is untouched."""
     rows = await conn.fetch(
-        "SELECT version, schema_name FROM public.projection_versions WHERE status = 'building'"
+        "SELECT version, schema_name FROM public.projection_versions "
+        "WHERE status IN ('building', 'scratch')"
     )
     for r in rows:
         async with conn.transaction():

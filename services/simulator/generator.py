@@ -35,6 +35,7 @@ from services.simulator.invalid import invalid_event
 from services.simulator.mansfield import REAL_EVENTS, REAL_YEAR, event_date, find_mansfield
 from services.simulator.profile import OTHER_OUTCOMES, YearProfile
 from services.simulator.roster import Roster, SimCouncil, councils_for
+from services.simulator.service_areas import published_url_of, service_area_of
 
 PRODUCER = "simulator"
 RESERVOIR = 32
@@ -235,7 +236,12 @@ class _Simulation:
         else:
             live[self.rng.randrange(RESERVOIR)] = reference
         payload = DecisionRecorded(
-            case_reference=reference, decision_date=day, outcome=outcome, satisfactory_remedy=remedy
+            case_reference=reference,
+            decision_date=day,
+            outcome=outcome,
+            satisfactory_remedy=remedy,
+            service_area=service_area_of(reference),
+            published_url=published_url_of(reference, outcome),
         )
         return self._envelope(payload, council.code, at)
 
@@ -250,6 +256,8 @@ class _Simulation:
             decision_date=day,
             outcome=outcome,
             satisfactory_remedy=remedy,
+            service_area=service_area_of(reference),
+            published_url=published_url_of(reference, outcome),
             reason=self.rng.choice(CORRECTION_REASONS),
         )
         return self._envelope(payload, council.code, at)

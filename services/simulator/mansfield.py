@@ -1,7 +1,8 @@
 """Mansfield District Council's real 2019-20 figures, from its Annual Review letter of
 22 July 2020 (the reference letter): 2 detailed investigations, 1 upheld (no satisfactory
 remedy before the complaint reached the Ombudsman) and 1 not upheld, and 1 compliance
-outcome, implemented. The dates and case references are made up; the figures are not.
+outcome, implemented. The dates, case references, service areas and decision addresses are
+made up; the figures are not.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from contracts.events import (
     DecisionOutcome,
     DecisionRecorded,
     Payload,
+    ServiceArea,
 )
 from contracts.financial_year import FinancialYear
 from services.councils.model import CouncilRecord
 from services.councils.sample import MANSFIELD_NAME
+from services.simulator.service_areas import published_url_of
 
 REAL_YEAR = FinancialYear(2019)
 
@@ -27,6 +30,8 @@ REAL_EVENTS: tuple[Payload, ...] = (
         decision_date=date(2019, 8, 13),
         outcome=DecisionOutcome.UPHELD,
         satisfactory_remedy=False,
+        service_area=ServiceArea.HOUSING,
+        published_url=published_url_of("18 017 342", DecisionOutcome.UPHELD, ServiceArea.HOUSING),
     ),
     ComplianceOutcomeRecorded(
         case_reference="18 017 342", recorded_on=date(2019, 11, 26), implemented=True
@@ -35,6 +40,7 @@ REAL_EVENTS: tuple[Payload, ...] = (
         case_reference="18 019 881",
         decision_date=date(2020, 2, 4),
         outcome=DecisionOutcome.NOT_UPHELD,
+        service_area=ServiceArea.PLANNING_AND_DEVELOPMENT,
     ),
 )
 

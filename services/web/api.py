@@ -48,6 +48,30 @@ class CouncilYearRecord(BaseModel):
     group_upheld_per_100k: str | None
     letter_html_url: str | None
     letter_pdf_url: str | None
+    # Where the council is, and the year's decisions by service area (docs/domain.md §16):
+    # the open data's columns (services/web/opendata.py), null where the year has none.
+    latitude: float | None = None
+    longitude: float | None = None
+    decisions_adult_care_services: int | None = None
+    upheld_adult_care_services: int | None = None
+    decisions_benefits_and_tax: int | None = None
+    upheld_benefits_and_tax: int | None = None
+    decisions_corporate_and_other_services: int | None = None
+    upheld_corporate_and_other_services: int | None = None
+    decisions_education_and_childrens_services: int | None = None
+    upheld_education_and_childrens_services: int | None = None
+    decisions_environmental_services_and_public_protection: int | None = None
+    upheld_environmental_services_and_public_protection: int | None = None
+    decisions_highways_and_transport: int | None = None
+    upheld_highways_and_transport: int | None = None
+    decisions_housing: int | None = None
+    upheld_housing: int | None = None
+    decisions_planning_and_development: int | None = None
+    upheld_planning_and_development: int | None = None
+    decisions_other: int | None = None
+    upheld_other: int | None = None
+    decisions_area_not_recorded: int | None = None
+    upheld_area_not_recorded: int | None = None
 
 
 class GroupAverage(BaseModel):

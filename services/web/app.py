@@ -29,7 +29,7 @@ from starlette.responses import Response
 from services.platform.db import Conn, connect_pool
 from services.platform.migrations import ensure_migrated
 from services.platform.settings import DATABASE_ROLES, Settings, get_settings, redact_url
-from services.web import api, pages
+from services.web import api, map_page, pages
 from services.web.config import WebSettings, get_web_settings
 from services.web.content import load_content
 from services.web.http import SecurityHeaders
@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
     app.state.web_settings = web
     app.state.path_prefix = urlsplit(web.base_url).path.rstrip("/")
     app.include_router(pages.router)
+    app.include_router(map_page.router)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from fractions import Fraction
 
+from contracts.events import ServiceArea
 from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
+from contracts.values import on_decisions_host
 from services.domain.letter import Letter
 from services.domain.letter_inputs import LetterInputs
 from services.domain.statistics import (
@@ -24,6 +26,7 @@ from services.domain.statistics import (
     one_decimal,
     percent,
 )
+from services.web.area_reads import AreaRow, Areas
 from services.web.published_reads import CouncilYearRow, GroupRow, Published, VersionRow
 
 PUBLISHED = "published"
@@ -47,6 +50,40 @@ class Figures:
 
 
 @dataclass(frozen=True, slots=True)
+class AreaLine:
+    """A row of a council-year's service-area table."""
+
+    label: str  # the area's name as the Ombudsman prints it
+    decisions: int
+    upheld: int
+
+
+@dataclass(frozen=True, slots=True)
+class UpheldDecision:
+    case_reference: str
+    area: str  # label, or "Not recorded"
+    url: str
+
+
+NOT_RECORDED = "Not recorded"
+
+
+def area_label(value: str | None) -> str:
+    """A stored service area as the page prints it (an unknown value is printed as stored)."""
+    if value is None:
+        return NOT_RECORDED
+    try:
+        return ServiceArea(value).label
+    except ValueError:
+        return value
+
+
+def _area_order(value: str | None) -> int:
+    order = [a.value for a in ServiceArea]
+    return order.index(value) if value in order else len(order)
+
+
+@dataclass(frozen=True, slots=True)
 class CouncilYearPage:
     code: str
     name: str
@@ -60,6 +97,19 @@ class CouncilYearPage:
     letter: Letter | None
     figures: Figures | None
     versions: tuple[VersionRow, ...] = ()
+    # By service area (docs/domain.md §16), when the published year has them; and the upheld
+    # decisions whose statements the Ombudsman published.
+    service_areas: tuple[AreaLine, ...] = ()
+    upheld_decisions: tuple[UpheldDecision, ...] = ()
+    place: tuple[float, float] | None = None  # latitude, longitude (the open data's columns)
+
+    def area_counts(self, area: ServiceArea) -> AreaLine | None:
+        """The area's line; None when the year has no service areas for this council."""
+        if not self.service_areas:
+            return None
+        return next(
+            (a for a in self.service_areas if a.label == area.label), AreaLine(area.label, 0, 0)
+        )
 
     @property
     def published(self) -> bool:
@@ -96,6 +146,7 @@ class CouncilEntry:
     existed_until: date | None
     years: dict[FinancialYear, CouncilYearPage]  # newest first
     successors: tuple[str, ...] = ()  # codes of the councils that replaced it, if abolished
+    place: tuple[float, float] | None = None  # latitude, longitude: where the map shows it
 
     @property
     def latest(self) -> CouncilYearPage:
@@ -191,9 +242,10 @@ def build_catalogue(published: Published, version_key: object = None) -> Catalog
     versions: dict[tuple[str, FinancialYear], list[VersionRow]] = {}
     for v in published.versions:
         versions.setdefault((v.council, v.year), []).append(v)
-    pages = [
-        council_year(r, versions.get((r.council, r.year), ())) for r in published.council_years
-    ]
+    pages = _with_areas(
+        [council_year(r, versions.get((r.council, r.year), ())) for r in published.council_years],
+        published.areas,
+    )
     groups: dict[FinancialYear, dict[ComparisonGroup, GroupAverages]] = {}
     for g in published.groups:
         groups.setdefault(g.year, {})[ComparisonGroup(g.group)] = group_averages(g)
@@ -223,6 +275,7 @@ def build_catalogue(published: Published, version_key: object = None) -> Catalog
             existed_until=own[0].existed_until,
             years={p.year: p for p in own},
             successors=published.successors.get(code, ()),
+            place=published.areas.places.get(code),
         )
     stamps = [y.published_at for y in published.years] + [
         v.sent_at for v in published.versions if v.sent_at is not None
@@ -234,3 +287,42 @@ def build_catalogue(published: Published, version_key: object = None) -> Catalog
         version=digest,
         last_modified=max(stamps) if stamps else None,
     )
+
+
+def _with_areas(pages: list[CouncilYearPage], areas: Areas) -> list[CouncilYearPage]:
+    """Each page with its service-area lines (in the Ombudsman's order, "Not recorded"
+    last) and its published upheld decisions (by case reference)."""
+    lines: dict[tuple[str, FinancialYear], list[AreaRow]] = {}
+    for a in areas.areas:
+        lines.setdefault((a.council, a.year), []).append(a)
+    upheld: dict[tuple[str, FinancialYear], list[UpheldDecision]] = {}
+    for u in areas.upheld:
+        if not _linkable(u.published_url):
+            continue
+        upheld.setdefault((u.council, u.year), []).append(
+            UpheldDecision(u.case_reference, area_label(u.service_area), u.published_url)
+        )
+    out = []
+    for p in pages:
+        own = sorted(lines.get((p.code, p.year), ()), key=lambda a: _area_order(a.service_area))
+        out.append(
+            replace(
+                p,
+                service_areas=tuple(
+                    AreaLine(area_label(a.service_area), a.decisions, a.upheld) for a in own
+                ),
+                upheld_decisions=tuple(upheld.get((p.code, p.year), ())),
+                place=areas.places.get(p.code),
+            )
+        )
+    return out
+
+
+def _linkable(url: str) -> bool:
+    """Only the Ombudsman's own site is linked, even if a stored address says otherwise (the
+    contract refused any other; a host setting changed since is honoured here too)."""
+    try:
+        on_decisions_host(url)
+    except ValueError:
+        return False
+    return True

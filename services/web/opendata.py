@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from services.web.catalogue import CouncilYearPage, YearEntry
+from contracts.events import ServiceArea
+from services.web.catalogue import NOT_RECORDED, CouncilYearPage, YearEntry
 
 ATTRIBUTION = (
     "Council names and codes: mySociety, UK Local Authority Names and Codes, "
@@ -42,6 +43,23 @@ def _letter(kind: str) -> Callable[[CouncilYearPage, YearEntry, str], Any]:
         if c.version is None:
             return None
         return f"{base}/councils/{c.code}/letters/{y.year.label}/v{c.version}.{kind}"
+
+    return value
+
+
+def _place(c: CouncilYearPage, i: int) -> float | None:
+    return None if c.place is None else c.place[i]
+
+
+def _area(area: ServiceArea | None, key: str) -> Callable[[CouncilYearPage, YearEntry, str], Any]:
+    def value(c: CouncilYearPage, _y: YearEntry, _b: str) -> int | None:
+        if not c.service_areas:
+            return None
+        if area is None:
+            line = next((a for a in c.service_areas if a.label == NOT_RECORDED), None)
+            return 0 if line is None else int(getattr(line, key))
+        found = c.area_counts(area)
+        return None if found is None else int(getattr(found, key))
 
     return value
 
@@ -93,6 +111,24 @@ COLUMNS: tuple[Column, ...] = (
            lambda c, y, _b: y.group_per_100k(c.group) if y.has_per_100k else None),
     Column("letter_html_url", "The letter as sent, HTML.", _letter("html")),
     Column("letter_pdf_url", "The letter as sent, PDF.", _letter("pdf")),
+    Column("latitude", "Where the council is, degrees north (the council register's "
+           "coordinates); empty when the register gives none.", lambda c, _y, _b: _place(c, 0)),
+    Column("longitude", "Degrees east (west negative); with latitude.",
+           lambda c, _y, _b: _place(c, 1)),
+    *(
+        column
+        for area in ServiceArea
+        for column in (
+            Column(f"decisions_{area.value}", f"Decisions filed under “{area.label}”, standing "
+                   "when the year was published; empty when the year has no service areas.",
+                   _area(area, "decisions")),
+            Column(f"upheld_{area.value}", f"Of those, upheld decisions ({area.label}).",
+                   _area(area, "upheld")),
+        )
+    ),
+    Column("decisions_area_not_recorded", "Decisions whose service area the case system did "
+           "not give.", _area(None, "decisions")),
+    Column("upheld_area_not_recorded", "Of those, upheld decisions.", _area(None, "upheld")),
 )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from typing import Any, TypeAlias
 
 from contracts.financial_year import FinancialYear
 from services.platform.db import Conn
+from services.web.area_reads import Areas, load_areas
 
 Pair: TypeAlias = tuple[int, int] | None  # an exact average: numerator, denominator
 AVERAGES = ("uphold", "compliance", "remedy", "upheld_per_100k")
@@ -67,12 +68,13 @@ class Published:
     council_years: list[CouncilYearRow]
     versions: list[VersionRow]
     successors: dict[str, tuple[str, ...]] = field(default_factory=dict)  # abolished -> codes
+    areas: Areas = field(default_factory=Areas)  # service areas, upheld decisions, places
 
 
 async def data_version(conn: Conn) -> tuple[Any, ...]:
     """Changes whenever anything the web shows changes (a year published, a letter sent)."""
     row = await conn.fetchrow(
-        "SELECT years, last_published_at, letters_sent, last_sent_at, successors "
+        "SELECT years, last_published_at, letters_sent, last_sent_at, successors, places "
         "FROM publication.web_data_version"
     )
     assert row is not None
@@ -106,6 +108,7 @@ async def load_published(conn: Conn) -> Published:
         successors = await conn.fetch(
             "SELECT council, successor FROM publication.web_successors ORDER BY council, position"
         )
+        areas = await load_areas(conn)
     after: dict[str, tuple[str, ...]] = {}
     for r in successors:
         after[r["council"]] = (*after.get(r["council"], ()), r["successor"])
@@ -154,6 +157,7 @@ async def load_published(conn: Conn) -> Published:
             for r in versions
         ],
         successors=after,
+        areas=areas,
     )
 
 

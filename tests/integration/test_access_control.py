@@ -271,8 +271,9 @@ def test_the_acls_say_what_docs_security_md_says() -> None:
         "User:operator READ topic 'casework.facts' (literal)",
         "User:operator WRITE topic 'casework.facts' (literal)",
         "User:operator WRITE topic 'annual-review.year-end' (literal)",
-        "User:operator DESCRIBE topic 'annual-review.dead-letters' (literal)",
-        "User:operator DESCRIBE topic 'annual-review.letters' (literal)",
+        "User:operator READ topic 'annual-review.dead-letters' (literal)",
+        "User:operator READ topic 'annual-review.letters' (literal)",
+        "User:operator READ topic 'annual-review.year-end' (literal)",
         "User:operator READ topic 'annual-review.narratives' (literal)",
         "User:operator WRITE topic 'annual-review.narratives' (literal)",
         "User:office READ topic 'casework.facts' (literal)",
@@ -464,6 +465,9 @@ WEB_READABLE = {
     "publication.web_letters",
     "publication.web_data_version",
     "publication.web_successors",
+    "publication.web_service_areas",
+    "publication.web_upheld_decisions",
+    "publication.web_places",
 }
 FUTURE = "2999-01-01T00:00:00+00:00"
 

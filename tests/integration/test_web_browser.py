@@ -24,6 +24,7 @@ PAGES = {
     "year": "/years/2019-20",
     "year sorted": "/years/2019-20?sort=uphold&order=desc&group=District",
     "open data": "/data",
+    "map": "/map",
     "not found": "/councils/ZZZ",
 }
 LETTER = "/councils/MAN/letters/2019-20/v1.html"
@@ -75,7 +76,7 @@ async def test_the_content_security_policy_blocks_nothing_the_page_needs(
     assert sheet != "normal"  # the stylesheet applied
 
 
-@pytest.mark.parametrize("name", ["home", "council", "year", "open data"])
+@pytest.mark.parametrize("name", ["home", "council", "year", "open data", "map"])
 async def test_keyboard_only_reaches_everything_with_visible_focus(
     web_site: WebSite, chromium: Browser, name: str
 ) -> None:
@@ -103,7 +104,7 @@ async def test_keyboard_only_reaches_everything_with_visible_focus(
     assert inside
 
 
-@pytest.mark.parametrize("name", ["home", "council", "year", "open data", "not found"])
+@pytest.mark.parametrize("name", ["home", "council", "year", "open data", "map", "not found"])
 async def test_the_page_reflows_at_400_percent_zoom(
     web_site: WebSite, chromium: Browser, name: str
 ) -> None:
@@ -143,4 +144,53 @@ async def test_screenshots_of_the_mansfield_page(web_site: WebSite, chromium: Br
         shots[label] = path
         await context.close()
     for path in shots.values():
+        assert path.stat().st_size > 10_000
+
+
+async def test_the_council_page_shows_service_areas_and_links_upheld_decisions(
+    web_site: WebSite, chromium: Browser
+) -> None:
+    page = await chromium.new_page()
+    await page.goto(web_site.url + "/councils/MAN")
+    table = page.locator("#areas-caption-2019-20").locator("xpath=..")
+    assert await table.count() == 1
+    rows = await table.locator("tbody tr").all_inner_texts()
+    assert any(r.startswith("Housing") for r in rows), rows
+    total = await table.locator("tfoot tr").inner_text()
+    assert total.startswith("All service areas")
+    links = page.locator('section[aria-labelledby="y2019-20"] ul.upheld-decisions a')
+    assert await links.count() > 0
+    for href in await links.evaluate_all("els => els.map(e => e.href)"):
+        assert href.startswith("https://www.lgo.org.uk/decisions/"), href
+    await page.close()
+
+
+async def test_the_map_places_every_current_council_and_lists_them(
+    web_site: WebSite, chromium: Browser
+) -> None:
+    shots = []
+    for label, width in (("phone", 390), ("desktop", 1280)):
+        context = await chromium.new_context(
+            viewport={"width": width, "height": 844 if label == "phone" else 900},
+            device_scale_factor=1,
+        )
+        page = await context.new_page()
+        await page.goto(web_site.url + "/map")
+        dots = await page.locator("svg.england-map a").evaluate_all(
+            "els => els.map(e => [e.getAttribute('href'), e.getBoundingClientRect().x,"
+            " e.getBoundingClientRect().y])"
+        )
+        listed = await page.locator("ul.council-list a").evaluate_all(
+            "els => els.map(e => e.getAttribute('href'))"
+        )
+        assert dots and {d[0] for d in dots} <= set(listed)
+        where = {d[0].rsplit("/", 1)[1]: (d[1], d[2]) for d in dots}
+        if {"CON", "LDS"} <= set(where):  # Cornwall is south-west of Leeds, on screen too
+            assert where["CON"][0] < where["LDS"][0] and where["CON"][1] > where["LDS"][1]
+        b.RESULTS.mkdir(parents=True, exist_ok=True)
+        path = b.RESULTS / f"map-{label}.png"
+        await page.screenshot(path=str(path), full_page=True)
+        shots.append(path)
+        await context.close()
+    for path in shots:
         assert path.stat().st_size > 10_000

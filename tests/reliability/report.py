@@ -31,6 +31,8 @@ ORDER = (
     "test_poison_values",
     "test_letter_faults",
     "test_health_probes",
+    "test_broker_loss",
+    "test_quorum_loss",
 )
 TITLES = {
     "test_projector_crashes": "Crash: projector SIGKILLed while events stream in",
@@ -40,10 +42,16 @@ TITLES = {
     "test_poison_values": "Poison values: U+0000 in every string of every event type",
     "test_letter_faults": "Letters: crash points and an SMTP outage",
     "test_health_probes": "Health: readiness through a broker and a database outage",
+    # tests/cluster (`make test-cluster`), recorded in the same folder.
+    "test_broker_loss": "Cluster: the busiest of three brokers SIGKILLed, twice",
+    "test_quorum_loss": "Cluster: two of three brokers lost (the quorum with them)",
 }
 # Figures shown in the summary table, and those not repeated in the details.
 SUMMARY = ("events_published", "applied", "dead_lettered", "lost_events", "double_counted")
-NOT_DETAILED = {"fault", "injection", "times", "server_commands", "kill_times", "bad_kinds"}
+NOT_DETAILED = {
+    "fault", "injection", "times", "server_commands", "kill_times", "bad_kinds",
+    "cluster_commands",
+}  # fmt: skip
 
 
 def _load(results: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -109,7 +109,12 @@ class WebSite:
         conn = await self.connect()
         try:
             async with conn.transaction():
-                for table in ("published_councils", "published_groups", "published_years"):
+                for table in (
+                    "published_cases",
+                    "published_councils",
+                    "published_groups",
+                    "published_years",
+                ):
                     await conn.execute(f"DELETE FROM publication.{table}")
         finally:
             await conn.close()

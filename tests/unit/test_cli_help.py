@@ -58,6 +58,7 @@ HELP = {
         "letters",
         "demo",
         "publication",
+        "log",
     ],
     ("councils",): ["import", "sample"],
     ("councils", "import"): [
@@ -161,6 +162,10 @@ HELP = {
     ("letters", "resend"): ["COUNCIL", "YEAR", "--note"],
     ("letters", "confirm-sent"): ["COUNCIL", "YEAR", "--note"],
     ("letters", "reissue"): ["COUNCIL", "YEAR", "--reason", "--letter-date"],
+    ("log",): ["export", "verify", "import"],
+    ("log", "export"): ["DIRECTORY", "manifest", "sha256", "operator", "--json"],
+    ("log", "verify"): ["DIRECTORY", "sha256", "--json"],
+    ("log", "import"): ["DIRECTORY", "empty", "original offset", "admin", "replay", "--json"],
 }
 
 
@@ -420,3 +425,20 @@ def test_help_names_a_year_year_and_a_date_date() -> None:
     assert "--year YEAR" in simulate
     flags = " ".join(invoke("replay", "--help").output.split())
     assert "--json Print the report as JSON." in flags  # a flag takes no value: no word after it
+
+
+def test_log_import_refuses_a_damaged_backup_before_any_server_is_asked(tmp_path: Path) -> None:
+    """No manifest: an unfinished export. Exit 1 and the reason, without a broker."""
+    (tmp_path / "casework.facts").mkdir()
+    result = invoke("log", "import", str(tmp_path))
+    assert result.exit_code == 1, result.output
+    assert "did not finish" in result.output
+    result = invoke("log", "verify", str(tmp_path), "--json")
+    assert result.exit_code == 1 and json.loads(result.stdout)["exit_code"] == 1
+
+
+def test_log_export_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "something").write_text("x")
+    result = invoke("log", "export", str(tmp_path))
+    assert result.exit_code == 2, result.output
+    assert "not empty" in result.output

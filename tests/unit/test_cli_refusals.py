@@ -136,6 +136,10 @@ CASES: dict[tuple[str, ...], Bad] = {
     ("letters", "narrative", "list"): bad("letters", "narrative", "list",
                                           says=("expected Kafka bootstrap",),
                                           AR_KAFKA_BOOTSTRAP="127.0.0.1:1, 127.0.0.1:2"),
+    # A backup goes into a new folder; a folder without a manifest is no backup.
+    ("log", "export"): bad("log", "export", "FILE/", says=("is not empty",)),
+    ("log", "verify"): bad("log", "verify", "FILE/", code=REFUSED, says=("did not finish",)),
+    ("log", "import"): bad("log", "import", "FILE/", code=REFUSED, says=("did not finish",)),
 }  # fmt: skip
 
 

@@ -20,7 +20,28 @@ from services.platform.settings import DATABASE_ROLES, Settings
 from services.projector.config import ProjectorSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+CLUSTER_ENV_FILE = ROOT / "infra/compose-cluster.env"
+
+
+def load_compose(env: dict[str, str] | None = None) -> dict[str, Any]:
+    """docker-compose.yml as Compose reads it with ``env`` (its ``--env-file``): every
+    ``${VAR:-default}`` replaced, ``$$`` left for the container's shell."""
+    values = env or {}
+
+    def substitute(m: re.Match[str]) -> str:
+        return values.get(m[1]) or m[2]
+
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert not re.search(r"(?<!\$)\$\{[A-Z_]+\}", text), "give every ${VAR} a :-default"
+    return dict(yaml.safe_load(re.sub(r"(?<!\$)\$\{([A-Z_]+):-([^}]*)\}", substitute, text)))
+
+
+def env_file(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k.strip(): v.strip() for k, v in pairs if not k.lstrip().startswith("#")}
+
+
+COMPOSE = load_compose()
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 CLI_NAME, CLI_TARGET = next(iter(PYPROJECT["project"]["scripts"].items()))
@@ -364,6 +385,68 @@ def test_the_letter_service_sends_to_mailpit_with_its_smtp_settings_accepted(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert LettersSettings().smtp_tls == "opportunistic"
+
+
+# --- the `cluster` profile: three brokers (docs/operations.md, "Running a cluster") -----------
+
+CLUSTER_ENV = env_file(CLUSTER_ENV_FILE)
+CLUSTER = load_compose(CLUSTER_ENV)["services"]
+BROKERS = ("kafka", "kafka-2", "kafka-3")
+SHARED_SECURITY = (
+    "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
+    "KAFKA_SUPER_USERS",
+    "KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND",
+    "KAFKA_AUTHORIZER_CLASS_NAME",
+)
+
+
+def _kafka_env(services: dict[str, Any], name: str) -> dict[str, str]:
+    return {k: str(v) for k, v in services[name]["environment"].items()}
+
+
+def test_the_default_stays_one_broker_with_replication_1() -> None:
+    assert "profiles" not in SERVICES["kafka"]
+    assert all(SERVICES[b].get("profiles") == ["cluster"] for b in BROKERS[1:])
+    assert KAFKA_ENV["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
+    assert str(SERVICES["init"]["environment"]["AR_KAFKA_REPLICATION_FACTOR"]) == "1"
+    assert str(SERVICES["init"]["environment"]["AR_KAFKA_MIN_INSYNC_REPLICAS"]) == "1"
+    assert SERVICES["projector"]["environment"]["AR_KAFKA_BOOTSTRAP"] == "kafka:9092"
+
+
+def test_the_cluster_profile_is_three_kraft_nodes_of_one_quorum() -> None:
+    assert CLUSTER_ENV["COMPOSE_PROFILES"] == "cluster"
+    envs = {b: _kafka_env(CLUSTER, b) for b in BROKERS}
+    ids = {b: e["KAFKA_NODE_ID"] for b, e in envs.items()}
+    assert sorted(ids.values()) == ["1", "2", "3"]
+    voters = {e["KAFKA_CONTROLLER_QUORUM_VOTERS"] for e in envs.values()}
+    assert voters == {",".join(f"{ids[b]}@{b}:9093" for b in BROKERS)}
+    for b, e in envs.items():
+        assert e["KAFKA_PROCESS_ROLES"] == "broker,controller"
+        assert f"INTERNAL://{b}:9092" in e["KAFKA_ADVERTISED_LISTENERS"]
+        # The same security as node 1 (and `make up`): the anchors share it.
+        for key in SHARED_SECURITY:
+            assert e[key] == KAFKA_ENV[key], (b, key)
+        assert e["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
+        assert e["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+        assert CLUSTER[b]["secrets"] == ["kafka-admin.password"]
+    # Each node its own data volume and host port, the ports of `KAFKA_BROKERS=3 make up`.
+    volumes = [CLUSTER[b]["volumes"][0].split(":")[0] for b in BROKERS]
+    assert len(set(volumes)) == 3
+    assert all(v in load_compose(CLUSTER_ENV)["volumes"] for v in volumes)
+    host_ports = [int(str(CLUSTER[b]["ports"][0]).split(":")[1]) for b in BROKERS]
+    assert host_ports == [19092, 19102, 19112]
+    for b, port in zip(BROKERS, host_ports, strict=True):
+        assert f"EXTERNAL://127.0.0.1:{port}" in envs[b]["KAFKA_ADVERTISED_LISTENERS"]
+
+
+def test_the_cluster_profile_replicates_3_with_2_in_sync_and_clients_know_every_node() -> None:
+    init = {k: str(v) for k, v in CLUSTER["init"]["environment"].items()}
+    assert init["AR_KAFKA_REPLICATION_FACTOR"] == "3"
+    assert init["AR_KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+    for service in ("init", "projector", "letters", "web", "publication"):
+        bootstrap = CLUSTER[service]["environment"]["AR_KAFKA_BOOTSTRAP"]
+        assert bootstrap == "kafka:9092,kafka-2:9092,kafka-3:9092", service
+        Settings(kafka_bootstrap=bootstrap)  # the settings accept the list
 
 
 def test_the_office_signing_key_never_goes_into_a_container() -> None:

@@ -79,6 +79,8 @@ def test_encoded_event_is_one_json_object_with_the_envelope_and_data() -> None:
         "decision_date": "2020-02-14",
         "outcome": "upheld",
         "satisfactory_remedy": True,
+        "service_area": "housing",
+        "published_url": "https://www.lgo.org.uk/decisions/housing/19-012-345",
     }
     assert wire["occurred_at"] == "2020-02-14T16:05:00Z"
 

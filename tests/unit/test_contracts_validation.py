@@ -323,7 +323,7 @@ def test_unknown_event_type_is_refused_listing_the_known_types() -> None:
     assert rejection.event_type == "DecisionMade"
 
 
-@pytest.mark.parametrize("version", [0, 3, "2", True, None, 1.5])
+@pytest.mark.parametrize("version", [0, 4, "3", True, None, 1.5])
 def test_wrong_schema_version_is_refused_saying_which_versions_are_read(version: Any) -> None:
     message = example("DecisionRecorded")
     message["schema_version"] = version
@@ -331,7 +331,7 @@ def test_wrong_schema_version_is_refused_saying_which_versions_are_read(version:
         message,
         Reason.UNSUPPORTED_VERSION,
         f"DecisionRecorded schema version {version!r} is not supported",
-        "versions 1 to 2, given as a JSON whole number",
+        "versions 1 to 3, given as a JSON whole number",
     )
 
 

@@ -24,9 +24,9 @@ def v1_decision(**data: Any) -> dict[str, Any]:
     return message
 
 
-def test_current_decision_version_is_2() -> None:
-    # If this changes, add an upcaster and an OLD_VERSION_EXAMPLES entry for version 2.
-    assert CURRENT_VERSIONS["DecisionRecorded"] == 2
+def test_current_decision_version_is_3() -> None:
+    # If this changes, add an upcaster and an OLD_VERSION_EXAMPLES entry for version 3.
+    assert CURRENT_VERSIONS["DecisionRecorded"] == 3
 
 
 def test_v1_decision_decodes_to_the_current_version_without_a_satisfactory_remedy() -> None:
@@ -61,12 +61,14 @@ def test_v1_decision_of_any_outcome_decodes(outcome: str) -> None:
 def test_upcast_v1_decision_is_re_encoded_as_the_current_version() -> None:
     wire = json.loads(encode(decode(json.dumps(v1_decision()).encode())))
 
-    assert wire["schema_version"] == 2
+    assert wire["schema_version"] == 3
     assert wire["data"] == {
         "case_reference": "16 004 321",
         "decision_date": "2016-09-12",
         "outcome": "upheld",
         "satisfactory_remedy": False,
+        "service_area": None,
+        "published_url": None,
     }
 
 
@@ -128,19 +130,19 @@ def test_registered_upcasters_complete_every_chain() -> None:
 
 
 def test_check_chains_raises_when_a_step_is_missing() -> None:
-    versions = {**CURRENT_VERSIONS, "DecisionRecorded": 3}
+    versions = {**CURRENT_VERSIONS, "DecisionRecorded": 4}
 
-    with pytest.raises(RuntimeError, match=r"missing DecisionRecorded v2->v3"):
+    with pytest.raises(RuntimeError, match=r"missing DecisionRecorded v3->v4"):
         check_chains(versions)
 
 
 def test_check_chains_raises_when_a_new_type_starts_above_version_1_without_upcasters() -> None:
-    versions = {**CURRENT_VERSIONS, "CouncilRegistered": 3}
+    versions = {**CURRENT_VERSIONS, "CouncilAbolished": 3}
 
     with pytest.raises(RuntimeError) as caught:
         check_chains(versions)
-    assert "missing CouncilRegistered v1->v2" in str(caught.value)
-    assert "missing CouncilRegistered v2->v3" in str(caught.value)
+    assert "missing CouncilAbolished v1->v2" in str(caught.value)
+    assert "missing CouncilAbolished v2->v3" in str(caught.value)
 
 
 def test_check_chains_raises_when_an_upcaster_lifts_past_the_current_version() -> None:
@@ -170,10 +172,10 @@ def test_check_chains_names_every_problem_at_once(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(UPCASTERS, ("LetterIssued", 1), lambda data: data)
 
     with pytest.raises(RuntimeError) as caught:
-        check_chains({**CURRENT_VERSIONS, "DecisionRecorded": 3})
+        check_chains({**CURRENT_VERSIONS, "DecisionRecorded": 4})
     message = str(caught.value)
     assert message.startswith("incomplete upcaster chains: ")
-    assert "missing DecisionRecorded v2->v3" in message
+    assert "missing DecisionRecorded v3->v4" in message
     assert "orphan LetterIssued v1" in message
 
 

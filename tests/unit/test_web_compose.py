@@ -9,12 +9,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
 from services.platform.settings import Settings, as_principal
+from tests.unit.test_compose import load_compose
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+# As Compose reads it by default (its ${VAR:-default}s replaced).
+SERVICES = load_compose()["services"]
 
 
 def _settings(

@@ -9,7 +9,7 @@ cms        WRITE the facts topic; nothing else
 projector  READ the facts topic, WRITE the dead-letter topic, its consumer group(s)
 letters    READ the year-end topic, WRITE the letters topic, its consumer group(s)
 operator   READ + WRITE the facts topic, WRITE the year-end topic (close-year, dlq
-           redrive), READ the facts topic without a group (status, replay), DESCRIBE all
+           redrive), READ every topic without a group (status, replay, log export)
 office     READ the facts and narratives topics without a group (the year board)
 =========  =====================================================================
 
@@ -116,8 +116,12 @@ def acl_bindings(prefix: str) -> list[AclBinding]:
         topic("operator", facts, OP_READ),
         topic("operator", facts, OP_WRITE),
         topic("operator", year_end, OP_WRITE),
-        topic("operator", dead, OP_DESCRIBE),
-        topic("operator", letters, OP_DESCRIBE),
+        # READ (which implies DESCRIBE) on the topics the operator does not write: the
+        # backup of the log (`log export`) reads every topic; the restore (`log import`)
+        # writes every topic and is the admin's (docs/security.md).
+        topic("operator", dead, OP_READ),
+        topic("operator", letters, OP_READ),
+        topic("operator", year_end, OP_READ),
         # The office's narratives: registered and read back by the operator's CLI.
         topic("operator", narratives, OP_READ),
         topic("operator", narratives, OP_WRITE),

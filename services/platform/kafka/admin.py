@@ -2,7 +2,7 @@
 the principals' SCRAM credentials and their ACLs (services/platform/kafka/acls.py).
 
     python -m services.platform.kafka.admin wait [--timeout 90]
-    python -m services.platform.kafka.admin ensure-topics [--replication-factor 1] [--strict]
+    python -m services.platform.kafka.admin ensure-topics [--replication-factor N] [--strict]
     python -m services.platform.kafka.admin ensure-users   # SCRAM users from AR_SECRETS_DIR
     python -m services.platform.kafka.admin ensure-acls    # ACLs for AR_TOPIC_PREFIX
     python -m services.platform.kafka.admin bootstrap      # users, topics, ACLs (make up)
@@ -14,7 +14,10 @@ bootstrap address use this process's own credentials unless given ``**kafka`` ar
 ``ensure-topics`` creates the missing topics with their partition count and config; for the
 existing ones it sets the config to exactly the declared one and reports a partition count
 that differs from the declaration (Kafka cannot lower a partition count, and raising it would
-move keys between partitions, so it is never changed automatically).
+move keys between partitions, so it is never changed automatically). Every topic is created
+with the settings' replication factor (AR_KAFKA_REPLICATION_FACTOR) and gets their
+``min.insync.replicas`` (AR_KAFKA_MIN_INSYNC_REPLICAS) in its config; an existing topic
+with another replication factor is reported, not reassigned.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ class TopicReport:
     partitions: int
     expected_partitions: int
     changed_config: dict[str, tuple[str | None, str]]
+    replication_factor: int = 0
+    expected_replication_factor: int = 0
 
     @property
     def partition_mismatch(self) -> bool:
@@ -122,11 +127,27 @@ async def _topic_configs(
     return out
 
 
-async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
+async def _partition_counts(
+    admin: AIOKafkaAdminClient, names: list[str]
+) -> dict[str, tuple[int, int]]:
+    """(partitions, replication factor: the fewest replicas of any partition) per topic."""
     if not names:
         return {}
     described: list[dict[str, Any]] = await admin.describe_topics(names)
-    return {t["topic"]: len(t["partitions"]) for t in described}
+    return {
+        t["topic"]: (
+            len(t["partitions"]),
+            min((len(p["replicas"]) for p in t["partitions"]), default=0),
+        )
+        for t in described
+    }
+
+
+def with_replication(spec: TopicSpec, min_insync_replicas: int) -> TopicSpec:
+    """The declared topic with the cluster's ``min.insync.replicas`` in its config."""
+    return dataclasses.replace(
+        spec, config={**spec.config, "min.insync.replicas": str(min_insync_replicas)}
+    )
 
 
 async def ensure_topics(
@@ -134,11 +155,19 @@ async def ensure_topics(
     topics: Iterable[TopicSpec] = TOPICS,
     *,
     replication_factor: int = 1,
+    min_insync_replicas: int = 1,
     wait_s: float = 30.0,
     **kafka: Any,
 ) -> list[TopicReport]:
-    """Create missing topics and bring the config of existing ones to the declared one."""
-    specs = list(topics)
+    """Create missing topics and bring the config of existing ones to the declared one, with
+    ``min_insync_replicas`` (which must not exceed the replication factor: a topic whose
+    writes could never be acknowledged is refused here, not at the first publish)."""
+    if not 1 <= min_insync_replicas <= replication_factor:
+        raise ValueError(
+            f"min.insync.replicas {min_insync_replicas} must be from 1 to the replication "
+            f"factor {replication_factor} (AR_KAFKA_MIN_INSYNC_REPLICAS)"
+        )
+    specs = [with_replication(s, min_insync_replicas) for s in topics]
     admin = await open_admin(bootstrap, wait_s=wait_s, **kafka)
     try:
         existing = set(await admin.list_topics())
@@ -185,6 +214,16 @@ async def ensure_topics(
                         )
 
         counts = await _partition_counts(admin, [s.name for s in specs])
+        # In a cluster the broker answering may not know a topic the controller has just
+        # created: ask again for a while rather than report it with 0 partitions.
+        settle = time.monotonic() + wait_s
+        while (
+            created
+            and time.monotonic() < settle
+            and any(counts.get(name, (0, 0))[0] == 0 for name in created)
+        ):
+            await asyncio.sleep(0.2)
+            counts = await _partition_counts(admin, [s.name for s in specs])
         reports = []
         for spec in specs:
             if spec.name in created:
@@ -197,9 +236,11 @@ async def ensure_topics(
                 TopicReport(
                     name=spec.name,
                     action=action,
-                    partitions=counts.get(spec.name, 0),
+                    partitions=counts.get(spec.name, (0, 0))[0],
                     expected_partitions=spec.partitions,
                     changed_config=changes.get(spec.name, {}),
+                    replication_factor=counts.get(spec.name, (0, 0))[1],
+                    expected_replication_factor=replication_factor,
                 )
             )
         return reports
@@ -210,7 +251,10 @@ async def ensure_topics(
 def _print_reports(reports: list[TopicReport]) -> int:
     mismatches = 0
     for r in reports:
-        line = f"topic {r.name}: {r.action}, {r.partitions} partitions"
+        line = (
+            f"topic {r.name}: {r.action}, {r.partitions} partitions,"
+            f" replication factor {r.replication_factor}"
+        )
         if r.changed_config:
             changed = ", ".join(
                 f"{k}: {old!r} -> {new!r}" for k, (old, new) in r.changed_config.items()
@@ -223,6 +267,13 @@ def _print_reports(reports: list[TopicReport]) -> int:
                 f"  WARNING: {r.name} has {r.partitions} partitions but contracts/topics.py"
                 f" declares {r.expected_partitions}; it is not changed automatically. Delete the"
                 " topic (or `make clean` for a fresh local broker) to recreate it.",
+                file=sys.stderr,
+            )
+        if r.replication_factor != r.expected_replication_factor:
+            print(
+                f"  WARNING: {r.name} has replication factor {r.replication_factor} but"
+                f" AR_KAFKA_REPLICATION_FACTOR is {r.expected_replication_factor}; it is not"
+                ' reassigned automatically (docs/operations.md, "Running a cluster").',
                 file=sys.stderr,
             )
     return mismatches
@@ -265,7 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     wait = sub.add_parser("wait", help="wait until the broker answers metadata requests")
     wait.add_argument("--timeout", type=float, default=90.0)
     ensure = sub.add_parser("ensure-topics", help="create/alter the topics of contracts/topics.py")
-    ensure.add_argument("--replication-factor", type=int, default=1)
+    ensure.add_argument(
+        "--replication-factor", type=int, help="default: AR_KAFKA_REPLICATION_FACTOR"
+    )
     ensure.add_argument("--timeout", type=float, default=30.0)
     ensure.add_argument(
         "--strict", action="store_true", help="exit 1 when a partition count differs"
@@ -304,7 +357,9 @@ def main(argv: list[str] | None = None) -> int:
                 ensure_topics(
                     bootstrap,
                     [dataclasses.replace(t, name=settings.topic(t)) for t in TOPICS],
-                    replication_factor=getattr(args, "replication_factor", 1),
+                    replication_factor=getattr(args, "replication_factor", None)
+                    or settings.kafka_replication_factor,
+                    min_insync_replicas=settings.kafka_min_insync_replicas,
                     wait_s=args.timeout,
                     **auth,
                 )

@@ -4,17 +4,26 @@ Validated before sending, ``acks=all`` with the idempotent producer (a retried s
 written once), keyed by council so each council's facts stay in order, and every send
 returns its position, so a caller can later ask whether the statistics reflect it.
 ``event_publisher(settings)`` makes one from the settings (bootstrap, topic names, security).
+
+Every wait is bounded by the delivery timeout (AR_KAFKA_DELIVERY_TIMEOUT_MS): aiokafka's
+idempotent producer never expires a batch, it retries until the partition's leader
+acknowledges, so with the cluster's quorum lost a publish would wait for ever. Here it fails
+with ``DeliveryTimeout`` instead, and the caller says which events were not acknowledged (a
+record that timed out here may still be written while the producer lives: republishing is
+safe, the projector skips event ids it has applied).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 from uuid import uuid4
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaTimeoutError
 
 from contracts.codec import decode, encode
 from contracts.envelope import Envelope, new_event
@@ -27,6 +36,7 @@ from contracts.topics import (
     NARRATIVES,
     YEAR_END,
 )
+from services.platform.kafka.connection import client_timeouts
 from services.platform.kafka.partitioner import PartitionerName, aiokafka_partitioner
 from services.platform.kafka.security import sasl_kwargs
 from services.platform.office_signature import (
@@ -36,6 +46,20 @@ from services.platform.office_signature import (
     office_signer,
 )
 from services.platform.settings import Settings
+
+STOP_AFTER_TIMEOUT_S = 2.0
+
+
+class DeliveryTimeout(KafkaTimeoutError):  # type: ignore[misc]  # aiokafka is untyped
+    """Records not acknowledged by Kafka within the delivery timeout."""
+
+    def __init__(self, records: int, seconds: float) -> None:
+        super().__init__(
+            f"{records:,} record(s) not acknowledged by Kafka within {seconds:g} s (acks=all:"
+            " the partitions' leaders and min.insync.replicas in-sync replicas must answer)"
+        )
+        self.records = records
+        self.seconds = seconds
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -66,9 +90,12 @@ class EventPublisher:
         year_end_topic: str = YEAR_END.name,
         narratives_topic: str = NARRATIVES.name,
         signer: OfficeSigner | None = None,
+        delivery_timeout_ms: int = 30_000,
         **kafka: Any,
     ) -> None:
         self._signer = signer
+        self._delivery_s = delivery_timeout_ms / 1000
+        self._timed_out = False
         self._facts = facts_topic
         self._year_end = year_end_topic
         self._narratives = narratives_topic
@@ -86,7 +113,20 @@ class EventPublisher:
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        await self._producer.stop()
+        # stop() flushes: bounded, or records no broker will take keep it waiting for ever.
+        # After a DeliveryTimeout the records left have been reported as not acknowledged:
+        # waiting the whole timeout again for them would only delay the caller's exit.
+        bound = STOP_AFTER_TIMEOUT_S if self._timed_out else self._delivery_s
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._producer.stop(), bound)
+
+    async def _acknowledged(self, pending: Sequence[asyncio.Future[Any]]) -> list[Any]:
+        """Every send's record metadata, or ``DeliveryTimeout`` after the delivery timeout."""
+        try:
+            return list(await asyncio.wait_for(asyncio.gather(*pending), self._delivery_s))
+        except TimeoutError:
+            self._timed_out = True
+            raise DeliveryTimeout(len(pending), self._delivery_s) from None
 
     async def publish(self, event: Envelope[Any]) -> Position:
         (position,) = await self.publish_many([event])
@@ -104,7 +144,7 @@ class EventPublisher:
             await self._producer.send(self._facts, raw, key=event.key, headers=headers)
             for event, raw, headers in checked
         ]
-        written = await asyncio.gather(*pending)
+        written = await self._acknowledged(pending)
         return [Position(m.topic, m.partition, m.offset) for m in written]
 
     def _headers(self, event: Envelope[Any], raw: bytes) -> list[tuple[str, bytes]]:
@@ -131,11 +171,15 @@ class EventPublisher:
         """A narrative registration, on the narratives topic (one partition), keyed by year."""
         raw = encode(event)
         decode(raw)
-        m = await self._producer.send_and_wait(
-            self._narratives,
-            raw,
-            key=str(event.data.letter_year).encode(),
-            headers=headers_for(event),
+        (m,) = await self._acknowledged(
+            [
+                await self._producer.send(
+                    self._narratives,
+                    raw,
+                    key=str(event.data.letter_year).encode(),
+                    headers=headers_for(event),
+                )
+            ]
         )
         return Position(m.topic, m.partition, m.offset)
 
@@ -150,8 +194,12 @@ class EventPublisher:
         """Unvalidated bytes: only for re-driving dead letters (to the ``partition`` they
         came from) and for hostile-input tests. Never signed: bytes that did not come from
         this publisher must not become the office's word."""
-        m = await self._producer.send_and_wait(
-            self._facts, value, key=key, headers=list(headers), partition=partition
+        (m,) = await self._acknowledged(
+            [
+                await self._producer.send(
+                    self._facts, value, key=key, headers=list(headers), partition=partition
+                )
+            ]
         )
         return Position(m.topic, m.partition, m.offset)
 
@@ -177,23 +225,27 @@ class EventPublisher:
                     self._facts, raw, partition=p, headers=self._headers(event, raw)
                 )
             )
-        written = await asyncio.gather(*sends)
+        written = await self._acknowledged(sends)
         # Only after every marker is acknowledged: the trigger never overtakes the facts. The
         # same close, signed too: a reader of the year-end topic can check it the same way.
         announce = new_event(close, council=None, producer=producer)
         raw = encode(announce)
-        last = await self._producer.send_and_wait(
-            self._year_end,
-            raw,
-            key=str(close.financial_year).encode(),
-            headers=self._headers(announce, raw),
+        (last,) = await self._acknowledged(
+            [
+                await self._producer.send(
+                    self._year_end,
+                    raw,
+                    key=str(close.financial_year).encode(),
+                    headers=self._headers(announce, raw),
+                )
+            ]
         )
         return [Position(m.topic, m.partition, m.offset) for m in [*written, last]]
 
 
 def event_publisher(settings: Settings) -> EventPublisher:
     """The publisher of the settings' facts and year-end topics, as the settings' user, with
-    the settings' partitioner (AR_KAFKA_PARTITIONER)."""
+    the settings' partitioner (AR_KAFKA_PARTITIONER) and timeouts (connection.py)."""
     return EventPublisher(
         settings.kafka_bootstrap,
         facts_topic=settings.topic(FACTS),
@@ -201,5 +253,7 @@ def event_publisher(settings: Settings) -> EventPublisher:
         narratives_topic=settings.topic(NARRATIVES),
         signer=office_signer(settings),
         partitioner=aiokafka_partitioner(PartitionerName(settings.kafka_partitioner)),
+        delivery_timeout_ms=settings.kafka_delivery_timeout_ms,
         **sasl_kwargs(settings),
+        **client_timeouts(settings),
     )

@@ -23,6 +23,11 @@ MAKE_UP = (
     "or point AR_KAFKA_BOOTSTRAP at a running broker"
 )
 
+CLUSTER_HINT = (
+    "some brokers of the cluster do not answer: bring them back (docs/operations.md, "
+    '"Losing brokers"), then run the command again'
+)
+
 
 class KafkaUnavailable(Exception):
     """Kafka cannot be used: the message says why, ``hint`` what to do."""
@@ -69,7 +74,11 @@ async def check_topic(settings: Settings, spec: TopicSpec = FACTS) -> int:
         try:
             described = await admin.describe_topics([name])
         except KafkaError as e:
-            raise KafkaUnavailable(f"Kafka at {bootstrap} failed to describe topics: {e}") from e
+            # One node answered, another did not: a cluster missing brokers, not a missing one.
+            raise KafkaUnavailable(
+                f"Kafka at {bootstrap} failed to describe topics: {e}",
+                hint=CLUSTER_HINT if "," in bootstrap else MAKE_UP,
+            ) from e
         finally:
             await admin.close()
     found = [t for t in described if t.get("topic") == name and not t.get("error_code")]

@@ -8,7 +8,7 @@ See docs/security.md.
 
     AIOKafkaConsumer(topic, **client_kwargs(settings), group_id=...)
     AIOKafkaProducer(bootstrap_servers=..., **sasl_kwargs(settings))
-    KafkaBroker(settings.kafka_bootstrap, security=faststream_security(settings))
+    KafkaBroker(bootstrap_servers(settings), security=faststream_security(settings))
 """
 
 from __future__ import annotations
