@@ -19,6 +19,7 @@ from services.cli import (
     councils,
     demo,
     dlq,
+    explain,
     figures,
     letters,
     log_backup,
@@ -93,6 +94,7 @@ app.add_typer(serve.app, name="serve")
 app.command("config")(config.config)
 app.command("stats")(figures.stats)
 app.command("averages")(figures.averages)
+app.command("explain")(explain.explain)
 app.command("status")(status.status)
 app.command("replay")(replay.replay)
 app.add_typer(dlq.app, name="dlq")

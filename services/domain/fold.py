@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from contracts.codec import Reason, RejectedMessage
@@ -62,6 +62,8 @@ class CaseState:
     outcome: DecisionOutcome
     satisfactory_remedy: bool
     withdrawn: bool = False
+    # None only for a case stored by a read model of format 2 (before the date was kept).
+    decision_date: date | None = None
     # Stored with the case for the public page's service-area table and its links to the
     # published decisions (docs/domain.md §16); neither counts in the statistics.
     service_area: ServiceArea | None = None
@@ -70,6 +72,36 @@ class CaseState:
     @property
     def key(self) -> CaseKey:
         return (self.case_reference, self.partition)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEvent:
+    """One accepted casework event and the state of its case after it: a line of the case's
+    history (the ``case_events`` table). The state *after* each event, not a diff, so that
+    the state at any position (a year's cut, a moment) is the last line before it and what
+    an event changed is read against the line before (services/domain/explanation.py).
+
+    A compliance outcome has no state to change: its line says what it recorded
+    (``implemented``), in the year of ``recorded_on``.
+    """
+
+    case_reference: str
+    partition: int
+    offset: int
+    event_id: str
+    event_type: str
+    council: str
+    occurred_at: datetime
+    financial_year: int  # start year the case (or compliance outcome) counts in after it
+    decision_date: date | None = None
+    outcome: str | None = None
+    satisfactory_remedy: bool = False
+    withdrawn: bool = False
+    implemented: bool | None = None
+
+    @property
+    def is_compliance(self) -> bool:
+        return self.implemented is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +130,8 @@ class WorkingSet:
     late: list[tuple[Envelope[Payload], ContributionKey]] = field(default_factory=list)
     facts: list[RegistryFact] = field(default_factory=list)
     folded: list[Folded] = field(default_factory=list)
+    # Each accepted casework event with its case's state after it, in fold order.
+    history: list[CaseEvent] = field(default_factory=list)
 
     def take_changes(self) -> None:
         """Forget what was written; keep the state for the rest of the batch."""
@@ -106,6 +140,7 @@ class WorkingSet:
         self.late.clear()
         self.facts.clear()
         self.folded.clear()
+        self.history.clear()
 
     def partitions_of(self, case_reference: str) -> list[int]:
         return sorted(p for ref, p in self.cases if ref == case_reference)
@@ -121,8 +156,10 @@ def apply(ws: WorkingSet, event: Envelope[Payload], partition: int, offset: int 
     kind = type(payload)
     if kind is DecisionRecorded or kind is DecisionCorrected:
         year = _decide(ws, event, payload, kind is DecisionRecorded, partition)  # type: ignore[arg-type]
+        _remember(ws, event, ws.cases[(payload.case_reference, partition)], offset)  # type: ignore[attr-defined]
     elif kind is ComplianceOutcomeRecorded:
         year = _comply(ws, event, payload, partition)  # type: ignore[arg-type]
+        _remember_compliance(ws, event, payload, partition, offset, year)  # type: ignore[arg-type]
     else:
         match payload:
             case CouncilRegistered() | CouncilDetailsChanged() | CouncilAbolished():
@@ -130,10 +167,13 @@ def apply(ws: WorkingSet, event: Envelope[Payload], partition: int, offset: int 
                 year = None
             case DecisionRecorded() | DecisionCorrected():
                 year = _decide(ws, event, payload, isinstance(payload, DecisionRecorded), partition)
+                _remember(ws, event, ws.cases[(payload.case_reference, partition)], offset)
             case DecisionWithdrawn():
                 year = _withdraw(ws, event, payload, partition)
+                _remember(ws, event, ws.cases[(payload.case_reference, partition)], offset)
             case ComplianceOutcomeRecorded():
                 year = _comply(ws, event, payload, partition)
+                _remember_compliance(ws, event, payload, partition, offset, year)
             case _:
                 raise RejectedMessage(
                     Reason.WRONG_TOPIC,
@@ -141,6 +181,49 @@ def apply(ws: WorkingSet, event: Envelope[Payload], partition: int, offset: int 
                     **_hints(event),
                 )
     ws.folded.append(Folded(event, partition, offset, year))
+
+
+def _remember(ws: WorkingSet, event: Envelope[Payload], case: CaseState, offset: int) -> None:
+    ws.history.append(
+        CaseEvent(
+            case_reference=case.case_reference,
+            partition=case.partition,
+            offset=offset,
+            event_id=str(event.event_id),
+            event_type=event.type,
+            council=case.council,
+            occurred_at=event.occurred_at,
+            financial_year=case.financial_year,
+            decision_date=case.decision_date,
+            outcome=case.outcome.value,
+            satisfactory_remedy=case.satisfactory_remedy,
+            withdrawn=case.withdrawn,
+        )
+    )
+
+
+def _remember_compliance(
+    ws: WorkingSet,
+    event: Envelope[Payload],
+    p: ComplianceOutcomeRecorded,
+    partition: int,
+    offset: int,
+    year: int,
+) -> None:
+    ws.history.append(
+        CaseEvent(
+            case_reference=p.case_reference,
+            partition=partition,
+            offset=offset,
+            event_id=str(event.event_id),
+            event_type=event.type,
+            council=event.council or "",
+            occurred_at=event.occurred_at,
+            financial_year=year,
+            decision_date=p.recorded_on,
+            implemented=p.implemented,
+        )
+    )
 
 
 def _comply(
@@ -201,6 +284,7 @@ def _decide(
         financial_year=start_year_of(p.decision_date),
         outcome=p.outcome,
         satisfactory_remedy=p.satisfactory_remedy,
+        decision_date=p.decision_date,
         service_area=p.service_area,
         published_url=p.published_url,
     )

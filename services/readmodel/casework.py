@@ -8,13 +8,13 @@ code serves the live tables and a rebuild's new version.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import asyncpg
 
 from contracts.events import DecisionOutcome, ServiceArea
-from services.domain.fold import CaseState, ContributionKey, WorkingSet
+from services.domain.fold import CaseEvent, CaseState, ContributionKey, WorkingSet
 from services.platform.db import Conn
 from services.readmodel.counters import COUNTERS
 
@@ -43,13 +43,14 @@ async def write_casework(conn: Conn, ws: WorkingSet, last_event_at: datetime | N
         cases = [ws.cases[k] for k in sorted(ws.changed_cases)]
         await conn.execute(
             "INSERT INTO cases (case_reference, partition, council, financial_year, outcome, "
-            "satisfactory_remedy, withdrawn, service_area, published_url) "
+            "satisfactory_remedy, withdrawn, service_area, published_url, decision_date) "
             "SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[], "
-            "$6::bool[], $7::bool[], $8::text[], $9::text[]) "
+            "$6::bool[], $7::bool[], $8::text[], $9::text[], $10::date[]) "
             "ON CONFLICT (case_reference, partition) DO UPDATE SET council = excluded.council, "
             "financial_year = excluded.financial_year, outcome = excluded.outcome, "
             "satisfactory_remedy = excluded.satisfactory_remedy, withdrawn = excluded.withdrawn, "
-            "service_area = excluded.service_area, published_url = excluded.published_url",
+            "service_area = excluded.service_area, published_url = excluded.published_url, "
+            "decision_date = excluded.decision_date",
             [c.case_reference for c in cases],
             [c.partition for c in cases],
             [c.council for c in cases],
@@ -59,7 +60,10 @@ async def write_casework(conn: Conn, ws: WorkingSet, last_event_at: datetime | N
             [c.withdrawn for c in cases],
             [c.service_area.value if c.service_area else None for c in cases],
             [c.published_url for c in cases],
+            [c.decision_date for c in cases],
         )
+    if ws.history:
+        await write_history(conn, ws.history)
     await _write_contributions(conn, ws, last_event_at)
     if ws.late:
         await conn.execute(
@@ -72,6 +76,33 @@ async def write_casework(conn: Conn, ws: WorkingSet, last_event_at: datetime | N
             [k[1] for _, k in ws.late],
             [e.type for e, _ in ws.late],
         )
+
+
+async def write_history(conn: Conn, history: Sequence[CaseEvent]) -> None:
+    """The cases' history lines (``case_events``); a line already there (the same position)
+    is the same event folded again after a rolled-back batch: kept as it is."""
+    h = history
+    await conn.execute(
+        'INSERT INTO case_events (partition, "offset", event_id, event_type, case_reference, '
+        "council, occurred_at, financial_year, decision_date, outcome, satisfactory_remedy, "
+        "withdrawn, implemented) "
+        "SELECT * FROM unnest($1::int[], $2::bigint[], $3::uuid[], $4::text[], $5::text[], "
+        "$6::text[], $7::timestamptz[], $8::int[], $9::date[], $10::text[], $11::bool[], "
+        "$12::bool[], $13::bool[]) ON CONFLICT DO NOTHING",
+        [e.partition for e in h],
+        [e.offset for e in h],
+        [e.event_id for e in h],
+        [e.event_type for e in h],
+        [e.case_reference for e in h],
+        [e.council for e in h],
+        [e.occurred_at for e in h],
+        [e.financial_year for e in h],
+        [e.decision_date for e in h],
+        [e.outcome for e in h],
+        [e.satisfactory_remedy for e in h],
+        [e.withdrawn for e in h],
+        [e.implemented for e in h],
+    )
 
 
 def late_per_key(ws: WorkingSet) -> dict[ContributionKey, int]:
@@ -128,4 +159,5 @@ def _case(r: asyncpg.Record) -> CaseState:
         withdrawn=r["withdrawn"],
         service_area=ServiceArea(r["service_area"]) if r["service_area"] else None,
         published_url=r["published_url"],
+        decision_date=r["decision_date"],
     )

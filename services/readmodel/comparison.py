@@ -18,7 +18,10 @@ COMPARED: dict[str, str] = {
     "councils": "code, name, comparison_group, existed_from, existed_until, populations, "
     "population, population_year, chief_executive, copy_to, registry_partitions",
     "cases": "case_reference, partition, council, financial_year, outcome, "
-    "satisfactory_remedy, withdrawn",
+    "satisfactory_remedy, withdrawn, decision_date",
+    "case_events": 'partition, "offset", event_id, event_type, case_reference, council, '
+    "occurred_at, financial_year, decision_date, outcome, satisfactory_remedy, withdrawn, "
+    "implemented",
     "council_year_contributions": f"council, financial_year, partition, {_COUNTERS}, late_events",
     "council_year_stats": f"council, financial_year, {_COUNTERS}",
     "parked_events": 'partition, "offset", event_id, event_type, council, financial_year',

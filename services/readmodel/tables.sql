@@ -16,7 +16,7 @@ CREATE TABLE positions (
 CREATE TABLE read_model_format (
     format integer NOT NULL
 );
-INSERT INTO read_model_format VALUES (2);
+INSERT INTO read_model_format VALUES (3);
 
 -- Event ids already applied on each partition: a producer retry (same partition) counts
 -- once. The same id on two partitions is counted on each: see cross_partition_duplicates.
@@ -82,12 +82,37 @@ CREATE TABLE cases (
     outcome             text    NOT NULL,
     satisfactory_remedy boolean NOT NULL,
     withdrawn           boolean NOT NULL DEFAULT false,
+    decision_date       date,  -- the standing (or withdrawn) decision's date
     -- The service area and the decision statement's address, as the latest decision gave
     -- them (null: not given); projector/0003.
     service_area        text,
     published_url       text,
     PRIMARY KEY (case_reference, partition)
 );
+
+-- Every accepted casework event (decision, correction, withdrawal, compliance outcome) with
+-- where it is in the log and its case's state after it: the case's history. The state at a
+-- year's cut is the last line before the cut's offset on the case's partition, and what an
+-- event changed is read against the line before it (services/domain/explanation.py), so
+-- `annual-review explain` answers from here without reading Kafka.
+CREATE TABLE case_events (
+    partition           integer     NOT NULL,
+    "offset"            bigint      NOT NULL,
+    event_id            uuid        NOT NULL,
+    event_type          text        NOT NULL,
+    case_reference      text        NOT NULL,
+    council             text        NOT NULL,
+    occurred_at         timestamptz NOT NULL,
+    financial_year      integer     NOT NULL,  -- the year the case counts in after the event
+    decision_date       date,       -- a compliance outcome's: its recorded_on
+    outcome             text,       -- null for a compliance outcome
+    satisfactory_remedy boolean     NOT NULL,
+    withdrawn           boolean     NOT NULL,
+    implemented         boolean,    -- a compliance outcome's only
+    PRIMARY KEY (partition, "offset")
+);
+CREATE INDEX case_events_council_year ON case_events (council, financial_year);
+CREATE INDEX case_events_case ON case_events (case_reference);
 
 -- Cases with a standing decision on more than one partition (two producers, or one that
 -- changed key or partitioner): each partition counts its own, so the councils' letters are

@@ -31,12 +31,14 @@ READ_MODELS = (
     "year_snapshot_groups",
     "late_events",
     "group_averages",
+    "case_events",
 )
 
 # The DDL's format (tables.sql's read_model_format). 2: per-partition contributions and
 # cuts, partition-scoped cases, parked events, the register as a merge of facts. A version
-# without the table is format 1.
-FORMAT = 2
+# without the table is format 1. 3: the cases' decision dates and every case's history
+# (case_events), which `annual-review explain` reads.
+FORMAT = 3
 
 
 class OutdatedReadModels(RuntimeError):

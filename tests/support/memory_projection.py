@@ -24,7 +24,7 @@ from contracts.envelope import Envelope
 from contracts.events import FinancialYearClosed
 from contracts.financial_year import FinancialYear
 from contracts.groups import ComparisonGroup
-from services.domain.fold import CaseState, Folded, WorkingSet
+from services.domain.fold import CaseEvent, CaseState, Folded, WorkingSet
 from services.domain.register import CouncilState, RegistryFact
 from services.domain.statistics import AveragingRule, CouncilYearCounts, GroupAverages
 from services.domain.year_snapshot import SnapshotCouncil
@@ -41,6 +41,7 @@ class Tables:
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
     applied: dict[tuple[UUID, int], tuple[str | None, int | None]] = field(default_factory=dict)
     cases: dict[tuple[str, int], CaseState] = field(default_factory=dict)
+    case_events: dict[tuple[int, int], CaseEvent] = field(default_factory=dict)
     # (council, year, partition) -> counter -> value, with "late_events"
     contributions: dict[tuple[str, int, int], Counts] = field(default_factory=dict)
     late_events: set[tuple[UUID, int]] = field(default_factory=set)
@@ -121,6 +122,8 @@ class MemoryProjectionStore:
     async def write_casework(self, ws: WorkingSet, last_event_at: datetime | None) -> None:
         for case in ws.changed_cases:
             self.t.cases[case] = copy.copy(ws.cases[case])
+        for line in ws.history:
+            self.t.case_events.setdefault((line.partition, line.offset), line)
         late = late_per_key(ws)
         for key in set(ws.deltas) | set(late):
             row = self.t.contributions.setdefault(key, dict.fromkeys([*COUNTERS, "late_events"], 0))

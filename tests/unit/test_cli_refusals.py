@@ -80,6 +80,7 @@ CASES: dict[tuple[str, ...], Bad] = {
     ("config",): bad("config", says=(SETTING, "'LOUD'"), AR_LOG_LEVEL="LOUD"),
     ("stats",): bad("stats", "man!", "2019-20", says=(CODE_FORM,)),
     ("averages",): bad("averages", "2019", says=(YEAR_FORM,)),
+    ("explain",): bad("explain", "MAN", "2019", says=(YEAR_FORM,)),
     ("status",): bad("status", says=("expected PostgreSQL DSN", "postgresql://"),
                      AR_DATABASE_URL="mysql://u:pw@host/db"),
     ("replay",): bad("replay", says=("expected Kafka bootstrap servers, host:port",),

@@ -26,7 +26,7 @@ READ_MODEL_TABLES = (
     "year_closes", "year_snapshot_councils", "year_snapshot_groups", "late_events",
     "group_averages", "projection_versions", "council_facts", "council_year_contributions",
     "case_conflicts", "cross_partition_duplicates", "parked_events", "year_cuts",
-    "year_cut_contributions", "read_model_format", "parking",
+    "year_cut_contributions", "read_model_format", "parking", "case_events",
 )  # fmt: skip
 # A statement naming a read-model table (bare, in a version schema, through the views) or
 # the read-model schemas themselves.

@@ -1,0 +1,171 @@
+"""``annual-review explain``: why a figure is what it is, case by case, from the read model."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from contracts.financial_year import FinancialYear
+from services.cli.common import (
+    ExitCode,
+    fail,
+    out,
+    parse_council,
+    parse_year,
+    print_json,
+    run,
+    settings,
+)
+from services.cli.db import DatabaseUnavailable, connection
+from services.domain.explanation import (
+    STATISTICS,
+    Explanation,
+    Refusal,
+    as_dict,
+    history_dicts,
+)
+from services.domain.fold import CaseEvent
+from services.readmodel.explain_reads import case_history, explain_council_year
+
+
+def explain(
+    subject: Annotated[
+        str,
+        typer.Argument(
+            metavar="COUNCIL|CASE_REF",
+            help="A council code (e.g. MAN) with a YEAR, or a case reference alone.",
+            show_default=False,
+        ),
+    ],
+    year: Annotated[
+        str | None,
+        typer.Argument(metavar="[YEAR]", help="Financial year, e.g. 2019-20.", show_default=False),
+    ] = None,
+    statistic: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[STATISTIC]",
+            help="One statistic: " + ", ".join(STATISTICS) + " (default: every one).",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Which cases make up a council-year's figures, and why a case is not in them.
+
+    For each statistic: the letter's figure (the snapshot at the close) beside the live
+    one, the cases that count (reference, decision date, outcome, remedy, each event of
+    their history with its partition and offset), the cases that do not and why
+    (withdrawn, outside the year, not an investigation, dead-lettered, parked, refused as
+    a conflict), and the events after the year's cut with what each changed. With a case
+    reference alone: that case's history.
+    """
+    if year is None:
+        _explain_case(subject, json_output)
+        return
+    # Checked as the arguments' parsers would (exit 2, typer's message): which arguments
+    # are given decides what the first one is, so they cannot be typer's parsers.
+    council = parse_council(subject)
+    fy = parse_year(year)
+    if statistic is not None and statistic not in STATISTICS:
+        raise typer.BadParameter(f"{statistic!r} is not one of {', '.join(STATISTICS)}")
+
+    async def go() -> Explanation:
+        async with connection(settings()) as conn:
+            return await explain_council_year(conn, council, fy)
+
+    try:
+        x = run(go())
+    except DatabaseUnavailable as e:
+        fail(str(e), hint=e.hint, code=ExitCode.UNAVAILABLE)
+    d = as_dict(x)
+    if statistic is not None:
+        d["statistics"] = [s for s in d["statistics"] if s["statistic"] == statistic]
+    if json_output:
+        print_json(d)
+        return
+    _print_council_year(d, fy)
+
+
+def _print_council_year(d: dict[str, Any], year: FinancialYear) -> None:
+    out.print(f"[bold]{d['council']}[/], {year}: " + (
+        "the letter's figures are the snapshot at the year's cut"
+        if d["cut"] else "the year is not closed: live figures only"
+    ))  # fmt: skip
+    for s in d["statistics"]:
+        letter = "—" if s["letter"] is None else str(s["letter"])
+        out.print(
+            f"\n[bold]{escape(s['label'])}[/]: letter {letter}, live {s['live']}"
+            + ("" if s["consistent"] else f" [red](cases at the cut: {s['letter_from_cases']})[/]")
+        )
+        for c in s["cases"]:
+            remedy = ", satisfactory remedy" if c["satisfactory_remedy"] else ""
+            what = (
+                ("implemented" if c["implemented"] else "not implemented")
+                if "implemented" in c
+                else f"{c['outcome']}{remedy}"
+            )
+            out.print(f"  {escape(c['case_reference'])}  {c['decision_date']}  {what}")
+            for h in d["cases"][c["case_reference"]]:
+                out.print("      " + _history_line(h))
+        if s["left_out"]:
+            out.print("  not counted:")
+        for o in s["left_out"]:
+            out.print(f"  {escape(o['case_reference'] or '?')}  {o['reason']}: {escape(o['why'])}")
+    if d["late_events"]:
+        out.print("\n[bold]late events[/] (after the cut: in the live figures, not the letter's)")
+    for e in d["late_events"]:
+        effect = ", ".join(f"{k} {v:+d}" for k, v in e["effect"].items()) or "no figure changed"
+        out.print(f"  {escape(e['case_reference'])}  {_history_line(e)}: {effect}")
+
+
+def _history_line(h: dict[str, Any]) -> str:
+    return (
+        f"{h['event_type']} {h['event_id']} partition {h['partition']} offset {h['offset']} "
+        f"at {h['occurred_at']}: {escape('; '.join(h['changes']))}"
+    )
+
+
+def _explain_case(case_reference: str, json_output: bool) -> None:
+    async def go() -> tuple[list[CaseEvent], list[Refusal]]:
+        async with connection(settings()) as conn:
+            return await case_history(conn, case_reference)
+
+    try:
+        lines, refusals = run(go())
+    except DatabaseUnavailable as e:
+        fail(str(e), hint=e.hint, code=ExitCode.UNAVAILABLE)
+    if not lines and not refusals:
+        fail(f"no case {case_reference!r} in the read model", code=ExitCode.INVALID_INPUT)
+    history = [
+        {**h, "council": line.council} for h, line in zip(history_dicts(lines), lines, strict=True)
+    ]
+    d = {
+        "case_reference": case_reference,
+        "history": history,
+        "refused": [
+            {
+                "partition": r.partition,
+                "offset": r.offset,
+                "event_id": r.event_id,
+                "event_type": r.event_type,
+                "reason": r.reason,
+                "status": r.status,
+                "detail": r.detail,
+            }
+            for r in refusals
+        ],
+    }
+    if json_output:
+        print_json(d)
+        return
+    out.print(f"[bold]case {escape(case_reference)}[/]")
+    for h in history:
+        out.print(f"  {h['council']} {_history_line(h)}")
+    for r in refusals:
+        out.print(
+            f"  refused: {r.event_type} partition {r.partition} offset {r.offset} "
+            f"({r.reason}, {r.status}): {escape(r.detail)}"
+        )

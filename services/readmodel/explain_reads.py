@@ -1,0 +1,163 @@
+"""The reads behind ``annual-review explain``: a council-year's case histories, its cuts,
+its snapshot's counts, its refused and parked events; a case's history. Each is one
+indexed query on the live version (schema ``readmodel``): no Kafka, so an explanation of
+the largest council-year answers in well under a second (docs/benchmarks.md).
+
+The explanation itself is pure (services/domain/explanation.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import asyncpg
+
+from contracts.financial_year import FinancialYear
+from services.domain.explanation import Explanation, Refusal, explain
+from services.domain.fold import CaseEvent
+from services.platform.db import Conn
+from services.readmodel.counters import COUNTERS
+
+_LINE = (
+    'partition, "offset", event_id::text AS event_id, event_type, case_reference, council, '
+    "occurred_at, financial_year, decision_date, outcome, satisfactory_remedy, withdrawn, "
+    "implemented"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainInputs:
+    history: list[CaseEvent]
+    cuts: dict[int, int] | None
+    letter_counts: dict[str, int] | None
+    refusals: list[Refusal]
+    parked: set[str]
+
+
+async def council_year_inputs(conn: Conn, council: str, year: FinancialYear) -> ExplainInputs:
+    y = year.start_year
+    # Every line of every case of the council that was ever in the year (a correction may
+    # have moved it out; its earlier lines say it was in).
+    rows = await conn.fetch(
+        f"SELECT {_LINE} FROM readmodel.case_events WHERE council = $1 AND case_reference IN "  # noqa: S608 (constant column list)
+        "(SELECT case_reference FROM readmodel.case_events WHERE council = $1 "
+        "AND financial_year = $2)",
+        council,
+        y,
+    )
+    complete = await conn.fetchval(
+        "SELECT count(*) FROM readmodel.year_closes WHERE financial_year = $1", y
+    )
+    cuts = None
+    if complete:
+        cuts = {
+            r["partition"]: r["offset"]
+            for r in await conn.fetch(
+                'SELECT partition, "offset" FROM readmodel.year_cuts WHERE financial_year = $1', y
+            )
+        }
+    snap = await conn.fetchrow(
+        "SELECT * FROM readmodel.year_snapshot_councils WHERE financial_year = $1 AND council = $2",
+        y,
+        council,
+    )
+    refused = await conn.fetch(
+        'SELECT partition, "offset", event_id, event_type, reason, detail, status, value '
+        "FROM readmodel.dead_letters WHERE council = $1 AND financial_year = $2 "
+        "AND status <> 'redriven' ORDER BY partition, \"offset\"",
+        council,
+        y,
+    )
+    parked = await conn.fetch(
+        "SELECT event_id::text FROM readmodel.parked_events WHERE council = $1", council
+    )
+    return ExplainInputs(
+        history=[_line(r) for r in rows],
+        cuts=cuts,
+        letter_counts=None if snap is None else {c: snap[c] for c in COUNTERS},
+        refusals=[_refusal(r) for r in refused],
+        parked={r["event_id"] for r in parked},
+    )
+
+
+async def explain_council_year(conn: Conn, council: str, year: FinancialYear) -> Explanation:
+    i = await council_year_inputs(conn, council, year)
+    return explain(
+        council,
+        year,
+        i.history,
+        cuts=i.cuts,
+        letter_counts=i.letter_counts,
+        refusals=i.refusals,
+        parked=i.parked,
+    )
+
+
+async def case_history(conn: Conn, case_reference: str) -> tuple[list[CaseEvent], list[Refusal]]:
+    """Every line of a case (on every partition it is known on) and its refused events."""
+    rows = await conn.fetch(
+        f"SELECT {_LINE} FROM readmodel.case_events WHERE case_reference = $1 "  # noqa: S608 (constant column list)
+        'ORDER BY partition, "offset"',
+        case_reference,
+    )
+    # A refused event's case is inside its message: the JSON's data.case_reference.
+    refused = await conn.fetch(
+        'SELECT partition, "offset", event_id, event_type, reason, detail, status, value '
+        "FROM readmodel.dead_letters WHERE value IS NOT NULL AND position($1::bytea IN value) > 0 "
+        'ORDER BY partition, "offset"',
+        case_reference.encode(),
+    )
+    refusals = [r for r in map(_refusal, refused) if r.case_reference == case_reference]
+    return [_line(r) for r in rows], refusals
+
+
+async def largest_council_year(conn: Conn, year: FinancialYear) -> tuple[str, int]:
+    """The council with the most cases in ``year`` and how many (bench.explain_year)."""
+    row = await conn.fetchrow(
+        "SELECT council, count(DISTINCT case_reference) AS n FROM readmodel.case_events "
+        "WHERE financial_year = $1 GROUP BY council ORDER BY n DESC, council LIMIT 1",
+        year.start_year,
+    )
+    return (row["council"], row["n"]) if row else ("", 0)
+
+
+def _line(r: asyncpg.Record) -> CaseEvent:
+    return CaseEvent(
+        case_reference=r["case_reference"],
+        partition=r["partition"],
+        offset=r["offset"],
+        event_id=r["event_id"],
+        event_type=r["event_type"],
+        council=r["council"],
+        occurred_at=r["occurred_at"],
+        financial_year=r["financial_year"],
+        decision_date=r["decision_date"],
+        outcome=r["outcome"],
+        satisfactory_remedy=r["satisfactory_remedy"],
+        withdrawn=r["withdrawn"],
+        implemented=r["implemented"],
+    )
+
+
+def _refusal(r: asyncpg.Record) -> Refusal:
+    return Refusal(
+        partition=r["partition"],
+        offset=r["offset"],
+        event_id=r["event_id"],
+        event_type=r["event_type"],
+        case_reference=_case_reference_of(r["value"]),
+        reason=r["reason"],
+        detail=r["detail"],
+        status=r["status"],
+    )
+
+
+def _case_reference_of(value: bytes | None) -> str | None:
+    """The case a refused message names, if it is JSON that names one (it may not decode:
+    that may be why it was refused)."""
+    try:
+        ref = json.loads(value or b"")["data"]["case_reference"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return ref if isinstance(ref, str) else None

@@ -1,0 +1,129 @@
+"""`annual-review explain` end to end: a year with corrections, withdrawals, a refused and a
+parked decision and late events; the explanation's counts are the letter's figures, the
+cases left out say why, the late events say what they changed; the same after `replay`."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from contracts.codec import encode
+from tests.e2e.test_operator_flow import cli, cli_json
+from tests.support.casework import complied, corrected, decided, withdrawn
+from tests.support.polling import eventually
+from tests.support.stack import Stack
+
+D = date(2019, 9, 2)
+NEXT_YEAR = date(2020, 5, 4)
+
+
+def write(path: Path, events: list[Any]) -> Path:
+    path.write_text("".join(encode(e).decode() + "\n" for e in events))
+    return path
+
+
+def by_stat(x: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["statistic"]: s for s in x["statistics"]}
+
+
+async def test_explain_a_closed_year_case_by_case_and_again_after_replay(
+    stack: Stack, tmp_path: Path
+) -> None:
+    stack.start("services.projector")
+    sample = tmp_path / "councils.csv"
+    assert cli(stack, "councils", "sample", "--out", str(sample)).returncode == 0
+    assert cli_json(stack, "councils", "import", str(sample))["councils"] >= 10
+
+    before_close = [
+        decided("MAN", "E2E-UP", D, "upheld", remedy=True),
+        decided("MAN", "E2E-NO", D, "not_upheld"),
+        decided("MAN", "E2E-FIX", D, "not_upheld"),
+        corrected("MAN", "E2E-FIX", D, "upheld"),  # corrected before the close: upheld
+        decided("MAN", "E2E-GONE", D, "upheld"),
+        withdrawn("MAN", "E2E-GONE", D),
+        decided("MAN", "E2E-ADV", D, "advice_given"),
+        decided("MAN", "E2E-MOVED", D, "upheld"),
+        corrected("MAN", "E2E-MOVED", NEXT_YEAR, "upheld"),  # now in 2020-21
+        decided("MAN", "E2E-LATER", D, "not_upheld"),
+        corrected("MAN", "E2E-GHOST", D, "upheld"),  # no decision to correct: refused
+        complied("MAN", "E2E-UP", D, implemented=True),
+        decided("ZZZ", "E2E-STRAY", D, "upheld"),  # nobody registered ZZZ: parked
+    ]
+    assert cli(stack, "publish", str(write(tmp_path / "a.jsonl", before_close))).returncode == 0
+    await stack.wait_caught_up()
+
+    closed = cli(
+        stack, "close-year", "2019-20", "--letter-date", "2020-07-22",
+        "--publication-date", "2020-07-29", "--signatory-name", "Michael King",
+        "--signatory-title", "Local Government and Social Care Ombudsman",
+    )  # fmt: skip
+    assert closed.returncode == 0, closed.stderr
+
+    def snapshot() -> dict[str, int] | None:
+        return cli_json(stack, "stats", "MAN", "2019-20")["snapshot"]  # type: ignore[no-any-return]
+
+    letter = await eventually(snapshot, what="the year's snapshot", timeout=120, not_yet=())
+
+    late = [
+        corrected("MAN", "E2E-NO", D, "upheld"),  # after the cut: not in the letter
+        withdrawn("MAN", "E2E-LATER", D),
+        decided("MAN", "E2E-NEW", D, "upheld"),
+    ]
+    assert cli(stack, "publish", str(write(tmp_path / "b.jsonl", late))).returncode == 0
+    await stack.wait_caught_up()
+
+    started = time.monotonic()
+    x = cli_json(stack, "explain", "MAN", "2019-20")
+    took = time.monotonic() - started
+    stats = by_stat(x)
+    assert x["cut"] is True
+    # The explanation's counts are the letter's figures, case by case.
+    for counter, value in letter.items():
+        s = stats[counter]
+        assert s["letter"] == value and s["letter_from_cases"] == value and s["consistent"]
+        assert len(s["cases"]) == value, counter
+    assert stats["investigations"]["letter"] == letter["upheld"] + letter["not_upheld"]
+    assert sorted(c["case_reference"] for c in stats["upheld"]["cases"]) == ["E2E-FIX", "E2E-UP"]
+    assert sorted(c["case_reference"] for c in stats["not_upheld"]["cases"]) == [
+        "E2E-LATER", "E2E-NO",
+    ]  # fmt: skip
+    fix = x["cases"]["E2E-FIX"]  # each case's history, once
+    assert [h["event_type"] for h in fix] == ["DecisionRecorded", "DecisionCorrected"]
+    assert fix[1]["changes"] == ["outcome not_upheld -> upheld"]
+    assert all(isinstance(h["offset"], int) and h["event_id"] for h in fix)
+
+    # Left out, with why.
+    why = {o["case_reference"]: o["reason"] for o in stats["investigations"]["left_out"]}
+    assert why["E2E-GONE"] == "withdrawn" and why["E2E-MOVED"] == "outside the year"
+    assert why["E2E-ADV"] == "not an investigation" and why["E2E-NEW"] == "decided after the cut"
+    assert why["E2E-GHOST"] == "refused as a conflict"
+    parked = by_stat(cli_json(stack, "explain", "ZZZ", "2019-20"))["upheld"]["left_out"]
+    assert [(o["case_reference"], o["reason"]) for o in parked] == [("E2E-STRAY", "parked")]
+
+    # Live beside the letter, and the late events with what they changed.
+    assert stats["upheld"]["live"] == letter["upheld"] + 2
+    assert stats["not_upheld"]["live"] == letter["not_upheld"] - 2
+    changed = {e["case_reference"]: (e["changes"], e["effect"]) for e in x["late_events"]}
+    assert changed == {
+        "E2E-NO": (["outcome not_upheld -> upheld"], {"upheld": 1, "not_upheld": -1}),
+        "E2E-LATER": (["decision withdrawn"], {"investigations": -1, "not_upheld": -1}),
+        "E2E-NEW": (
+            ["decision recorded: upheld, decided on 2019-09-02 (2019-20)"],
+            {"investigations": 1, "upheld": 1},
+        ),
+    }
+    text = cli(stack, "explain", "MAN", "2019-20", "upheld")
+    assert text.returncode == 0 and "E2E-FIX" in text.stdout and "late events" in text.stdout
+    case = cli_json(stack, "explain", "E2E-MOVED")
+    assert [h["financial_year"] for h in case["history"]] == ["2019-20", "2020-21"]
+    ghost = cli_json(stack, "explain", "E2E-GHOST")
+    assert ghost["history"] == [] and ghost["refused"][0]["reason"] == "conflict"
+
+    # Rebuilt from the log: identical tables (case_events among them), the same explanation.
+    report = cli_json(stack, "replay")
+    assert report["identical"] is True, json.dumps(report)[:2000]
+    assert cli_json(stack, "explain", "MAN", "2019-20") == x
+    assert took < 10  # a CLI process with its imports; the query itself: docs/benchmarks.md
