@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
+from contracts.registry import CURRENT_VERSIONS
 from contracts.topics import FACTS
 from services.platform.kafka.partitioner import murmur2_partition
 from services.simulator.invalid import KINDS as SIMULATOR_KINDS
@@ -158,7 +159,11 @@ def _kinds(
         "unknown event type": ("unknown_type", spoiled(type=pick(*UNKNOWN_TYPES))),
         "event type not a string": ("unknown_type", spoiled(type=pick(None, 7, ["Decision"]))),
         # wrong schema versions
-        "schema version unknown": ("unsupported_version", spoiled(schema_version=pick(0, 3, 99))),
+        # (one past the current version: a contract change that adds a version moves it too)
+        "schema version unknown": (
+            "unsupported_version",
+            spoiled(schema_version=pick(0, CURRENT_VERSIONS["DecisionRecorded"] + 1, 99)),
+        ),
         "schema version not a whole number": (
             "unsupported_version",
             spoiled(schema_version=pick("2", 2.5, True, None)),
