@@ -24,6 +24,14 @@ class Envelope(BaseModel, Generic[P]):
     schema_version: int = Field(ge=1, description="The payload's schema version.")
     occurred_at: AwareDatetime = Field(description="When it happened, with a UTC offset.")
     producer: ShortText = Field(description="The system that published it.")
+    # Left out of the wire when null: what a system reports travels exactly as before.
+    actor: ShortText | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="The person who made it, for an action of the office (the workspace's "
+        "signed-in user, e.g. `jane.smith@lgo.example`, or `operator:<login>` from the CLI); "
+        "null for what a system reports (casework, letters' progress).",
+    )
     council: CouncilCode | None = Field(
         description="The council the event concerns: the partition key."
     )
@@ -39,6 +47,7 @@ def new_event(
     *,
     council: str | None,
     producer: str,
+    actor: str | None = None,
     event_id: UUID | None = None,
     occurred_at: datetime | None = None,
 ) -> Envelope[P]:
@@ -52,6 +61,7 @@ def new_event(
         schema_version=payload.schema_version,
         occurred_at=occurred_at or datetime.now(UTC),
         producer=producer,
+        actor=actor,
         council=council,
         data=payload,
     )

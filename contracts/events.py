@@ -563,6 +563,64 @@ class LetterDispatchFailed(_LetterEvent):
     permanent: bool = Field(description="True when retrying cannot help (e.g. no such mailbox).")
 
 
+# --- the office's actions (the audit trail) ------------------------------------------------
+
+
+class OfficeAction(enum.StrEnum):
+    """Every action of the office the audit trail records (docs/office.md, "Audit")."""
+
+    NARRATIVE_REGISTERED = "narrative_registered"
+    PROOFS_MADE = "proofs_made"
+    CLOSE_PROPOSED = "close_proposed"
+    CLOSE_SIGNED_OFF = "close_signed_off"
+    CLOSE_REJECTED = "close_rejected"
+    CLOSE_WITHDRAWN = "close_withdrawn"
+    CLOSE_LAPSED = "close_lapsed"
+    # A close published without a second signature: the CLI's `close-year` (automation, or
+    # the day the identity provider is down). The year board shows it as such.
+    YEAR_CLOSED_ALONE = "year_closed_alone"
+    LETTER_RELEASED = "letter_released"
+    LETTER_RESENT = "letter_resent"
+    LETTER_REISSUED = "letter_reissued"
+    LETTER_WITHDRAWN = "letter_withdrawn"
+    LETTER_CONFIRMED_SENT = "letter_confirmed_sent"
+    DEAD_LETTER_REDRIVEN = "dead_letter_redriven"
+    PARKED_REDRIVEN = "parked_redriven"
+    COUNCILS_IMPORTED = "councils_imported"
+
+
+ActionChannel = Literal["workspace", "cli"]
+
+
+class OfficeActionTaken(Payload):
+    """A person in the office took an action: in the workspace (signed in through the
+    identity provider) or with the CLI (as the operator). The envelope's `actor` names the
+    person; the topic is the audit trail, kept for ever and never edited. What the action
+    changed is stated by its own events (a narrative, a close, a letter's record): this
+    event says who did it, when, through which door and why."""
+
+    event_type: ClassVar[str] = "OfficeActionTaken"
+    about_a_council: ClassVar[bool] = False
+
+    action: OfficeAction = Field(description="What was done.")
+    via: ActionChannel = Field(description="`workspace` (signed in) or `cli` (the operator).")
+    financial_year: FinancialYear | None = Field(
+        default=None, description="The financial year it concerns, if one."
+    )
+    subject: ShortText | None = Field(
+        default=None,
+        description="What it was done to, when more than a year or a council: a proposal's "
+        "id, a letter's version, a dead letter's id, a narrative's version.",
+    )
+    reason: Reason | None = Field(default=None, description="The reason the person gave.")
+    details: dict[ShortText, ShortText] = Field(
+        default_factory=dict,
+        max_length=40,
+        description="What the action was bound to, as the workspace showed it (e.g. a "
+        "proposal's narrative sha256, figures fingerprint, dead-letter and parked counts).",
+    )
+
+
 # --- helpers -------------------------------------------------------------------------------
 
 
@@ -594,6 +652,7 @@ CURRENT_PAYLOADS: tuple[type[Payload], ...] = (
     LetterIssued,
     LetterDispatched,
     LetterDispatchFailed,
+    OfficeActionTaken,
 )
 
 # Casework facts that carry a case reference: the projector keeps their case's state.

@@ -30,6 +30,8 @@ from contracts.events import (
     LetterDispatchFailed,
     LetterIssued,
     NarrativeRegistered,
+    OfficeAction,
+    OfficeActionTaken,
     Payload,
     ServiceArea,
 )
@@ -241,6 +243,23 @@ def examples() -> dict[str, Envelope[Any]]:
             MANSFIELD,
             _at(2020, 7, 22, 7, 1),
             PRODUCER_LETTERS,
+        ),
+        new_event(
+            OfficeActionTaken(
+                action=OfficeAction.CLOSE_SIGNED_OFF,
+                via="workspace",
+                financial_year=YEAR_2019_20,
+                subject="proposal 3f2b7c1e-5d4a-4e8b-9c1f-0a2b3c4d5e6f",
+                reason="Figures and narrative checked against the proofs",
+                details={
+                    "narrative_sha256": _sha256("the 2020 narrative shipped with the project")
+                },
+            ),
+            council=None,
+            producer="annual-review-office",
+            actor="jane.approver@lgo.example",
+            event_id=example_id("OfficeActionTaken"),
+            occurred_at=_at(2020, 7, 15, 7, 55),
         ),
     ]
     return {e.type: e for e in built}

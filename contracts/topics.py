@@ -71,7 +71,23 @@ NARRATIVES = TopicSpec(
     purpose="NarrativeRegistered: each letter year's narrative, every version, in order",
 )
 
-TOPICS: tuple[TopicSpec, ...] = (FACTS, DEAD_LETTERS, LETTERS, YEAR_END, NARRATIVES)
+OFFICE_ACTIONS = TopicSpec(
+    name="annual-review.office-actions",
+    partitions=1,
+    # The audit trail of the office's actions (docs/office.md, "Audit"): one partition keeps
+    # them in the order they were taken; kept for ever, never compacted, never edited.
+    config={"retention.ms": FOREVER, "retention.bytes": FOREVER, "cleanup.policy": "delete"},
+    purpose="OfficeActionTaken: every action of the office, in the workspace or the CLI, by whom",
+)
+
+TOPICS: tuple[TopicSpec, ...] = (
+    FACTS,
+    DEAD_LETTERS,
+    LETTERS,
+    YEAR_END,
+    NARRATIVES,
+    OFFICE_ACTIONS,
+)
 
 # Headers every producer sets, so a consumer can route without decoding the body.
 HEADER_EVENT_TYPE = "event-type"

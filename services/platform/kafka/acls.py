@@ -9,8 +9,10 @@ cms        WRITE the facts topic; nothing else
 projector  READ the facts topic, WRITE the dead-letter topic, its consumer group(s)
 letters    READ the year-end topic, WRITE the letters topic, its consumer group(s)
 operator   READ + WRITE the facts topic, WRITE the year-end topic (close-year, dlq
-           redrive), READ every topic without a group (status, replay, log export)
-office     READ the facts and narratives topics without a group (the year board)
+           redrive), READ every topic without a group (status, replay, log export),
+           READ + WRITE the office's audit trail (the CLI's actions)
+office     READ the facts and narratives topics without a group (the year board),
+           READ + WRITE the office's audit trail (the workspace's actions)
 =========  =====================================================================
 
 Topic ACLs are LITERAL (the exact prefixed name); group ACLs are PREFIXED on
@@ -49,7 +51,7 @@ from aiokafka.protocol.types import (
     TaggedFields,
 )
 
-from contracts.topics import DEAD_LETTERS, FACTS, LETTERS, NARRATIVES, YEAR_END
+from contracts.topics import DEAD_LETTERS, FACTS, LETTERS, NARRATIVES, OFFICE_ACTIONS, YEAR_END
 from services.platform.settings import read_secret
 
 # Kafka's enums (org.apache.kafka.common.resource / acl).
@@ -97,6 +99,7 @@ def acl_bindings(prefix: str) -> list[AclBinding]:
     facts, dead = prefix + FACTS.name, prefix + DEAD_LETTERS.name
     letters, year_end = prefix + LETTERS.name, prefix + YEAR_END.name
     narratives = prefix + NARRATIVES.name
+    actions = prefix + OFFICE_ACTIONS.name
 
     def topic(user: str, name: str, op: int) -> AclBinding:
         return AclBinding(user, RESOURCE_TOPIC, name, PATTERN_LITERAL, op)
@@ -130,6 +133,12 @@ def acl_bindings(prefix: str) -> list[AclBinding]:
         # Later parts of the workspace add their WRITEs here.
         topic("office", facts, OP_READ),
         topic("office", narratives, OP_READ),
+        # The audit trail (services/audit/): the workspace and the CLI record each action
+        # there and read it back for the audit page; no other principal touches it.
+        topic("office", actions, OP_WRITE),
+        topic("office", actions, OP_READ),
+        topic("operator", actions, OP_WRITE),
+        topic("operator", actions, OP_READ),
     ]
 
 

@@ -27,13 +27,14 @@ from aiokafka.errors import KafkaTimeoutError
 
 from contracts.codec import decode, encode
 from contracts.envelope import Envelope, new_event
-from contracts.events import FinancialYearClosed, NarrativeRegistered
+from contracts.events import FinancialYearClosed, NarrativeRegistered, OfficeActionTaken
 from contracts.topics import (
     FACTS,
     HEADER_EVENT_ID,
     HEADER_EVENT_TYPE,
     HEADER_SCHEMA_VERSION,
     NARRATIVES,
+    OFFICE_ACTIONS,
     YEAR_END,
 )
 from services.platform.kafka.connection import client_timeouts
@@ -89,6 +90,7 @@ class EventPublisher:
         facts_topic: str = FACTS.name,
         year_end_topic: str = YEAR_END.name,
         narratives_topic: str = NARRATIVES.name,
+        office_actions_topic: str = OFFICE_ACTIONS.name,
         signer: OfficeSigner | None = None,
         delivery_timeout_ms: int = 30_000,
         **kafka: Any,
@@ -99,6 +101,7 @@ class EventPublisher:
         self._facts = facts_topic
         self._year_end = year_end_topic
         self._narratives = narratives_topic
+        self._office_actions = office_actions_topic
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             acks="all",
@@ -183,6 +186,18 @@ class EventPublisher:
         )
         return Position(m.topic, m.partition, m.offset)
 
+    async def publish_action(self, event: Envelope[OfficeActionTaken]) -> Position:
+        """An action of the office, on the audit trail's topic (one partition, in order).
+        It must name the person: an action nobody took is not an action."""
+        if not event.actor:
+            raise ValueError("an office action must name the person who took it (actor)")
+        raw = encode(event)
+        decode(raw)
+        (m,) = await self._acknowledged(
+            [await self._producer.send(self._office_actions, raw, headers=headers_for(event))]
+        )
+        return Position(m.topic, m.partition, m.offset)
+
     async def publish_raw(
         self,
         value: bytes,
@@ -251,6 +266,7 @@ def event_publisher(settings: Settings) -> EventPublisher:
         facts_topic=settings.topic(FACTS),
         year_end_topic=settings.topic(YEAR_END),
         narratives_topic=settings.topic(NARRATIVES),
+        office_actions_topic=settings.topic(OFFICE_ACTIONS),
         signer=office_signer(settings),
         partitioner=aiokafka_partitioner(PartitionerName(settings.kafka_partitioner)),
         delivery_timeout_ms=settings.kafka_delivery_timeout_ms,
