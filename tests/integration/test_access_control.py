@@ -32,7 +32,15 @@ from aiokafka.errors import (
 )
 from pydantic import SecretStr
 
-from contracts.topics import DEAD_LETTERS, FACTS, LETTERS, NARRATIVES, YEAR_END, TopicSpec
+from contracts.topics import (
+    DEAD_LETTERS,
+    FACTS,
+    LETTERS,
+    NARRATIVES,
+    OFFICE_ACTIONS,
+    YEAR_END,
+    TopicSpec,
+)
 from services.platform.kafka import acls as kafka_acls
 from services.platform.kafka.admin import open_admin
 from services.platform.kafka.security import client_kwargs, sasl_kwargs
@@ -240,7 +248,8 @@ async def test_a_namespace_has_exactly_the_declared_acls_and_loses_them_when_dro
         ("cms", [FACTS]),
         ("projector", [FACTS, DEAD_LETTERS]),
         ("letters", [YEAR_END, LETTERS, NARRATIVES]),
-        ("operator", [FACTS, DEAD_LETTERS, LETTERS, YEAR_END, NARRATIVES]),
+        ("operator", [FACTS, DEAD_LETTERS, LETTERS, YEAR_END, NARRATIVES, OFFICE_ACTIONS]),
+        ("office", [FACTS, NARRATIVES, OFFICE_ACTIONS]),
     ],
 )
 async def test_a_principal_sees_only_the_topics_it_may_use(
@@ -278,6 +287,10 @@ def test_the_acls_say_what_docs_security_md_says() -> None:
         "User:operator WRITE topic 'annual-review.narratives' (literal)",
         "User:office READ topic 'casework.facts' (literal)",
         "User:office READ topic 'annual-review.narratives' (literal)",
+        "User:office WRITE topic 'annual-review.office-actions' (literal)",
+        "User:office READ topic 'annual-review.office-actions' (literal)",
+        "User:operator WRITE topic 'annual-review.office-actions' (literal)",
+        "User:operator READ topic 'annual-review.office-actions' (literal)",
     ]
     doc = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
     for line in ("`cms`", "`projector`", "`letters`", "`operator`", "`office`", "`admin`"):
