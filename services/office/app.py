@@ -25,13 +25,18 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.office import auth, pages
 from services.office.config import OfficeSettings, get_office_settings
 from services.office.guard import Refused, SignInNeeded, sign_in_url
 from services.office.sessions import CookiePolicy, SessionMiddleware, SessionStore
 from services.platform.db import connect_pool
+from services.platform.http_security import (
+    SecurityHeaders,
+    WrongDatabaseRole,
+    check_database_role,
+    security_headers,
+)
 from services.platform.migrations import ensure_migrated
 from services.platform.settings import DATABASE_ROLES, Settings, get_settings, redact_url
 
@@ -42,21 +47,14 @@ EXIT_WRONG_ROLE = 2
 EXIT_NO_DATABASE = 3
 
 
-class WrongDatabaseRole(Exception):
-    def __init__(self, role: str) -> None:
-        self.role = role
-        super().__init__(
-            f"the office workspace connects to PostgreSQL as role {role!r}, not "
-            f"{OFFICE_ROLE!r}: it must run as the office's principal, which reads the read "
-            f"models and writes only its own sessions. Set AR_PRINCIPAL=office (with "
-            f"AR_SECRETS_DIR), or an AR_DATABASE_URL whose user is {OFFICE_ROLE}"
-        )
-
-
 async def check_office_role(conn: asyncpg.Connection) -> None:
-    role = await conn.fetchval("SELECT current_user")
-    if role != OFFICE_ROLE:
-        raise WrongDatabaseRole(str(role))
+    await check_database_role(
+        conn,
+        service="the office workspace",
+        expected=OFFICE_ROLE,
+        principal="office",
+        why="reads the read models and writes only its own records",
+    )
 
 
 def create_app(
@@ -155,44 +153,9 @@ def office_csp(provider_origin: str) -> str:
     )
 
 
-SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"same-origin"),
-    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-    (b"cross-origin-resource-policy", b"same-origin"),
+OFFICE_HEADERS = security_headers(
+    referrer_policy="same-origin", permissions_policy="camera=(), microphone=(), geolocation=()"
 )
-
-
-class SecurityHeaders:
-    """The security headers and the CSP on every response (pure ASGI); responses nobody set
-    a cache policy for are not stored (the workspace's pages are the staff's)."""
-
-    def __init__(self, app: ASGIApp, *, hsts: bool, provider_origin: str) -> None:
-        self.app = app
-        self.headers = [
-            *SECURITY_HEADERS,
-            (b"content-security-policy", office_csp(provider_origin).encode()),
-            *([(b"strict-transport-security", b"max-age=31536000")] if hsts else []),
-        ]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                headers += [h for h in self.headers if h[0] not in names]
-                if b"cache-control" not in names:
-                    headers.append((b"cache-control", b"no-store"))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
 
 
 def asgi(
@@ -205,8 +168,11 @@ def asgi(
     parts = urlsplit(office.oidc_metadata_url)
     return SecurityHeaders(
         create_app(settings, office, check_role=check_role),
+        headers=OFFICE_HEADERS,
+        csp=office_csp(f"{parts.scheme}://{parts.netloc}"),
         hsts=office.base_url.startswith("https://"),
-        provider_origin=f"{parts.scheme}://{parts.netloc}",
+        # The workspace's pages are the staff's: a response that sets no policy is not stored.
+        cache_control="no-store",
     )
 
 

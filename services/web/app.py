@@ -27,12 +27,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from services.platform.db import Conn, connect_pool
+from services.platform.http_security import (
+    SecurityHeaders,
+    WrongDatabaseRole,
+    check_database_role,
+)
 from services.platform.migrations import ensure_migrated
 from services.platform.settings import DATABASE_ROLES, Settings, get_settings, redact_url
 from services.web import api, map_page, pages
 from services.web.config import WebSettings, get_web_settings
 from services.web.content import load_content
-from services.web.http import SecurityHeaders
+from services.web.http import SITE_CSP, SITE_HEADERS
 from services.web.site import Site
 
 log = structlog.get_logger(__name__)
@@ -43,24 +48,15 @@ EXIT_WRONG_ROLE = 2
 EXIT_NO_DATABASE = 3
 
 
-class WrongDatabaseRole(Exception):
-    """The site's database connection is not the web's role."""
-
-    def __init__(self, role: str) -> None:
-        self.role = role
-        super().__init__(
-            f"the web site connects to PostgreSQL as role {role!r}, not {WEB_ROLE!r}: it must "
-            f"run as the web's principal, which can read only what is published. Set "
-            f"AR_PRINCIPAL=web (with AR_SECRETS_DIR), or an AR_DATABASE_URL whose user is "
-            f"{WEB_ROLE}"
-        )
-
-
 async def check_web_role(conn: Conn) -> None:
     """Refuse (``WrongDatabaseRole``) a connection that is not the web's role."""
-    role = await conn.fetchval("SELECT current_user")
-    if role != WEB_ROLE:
-        raise WrongDatabaseRole(str(role))
+    await check_database_role(
+        conn,
+        service="the web site",
+        expected=WEB_ROLE,
+        principal="web",
+        why="can read only what is published",
+    )
 
 
 async def _check_settings(settings: Settings) -> None:
@@ -140,7 +136,12 @@ def create_app(settings: Settings | None = None, web: WebSettings | None = None)
 def asgi(settings: Settings | None = None, web: WebSettings | None = None) -> SecurityHeaders:
     """The site with its security headers: what the server runs."""
     web = web or get_web_settings()
-    return SecurityHeaders(create_app(settings, web), hsts=web.base_url.startswith("https://"))
+    return SecurityHeaders(
+        create_app(settings, web),
+        headers=SITE_HEADERS,
+        csp=SITE_CSP,
+        hsts=web.base_url.startswith("https://"),
+    )
 
 
 def serve(settings: Settings | None = None, web: WebSettings | None = None) -> None:

@@ -1,4 +1,4 @@
-"""HTTP details shared by every route: security headers and conditional responses."""
+"""HTTP details shared by every route: the site's security headers and conditional responses."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.platform.http_security import security_headers
 
 # No scripts at all; styles and images from the site itself; no framing; forms post here.
 SITE_CSP = (
@@ -21,41 +22,10 @@ LETTER_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'"
 )
-SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"strict-origin-when-cross-origin"),
-    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-    (b"cross-origin-resource-policy", b"same-origin"),
+SITE_HEADERS = security_headers(
+    referrer_policy="strict-origin-when-cross-origin",
+    permissions_policy="camera=(), microphone=(), geolocation=(), interest-cohort=()",
 )
-
-
-class SecurityHeaders:
-    """Adds the security headers to every response (pure ASGI: no per-request task, unlike
-    Starlette's BaseHTTPMiddleware). A route may set its own Content-Security-Policy."""
-
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
-        self.app = app
-        extra = [(b"strict-transport-security", b"max-age=31536000")] if hsts else []
-        self.headers = list(SECURITY_HEADERS) + extra
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                headers += [h for h in self.headers if h[0] not in names]
-                if b"content-security-policy" not in names:
-                    headers.append((b"content-security-policy", SITE_CSP.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
 
 
 def etag_of(body: bytes) -> str:

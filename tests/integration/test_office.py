@@ -15,7 +15,7 @@ import pytest
 from services.office.sessions import id_hash
 from services.platform.namespace import service_env
 from services.platform.settings import as_principal
-from tests.support.office import REPO, Office, start_office
+from tests.support.office import REALM_URL, REPO, Office, start_office
 from tests.support.web import free_port
 
 COOKIE = "ar_office_session"  # AR_OFFICE_INSECURE_COOKIES on loopback: no __Host- prefix
@@ -174,9 +174,7 @@ def test_sign_out_ends_the_session_here_and_at_the_provider(office: Office) -> N
     token = csrf_of(client.get("/").text)
     out = client.post("/sign-out", data={"csrf_token": token})
     assert out.status_code == 303
-    assert out.headers["location"].startswith(
-        "http://127.0.0.1:18080/realms/annual-review-office/protocol/openid-connect/logout?"
-    )
+    assert out.headers["location"].startswith(f"{REALM_URL}/protocol/openid-connect/logout?")
     assert "id_token_hint=" in out.headers["location"]
     assert client.get("/").status_code == 303  # the old cookie no longer opens anything
 

@@ -13,7 +13,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
 from tests.support import browser as b
-from tests.support.office import Office, password
+from tests.support.office import REALM_URL, Office, password
 
 pytestmark = pytest.mark.integration
 OUT = b.REPO / "out/office"
@@ -53,7 +53,7 @@ async def test_two_users_sign_in_see_their_role_and_sign_out_at_the_provider(
     page = await context.new_page()
     try:
         await page.goto(office.base_url + "/")
-        assert page.url.startswith("http://127.0.0.1:18080/realms/annual-review-office/")
+        assert page.url.startswith(f"{REALM_URL}/")
         await _sign_in_at_keycloak(page, office, "approver")
         assert (await page.text_content("#role")) == "approver"
         assert await page.is_visible("h1:has-text('Year board')")
