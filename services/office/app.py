@@ -9,7 +9,6 @@ user whose role allows the page's action (services/office/guard.py).
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,19 +31,18 @@ from services.office.guard import Refused, SignInNeeded, sign_in_url
 from services.office.sessions import CookiePolicy, SessionMiddleware, SessionStore
 from services.platform.db import connect_pool
 from services.platform.http_security import (
+    EXIT_WRONG_ROLE,
     SecurityHeaders,
-    WrongDatabaseRole,
+    check_database_or_exit,
     check_database_role,
     security_headers,
 )
 from services.platform.migrations import ensure_migrated
-from services.platform.settings import DATABASE_ROLES, Settings, get_settings, redact_url
+from services.platform.settings import DATABASE_ROLES, Settings, get_settings
 
 log = structlog.get_logger(__name__)
 STATIC_DIR = Path(__file__).resolve().with_name("static")
 OFFICE_ROLE = DATABASE_ROLES["office"]
-EXIT_WRONG_ROLE = 2
-EXIT_NO_DATABASE = 3
 
 
 async def check_office_role(conn: asyncpg.Connection) -> None:
@@ -176,30 +174,10 @@ def asgi(
     )
 
 
-async def _check_settings(settings: Settings) -> None:
-    pool = await connect_pool(settings, min_size=1, max_size=1)
-    try:
-        async with pool.acquire() as conn:
-            await check_office_role(conn)
-    finally:
-        await pool.close()
-
-
 def serve(settings: Settings | None = None, office: OfficeSettings | None = None) -> None:
     settings = settings or get_settings()
     office = office or get_office_settings()
-    try:
-        asyncio.run(_check_settings(settings))
-    except WrongDatabaseRole as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(EXIT_WRONG_ROLE) from None
-    except (OSError, asyncpg.PostgresError) as e:
-        print(
-            f"error: cannot reach PostgreSQL at {redact_url(settings.database_url)} "
-            f"({type(e).__name__}: {e})",
-            file=sys.stderr,
-        )
-        raise SystemExit(EXIT_NO_DATABASE) from None
+    check_database_or_exit(settings, check_office_role)
     try:
         app = asgi(settings, office)
     except ValueError as e:  # no client secret

@@ -8,11 +8,15 @@ is written once here so that a header added for one is added for both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
 
+import asyncpg
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.platform.db import Conn
+from services.platform.db import Conn, connect_pool
+from services.platform.settings import Settings, redact_url
 
 HSTS = (b"strict-transport-security", b"max-age=31536000")
 
@@ -89,3 +93,35 @@ async def check_database_role(
     role = await conn.fetchval("SELECT current_user")
     if role != expected:
         raise WrongDatabaseRole(service, str(role), expected, principal, why)
+
+
+# How `serve web` / `serve office` end when they will not start: the wrong configuration
+# (role, secret), or no database.
+EXIT_WRONG_ROLE = 2
+EXIT_NO_DATABASE = 3
+
+
+def check_database_or_exit(settings: Settings, check: Callable[[Conn], Awaitable[None]]) -> None:
+    """Before serving: one connection, ``check`` its role; exit with a message (no
+    traceback) when it is the wrong role or PostgreSQL cannot be reached."""
+
+    async def checked() -> None:
+        pool = await connect_pool(settings, min_size=1, max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                await check(conn)
+        finally:
+            await pool.close()
+
+    try:
+        asyncio.run(checked())
+    except WrongDatabaseRole as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(EXIT_WRONG_ROLE) from None
+    except (OSError, asyncpg.PostgresError) as e:
+        print(
+            f"error: cannot reach PostgreSQL at {redact_url(settings.database_url)} "
+            f"({type(e).__name__}: {e})",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_NO_DATABASE) from None

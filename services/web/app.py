@@ -9,14 +9,11 @@ nothing in its own code would notice.
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import asyncpg
 import structlog
 import uvicorn
 from fastapi import FastAPI, Request
@@ -29,11 +26,11 @@ from starlette.responses import Response
 from services.platform.db import Conn, connect_pool
 from services.platform.http_security import (
     SecurityHeaders,
-    WrongDatabaseRole,
+    check_database_or_exit,
     check_database_role,
 )
 from services.platform.migrations import ensure_migrated
-from services.platform.settings import DATABASE_ROLES, Settings, get_settings, redact_url
+from services.platform.settings import DATABASE_ROLES, Settings, get_settings
 from services.web import api, map_page, pages
 from services.web.config import WebSettings, get_web_settings
 from services.web.content import load_content
@@ -43,9 +40,6 @@ from services.web.site import Site
 log = structlog.get_logger(__name__)
 STATIC_DIR = Path(__file__).resolve().with_name("static")
 WEB_ROLE = DATABASE_ROLES["web"]
-# How `serve web` ends when it will not start: wrong configuration, or no database.
-EXIT_WRONG_ROLE = 2
-EXIT_NO_DATABASE = 3
 
 
 async def check_web_role(conn: Conn) -> None:
@@ -57,15 +51,6 @@ async def check_web_role(conn: Conn) -> None:
         principal="web",
         why="can read only what is published",
     )
-
-
-async def _check_settings(settings: Settings) -> None:
-    pool = await connect_pool(settings, min_size=1, max_size=1)
-    try:
-        async with pool.acquire() as conn:
-            await check_web_role(conn)
-    finally:
-        await pool.close()
 
 
 def create_app(settings: Settings | None = None, web: WebSettings | None = None) -> FastAPI:
@@ -149,18 +134,7 @@ def serve(settings: Settings | None = None, web: WebSettings | None = None) -> N
     with a message (no traceback) when it is not or when PostgreSQL cannot be reached."""
     settings = settings or get_settings()
     web = web or get_web_settings()
-    try:
-        asyncio.run(_check_settings(settings))
-    except WrongDatabaseRole as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(EXIT_WRONG_ROLE) from None
-    except (OSError, asyncpg.PostgresError) as e:
-        print(
-            f"error: cannot reach PostgreSQL at {redact_url(settings.database_url)} "
-            f"({type(e).__name__}: {e})",
-            file=sys.stderr,
-        )
-        raise SystemExit(EXIT_NO_DATABASE) from None
+    check_database_or_exit(settings, check_web_role)
     uvicorn.run(
         asgi(settings, web),
         host=web.host,

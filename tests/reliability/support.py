@@ -25,7 +25,7 @@ import socket
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from services.platform.kafka.security import client_kwargs
 from services.platform.settings import Settings
 from services.simulator.oracle import oracle
 from tests.support.narratives import register_test_narrative
+from tests.support.polling import eventually
 from tests.support.stack import COUNT_KEYS, REPO, Stack
 
 Figures = dict[tuple[str, int], dict[str, int]]
@@ -531,3 +532,92 @@ def distribution(emails: Counter[tuple[str, str]]) -> dict[str, int]:
 def log_lines(service: Any, needle: str) -> int:
     """How many lines of a service's log contain ``needle``."""
     return sum(1 for line in service.log.read_text(errors="replace").splitlines() if needle in line)
+
+
+# --- after the faults: the whole outcome, checked the same way by every fault test ---------
+
+
+async def every_letter_sent(
+    stack: Stack,
+    mail: Mailbox,
+    councils: Collection[str | None],
+    figures: dict[str, Any],
+    *,
+    timeout: float,
+) -> None:
+    """The projector caught up, then every council's letter sent (and a second more, for
+    anything that would arrive twice); the mailbox stopped; the outbox's states recorded in
+    ``figures`` whatever happened."""
+    try:
+        await stack.wait_caught_up(timeout=180)
+
+        async def letters_sent() -> bool:
+            return await outbox_states(stack) == {"sent": len(councils)}
+
+        await eventually(letters_sent, timeout=timeout, what="every letter sent")
+        await asyncio.sleep(1.0)  # and nothing more arrives
+    finally:
+        mail.stop()
+        figures["outbox"] = await outbox_states(stack)
+
+
+@dataclass
+class Outcome:
+    """What the faults left: the log as it is, the oracle's figures over it, the projector's
+    figures, the events applied, the dead letters and the e-mails accepted."""
+
+    log: LogAudit
+    expected: Figures
+    actual: Figures
+    lost_counts: int
+    double_counted: int
+    applied: set[UUID]
+    dead: dict[tuple[int, int], str]
+    emails: Counter[tuple[str, str]]
+
+    def figures(self) -> dict[str, Any]:
+        """The numbers every fault test's report prints."""
+        return {
+            "events_published": self.log.published,
+            "valid_messages": len(self.log.valid),
+            "duplicate_messages": self.log.duplicates,
+            "applied": len(self.applied),
+            "dead_lettered": len(self.dead),
+            "lost_events": len({e.event_id for e in self.log.first_occurrences()} - self.applied),
+            "lost_counts": self.lost_counts,
+            "double_counted": self.double_counted,
+            "emails": sum(self.emails.values()),
+            "emails_per_council_year": distribution(self.emails),
+            "figures_equal_oracle": self.actual == self.expected,
+        }
+
+    def assert_exact(
+        self,
+        intended: Iterable[Envelope[Any]],
+        councils: Collection[str | None],
+        year: str = "2019-20",
+    ) -> None:
+        """Nothing lost, nothing counted twice, every intended event in the log, each
+        council's letter e-mailed once."""
+        assert self.expected == expected_figures(intended)  # every intended event is in the log
+        assert self.actual == self.expected
+        assert (self.lost_counts, self.double_counted) == (0, 0)
+        assert self.applied == {e.event_id for e in self.log.first_occurrences()}
+        assert self.emails == {(c, year): 1 for c in councils}
+
+
+async def outcome(stack: Stack, mail: Mailbox) -> Outcome:
+    log = await audit_facts(stack)
+    expected = expected_figures(log.first_occurrences())
+    actual = await stack.stats()
+    lost_counts, double_counted = compare(actual, expected)
+    return Outcome(
+        log=log,
+        expected=expected,
+        actual=actual,
+        lost_counts=lost_counts,
+        double_counted=double_counted,
+        applied=await applied_event_ids(stack),
+        dead=await dead_letter_rows(stack),
+        emails=mail.emails_per_council_year(),
+    )
