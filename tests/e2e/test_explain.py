@@ -1,12 +1,17 @@
-"""`annual-review explain` end to end: a year with corrections, withdrawals, a refused and a
-parked decision and late events; the explanation's counts are the letter's figures, the
-cases left out say why, the late events say what they changed; the same after `replay`."""
+"""`annual-review explain` end to end (issue 20's must-show): a year with corrections,
+withdrawals, a dead-lettered, a conflicting and a parked decision and late events; the
+explanation's counts are the letter's figures, the cases left out say why, the late events
+say what they changed; `explain` and `stats` `--as-of` three moments (the year open, closed,
+after the late events) give what the live read models gave then, and so does a replay cut at
+the same positions (`--until-offsets`); the same after `replay`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +23,50 @@ from tests.support.stack import Stack
 
 D = date(2019, 9, 2)
 NEXT_YEAR = date(2020, 5, 4)
+# Long enough that each moment lies strictly between two stages' append times, whatever
+# the broker's millisecond clock does (as tests/e2e/test_as_of.py).
+PAUSE_S = 1.5
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the live read models said after a stage, where the log ended then, and a
+    moment after that stage and before the next."""
+
+    moment: datetime
+    ends: dict[int, int]
+    explain: dict[str, Any]
+    stats: dict[str, Any]
+
+
+async def look(stack: Stack) -> Seen:
+    explained = cli_json(stack, "explain", "MAN", "2019-20")
+    stats = cli_json(stack, "stats", "MAN", "2019-20")
+    ends = await stack.end_offsets()
+    await asyncio.sleep(PAUSE_S)
+    moment = datetime.now(UTC)
+    await asyncio.sleep(PAUSE_S)
+    return Seen(moment, ends, explained, stats)
+
+
+def without_as_of(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k != "as_of"}
+
+
+def assert_as_of_is_what_was_seen(stack: Stack, seen: Seen, *, stats: bool = True) -> None:
+    """``explain`` (and ``stats``) ``--as-of`` the moment read the log to exactly where it
+    ended then and give what the live read models gave then; a replay cut at the same
+    positions gives the same."""
+    offsets = ",".join(f"{p}={o}" for p, o in sorted(seen.ends.items()))
+    positions = {str(p): o for p, o in sorted(seen.ends.items())}
+    commands = [("explain", seen.explain)] + ([("stats", seen.stats)] if stats else [])
+    for command, live_then in commands:
+        as_of = cli_json(stack, command, "MAN", "2019-20", "--as-of", seen.moment.isoformat())
+        assert as_of["as_of"] == {"moment": seen.moment.isoformat(), "positions": positions}
+        assert without_as_of(as_of) == live_then, (command, seen.moment)
+        cut = cli_json(stack, command, "MAN", "2019-20", "--until-offsets", offsets)
+        assert cut["as_of"] == {"moment": None, "positions": positions}
+        assert without_as_of(cut) == live_then, (command, offsets)
 
 
 def write(path: Path, events: list[Any]) -> Path:
@@ -29,7 +78,7 @@ def by_stat(x: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {s["statistic"]: s for s in x["statistics"]}
 
 
-async def test_explain_a_closed_year_case_by_case_and_again_after_replay(
+async def test_explain_a_closed_year_case_by_case_as_of_three_moments_and_after_replay(
     stack: Stack, tmp_path: Path
 ) -> None:
     stack.start("services.projector")
@@ -53,7 +102,14 @@ async def test_explain_a_closed_year_case_by_case_and_again_after_replay(
         decided("ZZZ", "E2E-STRAY", D, "upheld"),  # nobody registered ZZZ: parked
     ]
     assert cli(stack, "publish", str(write(tmp_path / "a.jsonl", before_close))).returncode == 0
+    # Refused by the contract (a satisfactory remedy on a decision not upheld): the CLI
+    # would not publish it, a case management system might.
+    bad = json.loads(encode(decided("MAN", "E2E-BAD", D, "not_upheld")))
+    bad["data"]["satisfactory_remedy"] = True
+    await stack.publish_raw([(b"MAN", json.dumps(bad).encode())])
     await stack.wait_caught_up()
+    open_year = await look(stack)
+    assert open_year.explain["cut"] is False
 
     closed = cli(
         stack, "close-year", "2019-20", "--letter-date", "2020-07-22",
@@ -66,6 +122,7 @@ async def test_explain_a_closed_year_case_by_case_and_again_after_replay(
         return cli_json(stack, "stats", "MAN", "2019-20")["snapshot"]  # type: ignore[no-any-return]
 
     letter = await eventually(snapshot, what="the year's snapshot", timeout=120, not_yet=())
+    closed_year = await look(stack)
 
     late = [
         corrected("MAN", "E2E-NO", D, "upheld"),  # after the cut: not in the letter
@@ -74,6 +131,7 @@ async def test_explain_a_closed_year_case_by_case_and_again_after_replay(
     ]
     assert cli(stack, "publish", str(write(tmp_path / "b.jsonl", late))).returncode == 0
     await stack.wait_caught_up()
+    after_late = await look(stack)
 
     started = time.monotonic()
     x = cli_json(stack, "explain", "MAN", "2019-20")
@@ -100,6 +158,11 @@ async def test_explain_a_closed_year_case_by_case_and_again_after_replay(
     assert why["E2E-GONE"] == "withdrawn" and why["E2E-MOVED"] == "outside the year"
     assert why["E2E-ADV"] == "not an investigation" and why["E2E-NEW"] == "decided after the cut"
     assert why["E2E-GHOST"] == "refused as a conflict"
+    assert why["E2E-BAD"] == "dead-lettered"
+    bad_why = next(
+        o for o in stats["investigations"]["left_out"] if o["case_reference"] == "E2E-BAD"
+    )
+    assert "invalid_data" in bad_why["why"] and bad_why["refused"]["status"] == "open"
     parked = by_stat(cli_json(stack, "explain", "ZZZ", "2019-20"))["upheld"]["left_out"]
     assert [(o["case_reference"], o["reason"]) for o in parked] == [("E2E-STRAY", "parked")]
 
@@ -122,8 +185,23 @@ async def test_explain_a_closed_year_case_by_case_and_again_after_replay(
     ghost = cli_json(stack, "explain", "E2E-GHOST")
     assert ghost["history"] == [] and ghost["refused"][0]["reason"] == "conflict"
 
-    # Rebuilt from the log: identical tables (case_events among them), the same explanation.
+    # The three moments differ (a wrong cut cannot pass by accident); as of each, the
+    # figures are what the live read models showed then, and a replay cut there agrees.
+    moments = [open_year, closed_year, after_late]
+    assert len({json.dumps(m.explain, sort_keys=True) for m in moments}) == 3
+    assert after_late.explain == x
+    for seen in moments:
+        assert_as_of_is_what_was_seen(stack, seen)
+    # Before the year's close was read, the letter's figure is not there yet.
+    assert all(s["letter"] is None for s in open_year.explain["statistics"])
+    case_then = cli_json(stack, "explain", "E2E-NO", "--as-of", closed_year.moment.isoformat())
+    assert [h["outcome"] for h in case_then["history"]] == ["not_upheld"]
+
+    # Rebuilt from the log: identical tables (case_events among them), the same explanation,
+    # and the same as of each moment.
     report = cli_json(stack, "replay")
     assert report["identical"] is True, json.dumps(report)[:2000]
     assert cli_json(stack, "explain", "MAN", "2019-20") == x
+    for seen in moments:
+        assert_as_of_is_what_was_seen(stack, seen, stats=False)
     assert took < 10  # a CLI process with its imports; the query itself: docs/benchmarks.md
