@@ -93,18 +93,23 @@ def explain(
         print_json(d)
         return
     then.print_heading()
-    _print_council_year(d, fy)
+    _print_council_year(d, fy, live=then.live)
 
 
-def _print_council_year(d: dict[str, Any], year: FinancialYear) -> None:
-    out.print(f"[bold]{d['council']}[/], {year}: " + (
-        "the letter's figures are the snapshot at the year's cut"
-        if d["cut"] else "the year is not closed: live figures only"
-    ))  # fmt: skip
+def _print_council_year(d: dict[str, Any], year: FinancialYear, *, live: bool) -> None:
+    # As of a moment, the "live" figure is the one of that moment: say "then".
+    now = "live" if live else "then"
+    if d["cut"]:
+        state = "the letter's figures are the snapshot at the year's cut"
+    elif live:
+        state = "the year is not closed: live figures only"
+    else:
+        state = "the year was not closed then: the figures of that moment only"
+    out.print(f"[bold]{d['council']}[/], {year}: {state}")
     for s in d["statistics"]:
         letter = "—" if s["letter"] is None else str(s["letter"])
         out.print(
-            f"\n[bold]{escape(s['label'])}[/]: letter {letter}, live {s['live']}"
+            f"\n[bold]{escape(s['label'])}[/]: letter {letter}, {now} {s['live']}"
             + ("" if s["consistent"] else f" [red](cases at the cut: {s['letter_from_cases']})[/]")
         )
         for c in s["cases"]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.codec import encode
+from services.platform.namespace import service_env
 from tests.e2e.test_operator_flow import cli, cli_json
 from tests.support.casework import complied, corrected, decided, withdrawn
 from tests.support.polling import eventually
@@ -196,6 +197,18 @@ async def test_explain_a_closed_year_case_by_case_as_of_three_moments_and_after_
     assert all(s["letter"] is None for s in open_year.explain["statistics"])
     case_then = cli_json(stack, "explain", "E2E-NO", "--as-of", closed_year.moment.isoformat())
     assert [h["outcome"] for h in case_then["history"]] == ["not_upheld"]
+    text_then = cli(stack, "explain", "MAN", "2019-20", "--as-of", open_year.moment.isoformat())
+    assert text_then.returncode == 0, text_then.stderr
+    assert (
+        "the year was not closed then" in text_then.stdout and "late events" not in text_then.stdout
+    )
+    # As a role that may not create a read-model version: refused, with the way out.
+    operator = cli(
+        stack, "explain", "MAN", "2019-20", "--as-of", closed_year.moment.isoformat(),
+        env=service_env(stack.settings, "operator"),
+    )  # fmt: skip
+    assert operator.returncode == 2, operator.stderr
+    assert "AR_PRINCIPAL=projector" in operator.stderr and "Traceback" not in operator.stderr
 
     # Rebuilt from the log: identical tables (case_events among them), the same explanation,
     # and the same as of each moment.
