@@ -14,7 +14,6 @@ from contracts.financial_year import FinancialYear
 from services.cli import narratives, proofs
 from services.cli.common import (
     ExitCode,
-    err,
     fail,
     one_of,
     out,
@@ -124,12 +123,10 @@ def show(
     typer.echo(body)
     # On stderr: the body on stdout stays the letter exactly as sent.
     if row["case_list_xlsx_sha256"]:
-        err.print(
-            f"case list attached: sha256 {row['case_list_xlsx_sha256']} (xlsx), "
-            f"{row['case_list_csv_sha256']} (csv); `letters case-list` writes it"
-        )
+        typer.echo(f"case list (xlsx) sha256 {row['case_list_xlsx_sha256']}", err=True)
+        typer.echo(f"case list (csv) sha256 {row['case_list_csv_sha256']}", err=True)
     elif row["text_body"] is not None:
-        err.print("no case list: the letter was rendered before case lists were made")
+        typer.echo("no case list: the letter was rendered before case lists were made", err=True)
 
 
 @app.command("case-list")
