@@ -202,5 +202,32 @@ async def test_the_case_list_goes_with_the_chief_executives_letter_and_adds_up_t
 
         # The parked council's case never reaches a letter: ZZZ is not registered.
         assert not [m for m in parsed if "ZZZ" in str(m["X-Annual-Review-Letter"])]
+
+        # Made again from the read model (late events and all), the same bytes: the stored
+        # copy set aside, `letters case-list` makes it as a render would.
+        rows = await stack.fetch(
+            "UPDATE letters.outbox SET case_list_xlsx = NULL, case_list_csv = NULL "
+            "WHERE council = 'MAN' RETURNING id"
+        )
+        assert len(rows) == 1
+        again = tmp_path / "again.xlsx"
+        remade = cli(stack, "letters", "case-list", "MAN", "2019-20", "-o", str(again))
+        assert remade.returncode == 0 and "made now" in remade.stdout
+        assert again.read_bytes() == xlsx
+
+        # A re-issue is made from the live figures: its case list adds up to them.
+        reissued = cli(stack, "letters", "reissue", "MAN", "2019-20", "--reason", "late events")
+        assert reissued.returncode == 0, reissued.stderr
+        await eventually(lambda: mail.accepted == councils + 3, what="the re-issue sent",
+                         timeout=180, every=0.5, not_yet=())  # fmt: skip
+        live = cli_json(stack, "stats", "MAN", "2019-20")["counts"]
+        v2 = tmp_path / "v2.xlsx"
+        assert cli(stack, "letters", "case-list", "MAN", "2019-20", "-o", str(v2)).returncode == 0
+        wb2 = load_workbook(v2)
+        totals = {r[3]: r[1] for r in wb2["Summary"].iter_rows(values_only=True)
+                  if r[3] and r[0] != "Statistic"}  # fmt: skip
+        assert totals["Upheld"] == live["upheld"] == 4  # CL-FIX, CL-UP, CL-NO, CL-NEW
+        assert totals["Not upheld"] == live["not_upheld"] == 0
+        assert wb2["Summary"]["B4"].value == "the live figures the letter was made from"
     finally:
         smtp.stop()
