@@ -43,18 +43,18 @@ MAX_RETRY_DELAY_S = 300.0
 def build_messages(
     row: outbox.OutboxRow, letter: Letter, stored: outbox.RenderedBodies, ls: LettersSettings
 ) -> tuple[EmailMessage, list[EmailMessage]]:
-    """The chief executive's message, with the council's case list attached (and the
-    archive's Bcc: reconcile looks for its Message-ID), and the copies' message without it:
-    the council's own copies (its leader, the scrutiny chair: the register), then the
-    service-wide ones. The register names no link officer (docs/domain.md), so the case
-    list goes to the chief executive alone."""
+    """The chief executive's message, Cc the council's link officers (the register's copy
+    recipients whose role says so), with the council's case list attached and the archive's
+    Bcc (reconcile looks for its Message-ID); and the copies' message without the case
+    list: the council's other copies (its leader, the scrutiny chair: the register), then
+    the service-wide ones (docs/domain.md §17)."""
     attachments = case_list_attachments(row, stored.case_list)
     main = build_email(
         letter, stored.text, stored.html, stored.pdf,
         sender=ls.sender, reply_to=ls.reply_to, message_id_domain=ls.message_id_domain,
-        bcc=ls.bcc, attachments=attachments,
+        cc=row.inputs.link_officers, bcc=ls.bcc, attachments=attachments,
     )  # fmt: skip
-    copy_to = [*row.inputs.copy_recipients, *ls.cc]
+    copy_to = [*row.inputs.other_copies, *ls.cc]
     if not copy_to:
         return main, []
     copies = build_email(

@@ -1,8 +1,9 @@
 """The council's case list end to end: a year with corrections, withdrawals, a refused and a
 parked decision and late events; the letters sent. The case list is attached to the chief
-executive's e-mail only (never to the copies), its sha256 is the one recorded with the
-letter, its summary's totals are the letter's figures, and two independent readers
-(openpyxl, and Rust's calamine) read it, a formula-looking council name as text."""
+executive's e-mail (Cc the link officer) only, never to the copies; its sha256 is the one
+recorded with the letter, its summary's totals are the letter's figures, and two
+independent readers (openpyxl, and Rust's calamine) read it, a formula-looking council
+name as text."""
 
 from __future__ import annotations
 
@@ -35,18 +36,20 @@ NEXT_YEAR = date(2020, 5, 4)
 EVIL_NAME = '=HYPERLINK("http://evil.example","Mansfield")'
 LEADER = "leader@mansfield.gov.uk"
 CE = "chief.executive@mansfield.gov.uk"
+LINK = "link.officer@mansfield.gov.uk"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def register_file(sample: Path) -> Path:
     """The sample register, Mansfield renamed to a formula and copied to its leader."""
     rows = list(csv.DictReader(sample.open(newline="")))
-    extra = ["copy_to_1_name", "copy_to_1_role", "copy_to_1_email"]
+    extra = [f"copy_to_{n}_{part}" for n in (1, 2) for part in ("name", "role", "email")]
     for r in rows:
         r.update(dict.fromkeys(extra, ""))
         if r["code"] == "MAN":
             r.update(name=EVIL_NAME, copy_to_1_name="A Leader", copy_to_1_role="Leader",
-                     copy_to_1_email=LEADER)  # fmt: skip
+                     copy_to_1_email=LEADER, copy_to_2_name="A Link",
+                     copy_to_2_role="Complaints link officer", copy_to_2_email=LINK)  # fmt: skip
     out = sample.with_name("register.csv")
     with out.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=[*rows[0].keys()])
@@ -150,6 +153,9 @@ async def test_the_case_list_goes_with_the_chief_executives_letter_and_adds_up_t
         to_copies = next(m for m in man if LEADER in str(m["X-Envelope-To"]))
         assert LEADER not in str(to_ce["X-Envelope-To"])
         assert CE not in str(to_copies["X-Envelope-To"])
+        # The link officer is on the chief executive's message (Cc), not on the copies'.
+        assert LINK in str(to_ce["X-Envelope-To"]) and LINK in str(to_ce["Cc"])
+        assert LINK not in str(to_copies["X-Envelope-To"])
         files = attachments(to_ce)
         stem = "case-list-2019-20-MAN-v1"
         assert files[f"{stem}.xlsx"][0] == XLSX and files[f"{stem}.csv"][0] == "text/csv"
