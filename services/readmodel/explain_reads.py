@@ -177,3 +177,16 @@ def _case_reference_of(value: bytes | None) -> str | None:
     except (ValueError, KeyError, TypeError):
         return None
     return ref if isinstance(ref, str) else None
+
+
+async def service_areas(conn: Conn, council: str, references: list[str]) -> dict[str, str | None]:
+    """Each case's service area as its latest decision gave it (None: not given), for the
+    council's case list."""
+    rows = await conn.fetch(
+        "SELECT case_reference, service_area FROM readmodel.cases "
+        "WHERE council = $1 AND case_reference = ANY($2::text[]) "
+        "ORDER BY case_reference, partition",
+        council,
+        references,
+    )
+    return {r["case_reference"]: r["service_area"] for r in rows}
