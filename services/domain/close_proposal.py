@@ -15,13 +15,13 @@ eyes"). Pure: no I/O; the callers read the trail and the live figures and publis
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from enum import StrEnum
 
 from contracts.financial_year import FinancialYear
+from services.domain.statistics import CouncilYearCounts
 
 # The trail's action names this module folds (contracts.events.OfficeAction's values; kept
 # as strings here so the fold reads any trail, including actions it does not know).
@@ -33,17 +33,7 @@ LAPSED = "close_lapsed"
 CLOSED_ALONE = "year_closed_alone"
 
 # The figures a fingerprint covers: every count of a council-year the letters print.
-FIGURE_COLUMNS = (
-    "upheld",
-    "not_upheld",
-    "advice_given",
-    "closed_after_initial_enquiries",
-    "incomplete_or_invalid",
-    "referred_back_for_local_resolution",
-    "satisfactory_remedies",
-    "compliance_outcomes",
-    "compliance_implemented",
-)
+FIGURE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(CouncilYearCounts))
 
 
 class State(StrEnum):
@@ -66,6 +56,11 @@ class State(StrEnum):
 
 class CloseRefused(Exception):
     """A step the rules do not allow; the message says why and what to do. Nothing changed."""
+
+
+class NotYourStep(CloseRefused):
+    """The step is someone else's: the proposer signing off or rejecting their own close,
+    another person withdrawing it (four eyes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +188,8 @@ def details_of(terms: Terms, binding: Binding, proposer: Person) -> dict[str, st
         "letter_date": terms.letter_date.isoformat(),
         "publication_date": terms.publication_date.isoformat(),
         "signatory_name": terms.signatory_name,
-        "signatory_titles": json.dumps(list(terms.signatory_titles)),
+        # One key per title line: the trail's values are short (100 characters each).
+        **{f"signatory_title_{i}": t for i, t in enumerate(terms.signatory_titles, 1)},
         "letter_format": terms.letter_format,
         "narrative_version": str(terms.narrative_version),
         "narrative_sha256": binding.narrative_sha256,
@@ -202,6 +198,11 @@ def details_of(terms: Terms, binding: Binding, proposer: Person) -> dict[str, st
         "parked": str(binding.parked),
         "proposer_subject": proposer.subject,
     }
+
+
+def _title_index(key: str) -> int:
+    tail = key.removeprefix("signatory_title_")
+    return int(tail) if tail.isdigit() else 0
 
 
 def _proposal(entry: Entry) -> Proposal | None:
@@ -216,7 +217,9 @@ def _proposal(entry: Entry) -> Proposal | None:
             letter_date=date.fromisoformat(d["letter_date"]),
             publication_date=date.fromisoformat(d["publication_date"]),
             signatory_name=d["signatory_name"],
-            signatory_titles=tuple(str(t) for t in json.loads(d["signatory_titles"])),
+            signatory_titles=tuple(
+                d[k] for k in sorted(d, key=_title_index) if k.startswith("signatory_title_")
+            ),
             letter_format=d["letter_format"],
             narrative_version=int(d["narrative_version"]),
         )
@@ -335,7 +338,7 @@ def reject(proposal: Proposal | None, approver: Person, reason: str | None) -> s
     """An approver who is not the proposer rejects; the reason to record."""
     p = _pending(proposal)
     if approver.subject == p.proposer.subject:
-        raise CloseRefused("you proposed this close: withdraw it instead of rejecting it")
+        raise NotYourStep("you proposed this close: withdraw it instead of rejecting it")
     return _reason(reason)
 
 
@@ -343,7 +346,7 @@ def withdraw(proposal: Proposal | None, person: Person, reason: str | None) -> s
     """Only the proposer withdraws their proposal; the reason to record."""
     p = _pending(proposal)
     if person.subject != p.proposer.subject:
-        raise CloseRefused(
+        raise NotYourStep(
             f"only {p.proposer.name}, who proposed it, may withdraw this proposal; "
             "an approver may reject it"
         )
