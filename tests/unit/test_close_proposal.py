@@ -10,6 +10,7 @@ import pytest
 from contracts.financial_year import FinancialYear
 from services.domain.close_proposal import (
     CLOSED_ALONE,
+    FIGURE_COLUMNS,
     LAPSED,
     PROPOSED,
     REJECTED,
@@ -46,25 +47,7 @@ ROWS = [
 
 
 def _rows(rows: list[dict[str, object]]) -> list[dict[str, object]]:
-    filled = []
-    for r in rows:
-        full = {
-            c: 0
-            for c in (
-                "upheld",
-                "not_upheld",
-                "advice_given",
-                "closed_after_initial_enquiries",
-                "incomplete_or_invalid",
-                "referred_back_for_local_resolution",
-                "satisfactory_remedies",
-                "compliance_outcomes",
-                "compliance_implemented",
-            )
-        }
-        full.update(r)
-        filled.append(full)
-    return filled
+    return [{**dict.fromkeys(FIGURE_COLUMNS, 0), **r} for r in rows]
 
 
 BINDING = Binding("a" * 64, figures_fingerprint(_rows(ROWS)), 0, 0)
