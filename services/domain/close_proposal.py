@@ -322,12 +322,19 @@ class Lapse:
     reasons: Sequence[str]
 
 
-def sign_off(proposal: Proposal | None, signer: Person, now: Binding) -> SignOff | Lapse:
+def sign_off(
+    proposal: Proposal | None, signer: Person, now: Binding, *, year_closed: bool = False
+) -> SignOff | Lapse:
     """The four-eyes rule, then the binding: a proposer never signs their own close; a
-    proposal whose narrative, figures or counts changed lapses rather than closes."""
+    proposal whose narrative, figures or counts changed lapses rather than closes; a year
+    closed meanwhile (the CLI's close) is not closed again."""
     p = _pending(proposal)
     if signer.subject == p.proposer.subject:
-        raise CloseRefused("you proposed this close: another approver must sign it off (four eyes)")
+        raise NotYourStep("you proposed this close: another approver must sign it off (four eyes)")
+    if year_closed:
+        raise CloseRefused(
+            f"{p.terms.year} was closed meanwhile (without this proposal): withdraw it"
+        )
     reasons = now.changes_since(p.binding)
     if reasons:
         return Lapse(p, reasons)

@@ -222,7 +222,7 @@ async def sign_off(
     if now is None:
         # Figures still moving (or no narrative at all): no decision either way yet.
         raise CloseRefused(view.now.problem or "the year cannot be checked now")
-    outcome = rules.sign_off(proposal, person, now)
+    outcome = rules.sign_off(proposal, person, now, year_closed=view.now.closed)
     if isinstance(outcome, rules.Lapse):
         reason = "; ".join(outcome.reasons)[:500]
         await _record(

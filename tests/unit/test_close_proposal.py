@@ -20,6 +20,7 @@ from services.domain.close_proposal import (
     CloseRefused,
     Entry,
     Lapse,
+    NotYourStep,
     Person,
     SignOff,
     State,
@@ -80,7 +81,7 @@ def test_a_proposal_round_trips_through_the_trail() -> None:
 
 def test_the_proposer_cannot_sign_off_their_own_close() -> None:
     p = fold([_proposed()]).pending(YEAR)
-    with pytest.raises(CloseRefused, match="another approver"):
+    with pytest.raises(NotYourStep, match="another approver"):
         sign_off(p, Person("author", AUTHOR.subject), BINDING)
 
 
@@ -208,3 +209,9 @@ def test_a_lone_close_is_remembered_and_unreadable_proposals_are_ignored() -> No
     )
     assert YEAR.start_year in trail.closed_alone
     assert trail.proposals == {}
+
+
+def test_a_year_closed_meanwhile_is_not_closed_again_by_a_sign_off() -> None:
+    p = fold([_proposed()]).pending(YEAR)
+    with pytest.raises(CloseRefused, match="closed meanwhile"):
+        sign_off(p, APPROVER, BINDING, year_closed=True)
