@@ -219,3 +219,31 @@ async def test_the_cli_close_is_marked_as_made_without_a_second_signature(
     author = signed_in(co.office, "author")
     refused = propose(author, "2021-22", letter_date="2022-07-22", publication_date="2022-07-29")
     assert refused.status_code == 409 and "already closed" in refused.text
+
+
+async def test_an_approver_rejects_with_a_reason_and_a_new_proposal_can_follow(
+    close_office: CloseOffice,
+) -> None:
+    co = close_office
+    await register_test_narrative(co.office.stack.settings, 2024)
+    author = signed_in(co.office, "author")
+    terms = {"letter_date": "2024-07-22", "publication_date": "2024-07-29"}
+    assert propose(author, "2023-24", **terms).status_code == 303
+    approver = signed_in(co.office, "approver")
+    proposal = pending_id(close_page(approver, "2023-24").text)
+    assert proposal is not None
+    no_reason = end_proposal(approver, "2023-24", proposal, "reject", "   ")
+    assert no_reason.status_code == 409 and "give a reason" in no_reason.text
+    # The approver may not withdraw someone else's proposal (the role refuses it first).
+    assert end_proposal(approver, "2023-24", proposal, "withdraw", "x").status_code == 403
+    answer = end_proposal(approver, "2023-24", proposal, "reject", "the signatory is on leave")
+    assert answer.status_code == 303
+    page = close_page(author, "2023-24").text
+    assert "Waiting for sign-off" not in page and "the signatory is on leave" in page
+    audit = author.get("/audit", params={"year": "2023-24"}).text
+    assert "close rejected" in audit and "Amal Approver" in audit
+    assert "the signatory is on leave" in audit
+    # A rejected proposal is over: the next one may be made.
+    assert propose(author, "2023-24", **terms).status_code == 303
+    again = pending_id(close_page(author, "2023-24").text)
+    assert again is not None and again != proposal
