@@ -36,6 +36,10 @@ CLOSED_ALONE = "year_closed_alone"
 FIGURE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(CouncilYearCounts))
 
 
+# The longest value the audit trail's details hold (contracts: ShortText).
+DETAIL_MAX = 100
+
+
 class State(StrEnum):
     PROPOSED = "proposed"
     SIGNED_OFF = "signed_off"
@@ -286,6 +290,13 @@ def check_proposal(trail: Trail, terms: Terms, *, year_closed: bool) -> None:
         )
     if not terms.signatory_name.strip() or not terms.signatory_titles:
         raise CloseRefused("give the signatory's name and at least one title line")
+    if len(terms.signatory_name) > DETAIL_MAX or any(
+        len(t) > DETAIL_MAX for t in terms.signatory_titles
+    ):
+        raise CloseRefused(
+            f"the signatory's name and each title line must be at most {DETAIL_MAX} "
+            "characters (the audit trail records them as they are)"
+        )
 
 
 def _pending(proposal: Proposal | None) -> Proposal:

@@ -21,7 +21,9 @@ from uuid import uuid4
 import asyncpg
 import structlog
 from aiokafka.errors import KafkaError
+from pydantic import ValidationError
 
+from contracts.codec import describe
 from contracts.events import OfficeAction
 from contracts.financial_year import FinancialYear
 from contracts.topics import FACTS
@@ -305,6 +307,8 @@ async def _record(settings: Settings, actor: Actor, record: ActionRecord) -> Non
     try:
         async with checked_publisher(settings) as p:
             await record_action(p, actor, record)
+    except ValidationError as e:  # e.g. a control character in a reason: nothing recorded
+        raise CloseRefused(f"cannot be recorded: {describe(e).removeprefix('event: ')}") from None
     except (KafkaUnavailable, KafkaError, OSError) as e:
         raise Unavailable(f"cannot record the action on the audit trail ({e})") from None
 

@@ -247,3 +247,22 @@ async def test_an_approver_rejects_with_a_reason_and_a_new_proposal_can_follow(
     assert propose(author, "2023-24", **terms).status_code == 303
     again = pending_id(close_page(author, "2023-24").text)
     assert again is not None and again != proposal
+
+
+def test_hostile_form_values_are_refused_with_a_reason_and_record_nothing(
+    close_office: CloseOffice,
+) -> None:
+    author = signed_in(close_office.office, "author")
+    before = author.get("/audit").text.count("<tr")
+    for terms in (
+        {"signatory_name": "N" * 150},
+        {"letter_date": "22/07/2020"},
+        {"signatory_title_1": "Ombudsman\u0000"},
+    ):
+        answer = propose(author, "2019-20", **terms)
+        assert answer.status_code in (400, 409), (terms, answer.status_code)
+        assert "Not done:" in answer.text
+    approver = signed_in(close_office.office, "approver")
+    answer = end_proposal(approver, "2019-20", NO_SUCH, "reject", "bad\u0000reason")
+    assert answer.status_code == 409
+    assert author.get("/audit").text.count("<tr") == before

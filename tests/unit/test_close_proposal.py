@@ -215,3 +215,9 @@ def test_a_year_closed_meanwhile_is_not_closed_again_by_a_sign_off() -> None:
     p = fold([_proposed()]).pending(YEAR)
     with pytest.raises(CloseRefused, match="closed meanwhile"):
         sign_off(p, APPROVER, BINDING, year_closed=True)
+
+
+def test_a_signatory_longer_than_the_trail_holds_is_refused_before_anything() -> None:
+    terms = Terms(YEAR, date(2020, 7, 22), date(2020, 7, 29), "M" * 101, ("O",), "2020", 1)
+    with pytest.raises(CloseRefused, match="at most 100 characters"):
+        check_proposal(Trail(), terms, year_closed=False)
