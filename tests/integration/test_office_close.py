@@ -262,7 +262,13 @@ def test_hostile_form_values_are_refused_with_a_reason_and_record_nothing(
         answer = propose(author, "2019-20", **terms)
         assert answer.status_code in (400, 409), (terms, answer.status_code)
         assert "Not done:" in answer.text
-    approver = signed_in(close_office.office, "approver")
-    answer = end_proposal(approver, "2019-20", NO_SUCH, "reject", "bad\u0000reason")
-    assert answer.status_code == 409
     assert author.get("/audit").text.count("<tr") == before
+    # A reason the trail's contract refuses (a control character) records nothing either.
+    assert propose(author, "2019-20").status_code == 303
+    proposal = pending_id(close_page(author, "2019-20").text)
+    assert proposal is not None
+    approver = signed_in(close_office.office, "approver")
+    answer = end_proposal(approver, "2019-20", proposal, "reject", "bad\u0000reason")
+    assert answer.status_code == 409 and "cannot be recorded" in answer.text
+    assert "Waiting for sign-off" in close_page(approver, "2019-20").text
+    assert end_proposal(author, "2019-20", proposal, "withdraw", "test over").status_code == 303
