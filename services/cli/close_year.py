@@ -195,3 +195,8 @@ def close_year(
     )
     for p in announcements:
         out.print(f"announced to the letters service on {p.topic} at {p.partition}@{p.offset}")
+    if not unrecorded:
+        out.print(
+            f"recorded on the audit trail as closed without a second signature, by "
+            f"{cli_actor().name} (the workspace's board and audit page show it so)"
+        )
