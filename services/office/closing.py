@@ -54,6 +54,7 @@ from services.readmodel.status import read_status
 log = structlog.get_logger(__name__)
 PRODUCER_WORKSPACE = "annual-review-office"
 KAFKA_TIMEOUT_S = 20.0
+CATCH_UP_WAIT_S = 5.0
 T = TypeVar("T")
 
 
@@ -108,9 +109,16 @@ async def year_now(pool: asyncpg.Pool, settings: Settings, year: FinancialYear) 
     would bind nothing."""
     ends = await _kafka("the facts topic's end offsets", end_offsets(settings))
     book = await _kafka("the narratives", load_book(settings))
-    async with pool.acquire() as conn:
-        status = await read_status(conn, settings.topic(FACTS), ends)
-        rows = await registered_councils(conn, year) if status.version else []
+    # Facts flow all year (the next year's casework): give the projector a few seconds to
+    # apply what was published before this moment rather than refuse at once.
+    deadline = asyncio.get_running_loop().time() + CATCH_UP_WAIT_S
+    while True:
+        async with pool.acquire() as conn:
+            status = await read_status(conn, settings.topic(FACTS), ends)
+            rows = await registered_councils(conn, year) if status.version else []
+        if not status.lag or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.25)
     closed = any(y["start_year"] == year.start_year for y in status.years)
     try:
         narrative: NarrativeVersion | None = narrative_in_force(book, year)
