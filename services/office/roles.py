@@ -27,6 +27,14 @@ class Action(StrEnum):
     # real action (later parts: narrative, proofs, close, letters, dead letters), so that the
     # refusal of a viewer on the server is tested before those exist.
     MARK_BOARD_SEEN = "mark_board_seen"
+    # The close with four eyes (docs/office.md): who proposes, who signs off, who may end a
+    # proposal; the rules between people (never your own) are services/domain/close_proposal.py.
+    VIEW_CLOSE = "view_close"
+    PROPOSE_CLOSE = "propose_close"
+    SIGN_OFF_CLOSE = "sign_off_close"
+    REJECT_CLOSE = "reject_close"
+    WITHDRAW_CLOSE = "withdraw_close"
+    VIEW_AUDIT = "view_audit"
 
 
 EVERY_ROLE = frozenset(Role)
@@ -35,6 +43,12 @@ PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.VIEW_BOARD: EVERY_ROLE,
     Action.SIGN_OUT: EVERY_ROLE,
     Action.MARK_BOARD_SEEN: frozenset({Role.AUTHOR, Role.APPROVER, Role.DATA_OFFICER}),
+    Action.VIEW_CLOSE: EVERY_ROLE,
+    Action.PROPOSE_CLOSE: frozenset({Role.AUTHOR, Role.DATA_OFFICER}),
+    Action.SIGN_OFF_CLOSE: frozenset({Role.APPROVER}),
+    Action.REJECT_CLOSE: frozenset({Role.APPROVER}),
+    Action.WITHDRAW_CLOSE: frozenset({Role.AUTHOR, Role.DATA_OFFICER}),
+    Action.VIEW_AUDIT: EVERY_ROLE,
 }
 
 

@@ -249,7 +249,7 @@ async def test_a_namespace_has_exactly_the_declared_acls_and_loses_them_when_dro
         ("projector", [FACTS, DEAD_LETTERS]),
         ("letters", [YEAR_END, LETTERS, NARRATIVES]),
         ("operator", [FACTS, DEAD_LETTERS, LETTERS, YEAR_END, NARRATIVES, OFFICE_ACTIONS]),
-        ("office", [FACTS, NARRATIVES, OFFICE_ACTIONS]),
+        ("office", [FACTS, YEAR_END, NARRATIVES, OFFICE_ACTIONS]),
     ],
 )
 async def test_a_principal_sees_only_the_topics_it_may_use(
@@ -291,6 +291,8 @@ def test_the_acls_say_what_docs_security_md_says() -> None:
         "User:office READ topic 'annual-review.office-actions' (literal)",
         "User:operator WRITE topic 'annual-review.office-actions' (literal)",
         "User:operator READ topic 'annual-review.office-actions' (literal)",
+        "User:office WRITE topic 'casework.facts' (literal)",
+        "User:office WRITE topic 'annual-review.year-end' (literal)",
     ]
     doc = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
     for line in ("`cms`", "`projector`", "`letters`", "`operator`", "`office`", "`admin`"):

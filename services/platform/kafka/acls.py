@@ -12,7 +12,8 @@ operator   READ + WRITE the facts topic, WRITE the year-end topic (close-year, d
            redrive), READ every topic without a group (status, replay, log export),
            READ + WRITE the office's audit trail (the CLI's actions)
 office     READ the facts and narratives topics without a group (the year board),
-           READ + WRITE the office's audit trail (the workspace's actions)
+           READ + WRITE the office's audit trail (the workspace's actions), WRITE the
+           facts and year-end topics (the close an approver signed off)
 =========  =====================================================================
 
 Topic ACLs are LITERAL (the exact prefixed name); group ACLs are PREFIXED on
@@ -139,6 +140,10 @@ def acl_bindings(prefix: str) -> list[AclBinding]:
         topic("office", actions, OP_READ),
         topic("operator", actions, OP_WRITE),
         topic("operator", actions, OP_READ),
+        # The close with four eyes (docs/office.md): the workspace publishes the close an
+        # approver signed off, the same markers and announcement as `close-year`.
+        topic("office", facts, OP_WRITE),
+        topic("office", year_end, OP_WRITE),
     ]
 
 
