@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -157,3 +158,19 @@ def parse_note(text: str) -> str:
     if not text.strip():
         raise typer.BadParameter("give a reason in words: it is kept with the decision")
     return text.strip()
+
+
+KAFKA_HINT = "run `make up` first (it starts Kafka), or check AR_KAFKA_BOOTSTRAP"
+
+
+async def on_audit_trail(coro: Coroutine[Any, Any, T]) -> T:
+    """The decision needs Kafka to be recorded (the audit trail): without it, a clear
+    error rather than a traceback."""
+    try:
+        return await coro
+    except KafkaError as e:
+        fail(
+            f"cannot reach Kafka to record the decision on the audit trail: {e}",
+            hint=KAFKA_HINT,
+            code=ExitCode.UNAVAILABLE,
+        )
