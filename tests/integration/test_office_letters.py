@@ -12,13 +12,16 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from playwright.async_api import Browser, Page, async_playwright
 
 from contracts.codec import decode
 from contracts.events import OfficeActionTaken
@@ -26,9 +29,10 @@ from contracts.financial_year import FinancialYear
 from contracts.topics import OFFICE_ACTIONS
 from services.office.roles import PERMISSIONS, Action, Role
 from services.platform.kafka.security import client_kwargs
+from tests.support import browser as b
 from tests.support.casework import corrected, council, decided
 from tests.support.mail import Mail, letters_env
-from tests.support.office import Office
+from tests.support.office import Office, password
 from tests.support.office_letters_steps import (
     csrf_of,
     decide_letter,
@@ -115,27 +119,80 @@ async def audit_trail(stack: Stack) -> list[tuple[str, str, str | None, str | No
         await consumer.stop()
 
 
+OUT = REPO / "out/office"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def chromium(office: Office) -> AsyncIterator[Browser]:
+    if (why := b.missing()) is not None:
+        pytest.fail(why, pytrace=False)
+    async with async_playwright() as p:
+        browser = await b.launch(p)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def look_at(office: Office, chromium: Browser, user: str, pages: dict[str, str]) -> None:
+    """``user`` signs in in Chromium and opens each page (name -> path): axe-core finds no
+    violation, no CSP report, and each is photographed at desktop (1280) and phone (390)
+    width into out/office/<name>-desktop.png and -phone.png."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    # axe-core is injected as a script: the CSP is bypassed for it (checked just after).
+    context = await chromium.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    page: Page = await context.new_page()
+    try:
+        await page.goto(office.base_url + "/")
+        await page.wait_for_selector("#kc-form-login", timeout=30_000)
+        await page.fill("#username", user)
+        await page.fill("#password", password(user, office.stack.settings))
+        await page.click("#kc-login")
+        await page.wait_for_url(office.base_url + "/", timeout=30_000)
+        for name, path in pages.items():
+            await page.set_viewport_size({"width": 1280, "height": 900})
+            answer = await page.goto(office.base_url + path)
+            assert answer is not None and answer.status == 200, (name, path)
+            result = await b.run_axe(page)
+            assert result.violations == [], f"{name}: " + "\n".join(result.summary)
+            await page.screenshot(path=str(OUT / f"{name}-desktop.png"), full_page=True)
+            await page.set_viewport_size({"width": 390, "height": 844})
+            await page.screenshot(path=str(OUT / f"{name}-phone.png"), full_page=True)
+    finally:
+        await context.close()
+
+
 async def test_a_year_of_held_letters_and_dead_letters_dealt_with_in_the_workspace(
-    office: Office, mail: Mail
+    office: Office, mail: Mail, chromium: Browser
 ) -> None:
     stack = office.stack
     stack.start("services.projector")
     stack.start("services.letters", **letters_env(mail))
     await stack.publish([council(c, "District") for c in COUNCILS])
     await stack.publish([decided("OL01", "C1", D, "upheld")])
-    await stack.publish([corrected(c, "C1", D, "not_upheld") for c in COUNCILS[1:]])
+    await stack.publish([corrected(c, f"C{c}", D, "not_upheld") for c in COUNCILS[1:]])
     await stack.wait_caught_up()
     cli(stack, "close-year", YEAR.label, "--letter-date", "2020-07-22",
         "--publication-date", "2020-07-29", "--signatory-name", "Michael King",
         "--signatory-title", "Local Government and Social Care Ombudsman")  # fmt: skip
     await until_states(stack, {"OL01": "sent", "OL02": "held", "OL03": "held", "OL04": "held"})
+    first_dead = (await stack.fetch("SELECT min(id) AS id FROM readmodel.dead_letters"))[0]["id"]
+    await look_at(office, chromium, "dataofficer", {
+        "dead-letters": "/dead-letters",
+        "dead-letter": f"/dead-letters/{first_dead}",
+        "redrive-confirm": "/dead-letters-redrive?council=OL02",
+    })  # fmt: skip
+    await look_at(office, chromium, "approver", {
+        "letters": f"/letters?year={YEAR.label}",
+        "letter-held": f"/letters/OL02/{YEAR.label}",
+    })  # fmt: skip
 
     # The data officer: the dead letters listed with their reason; OL02's decision is
     # published (the fix), then its dead letter re-driven through the filtered form.
     officer = signed_in(office, "dataofficer")
     listed = officer.get("/dead-letters")
     assert listed.status_code == 200 and listed.text.count("<td>conflict</td>") == 3
-    await stack.publish([decided("OL02", "C1", D, "upheld")])
+    await stack.publish([decided("OL02", "COL02", D, "upheld")])
     await stack.wait_caught_up()
     how_many, answer = redrive_filtered(officer, "OL02's decision published", council="OL02")
     assert how_many == 1 and answer.status_code == 303, answer.text[:800]
@@ -177,6 +234,11 @@ async def test_a_year_of_held_letters_and_dead_letters_dealt_with_in_the_workspa
     as_sent = approver.get(f"/letters/OL02/{YEAR.label}/v1.html")
     assert as_sent.headers["content-type"].startswith("text/html")
     assert "sandbox" in as_sent.headers["content-security-policy"]
+
+    await look_at(office, chromium, "viewer", {
+        "letter-sent": f"/letters/OL02/{YEAR.label}",
+        "letters-withdrawn": f"/letters?state=withdrawn&year={YEAR.label}",
+    })  # fmt: skip
 
     trail = [t for t in await audit_trail(stack) if t[0] != "year_closed_alone"]
     officer_name, approver_name = name_of(officer), name_of(approver)
