@@ -164,13 +164,17 @@ KAFKA_HINT = "run `make up` first (it starts Kafka), or check AR_KAFKA_BOOTSTRAP
 
 
 async def on_audit_trail(coro: Coroutine[Any, Any, T]) -> T:
-    """The decision needs Kafka to be recorded (the audit trail): without it, a clear
-    error rather than a traceback."""
+    """An operator's decision that records itself on the audit trail (services/audit/):
+    Kafka away gives a clear error, never a traceback. The connection is made before the
+    decision, so Kafka away at the start changes nothing; lost in between, the decision
+    may be made but not recorded, and the error says to check."""
     try:
         return await coro
     except KafkaError as e:
         fail(
-            f"cannot reach Kafka to record the decision on the audit trail: {e}",
+            f"Kafka did not answer ({type(e).__name__}): if it was away from the start nothing "
+            "was done; otherwise the decision may be made but not on the audit trail: check "
+            "its state (`letters list`, `dlq list`) before trying again",
             hint=KAFKA_HINT,
             code=ExitCode.UNAVAILABLE,
         )

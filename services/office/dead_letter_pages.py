@@ -118,7 +118,6 @@ async def one_dead_letter(
     request: Request,
     user: Annotated[User, Depends(allowed(Action.VIEW_DEAD_LETTERS))],
     dead_id: int,
-    error: str = "",
 ) -> Response:
     return await _dead_letter_page(request, user, dead_id)
 
