@@ -162,6 +162,29 @@ async def look_at(office: Office, chromium: Browser, user: str, pages: dict[str,
         await context.close()
 
 
+async def csp_blocks_nothing(
+    office: Office, chromium: Browser, user: str, paths: list[str]
+) -> None:
+    """Without bypassing the CSP: no page (nor a letter's own HTML) has anything blocked."""
+    context = await chromium.new_context()
+    page = await context.new_page()
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security" in m.text else None)
+    try:
+        await page.goto(office.base_url + "/")
+        await page.wait_for_selector("#kc-form-login", timeout=30_000)
+        await page.fill("#username", user)
+        await page.fill("#password", password(user, office.stack.settings))
+        await page.click("#kc-login")
+        await page.wait_for_url(office.base_url + "/", timeout=30_000)
+        for path in paths:
+            answer = await page.goto(office.base_url + path)
+            assert answer is not None and answer.status == 200, path
+        assert blocked == []
+    finally:
+        await context.close()
+
+
 async def test_a_year_of_held_letters_and_dead_letters_dealt_with_in_the_workspace(
     office: Office, mail: Mail, chromium: Browser
 ) -> None:
@@ -239,6 +262,11 @@ async def test_a_year_of_held_letters_and_dead_letters_dealt_with_in_the_workspa
         "letter-sent": f"/letters/OL02/{YEAR.label}",
         "letters-withdrawn": f"/letters?state=withdrawn&year={YEAR.label}",
     })  # fmt: skip
+    await csp_blocks_nothing(office, chromium, "dataofficer", [
+        f"/letters?year={YEAR.label}", f"/letters/OL02/{YEAR.label}",
+        f"/letters/OL02/{YEAR.label}/v1.html", f"/dead-letters/{first_dead}",
+        "/dead-letters-redrive",
+    ])  # fmt: skip
 
     trail = [t for t in await audit_trail(stack) if t[0] != "year_closed_alone"]
     officer_name, approver_name = name_of(officer), name_of(approver)
