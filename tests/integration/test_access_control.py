@@ -435,6 +435,8 @@ async def test_the_office_decides_letters_and_redrives_dead_letters_but_changes_
     )
     for forbidden in (
         "DELETE FROM letters.outbox",
+        "UPDATE letters.outbox SET text_body = 'forged'",
+        "UPDATE letters.outbox SET message_id = 'forged'",
         "SELECT count(*) FROM letters.events",
         "UPDATE letters.closes_handled SET letters = 0",
         "UPDATE rm_v1.dead_letters SET reason = 'x'",
