@@ -247,6 +247,12 @@ async def test_a_year_of_held_letters_and_dead_letters_dealt_with_in_the_workspa
     assert await states(stack) == {
         "OL01": "sent", "OL02": "sent", "OL03": "withdrawn", "OL04": "withdrawn",
     }  # fmt: skip
+    # Casework for a council not registered yet is listed as parked, with nothing to re-drive.
+    await stack.publish([decided("OL09", "COL09", D, "upheld")])
+    await stack.wait_caught_up()
+    parked = officer.get("/dead-letters").text.split('id="parked"', 1)[1]
+    assert "<strong>1</strong> parked event(s)" in parked and '<th scope="row">OL09</th>' in parked
+    assert "Re-drive" not in parked
     page = approver.get(f"/letters/OL03/{YEAR.label}")
     assert "withdrawn" in page.text and "Release this letter" not in page.text
     listing = approver.get("/letters", params={"state": "withdrawn", "year": YEAR.label})
