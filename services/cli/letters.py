@@ -32,6 +32,7 @@ from services.domain.letter import MAX_VERSION
 from services.domain.letter_lifecycle import LetterState, Transition
 from services.domain.narrative_book import NarrativeVersion
 from services.letters import operations
+from services.letters.case_list_files import file_stem
 from services.letters.config import get_letters_settings
 from services.letters.narrative_registry import load_book
 from services.office import letter_actions
@@ -125,6 +126,60 @@ def show(
             code=ExitCode.INVALID_INPUT,
         )
     typer.echo(body)
+    # On stderr: the body on stdout stays the letter exactly as sent.
+    if row["case_list_xlsx_sha256"]:
+        typer.echo(f"case list (xlsx) sha256 {row['case_list_xlsx_sha256']}", err=True)
+        typer.echo(f"case list (csv) sha256 {row['case_list_csv_sha256']}", err=True)
+    elif row["text_body"] is not None:
+        typer.echo("no case list: the letter was rendered before case lists were made", err=True)
+
+
+@app.command("case-list")
+def case_list(
+    council: Council,
+    year: Year,
+    csv: Annotated[
+        bool, typer.Option("--csv", help="CSV (every sheet in one file) rather than XLSX.")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            metavar="FILE",
+            help="Where to write it. Default: case-list-YEAR-COUNCIL-vN.xlsx (or .csv) here.",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option(min=1, max=MAX_VERSION, help="Default: the latest.")
+    ] = None,
+) -> None:
+    """Write the council's case list of a letter: the cases behind each figure, the cases
+    left out and why, and a summary whose totals are the letter's.
+
+    A rendered letter's is the file attached to its e-mail (the same bytes, the sha256
+    `letters show` prints); before the letter is rendered it is made from the read model
+    as the render will make it. Every text that a spreadsheet could take for a formula is
+    written as text (docs/security.md).
+    """
+
+    async def go() -> operations.LetterCaseList:
+        async with connection(settings()) as conn:
+            return await operations.case_list(conn, council.upper(), year, version)
+
+    made = run_db(go())
+    content, suffix = (made.files.csv, "csv") if csv else (made.files.xlsx, "xlsx")
+    target = output or Path(f"{file_stem(made.council, str(year), made.version)}.{suffix}")
+    try:
+        target.write_bytes(content)
+    except OSError as e:
+        fail(f"cannot write {target}: {e.strerror or e}", code=ExitCode.USAGE)
+    sha = made.files.csv_sha256 if csv else made.files.xlsx_sha256
+    origin = "as attached to the letter"
+    if not made.stored:
+        origin = "made now: the letter is not rendered yet"
+    out.print(f"{escape(str(target))} written ({origin}); sha256 {sha}")
 
 
 @app.command("export")

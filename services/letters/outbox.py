@@ -25,6 +25,7 @@ from contracts.financial_year import FinancialYear
 from services.domain.letter import LETTER_KIND
 from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import TRANSITIONS, LetterState, Transition, target
+from services.letters.case_list_files import CaseListFiles
 from services.letters.email import message_id_for
 from services.letters.letter_events import record_event
 from services.letters.year_closed import NewLetter
@@ -42,6 +43,12 @@ class OutboxRow:
     recipient: str | None
     inputs: LetterInputs
     attempts: int
+    source: str = "snapshot"  # "snapshot": a letter of the close; "live": a re-issue
+
+    @property
+    def at_cut(self) -> bool:
+        """Whether the letter's figures are the year's snapshot at its cut."""
+        return self.source == "snapshot"
 
     @classmethod
     def of(cls, r: asyncpg.Record) -> OutboxRow:
@@ -49,7 +56,7 @@ class OutboxRow:
             id=r["id"], council=r["council"], year=FinancialYear(r["financial_year"]),
             version=r["version"], state=LetterState(r["state"]), message_id=r["message_id"],
             recipient=r["recipient"], inputs=LetterInputs.from_json(r["context"]),
-            attempts=r["attempts"],
+            attempts=r["attempts"], source=r["source"],
         )  # fmt: skip
 
 
@@ -147,14 +154,18 @@ async def due_count(conn: Conn) -> int:
 
 async def mark_rendered(
     conn: Conn, row: OutboxRow, *, template_version: str, text: str, html: str, pdf: bytes,
-    sha: tuple[str, str, str],
+    sha: tuple[str, str, str], case_list: CaseListFiles | None = None,
 ) -> None:  # fmt: skip
     await conn.execute(
         "UPDATE letters.outbox SET state = $9, template_version = $2, text_body = $3, "
         "html_body = $4, pdf = $5, text_sha256 = $6, html_sha256 = $7, pdf_sha256 = $8, "
+        "case_list_xlsx = $11, case_list_csv = $12, case_list_xlsx_sha256 = $13, "
+        "case_list_csv_sha256 = $14, "
         "rendered_at = now(), updated_at = now() WHERE id = $1 AND state = ANY($10::text[])",
         row.id, template_version, text, html, pdf, *sha, target(Transition.RENDER),
         _sources(Transition.RENDER),
+        *((case_list.xlsx, case_list.csv, case_list.xlsx_sha256, case_list.csv_sha256)
+          if case_list else (None, None, None, None)),
     )  # fmt: skip
     await record_event(conn, row.council, LetterIssued(
         financial_year=row.year, version=row.version, message_id=row.message_id,
@@ -345,14 +356,22 @@ class RenderedBodies:
     text: str
     html: str
     pdf: bytes
+    case_list: CaseListFiles | None = None  # None: rendered before the case list existed
 
 
 async def rendered_bodies(conn: Conn, row_id: int) -> RenderedBodies | None:
-    """What the sender mails: the letter as it was rendered."""
+    """What the sender mails: the letter as it was rendered, with its case list."""
     r = await conn.fetchrow(
-        "SELECT text_body, html_body, pdf FROM letters.outbox WHERE id = $1", row_id
+        "SELECT text_body, html_body, pdf, case_list_xlsx, case_list_csv "
+        "FROM letters.outbox WHERE id = $1",
+        row_id,
     )
-    return None if r is None else RenderedBodies(r["text_body"], r["html_body"], bytes(r["pdf"]))
+    if r is None:
+        return None
+    files = None
+    if r["case_list_xlsx"] is not None and r["case_list_csv"] is not None:
+        files = CaseListFiles(bytes(r["case_list_xlsx"]), bytes(r["case_list_csv"]))
+    return RenderedBodies(r["text_body"], r["html_body"], bytes(r["pdf"]), files)
 
 
 async def exists(conn: Conn) -> bool:

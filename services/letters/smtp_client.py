@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -61,8 +62,10 @@ async def send(
     port: int,
     settings: LettersSettings,
     context: ssl.SSLContext,
+    then: Sequence[EmailMessage] = (),
 ) -> str:
-    """Send ``message``; the server's answer to DATA. Raises :class:`CannotSendSafely` when
+    """Send ``message``, then each of ``then`` in the same conversation (the letter's
+    copies); the server's answer to the first DATA. Raises :class:`CannotSendSafely` when
     the settings forbid sending to this server (nothing was sent), and aiosmtplib's
     errors or OSError for what the server or the network did."""
     server = f"{host}:{port}"
@@ -101,6 +104,8 @@ async def send(
         if settings.smtp_username is not None:
             await _log_in(client, settings, server)
         _, response = await client.send_message(message)
+        for more in then:
+            await client.send_message(more)
     finally:
         await _close(client)
     return response

@@ -115,6 +115,8 @@ CASES: dict[tuple[str, ...], Bad] = {
                              says=("greater than or equal to 1",)),
     ("letters", "export"): bad("letters", "export", "FILE/out", "--year", "2019",
                                says=(YEAR_FORM,)),
+    ("letters", "case-list"): bad("letters", "case-list", "MAN", "2019/20", "--csv",
+                                  says=(YEAR_FORM,)),
     ("letters", "release"): bad("letters", "release", "M", "2019-20", "--note", "ok",
                                 says=(CODE_FORM,)),
     ("letters", "resend"): bad("letters", "resend", "MAN", "19-20", "--note", "ok",
