@@ -135,7 +135,7 @@ def test_a_refused_transition_says_what_it_applies_to() -> None:
 
 
 def test_the_state_values_are_what_the_outbox_stores() -> None:
-    # The values are in letters/0003's CHECK constraint and in every stored row.
+    # The values are in letters/0004's CHECK constraint and in every stored row.
     assert [str(s) for s in LetterState] == [
         "held", "pending", "rendered", "sending", "sent", "failed", "uncertain", "withdrawn",
     ]  # fmt: skip
