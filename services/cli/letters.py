@@ -11,10 +11,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from contracts.financial_year import FinancialYear
+from services.audit.record import cli_actor
 from services.cli import narratives, proofs
 from services.cli.common import (
     ExitCode,
     fail,
+    on_audit_trail,
     one_of,
     out,
     parse_council,
@@ -33,12 +35,15 @@ from services.letters import operations
 from services.letters.case_list_files import file_stem
 from services.letters.config import get_letters_settings
 from services.letters.narrative_registry import load_book
+from services.office import letter_actions
+from services.platform.kafka.publisher import event_publisher
 from services.projector.config import get_projector_settings
 
 app = typer.Typer(
     help="Letters: list, show, export, and the operator's decisions (release a held letter, "
-    "resend a failed one, confirm an uncertain one, re-issue after a correction). Sending "
-    "is always done by the letter service, exactly once.",
+    "resend a failed one, confirm an uncertain one, withdraw a held one that must never go, "
+    "re-issue after a correction). Sending is always done by the letter service, exactly "
+    "once. Each decision is recorded on the office's audit trail, as made at the CLI.",
     no_args_is_help=True,
 )
 Council = Annotated[
@@ -201,12 +206,17 @@ def _move(action: Transition, council: str, year: FinancialYear, note: str) -> N
         return (await load_book(settings())).in_force(year.letter_year)
 
     async def go() -> int:
-        async with connection(settings()) as conn:
-            return await operations.move(
-                conn, action, council.upper(), year, note, narrative_in_force
-            )
+        s = settings()
+        async with connection(s) as conn, event_publisher(s) as publisher:
+            return await letter_actions.decide_letter(
+                conn, publisher, cli_actor(), action, council.upper(), year, note,
+                narrative_in_force,
+            )  # fmt: skip
 
-    run_db(go())
+    run_db(on_audit_trail(go()))
+    if action is Transition.WITHDRAW:
+        out.print(f"{council.upper()} {year}: withdrawn; it will never be sent")
+        return
     out.print(f"{council.upper()} {year}: {action} done; the letter service takes it from here")
 
 
@@ -226,6 +236,25 @@ def resend(council: Council, year: Year, note: Note) -> None:
 def confirm_sent(council: Council, year: Year, note: Note) -> None:
     """Record that an uncertain letter did arrive (checked with the recipient or the relay)."""
     _move(Transition.CONFIRM_SENT, council, year, note)
+
+
+@app.command("withdraw")
+def withdraw(
+    council: Council,
+    year: Year,
+    reason: Annotated[
+        str,
+        typer.Option(
+            parser=parse_note,
+            help="Why it must never go: kept with the letter.",
+            show_default=False,
+        ),
+    ],
+) -> None:
+    """Withdraw a held letter that must never go (for example one held for a council
+    registered after the close without a start date). Only a held letter can be withdrawn:
+    nothing of it was sent. Final."""
+    _move(Transition.WITHDRAW, council, year, reason)
 
 
 @app.command("reissue")
@@ -264,9 +293,12 @@ def reissue(
             )
 
     async def go() -> tuple[int, int]:
-        async with connection(settings()) as conn:
-            return await operations.reissue(
+        s = settings()
+        async with connection(s) as conn, event_publisher(s) as publisher:
+            return await letter_actions.reissue_letter(
                 conn,
+                publisher,
+                cli_actor(),
                 council.upper(),
                 year,
                 reason=reason,
@@ -276,7 +308,7 @@ def reissue(
                 narrative=narrative,
             )
 
-    _, version = run_db(go())
+    _, version = run_db(on_audit_trail(go()))
     out.print(f"{council.upper()} {year}: version {version} queued; the letter service sends it")
 
 

@@ -317,8 +317,9 @@ async def listing(
     """Every letter (every version), optionally of one year and one state, without bodies."""
     rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT id, council, financial_year, kind, version, state, recipient, message_id, "
-        "attempts, hold_reason, smtp_response, last_error, sent_at, reason "
-        "FROM letters.outbox WHERE ($1::int IS NULL OR financial_year = $1) "
+        "attempts, hold_reason, smtp_response, last_error, sent_at, reason, "
+        "context->>'council_name' AS council_name FROM letters.outbox "
+        "WHERE ($1::int IS NULL OR financial_year = $1) "
         "AND ($2::text IS NULL OR state = $2) ORDER BY financial_year, council, version",
         year.start_year if year else None,
         state,

@@ -25,7 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from services.office import auth, close_pages, pages
+from services.office import auth, close_pages, dead_letter_pages, letters_pages, pages
 from services.office.config import OfficeSettings, get_office_settings
 from services.office.guard import Refused, SignInNeeded, sign_in_url
 from services.office.sessions import CookiePolicy, SessionMiddleware, SessionStore
@@ -95,6 +95,8 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(auth.router)
     app.include_router(close_pages.router)
+    app.include_router(letters_pages.router)
+    app.include_router(dead_letter_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(
         SessionMiddleware,

@@ -35,6 +35,15 @@ class Action(StrEnum):
     REJECT_CLOSE = "reject_close"
     WITHDRAW_CLOSE = "withdraw_close"
     VIEW_AUDIT = "view_audit"
+    # Letters (services/office/letters_pages.py; docs/office.md, "Letters").
+    VIEW_LETTERS = "view_letters"
+    RELEASE_LETTER = "release_letter"
+    RESEND_LETTER = "resend_letter"
+    REISSUE_LETTER = "reissue_letter"
+    WITHDRAW_LETTER = "withdraw_letter"
+    # Dead letters and parked casework (services/office/dead_letter_pages.py).
+    VIEW_DEAD_LETTERS = "view_dead_letters"
+    REDRIVE_DEAD_LETTERS = "redrive_dead_letters"
 
 
 EVERY_ROLE = frozenset(Role)
@@ -49,6 +58,16 @@ PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.REJECT_CLOSE: frozenset({Role.APPROVER}),
     Action.WITHDRAW_CLOSE: frozenset({Role.AUTHOR, Role.DATA_OFFICER}),
     Action.VIEW_AUDIT: EVERY_ROLE,
+    Action.VIEW_LETTERS: EVERY_ROLE,
+    # Decisions about what the office sends: the approver's.
+    Action.RELEASE_LETTER: frozenset({Role.APPROVER}),
+    Action.REISSUE_LETTER: frozenset({Role.APPROVER}),
+    Action.WITHDRAW_LETTER: frozenset({Role.APPROVER}),
+    # A resend sends what was already decided and rendered, once more, after a delivery
+    # problem: the approver's or the data officer's (who deals with what went wrong).
+    Action.RESEND_LETTER: frozenset({Role.APPROVER, Role.DATA_OFFICER}),
+    Action.VIEW_DEAD_LETTERS: EVERY_ROLE,
+    Action.REDRIVE_DEAD_LETTERS: frozenset({Role.DATA_OFFICER}),
 }
 
 

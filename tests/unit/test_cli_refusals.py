@@ -123,6 +123,8 @@ CASES: dict[tuple[str, ...], Bad] = {
                                says=(YEAR_FORM,)),
     ("letters", "confirm-sent"): bad("letters", "confirm-sent", "MAN", "2019-20", "--note", "",
                                      says=("give a reason",)),
+    ("letters", "withdraw"): bad("letters", "withdraw", "MAN", "2019-20", "--reason", "  ",
+                                 says=("give a reason",)),
     ("letters", "reissue"): bad("letters", "reissue", "MAN", "2019-20", "--reason", "r",
                                 "--letter-date", "22/07/2020", says=("use YYYY-MM-DD",)),
     ("letters", "proof"): bad("letters", "proof", "2018-19", "--narrative",

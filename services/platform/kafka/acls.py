@@ -13,7 +13,8 @@ operator   READ + WRITE the facts topic, WRITE the year-end topic (close-year, d
            READ + WRITE the office's audit trail (the CLI's actions)
 office     READ the facts and narratives topics without a group (the year board),
            READ + WRITE the office's audit trail (the workspace's actions), WRITE the
-           facts and year-end topics (the close an approver signed off)
+           facts topic (the close an approver signed off; a data officer's re-drive of
+           dead letters) and the year-end topic (the close)
 =========  =====================================================================
 
 Topic ACLs are LITERAL (the exact prefixed name); group ACLs are PREFIXED on
@@ -134,6 +135,9 @@ def acl_bindings(prefix: str) -> list[AclBinding]:
         # Later parts of the workspace add their WRITEs here.
         topic("office", facts, OP_READ),
         topic("office", narratives, OP_READ),
+        # A dead letter re-driven by a data officer goes back to the facts topic, unsigned,
+        # exactly as the CLI's `dlq redrive` (services/projector/redrive.py).
+        topic("office", facts, OP_WRITE),
         # The audit trail (services/audit/): the workspace and the CLI record each action
         # there and read it back for the audit page; no other principal touches it.
         topic("office", actions, OP_WRITE),
