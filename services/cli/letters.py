@@ -32,6 +32,7 @@ from services.domain.narrative_book import NarrativeVersion
 from services.letters import operations
 from services.letters.config import get_letters_settings
 from services.letters.narrative_registry import load_book
+from services.letters.proof import PLACEHOLDER_SIGNATORY, default_dates
 from services.projector.config import get_projector_settings
 
 app = typer.Typer(
@@ -278,11 +279,12 @@ def proof(
     narrative = (
         proofs.draft(narrative_file, year, fmt) if narrative_file else proofs.registered(year)
     )
-    when = letter_date or max(date.today(), year.last_day + timedelta(days=1))
+    default_letter, _ = default_dates(year, date.today())
+    when = letter_date or default_letter
     published = publication_date or when + timedelta(days=7)
     signatory = {
-        "name": signatory_name or "[signatory]",
-        "titles": tuple(signatory_title or ("[title]",)),
+        "name": signatory_name or PLACEHOLDER_SIGNATORY["name"],
+        "titles": tuple(signatory_title or PLACEHOLDER_SIGNATORY["titles"]),
     }
     folder = out_dir or Path("out") / "proofs" / year.label
     made = proofs.make(year, council, narrative, when, published, signatory, folder)

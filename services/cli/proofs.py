@@ -19,12 +19,15 @@ from services.domain.letter_inputs import LetterInputs
 from services.domain.narrative import NarrativeError, parse
 from services.domain.narrative_book import NarrativeVersion
 from services.letters.narrative_registry import load_book
-from services.letters.proof import Proof, ProofFailed, write_proofs
+from services.letters.proof import (
+    DRAFT_VERSION,
+    Proof,
+    ProofFailed,
+    councils_to_proof,
+    proof_inputs,
+    write_proofs,
+)
 from services.projector.config import get_projector_settings
-from services.readmodel.council_figures import registered_councils
-from services.readmodel.letter_reads import live_inputs
-
-DRAFT_VERSION = -1  # a proof of a document not registered yet
 
 
 def checked_format(year: FinancialYear, given: str | None) -> LetterFormat | None:
@@ -72,23 +75,10 @@ def make(
 
     async def inputs() -> list[LetterInputs]:
         async with connection(settings()) as conn:
-            codes = [
-                r["code"]
-                for r in await registered_councils(conn, year)
-                if year.overlaps(r["existed_from"], r["existed_until"])
-            ]
-            if council is not None:
-                if council.upper() not in codes:
-                    raise LookupError(f"council {council.upper()} is not registered for {year}")
-                codes = [council.upper()]
-            return [
-                (
-                    await live_inputs(
-                        conn, code, year, rule, letter_date, publication_date, signatory
-                    )
-                ).with_narrative(narrative)
-                for code in codes
-            ]
+            codes = await councils_to_proof(conn, year, council)
+            return await proof_inputs(
+                conn, year, codes, narrative, rule, letter_date, publication_date, signatory
+            )
 
     try:
         all_inputs = run_db(inputs())

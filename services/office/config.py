@@ -74,6 +74,11 @@ class OfficeSettings(BaseSettings):
         "(tests, `make demo`) only: refused unless base_url is a loopback http:// address",
     )
     pool_max: int = Field(default=4, ge=1, description="Database connections of the workspace")
+    proofs_dir: Path = Field(
+        default=Path("out/office/proofs"),
+        description="Where the workspace's proofs jobs write the year's proofs (a folder per "
+        "job: <financial year>/<job>/<council>/letter.pdf ...), and read them back",
+    )
 
     @field_validator("group_roles", mode="before")
     @classmethod

@@ -27,6 +27,15 @@ class Action(StrEnum):
     # real action (later parts: narrative, proofs, close, letters, dead letters), so that the
     # refusal of a viewer on the server is tested before those exist.
     MARK_BOARD_SEEN = "mark_board_seen"
+    # The narrative (services/office/narrative_pages.py): every role reads the versions and
+    # their differences; the author writes, checks and previews a draft, and registers it.
+    VIEW_NARRATIVE = "view_narrative"
+    EDIT_NARRATIVE = "edit_narrative"
+    REGISTER_NARRATIVE = "register_narrative"
+    # The proofs (services/office/proof_pages.py): every role browses and downloads them; the
+    # author makes them.
+    VIEW_PROOFS = "view_proofs"
+    MAKE_PROOFS = "make_proofs"
 
 
 EVERY_ROLE = frozenset(Role)
@@ -35,6 +44,11 @@ PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.VIEW_BOARD: EVERY_ROLE,
     Action.SIGN_OUT: EVERY_ROLE,
     Action.MARK_BOARD_SEEN: frozenset({Role.AUTHOR, Role.APPROVER, Role.DATA_OFFICER}),
+    Action.VIEW_NARRATIVE: EVERY_ROLE,
+    Action.EDIT_NARRATIVE: frozenset({Role.AUTHOR}),
+    Action.REGISTER_NARRATIVE: frozenset({Role.AUTHOR}),
+    Action.VIEW_PROOFS: EVERY_ROLE,
+    Action.MAKE_PROOFS: frozenset({Role.AUTHOR}),
 }
 
 

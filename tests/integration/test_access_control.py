@@ -287,6 +287,7 @@ def test_the_acls_say_what_docs_security_md_says() -> None:
         "User:operator WRITE topic 'annual-review.narratives' (literal)",
         "User:office READ topic 'casework.facts' (literal)",
         "User:office READ topic 'annual-review.narratives' (literal)",
+        "User:office WRITE topic 'annual-review.narratives' (literal)",
         "User:office WRITE topic 'annual-review.office-actions' (literal)",
         "User:office READ topic 'annual-review.office-actions' (literal)",
         "User:operator WRITE topic 'annual-review.office-actions' (literal)",

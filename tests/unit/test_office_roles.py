@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.routing import APIRoute
 
-from services.office import auth, pages
+from services.office import auth, narrative_pages, pages, proof_pages
 from services.office.config import DEFAULT_GROUP_ROLES
 from services.office.roles import PERMISSIONS, Action, Role, may, roles_from_groups
 
@@ -20,7 +20,7 @@ PUBLIC = {
 
 def test_every_action_has_a_row_and_a_viewer_changes_nothing() -> None:
     assert set(PERMISSIONS) == set(Action)
-    read_only = {Action.VIEW_BOARD, Action.SIGN_OUT}
+    read_only = {Action.VIEW_BOARD, Action.SIGN_OUT, Action.VIEW_NARRATIVE, Action.VIEW_PROOFS}
     for action, roles in PERMISSIONS.items():
         assert (Role.VIEWER in roles) == (action in read_only), action
 
@@ -47,7 +47,11 @@ def test_groups_map_to_roles_and_unknown_groups_give_none() -> None:
 
 
 def test_every_route_names_its_action_except_the_sign_in_pages() -> None:
-    routes = [r for router in (pages.router, auth.router) for r in router.routes]
+    routes = [
+        r
+        for router in (pages.router, auth.router, narrative_pages.router, proof_pages.router)
+        for r in router.routes
+    ]
     seen = set()
     for route in routes:
         assert isinstance(route, APIRoute)

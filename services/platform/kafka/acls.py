@@ -12,6 +12,7 @@ operator   READ + WRITE the facts topic, WRITE the year-end topic (close-year, d
            redrive), READ every topic without a group (status, replay, log export),
            READ + WRITE the office's audit trail (the CLI's actions)
 office     READ the facts and narratives topics without a group (the year board),
+           WRITE the narratives topic (a version registered in the workspace),
            READ + WRITE the office's audit trail (the workspace's actions)
 =========  =====================================================================
 
@@ -133,6 +134,8 @@ def acl_bindings(prefix: str) -> list[AclBinding]:
         # Later parts of the workspace add their WRITEs here.
         topic("office", facts, OP_READ),
         topic("office", narratives, OP_READ),
+        # The narrative pages register a version in the signed-in person's name.
+        topic("office", narratives, OP_WRITE),
         # The audit trail (services/audit/): the workspace and the CLI record each action
         # there and read it back for the audit page; no other principal touches it.
         topic("office", actions, OP_WRITE),
