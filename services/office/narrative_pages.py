@@ -46,11 +46,13 @@ router = APIRouter()
 DRAFT = "narrative_draft"  # session key: {"year": int, "markdown": str, "council": str}
 PREFERRED_COUNCIL = "MAS"  # Mansfield, the reference letter's council, when registered
 # The letter's HTML is the e-mail's: its CSS is inline, which the workspace's own CSP forbids.
-# It is shown in a sandboxed frame (no script, no form, no navigation) with a policy of its
-# own that allows exactly that inline CSS and nothing else.
+# It is shown in a sandboxed frame (no script, no form, no navigation, no pop-up) with a
+# policy of its own that allows exactly that inline CSS and nothing else. The sandbox keeps
+# the frame's origin (allow-same-origin) so the browser draws it in the page's own process;
+# that is safe only because scripts stay forbidden (no allow-scripts, no script-src).
 LETTER_FRAME_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox"
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox allow-same-origin"
 )
 KAFKA_DOWN = "The narratives cannot be read: Kafka does not answer. Try again in a minute."
 

@@ -9,17 +9,14 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import AsyncIterator
-from datetime import date
 
 import httpx
 import pytest
 import pytest_asyncio
 
 from contracts.codec import decode
-from contracts.envelope import Envelope, new_event
+from contracts.envelope import Envelope
 from contracts.events import (
-    DecisionOutcome,
-    DecisionRecorded,
     NarrativeRegistered,
     OfficeAction,
     OfficeActionTaken,
@@ -27,8 +24,8 @@ from contracts.events import (
 from contracts.topics import NARRATIVES, OFFICE_ACTIONS
 from services.office.roles import PERMISSIONS, Action, Role
 from services.platform.kafka.topic_reader import read_whole_topic
-from tests.support.casework import council
 from tests.support.office import Office
+from tests.support.office_steps import councils_with_casework
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.integration
@@ -44,22 +41,14 @@ BAD = "A first line.\n\nA second, with {council} in it.\n\n![a chart](https://x.
 @pytest_asyncio.fixture(scope="module")
 async def year(office: Office) -> AsyncIterator[Office]:
     """Three councils registered, with some 2025-26 decisions, projected."""
-    office.stack.start("services.projector")
-    events = [council(c, "District") for c in COUNCILS]
-    events += [decided("MAS", f"MAS-{i}", date(2025, 6, 1 + i), "upheld") for i in range(3)]
-    events += [decided("FMA", "FMA-1", date(2025, 7, 1), "not_upheld")]
-    await office.stack.publish(events)
-    await office.stack.wait_caught_up()
+    await councils_with_casework(office, COUNCILS)
     yield office
 
 
-def decided(code: str, case: str, day: date, outcome: str) -> Envelope[DecisionRecorded]:
-    """A decision of 2025-26, published now (tests.support.casework's are dated 2024)."""
-    return new_event(
-        DecisionRecorded(case_reference=case, decision_date=day,
-                         outcome=DecisionOutcome(outcome), satisfactory_remedy=False),
-        council=code, producer="tests",
-    )  # fmt: skip
+async def actions_taken(office: Office) -> list[Envelope[OfficeActionTaken]]:
+    """Every action on the namespace's audit trail."""
+    found = [decode(r.value) for r in await read_whole_topic(office.stack.settings, OFFICE_ACTIONS)]
+    return [e for e in found if isinstance(e.data, OfficeActionTaken)]  # type: ignore[misc]
 
 
 def signed_in(office: Office, user: str) -> httpx.Client:
@@ -166,16 +155,16 @@ async def test_a_registration_names_the_person_on_the_event_and_the_audit_trail(
 
     settings = year.stack.settings
     registrations = [decode(r.value) for r in await read_whole_topic(settings, NARRATIVES)]
-    mine = [e for e in registrations if isinstance(e.data, NarrativeRegistered)
+    mine = [(e, e.data) for e in registrations if isinstance(e.data, NarrativeRegistered)
             and e.data.markdown == text]  # fmt: skip
     assert len(mine) == 1
-    assert mine[0].actor == "Ada Author" and mine[0].producer == "annual-review-office"
-    assert mine[0].data.registered_by == "Ada Author"
+    envelope, registered = mine[0]
+    assert envelope.actor == "Ada Author" and envelope.producer == "annual-review-office"
+    assert registered.registered_by == "Ada Author"
 
-    async def recorded() -> list[OfficeActionTaken]:
-        found = [decode(r.value) for r in await read_whole_topic(settings, OFFICE_ACTIONS)]
+    async def recorded() -> list[Envelope[OfficeActionTaken]]:
         return [
-            e for e in found
+            e for e in await actions_taken(year)
             if e.data.action is OfficeAction.NARRATIVE_REGISTERED
             and e.data.subject == f"narrative {LETTER_YEAR} version {version}"
         ]  # fmt: skip
@@ -264,13 +253,10 @@ async def test_a_proofs_job_makes_one_pdf_per_council_and_streams_them_as_one_zi
     assert viewer.get(f"/proofs/{YEAR}/..%2F..%2Fetc").status_code == 404
 
     async def recorded() -> bool:
-        found = [
-            decode(r.value) for r in await read_whole_topic(year.stack.settings, OFFICE_ACTIONS)
-        ]
         return any(
             e.data.action is OfficeAction.PROOFS_MADE and e.actor == "Ada Author"
             and e.data.details.get("councils") == str(len(COUNCILS))
-            for e in found
+            for e in await actions_taken(year)
         )  # fmt: skip
 
     assert await eventually(recorded, what="the proofs' audit entry", timeout=30)

@@ -7,13 +7,55 @@ from __future__ import annotations
 
 import re
 import zipfile
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import Page
 
+from contracts.envelope import Envelope, new_event
+from contracts.events import DecisionOutcome, DecisionRecorded
+from tests.support.browser import AXE
+from tests.support.casework import council
 from tests.support.office import Office, password
 
 TIMEOUT_MS = 60_000
+
+
+def decided(code: str, case: str, day: date, outcome: str) -> Envelope[DecisionRecorded]:
+    """A decision published now (tests.support.casework's are published in 2024, so they
+    cannot be dated in a later year)."""
+    return new_event(
+        DecisionRecorded(case_reference=case, decision_date=day,
+                         outcome=DecisionOutcome(outcome), satisfactory_remedy=False),
+        council=code, producer="tests",
+    )  # fmt: skip
+
+
+async def councils_with_casework(office: Office, codes: tuple[str, ...]) -> None:
+    """``codes`` registered as district councils, each with some 2025-26 decisions (the
+    first one's upheld), projected by a projector of the office's stack."""
+    office.stack.start("services.projector")
+    events: list[Envelope[Any]] = [council(c, "District") for c in codes]
+    for n, code in enumerate(codes):
+        outcome = "upheld" if n == 0 else "not_upheld"
+        events += [decided(code, f"{code}-{i}", date(2025, 6, 1 + i), outcome) for i in range(3)]
+    await office.stack.publish(events)
+    await office.stack.wait_caught_up()
+
+
+async def axe_violations(page: Page) -> list[str]:
+    """axe-core's violations on ``page``, with every rule it ships. Evaluated through the
+    browser's debugging protocol, which the page's CSP does not govern: the workspace's
+    CSP stays on while it runs (tests.support.browser.run_axe adds a script tag instead)."""
+    if not await page.evaluate("() => typeof axe !== 'undefined'"):
+        await page.evaluate(AXE.read_text(encoding="utf-8"))
+    raw = await page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => v.id + ' (' + v.impact + '): ' + v.help + ' - ' +"
+        " v.nodes.slice(0, 5).map(n => n.target.join(' ')).join('; '))"
+    )
+    return list(raw)
 
 
 async def sign_in(page: Page, office: Office, user: str, path: str = "/") -> None:
