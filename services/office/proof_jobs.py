@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 
@@ -255,3 +255,25 @@ class ProofJobs:
                 await finished(job)
             except Exception:
                 log.exception("proofs made but not recorded on the audit trail", job=job.id)
+
+
+def jobs_of(state: Any) -> ProofJobs:
+    """The process's proofs jobs (an application's ``state``), over the folder of its
+    settings, made at first use."""
+    if not hasattr(state, "proof_jobs"):
+        state.proof_jobs = ProofJobs(ProofStore(state.office.proofs_dir))
+    jobs: ProofJobs = state.proof_jobs
+    return jobs
+
+
+def latest_proofs(jobs: ProofJobs, year: FinancialYear) -> str | None:
+    """The year board's line for the year's latest proofs job, if one was made."""
+    latest = next(iter(jobs.store.jobs(year)), None)
+    if latest is None:
+        return None
+    job = jobs.state_of(latest)
+    return (
+        f"{job.state}: {job.done} of {job.total} councils, narrative version "
+        f"{job.narrative_version}, started {job.started_at.replace('T', ' ')[:16]} UTC by "
+        f"{job.started_by}"
+    )

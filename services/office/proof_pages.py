@@ -27,10 +27,11 @@ from services.letters.proof import (
     default_dates,
     proof_inputs,
 )
+from services.office import proof_jobs
 from services.office.guard import Refused, User, allowed
 from services.office.narrative_pages import LETTER_FRAME_CSP, book_of
 from services.office.pages import page
-from services.office.proof_jobs import FILE_TYPES, ProofJob, ProofJobs, ProofStore
+from services.office.proof_jobs import FILE_TYPES, ProofJob, ProofJobs
 from services.office.roles import Action, may
 from services.platform.kafka.publisher import event_publisher
 from services.projector.config import get_projector_settings
@@ -39,12 +40,7 @@ router = APIRouter()
 
 
 def jobs_of(request: Request) -> ProofJobs:
-    """The process's proofs jobs, over the folder of the settings (made at first use)."""
-    state = request.app.state
-    if not hasattr(state, "proof_jobs"):
-        state.proof_jobs = ProofJobs(ProofStore(state.office.proofs_dir))
-    jobs: ProofJobs = state.proof_jobs
-    return jobs
+    return proof_jobs.jobs_of(request.app.state)
 
 
 def year_or_404(label: str) -> FinancialYear:
