@@ -200,6 +200,10 @@ class ProofJobs:
                 return job_id
         return None
 
+    async def wait(self) -> None:
+        """Until every job this process started has ended (tests, shutdown)."""
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+
     def state_of(self, job: ProofJob) -> ProofJob:
         """``job`` as it is: a job saved as running that no task of this process runs was
         interrupted (the process ended)."""
