@@ -2,13 +2,15 @@
 HTTP: every new action for every role on the server (allowed or 403), CSRF refused without
 the token, a check that lists each problem with its line, a registration published in the
 person's name with its action on the audit trail, the difference view escaped, a proofs job
-whose ZIP holds one PDF per council, and addresses outside the proofs folder refused."""
+whose ZIP holds one PDF per council, addresses outside the proofs folder refused, and the
+CLI's `letters narrative set` registering through the same use case, recorded as the operator."""
 
 from __future__ import annotations
 
 import io
 import zipfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,6 +26,7 @@ from contracts.events import (
 from contracts.topics import NARRATIVES, OFFICE_ACTIONS
 from services.office.roles import PERMISSIONS, Action, Role
 from services.platform.kafka.topic_reader import read_whole_topic
+from tests.e2e.test_operator_flow import cli
 from tests.support.office import Office
 from tests.support.office_steps import councils_with_casework
 from tests.support.polling import eventually
@@ -260,3 +263,26 @@ async def test_a_proofs_job_makes_one_pdf_per_council_and_streams_them_as_one_zi
         )  # fmt: skip
 
     assert await eventually(recorded, what="the proofs' audit entry", timeout=30)
+
+
+async def test_the_cli_registers_through_the_same_use_case_and_records_the_operator(
+    year: Office, clients: dict[Role, httpx.Client], tmp_path: Path
+) -> None:
+    doc = tmp_path / "narrative-2026.md"
+    doc.write_text(GOOD + "\nRegistered from the terminal.\n", encoding="utf-8")
+    done = cli(year.stack, "letters", "narrative", "set", str(LETTER_YEAR), str(doc),
+               "--by", "J Smith", "--note", "from the CLI")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    version = int(done.stdout.split("as version ")[1].split()[0])
+
+    async def recorded() -> list[Envelope[OfficeActionTaken]]:
+        return [
+            e for e in await actions_taken(year)
+            if e.data.subject == f"narrative {LETTER_YEAR} version {version}"
+        ]  # fmt: skip
+
+    [action] = await eventually(recorded, what="the CLI's audit entry", timeout=30)
+    assert action.data.via == "cli" and (action.actor or "").startswith("operator:")
+    assert action.data.reason == "from the CLI"
+    listed = clients[Role.VIEWER].get(f"/narrative/{LETTER_YEAR}").text
+    assert "J Smith" in listed and "from the CLI" in listed
