@@ -2,7 +2,8 @@
 in through the real Keycloak, with the workspace's CSP on: writes a narrative with a problem,
 sees it with its line, fixes it, previews Mansfield's letter (MAS: the test's register has
 "MAS Council", not the real register's name), registers it, makes the proofs and downloads
-them (one PDF per council). axe-core: zero violations on every page on the way; screenshots at
+them (one PDF per council). Keyboard only: every control of the narrative page is reached with
+Tab and shows its focus. axe-core: zero violations on every page on the way; screenshots at
 1280 and 390 px wide in out/office/ (the desktop ones that docs/office.md shows are copied to
 docs/office/ with AR_OFFICE_DOC_SCREENSHOTS=1)."""
 
@@ -91,6 +92,17 @@ async def test_the_author_writes_checks_previews_registers_and_proofs_the_narrat
         assert "complaints about MAS Council for the year ending 31 March 2026" in letter
         assert "Our figures for MAS Council are below." in letter
         await look(page, "narrative-preview", doc=True)
+        # Keyboard only: every control is reached with Tab, each with a visible focus.
+        stops = await b.tab_through(page)
+        # Stops inside the preview's frame are the letter's own links: the page sees only the
+        # frame; the focus ring there is the browser's, in the e-mail's own document.
+        unmarked = [
+            s for s in stops
+            if s["visible"] and s["tag"] != "iframe" and not (s["outline"] or s["shadow"])
+        ]  # fmt: skip
+        assert unmarked == [], unmarked
+        reached = {s["id"] for s in stops}
+        assert {"markdown", "council", "check", "preview", "note", "register"} <= reached
         # The PDF proof of the preview (the link opens it in the browser's viewer).
         href = await page.get_attribute("#preview-pdf", "href")
         pdf = await page.request.get(office.base_url + str(href))
