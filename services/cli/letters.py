@@ -293,3 +293,4 @@ def proof(
         f"[bold green]{len(made)} proof(s)[/] of the {year} letters in {folder}/ "
         f"(narrative {which}); nothing was sent"
     )
+    proofs.record(year, council, narrative, len(made))

@@ -8,9 +8,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from aiokafka.errors import KafkaError
+
 from contracts.financial_year import FinancialYear
 from contracts.values import LETTER_FORMATS, LetterFormat
-from services.cli.common import ExitCode, fail, settings
+from services.audit.record import cli_actor
+from services.cli.common import ExitCode, err, fail, run, settings
 from services.cli.db import connection, run_db
 from services.cli.narratives import on_kafka, read_document, refuse_document
 from services.cli.progress import progress
@@ -27,6 +30,7 @@ from services.letters.proof import (
     proof_inputs,
     write_proofs,
 )
+from services.office.narrative_actions import record_proofs_made
 from services.projector.config import get_projector_settings
 
 
@@ -102,3 +106,25 @@ def make(
             return write_proofs(all_inputs, folder, shown)
         except ProofFailed as e:
             fail(f"proof not made: {e}", code=ExitCode.INVALID_INPUT)
+
+
+def record(
+    year: FinancialYear, council: str | None, narrative: NarrativeVersion, count: int
+) -> None:
+    """The proofs on the audit trail, as the operator (the workspace's use case). The proofs
+    are made whatever happens here: a trail that cannot be reached is said, not fatal."""
+    try:
+        run(
+            record_proofs_made(
+                settings(), cli_actor(), year, subject="letters proof",
+                councils=count, narrative_version=narrative.version,
+                narrative_sha256=narrative.sha256, council=council.upper() if council else None,
+            )
+        )  # fmt: skip
+    except (KafkaError, OSError, TimeoutError) as e:
+        err.print(
+            f"warning: the proofs are made but not recorded on the audit trail ({e}); "
+            "nothing else is affected",
+            markup=False,
+            soft_wrap=True,
+        )

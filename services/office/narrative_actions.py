@@ -1,5 +1,6 @@
 """The narrative's use cases for both doors, the workspace's pages and the CLI: register a
-version and record who did it on the audit trail (docs/office.md, "Narrative").
+version and record who did it on the audit trail, and record proofs made (docs/office.md,
+"Narrative" and "Proofs").
 
 The version is published first (its NarrativeRegistered names the person on the envelope's
 ``actor``), then the action is recorded (OfficeAction.NARRATIVE_REGISTERED): an audit entry
@@ -59,3 +60,34 @@ async def register_narrative(
             ),
         )
     return version, position
+
+
+async def record_proofs_made(
+    settings: Settings,
+    actor: Actor,
+    year: FinancialYear,
+    *,
+    subject: str,
+    councils: int,
+    narrative_version: int,
+    narrative_sha256: str,
+    council: str | None = None,
+) -> None:
+    """Record that ``actor`` made ``councils`` proofs of ``year`` (after they exist)."""
+    async with event_publisher(settings) as publisher:
+        await record_action(
+            publisher,
+            actor,
+            ActionRecord(
+                OfficeAction.PROOFS_MADE,
+                financial_year=year,
+                council=council,
+                subject=subject,
+                details={
+                    "councils": str(councils),
+                    # -1: a draft, not registered yet (services/letters/proof.py DRAFT_VERSION)
+                    "narrative_version": str(narrative_version),
+                    "narrative_sha256": narrative_sha256,
+                },
+            ),
+        )

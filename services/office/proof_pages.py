@@ -17,9 +17,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
 from starlette.responses import Response
 
-from contracts.events import OfficeAction
 from contracts.financial_year import FinancialYear, NotAFinancialYear
-from services.audit.record import ActionRecord, Actor, record_action
+from services.audit.record import Actor
 from services.domain.letter_inputs import LetterInputs
 from services.letters.proof import (
     PLACEHOLDER_SIGNATORY,
@@ -29,11 +28,11 @@ from services.letters.proof import (
 )
 from services.office import proof_jobs
 from services.office.guard import Refused, User, allowed
+from services.office.narrative_actions import record_proofs_made
 from services.office.narrative_pages import LETTER_FRAME_CSP, book_of
 from services.office.pages import page
 from services.office.proof_jobs import FILE_TYPES, ProofJob, ProofJobs
 from services.office.roles import Action, may
-from services.platform.kafka.publisher import event_publisher
 from services.projector.config import get_projector_settings
 
 router = APIRouter()
@@ -128,21 +127,10 @@ async def make_proofs(
 
     async def finished(job: ProofJob) -> None:
         # Recorded once the proofs exist (services/audit/record.py: after the effect).
-        async with event_publisher(settings) as publisher:
-            await record_action(
-                publisher,
-                actor,
-                ActionRecord(
-                    OfficeAction.PROOFS_MADE,
-                    financial_year=year,
-                    subject=f"proofs job {job.id}",
-                    details={
-                        "councils": str(len(job.councils)),
-                        "narrative_version": str(job.narrative_version),
-                        "narrative_sha256": job.narrative_sha256,
-                    },
-                ),
-            )
+        await record_proofs_made(
+            settings, actor, year, subject=f"proofs job {job.id}", councils=len(job.councils),
+            narrative_version=job.narrative_version, narrative_sha256=job.narrative_sha256,
+        )  # fmt: skip
 
     job = jobs.start(year, narrative, user.name, councils, inputs, finished)
     return RedirectResponse(f"/proofs/{year.label}/{job.id}", status_code=303)

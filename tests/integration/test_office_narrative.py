@@ -230,6 +230,11 @@ async def test_a_proofs_job_makes_one_pdf_per_council_and_streams_them_as_one_zi
 ) -> None:
     author = clients[Role.AUTHOR]
     token = csrf_of(author.get("/").text)
+    registered = author.post(
+        f"/narrative/{LETTER_YEAR}/register",
+        data={"markdown": GOOD, "note": "to proof", "csrf_token": token},
+    )
+    assert registered.status_code == 303  # proofs print the narrative in force
     started = author.post(f"/proofs/{YEAR}", data={"csrf_token": token})
     assert started.status_code == 303
     job_path = started.headers["location"]
@@ -286,3 +291,23 @@ async def test_the_cli_registers_through_the_same_use_case_and_records_the_opera
     assert action.data.reason == "from the CLI"
     listed = clients[Role.VIEWER].get(f"/narrative/{LETTER_YEAR}").text
     assert "J Smith" in listed and "from the CLI" in listed
+
+
+async def test_the_clis_proofs_are_recorded_as_the_operators(year: Office, tmp_path: Path) -> None:
+    draft = tmp_path / "draft.md"
+    draft.write_text(GOOD, encoding="utf-8")
+    done = cli(year.stack, "letters", "proof", YEAR, "--council", "MAS", "--out", str(tmp_path),
+               "--narrative", str(draft))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "MAS" / "letter.pdf").read_bytes().startswith(b"%PDF")
+
+    async def recorded() -> list[Envelope[OfficeActionTaken]]:
+        return [
+            e for e in await actions_taken(year)
+            if e.data.action is OfficeAction.PROOFS_MADE and e.data.via == "cli"
+        ]  # fmt: skip
+
+    [action] = await eventually(recorded, what="the CLI proofs' audit entry", timeout=30)
+    assert action.council == "MAS" and action.data.details["councils"] == "1"
+    assert action.data.details["narrative_version"] == "-1"  # a draft, not registered
+    assert (action.actor or "").startswith("operator:")
