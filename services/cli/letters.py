@@ -35,6 +35,7 @@ from services.letters import operations
 from services.letters.case_list_files import file_stem
 from services.letters.config import get_letters_settings
 from services.letters.narrative_registry import load_book
+from services.letters.proof import PLACEHOLDER_SIGNATORY, default_dates
 from services.office import letter_actions
 from services.platform.kafka.publisher import event_publisher
 from services.projector.config import get_projector_settings
@@ -365,11 +366,12 @@ def proof(
     narrative = (
         proofs.draft(narrative_file, year, fmt) if narrative_file else proofs.registered(year)
     )
-    when = letter_date or max(date.today(), year.last_day + timedelta(days=1))
+    default_letter, _ = default_dates(year, date.today())
+    when = letter_date or default_letter
     published = publication_date or when + timedelta(days=7)
     signatory = {
-        "name": signatory_name or "[signatory]",
-        "titles": tuple(signatory_title or ("[title]",)),
+        "name": signatory_name or PLACEHOLDER_SIGNATORY["name"],
+        "titles": tuple(signatory_title or PLACEHOLDER_SIGNATORY["titles"]),
     }
     folder = out_dir or Path("out") / "proofs" / year.label
     made = proofs.make(year, council, narrative, when, published, signatory, folder)
@@ -378,3 +380,4 @@ def proof(
         f"[bold green]{len(made)} proof(s)[/] of the {year} letters in {folder}/ "
         f"(narrative {which}); nothing was sent"
     )
+    proofs.record(year, council, narrative, len(made))

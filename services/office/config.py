@@ -83,6 +83,11 @@ class OfficeSettings(BaseSettings):
         default="Annual Review office workspace <annual.review@lgo.example>",
         description="From of the workspace's e-mails to the approvers",
     )
+    proofs_dir: Path = Field(
+        default=Path("out/office/proofs"),
+        description="Where the workspace's proofs jobs write the year's proofs (a folder per "
+        "job: <financial year>/<job>/<council>/letter.pdf ...), and read them back",
+    )
 
     @field_validator("group_roles", "approver_emails", mode="before")
     @classmethod

@@ -44,6 +44,15 @@ class Action(StrEnum):
     # Dead letters and parked casework (services/office/dead_letter_pages.py).
     VIEW_DEAD_LETTERS = "view_dead_letters"
     REDRIVE_DEAD_LETTERS = "redrive_dead_letters"
+    # The narrative (services/office/narrative_pages.py): every role reads the versions and
+    # their differences; the author writes, checks and previews a draft, and registers it.
+    VIEW_NARRATIVE = "view_narrative"
+    EDIT_NARRATIVE = "edit_narrative"
+    REGISTER_NARRATIVE = "register_narrative"
+    # The proofs (services/office/proof_pages.py): every role browses and downloads them; the
+    # author makes them.
+    VIEW_PROOFS = "view_proofs"
+    MAKE_PROOFS = "make_proofs"
 
 
 EVERY_ROLE = frozenset(Role)
@@ -68,6 +77,11 @@ PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.RESEND_LETTER: frozenset({Role.APPROVER, Role.DATA_OFFICER}),
     Action.VIEW_DEAD_LETTERS: EVERY_ROLE,
     Action.REDRIVE_DEAD_LETTERS: frozenset({Role.DATA_OFFICER}),
+    Action.VIEW_NARRATIVE: EVERY_ROLE,
+    Action.EDIT_NARRATIVE: frozenset({Role.AUTHOR}),
+    Action.REGISTER_NARRATIVE: frozenset({Role.AUTHOR}),
+    Action.VIEW_PROOFS: EVERY_ROLE,
+    Action.MAKE_PROOFS: frozenset({Role.AUTHOR}),
 }
 
 

@@ -288,11 +288,11 @@ def test_the_acls_say_what_docs_security_md_says() -> None:
         "User:office READ topic 'casework.facts' (literal)",
         "User:office READ topic 'annual-review.narratives' (literal)",
         "User:office WRITE topic 'casework.facts' (literal)",
+        "User:office WRITE topic 'annual-review.narratives' (literal)",
         "User:office WRITE topic 'annual-review.office-actions' (literal)",
         "User:office READ topic 'annual-review.office-actions' (literal)",
         "User:operator WRITE topic 'annual-review.office-actions' (literal)",
         "User:operator READ topic 'annual-review.office-actions' (literal)",
-        "User:office WRITE topic 'casework.facts' (literal)",
         "User:office WRITE topic 'annual-review.year-end' (literal)",
     ]
     doc = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
