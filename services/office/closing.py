@@ -27,7 +27,7 @@ from contracts.codec import describe
 from contracts.events import OfficeAction
 from contracts.financial_year import FinancialYear
 from contracts.topics import FACTS
-from services.audit.record import ActionRecord, Actor, record_action
+from services.audit.record import PRODUCER_WORKSPACE, ActionRecord, Actor, record_action
 from services.audit.trail import AuditEntry, fold_entries, read_trail
 from services.domain import close_proposal as rules
 from services.domain.close_proposal import Binding, CloseRefused, Person, Proposal, Terms, Trail
@@ -52,7 +52,6 @@ from services.readmodel.council_figures import registered_councils
 from services.readmodel.status import read_status
 
 log = structlog.get_logger(__name__)
-PRODUCER_WORKSPACE = "annual-review-office"
 KAFKA_TIMEOUT_S = 20.0
 CATCH_UP_WAIT_S = 5.0
 T = TypeVar("T")
