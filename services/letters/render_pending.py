@@ -37,6 +37,7 @@ async def render_pending(pool: asyncpg.Pool, renderer: RenderPool, limit: int = 
                      and not isinstance(r, RenderRefused)]  # fmt: skip
         if transient:
             raise transient[0]
+        seconds: list[float] = []  # of each letter rendered and stored
         for row, result in zip(rows, results, strict=True):
             if isinstance(result, RenderRefused):
                 log.error("letter cannot be rendered: failed, for an operator",
@@ -54,14 +55,13 @@ async def render_pending(pool: asyncpg.Pool, renderer: RenderPool, limit: int = 
                 log.error("case list refused: letter failed, for an operator",
                           council=row.council, reason=str(refused)[:300])  # fmt: skip
                 await outbox.mark_render_refused(conn, row, f"case list: {refused}")
-                results[rows.index(row)] = RenderRefused(str(refused))
                 continue
             await outbox.mark_rendered(
                 conn, row, template_version=template_version, text=text, html=html, pdf=pdf,
                 sha=sha, case_list=files,
             )  # fmt: skip
-    for result in results:  # committed: each render counts once
-        if not isinstance(result, BaseException):
-            metrics.rendered(result[-1])
+            seconds.append(result[-1])
+    for took in seconds:  # committed: each render counts once
+        metrics.rendered(took)
     log.info("letters rendered", count=len(rows))
     return len(rows)

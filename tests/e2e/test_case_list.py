@@ -142,7 +142,7 @@ async def test_the_case_list_goes_with_the_chief_executives_letter_and_adds_up_t
             rows = cli_json(stack, "letters", "list", "--year", "2019-20")
             return rows if [r["state"] for r in rows] == ["sent"] * councils else None
 
-        await eventually(all_sent, what="every letter sent", timeout=300)
+        all_sent_rows = await eventually(all_sent, what="every letter sent", timeout=300)
         # One message per council to its chief executive, and Mansfield's copies' message.
         assert mail.accepted == councils + 1
 
@@ -235,5 +235,22 @@ async def test_the_case_list_goes_with_the_chief_executives_letter_and_adds_up_t
         assert totals["Upheld"] == live["upheld"] == 4  # CL-FIX, CL-UP, CL-NO, CL-NEW
         assert totals["Not upheld"] == live["not_upheld"] == 0
         assert wb2["Summary"]["B4"].value == "the live figures the letter was made from"
+
+        # A letter whose case list cannot add up to it (its figures altered behind the
+        # service's back) is refused, never sent: failed, with the reason, for an operator.
+        other = next(r["council"] for r in all_sent_rows if r["council"] != "MAN")
+        await stack.fetch(
+            "UPDATE letters.outbox SET state = 'pending', text_body = NULL, "
+            "context = jsonb_set(context, '{counts,upheld}', '99') WHERE council = $1",
+            other,
+        )
+
+        def refused() -> dict[str, Any] | None:
+            rows = cli_json(stack, "letters", "list", "--state", "failed")
+            return next((r for r in rows if r["council"] == other), None)
+
+        failed = await eventually(refused, what="the altered letter refused", timeout=180)
+        assert "case list" in failed["last_error"] and "the letter says 99" in failed["last_error"]
+        assert mail.accepted == councils + 3  # nothing more was sent
     finally:
         smtp.stop()
