@@ -15,10 +15,13 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
+import structlog
 
 from services.letters import smtp_policy as policy
 from services.letters.config import LettersSettings
 from services.letters.smtp_policy import CannotSendSafely, SmtpAuth, TlsMode, TlsStep
+
+log = structlog.get_logger(__name__)
 
 QUIT_TIMEOUT_S = 5.0
 
@@ -104,8 +107,23 @@ async def send(
         if settings.smtp_username is not None:
             await _log_in(client, settings, server)
         _, response = await client.send_message(message)
+        refused: list[str] = []
         for more in then:
-            await client.send_message(more)
+            # The letter itself is accepted: from here it is sent, whatever happens to its
+            # copies. A copy refused must not fail the send, or the retry would e-mail the
+            # chief executive a second time (a letter is never sent twice; a copy missing is
+            # recoverable: docs/operations.md, "The letters' copies").
+            try:
+                await client.send_message(more)
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                refused.append(f"{more['Message-ID']}: {str(exc)[:200]}")
+                log.warning(
+                    "a letter's copies were not accepted; the letter itself was",
+                    message_id=str(more["Message-ID"]),
+                    error=str(exc)[:200],
+                )
+        if refused:
+            response = f"{response} (copies not accepted: {'; '.join(refused)})"
     finally:
         await _close(client)
     return response
