@@ -162,6 +162,9 @@ async def test_two_people_take_a_whole_year_end_in_the_workspace(
     await look(author, "the board before the year end", "year-end-board-before", doc=True)
     # The year to close is not on the board yet: it lists a year once something is done in it.
     assert await author.locator(f"#y{YEAR.start_year}").count() == 0
+    # Each step's page is looked at (axe-core) as it opens, before the step's own actions.
+    await steps.open_narrative(author, office, LETTER_YEAR)
+    await look(author, "the narrative page")
     await steps.write_narrative(author, office, LETTER_YEAR, WITH_A_PROBLEM)
     problems = await steps.check_narrative(author)
     assert len(problems) == 1 and problems[0].startswith("Line 6: unknown placeholder"), problems
@@ -176,6 +179,8 @@ async def test_two_people_take_a_whole_year_end_in_the_workspace(
     await look(author, "the registered narrative")
 
     # 2. The proofs, to the end of the job: one per council.
+    await author.goto(f"{office.base_url}/proofs/{YEAR.label}")
+    await look(author, "the year's proofs page")
     await steps.make_proofs(author, office, YEAR.label)
     progress = await author.inner_text("#progress-text")
     total = len(COUNCILS) + 1
@@ -183,6 +188,8 @@ async def test_two_people_take_a_whole_year_end_in_the_workspace(
     await look(author, "the proofs job")
 
     # 3. The author proposes the close.
+    await author.goto(f"{office.base_url}/years/{YEAR.label}/close")
+    await look(author, "the close page before the proposal")
     await propose_in_browser(author, office, YEAR.label, CLOSE_TERMS)
     await look(author, "the close waiting for sign-off", "year-end-close-waiting")
     assert await outbox(year_end) == {}  # nothing sent before the sign-off
@@ -200,6 +207,8 @@ async def test_two_people_take_a_whole_year_end_in_the_workspace(
     await look(approver, "the letters list", "year-end-letters")
 
     # 6. The approver releases the held letter; it is sent too.
+    await approver.goto(f"{office.base_url}/letters/{HELD}/{YEAR.label}")
+    await look(approver, "the held letter", "year-end-letter-held")
     held_because = await release_held_letter_in_browser(
         approver, office, HELD, YEAR, "the council confirmed the figures stand"
     )
