@@ -17,7 +17,13 @@ from playwright.async_api import Browser, Page
 from tests.support import browser as b
 from tests.support.casework import council, decided
 from tests.support.office import Office, password
-from tests.support.office_close_steps import CloseOffice, close_office
+from tests.support.office_close_steps import (
+    TERMS,
+    CloseOffice,
+    close_office,
+    propose_in_browser,
+    sign_off_in_browser,
+)
 from tests.support.polling import NotYet, eventually
 
 pytestmark = pytest.mark.integration
@@ -77,15 +83,10 @@ async def test_a_data_officer_proposes_an_approver_signs_off_and_the_audit_lists
     try:
         await _sign_in(page, office, "dataofficer", "/years/2019-20/close")
         await _axe_clean(page, "the close page before a proposal")
-        await page.fill("#letter_date", "2020-07-22")
-        await page.fill("#publication_date", "2020-07-29")
-        await page.fill("#signatory_name", "Michael King")
-        await page.fill("#signatory_title_1", "Local Government and Social Care Ombudsman")
-        await page.fill(
-            "#signatory_title_2", "Chair, Commission for Local Administration in England"
-        )
-        await page.click("button:has-text('Propose the close')")
-        await page.wait_for_selector("text=Waiting for sign-off")
+        await propose_in_browser(
+            page, office, "2019-20", TERMS,
+            title_2="Chair, Commission for Local Administration in England",
+        )  # fmt: skip
         await _axe_clean(page, "the close page with a proposal (its proposer)")
         await _shots(page, "close-proposed")
     finally:
@@ -98,8 +99,7 @@ async def test_a_data_officer_proposes_an_approver_signs_off_and_the_audit_lists
         assert await page.is_visible("button:has-text('Sign off and close 2019-20')")
         await _axe_clean(page, "the close page for an approver")
         await _shots(page, "close-approver")
-        await page.click("button:has-text('Sign off and close 2019-20')")
-        await page.wait_for_selector("text=Signed off: 2019-20 is closed.")
+        await sign_off_in_browser(page, office, "2019-20")
         await _axe_clean(page, "the close page after the sign-off")
 
         async def closed() -> bool:

@@ -1,6 +1,7 @@
-"""The steps of the close with four eyes, as a person takes them in the workspace (by HTTP,
-signed in through the real Keycloak): propose, sign off, reject, withdraw, read the audit
-page. Shared by the integration tests and the whole-year browser test."""
+"""The steps of the close with four eyes, as a person takes them in the workspace, signed in
+through the real Keycloak: by HTTP (propose, sign off, reject, withdraw) and in a browser
+(propose and sign off with the close page's own forms). Shared by the integration tests and
+the whole-year browser test."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+from playwright.async_api import Page
 
 from services.letters.smtp_server import start as start_smtp
 from services.platform.settings import Settings
@@ -73,6 +75,28 @@ def end_proposal(
     return client.post(
         f"/years/{year}/close/{proposal_id}/{how}", data={"csrf_token": token, "reason": reason}
     )
+
+
+async def propose_in_browser(
+    page: Page, office: Office, year: str, terms: dict[str, str], title_2: str = ""
+) -> None:
+    """On the signed-in ``page``: fill the close page's proposal form with ``terms`` (the
+    keys of ``TERMS``) and press Propose; returns once the page says it waits for sign-off."""
+    await page.goto(f"{office.base_url}/years/{year}/close")
+    for field in ("letter_date", "publication_date", "signatory_name", "signatory_title_1"):
+        await page.fill(f"#{field}", terms[field])
+    if title_2:
+        await page.fill("#signatory_title_2", title_2)
+    await page.click("button:has-text('Propose the close')")
+    await page.wait_for_selector("text=Waiting for sign-off")
+
+
+async def sign_off_in_browser(page: Page, office: Office, year: str) -> None:
+    """On the signed-in ``page`` (an approver who did not propose): press the sign-off
+    button; returns once the page says the year is closed."""
+    await page.goto(f"{office.base_url}/years/{year}/close")
+    await page.click(f"button:has-text('Sign off and close {year}')")
+    await page.wait_for_selector(f"text=Signed off: {year} is closed.")
 
 
 @dataclass

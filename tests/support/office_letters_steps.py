@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 
 import httpx
+from playwright.async_api import Page
 
 from contracts.financial_year import FinancialYear
+from tests.support.office import Office
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _IDS = re.compile(r'name="ids" value="([^"]*)"')
@@ -50,6 +52,19 @@ def release_held_letter(
     assert answer.status_code == 303, answer.text[:800]
     assert answer.headers["location"] == f"/letters/{council}/{year.label}?done=release"
     return held[1]
+
+
+async def release_held_letter_in_browser(
+    page: Page, office: Office, council: str, year: FinancialYear, reason: str
+) -> str:
+    """An approver, signed in on ``page``, opens the held letter, reads why it was held,
+    gives ``reason`` and presses Release; returns why it was held, as the page said."""
+    await page.goto(f"{office.base_url}/letters/{council}/{year.label}")
+    held = await page.locator("form.decision:has(#r-release) p strong").inner_text()
+    await page.fill("#r-release", reason)
+    await page.click("button:has-text('Release this letter')")
+    await page.wait_for_url(f"{office.base_url}/letters/{council}/{year.label}?done=release")
+    return held
 
 
 def withdraw_letter(client: httpx.Client, council: str, year: FinancialYear, reason: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from playwright.async_api import Page
 
 from contracts.envelope import Envelope, new_event
-from contracts.events import DecisionOutcome, DecisionRecorded
+from contracts.events import DecisionCorrected, DecisionOutcome, DecisionRecorded
 from tests.support.browser import AXE
 from tests.support.casework import council
 from tests.support.office import Office, password
@@ -22,21 +22,28 @@ from tests.support.office import Office, password
 TIMEOUT_MS = 60_000
 
 
-def decided(code: str, case: str, day: date, outcome: str) -> Envelope[DecisionRecorded]:
-    """A decision published now (tests.support.casework's are published in 2024, so they
-    cannot be dated in a later year)."""
+def decided(
+    code: str, case: str, day: date, outcome: str, *, correction: bool = False
+) -> Envelope[DecisionRecorded | DecisionCorrected]:
+    """A decision (or its correction) published now (tests.support.casework's are published
+    in 2024, so they cannot be dated in a later year)."""
+    kind = DecisionCorrected if correction else DecisionRecorded
     return new_event(
-        DecisionRecorded(case_reference=case, decision_date=day,
-                         outcome=DecisionOutcome(outcome), satisfactory_remedy=False),
+        kind(case_reference=case, decision_date=day, outcome=DecisionOutcome(outcome),
+             satisfactory_remedy=False),
         council=code, producer="tests",
     )  # fmt: skip
 
 
-async def councils_with_casework(office: Office, codes: tuple[str, ...]) -> None:
-    """``codes`` registered as district councils, each with some 2025-26 decisions (the
-    first one's upheld), projected by a projector of the office's stack."""
+async def councils_with_casework(
+    office: Office, codes: tuple[str, ...], names: dict[str, str] | None = None
+) -> None:
+    """``codes`` registered as district councils (named ``names[code]``, else "CODE
+    Council"), each with some 2025-26 decisions (the first one's upheld), projected by a
+    projector of the office's stack."""
     office.stack.start("services.projector")
-    events: list[Envelope[Any]] = [council(c, "District") for c in codes]
+    named = names or {}
+    events: list[Envelope[Any]] = [council(c, "District", name=named.get(c)) for c in codes]
     for n, code in enumerate(codes):
         outcome = "upheld" if n == 0 else "not_upheld"
         events += [decided(code, f"{code}-{i}", date(2025, 6, 1 + i), outcome) for i in range(3)]
