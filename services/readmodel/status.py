@@ -37,6 +37,9 @@ class Status:
     parked: list[dict[str, Any]] = field(default_factory=list)
     # Cases decided on two partitions, and events applied on two: their letters are held.
     conflicts: list[dict[str, Any]] = field(default_factory=list)
+    # The financial years (start years) with any figure: the year board lists each, closed
+    # or not, so that the year to close is there before anything is done in it.
+    figure_years: list[int] = field(default_factory=list)
 
     @property
     def lag(self) -> int:
@@ -111,6 +114,13 @@ async def read_status(conn: Conn, topic: str, end_offsets: dict[int, int]) -> St
             )
         ]
         st.conflicts = await _conflicts(conn)
+        st.figure_years = [
+            r["financial_year"]
+            for r in await conn.fetch(
+                "SELECT DISTINCT financial_year FROM readmodel.council_year_contributions "
+                "ORDER BY 1"
+            )
+        ]
     for p, end in sorted(end_offsets.items()):
         row = stored.get(p)
         st.partitions.append(

@@ -160,8 +160,9 @@ async def test_two_people_take_a_whole_year_end_in_the_workspace(
     # 1. The author: the board, then the narrative with a problem, fixed, previewed, registered.
     author = await person(chromium, year_end, "author", "/")
     await look(author, "the board before the year end", "year-end-board-before", doc=True)
-    # The year to close is not on the board yet: it lists a year once something is done in it.
-    assert await author.locator(f"#y{YEAR.start_year}").count() == 0
+    # The year to close is on the board from its first figure: not closed, no proposal yet.
+    before = await author.inner_text(f"article.year[aria-labelledby='y{YEAR.start_year}']")
+    assert "not closed" in before and "no proposal" in before, before
     # Each step's page is looked at (axe-core) as it opens, before the step's own actions.
     await steps.open_narrative(author, office, LETTER_YEAR)
     await look(author, "the narrative page")
