@@ -108,8 +108,10 @@ def build_board(
     narrative_years = {y - 1 for y in book.years()} if book else set()
     proposal_years = {p.terms.year.start_year for p in trail.proposals.values()} if trail else set()
     starts = (
-        set(cut_years) | set(close_of) | set(letters_of) | set(parked_of) | narrative_years
-    ) | proposal_years | set(status.figure_years)
+        (set(cut_years) | set(close_of) | set(letters_of) | set(parked_of) | narrative_years)
+        | proposal_years
+        | set(status.figure_years)
+    )
     rows = []
     for start in sorted(starts, reverse=True):
         year = FinancialYear(start)
