@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from contracts.financial_year import FinancialYear
+from services.audit.record import cli_actor
 from services.cli import narratives, proofs
 from services.cli.common import (
     ExitCode,
@@ -148,8 +149,9 @@ def _move(action: Transition, council: str, year: FinancialYear, note: str) -> N
     async def go() -> int:
         async with connection(settings()) as conn:
             return await operations.move(
-                conn, action, council.upper(), year, note, narrative_in_force
-            )
+                conn, action, council.upper(), year, note, narrative_in_force,
+                by=cli_actor().name,
+            )  # fmt: skip
 
     run_db(go())
     out.print(f"{council.upper()} {year}: {action} done; the letter service takes it from here")
@@ -219,6 +221,7 @@ def reissue(
                 message_id_domain=get_letters_settings().message_id_domain,
                 letter_date=letter_date,
                 narrative=narrative,
+                by=cli_actor().name,
             )
 
     _, version = run_db(go())

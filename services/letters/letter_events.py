@@ -1,7 +1,8 @@
 """The letter events' outbox: every SQL statement on ``letters.events``.
 
-A letter's state change and the event that reports it (LetterIssued, LetterDispatched,
-LetterDispatchFailed) are written in one transaction, so an event is never lost nor
+A letter's state change and the events that report it (LetterStateChanged for every change,
+LetterRendered, LetterIssued, LetterDispatched, LetterDispatchFailed) are written in one
+transaction, so an event is never lost nor
 reported for a change that was rolled back; relay.py publishes them to Kafka afterwards,
 at least once (consumers deduplicate on the event id).
 """
@@ -27,9 +28,12 @@ class StoredEvent:
     value: bytes
 
 
-async def record_event(conn: Conn, council: str, payload: Payload) -> None:
-    """The event, keyed by its council, in the caller's transaction."""
-    event = new_event(payload, council=council, producer=PRODUCER)
+async def record_event(
+    conn: Conn, council: str, payload: Payload, *, actor: str | None = None
+) -> None:
+    """The event, keyed by its council, in the caller's transaction; ``actor``: the person
+    who made the change (an operator), None for the service's own."""
+    event = new_event(payload, council=council, producer=PRODUCER, actor=actor)
     await conn.execute(
         "INSERT INTO letters.events (event_id, key, value) VALUES ($1, $2, $3)",
         event.event_id,
