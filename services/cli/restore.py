@@ -29,7 +29,7 @@ from services.letters.restore import (
     restore_letters,
 )
 from services.platform.kafka.topic_reader import read_whole_topic
-from services.platform.settings import Settings, redact_url
+from services.platform.settings import Settings, as_principal, redact_url
 from services.projector.config import get_projector_settings
 from services.projector.rebuild import RebuildProgress
 from services.projector.restore import ReadModelsRestored, restore_read_models
@@ -88,10 +88,17 @@ async def restore_database(
         )
         on_step("writing the letters back")
         restored = await restore_letters(conn, letters)
-        on_step("publishing the years whose publication date has passed")
-        published = [y.label for y in await republish(conn)]
     finally:
         await conn.close()
+    on_step("publishing the years whose publication date has passed")
+    # As the publication job's own principal: the record names who made it.
+    job: asyncpg.Connection = await asyncpg.connect(
+        as_principal(s, "publication").database_url, timeout=10
+    )
+    try:
+        published = [y.label for y in await republish(job)]
+    finally:
+        await job.close()
     return RestoreReport(read_models, restored, published, time.monotonic() - started)
 
 
