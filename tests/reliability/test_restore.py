@@ -2,7 +2,10 @@
 re-issued, one refused and resent), published; the database dropped and created again
 empty (migrated); ``annual-review restore``; every table equal to a dump taken before (but
 the local bookkeeping columns, docs/operations.md), the public pages equal, the letters'
-PDFs equal by SHA-256, and nothing e-mailed or published again afterwards."""
+PDFs equal by SHA-256, and nothing e-mailed or published again afterwards.
+
+Losing the log as well: the same year, ``log export``, the topics deleted and created
+again empty, ``log import``, the database lost, restore: the same comparison."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from services.domain.letter_lifecycle import Transition
 from services.letters.config import get_letters_settings
 from services.letters.operations import move, reissue
 from services.letters.smtp_server import start as start_smtp
+from services.platform.kafka.backup import export_log, import_log
 from services.platform.kafka.security import client_kwargs
 from services.platform.migrations import apply_migrations
 from services.platform.settings import Settings, as_principal
@@ -33,7 +37,7 @@ from services.publication.job import publish_due
 from tests.integration.test_letters import COUNCILS, publish_year
 from tests.support.mail import free_port, wait_states
 from tests.support.polling import NotYet, eventually
-from tests.support.stack import Stack
+from tests.support.stack import Stack, recreate_topics
 from tests.support.table_dump import Dump, differences, dump_tables
 from tests.support.web import start_web
 
@@ -279,5 +283,25 @@ async def test_after_losing_the_database_a_restore_gives_every_table_back_and_se
     # A second run refuses the database it restored (not empty), saying how to force it.
     again = run_restore(stack)
     assert again.returncode == 1 and "--force" in again.stderr
+
+    await check_after(stack, before, maildir, port)
+
+
+async def test_after_losing_the_log_and_the_database_the_backup_and_a_restore_give_it_all_back(
+    stack: Stack, settings: Settings, tmp_path: Path
+) -> None:
+    maildir, port = tmp_path / "maildir", free_port()
+    mails = await year_with_every_kind_of_letter(stack, maildir, port)
+    before = await take_before(stack, mails)
+    backup = tmp_path / "backup"
+    manifest = await export_log(as_principal(stack.settings, "operator"), backup)
+
+    await recreate_topics(stack.settings)
+    report = await import_log(stack.settings, backup)
+    assert (report.records, report.renumbered) == (manifest.records, [])
+    await lose_the_database(stack, settings)
+    done = run_restore(stack, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["letters"] == len(COUNCILS) + 1
 
     await check_after(stack, before, maildir, port)
