@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAuthorization
 from contracts.topics import DEAD_LETTERS, LETTERS
 from services.cli.common import ExitCode, fail, out, print_json, run, settings
 from services.cli.progress import progress
+from services.letters import outbox
 from services.letters.restore import (
     LettersRestored,
     RestoreRefused,
@@ -66,7 +67,7 @@ async def restore_database(
     started = time.monotonic()
     conn: asyncpg.Connection = await asyncpg.connect(s.database_url, timeout=10)
     try:
-        if not await conn.fetchval("SELECT to_regclass('letters.outbox') IS NOT NULL"):
+        if not await outbox.exists(conn):
             raise NotMigrated
         held = {
             "read-model versions": await versions_present(conn),

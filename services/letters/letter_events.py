@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from uuid import UUID
 
 from contracts.codec import encode
 from contracts.envelope import new_event
@@ -57,3 +58,25 @@ async def mark_published(conn: Conn, ids: Sequence[int]) -> None:
         list(ids),
         datetime.now(UTC),
     )
+
+
+async def present(conn: Conn) -> int:
+    """How many events the table holds (a restore needs none)."""
+    return int(await conn.fetchval("SELECT count(*) FROM letters.events"))
+
+
+async def insert_published(
+    conn: Conn, rows: Sequence[tuple[UUID, bytes | None, bytes, datetime, datetime]]
+) -> None:
+    """Events already on the letters topic (a restore): (event id, key, value, created,
+    published), so the relay never publishes them again."""
+    await conn.executemany(
+        "INSERT INTO letters.events (event_id, key, value, created_at, published_at) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        rows,
+    )
+
+
+async def forget_all(conn: Conn) -> None:
+    """Empty the table (``restore --force``): the letters topic has every event."""
+    await conn.execute("TRUNCATE letters.events")

@@ -468,3 +468,63 @@ async def confirm_sent(conn: Conn, row_id: int, note: str, *, by: str = PRODUCER
         conn, row_id, Transition.CONFIRM_SENT, "sent_at = now(), smtp_response = $4", note,
         by=by, note=note,
     )  # fmt: skip
+
+
+# A restore of the database from the letters topic (restore.py).
+
+
+async def letters_present(conn: Conn) -> int:
+    """How many rows the outbox and the closes handled hold (a restore needs none)."""
+    n = await conn.fetchval(
+        "SELECT (SELECT count(*) FROM letters.outbox) "
+        "+ (SELECT count(*) FROM letters.closes_handled)"
+    )
+    return int(n)
+
+
+async def forget_all(conn: Conn) -> None:
+    """Empty the outbox and the closes handled (``restore --force``): the log has them."""
+    await conn.execute("TRUNCATE letters.outbox, letters.closes_handled")
+
+
+async def restore_row(
+    conn: Conn, *, council: str, year: int, kind: str, version: int, state: str,
+    message_id: str, record: LetterRecord, text: str | None, html: str | None,
+    pdf: bytes | None,
+) -> None:  # fmt: skip
+    """A letter's row as its latest record on the letters topic states it, with its id."""
+    rec = record
+    await conn.execute(
+        "INSERT INTO letters.outbox (id, council, financial_year, kind, version, close_id, "
+        "source, state, hold_reason, reason, message_id, recipient, context, template_version, "
+        "text_body, html_body, pdf, text_sha256, html_sha256, pdf_sha256, attempts, "
+        "next_attempt_at, last_error, smtp_response, created_at, rendered_at, sending_at, "
+        "sent_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+        "$13::jsonb, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, "
+        "$28, $29)",
+        rec.id, council, year, kind, version, rec.close_id, rec.source, state,
+        rec.hold_reason, rec.reason, message_id, rec.recipient, rec.inputs,
+        rec.template_version, text, html, pdf, rec.text_sha256, rec.html_sha256,
+        rec.pdf_sha256, rec.attempts, rec.next_attempt_at, rec.last_error, rec.smtp_response,
+        rec.created_at, rec.rendered_at, rec.sending_at, rec.sent_at, rec.updated_at,
+    )  # fmt: skip
+
+
+async def restore_closes_handled(conn: Conn) -> None:
+    """Each close's handling, from the letters it made in its first transaction (they share
+    its creation time: the transaction's), and when."""
+    await conn.execute(
+        "INSERT INTO letters.closes_handled (close_id, financial_year, letters, handled_at) "
+        "SELECT o.close_id, min(o.financial_year), count(*), min(o.created_at) "
+        "FROM letters.outbox o WHERE o.close_id IS NOT NULL AND o.created_at = "
+        "(SELECT min(f.created_at) FROM letters.outbox f WHERE f.close_id = o.close_id) "
+        "GROUP BY o.close_id"
+    )
+
+
+async def continue_numbering(conn: Conn) -> None:
+    """After rows written with their ids: new letters are numbered after the highest."""
+    await conn.execute(
+        "SELECT setval(pg_get_serial_sequence('letters.outbox', 'id'), "
+        "greatest(coalesce((SELECT max(id) FROM letters.outbox), 0), 1))"
+    )

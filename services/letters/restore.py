@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +27,8 @@ from contracts.codec import decode
 from contracts.events import LetterRendered, LetterStateChanged
 from contracts.topics import LETTERS_MAX_MESSAGE_BYTES
 from services.domain.letter_lifecycle import LetterState, Transition
-from services.letters import outbox
+from services.letters import letter_events, outbox
+from services.letters.letter_events import insert_published
 from services.platform.db import Conn
 from services.platform.kafka.topic_reader import TopicRecord
 
@@ -46,20 +46,6 @@ class LettersRestored:
     events: int = 0
     by_state: dict[str, int] = field(default_factory=dict)
     unsettled: list[str] = field(default_factory=list)  # letters made uncertain
-
-
-async def letters_present(conn: Conn) -> int:
-    """How many rows the letter service's tables hold (a restore needs them empty)."""
-    n = await conn.fetchval(
-        "SELECT (SELECT count(*) FROM letters.outbox) + (SELECT count(*) FROM letters.events) "
-        "+ (SELECT count(*) FROM letters.closes_handled)"
-    )
-    return int(n)
-
-
-async def forget_letters(conn: Conn) -> None:
-    """Empty the letter service's tables (``restore --force``): the log has them all."""
-    await conn.execute("TRUNCATE letters.outbox, letters.events, letters.closes_handled")
 
 
 def _key(e: LetterStateChanged | LetterRendered, council: str) -> LetterKey:
@@ -95,29 +81,18 @@ async def restore_letters(conn: Conn, records: Sequence[TopicRecord]) -> Letters
             await _write_letter(conn, key, change, renderings.get(key))
             report.letters += 1
             report.rendered += key in renderings and change.record.text_sha256 is not None
-        await conn.executemany(
-            "INSERT INTO letters.events (event_id, key, value, created_at, published_at) "
-            "VALUES ($1, $2, $3, $4, $5)",
-            [(*e, datetime.now(UTC)) for e in events],
-        )
-        await _closes_handled(conn)
-        await conn.execute(
-            "SELECT setval(pg_get_serial_sequence('letters.outbox', 'id'), "
-            "greatest(coalesce((SELECT max(id) FROM letters.outbox), 0), 1))"
-        )
-        for row in await conn.fetch(
-            "SELECT id, council, financial_year, version FROM letters.outbox WHERE state = $1 "
-            "ORDER BY id",
-            LetterState.SENDING,
-        ):
+        await insert_published(conn, [(*e, datetime.now(UTC)) for e in events])
+        await outbox.restore_closes_handled(conn)
+        await outbox.continue_numbering(conn)
+        for row in await outbox.listing(conn, state=LetterState.SENDING):
             await outbox.apply(
                 conn, row["id"], Transition.UNSETTLED_AFTER_RESTORE,
                 "restored from the log: claimed for sending, but no mail server's answer "
                 "reached the log; check the mailbox, then confirm-sent or resend",
             )  # fmt: skip
             report.unsettled.append(f"{row['council']} {row['financial_year']} v{row['version']}")
-        counts = await conn.fetch("SELECT state, count(*) AS n FROM letters.outbox GROUP BY state")
-        report.by_state = dict(Counter({r["state"]: int(r["n"]) for r in counts}))
+        counts = await outbox.state_counts(conn)
+        report.by_state = {state.value: n for state, n in counts.items() if n}
     return report
 
 
@@ -145,29 +120,18 @@ async def _write_letter(
                 f"{council} {year} v{version}: the rendering on the topic does not match the "
                 "SHA-256 its record states"
             )
-    await conn.execute(
-        "INSERT INTO letters.outbox (id, council, financial_year, kind, version, close_id, "
-        "source, state, hold_reason, reason, message_id, recipient, context, template_version, "
-        "text_body, html_body, pdf, text_sha256, html_sha256, pdf_sha256, attempts, "
-        "next_attempt_at, last_error, smtp_response, created_at, rendered_at, sending_at, "
-        "sent_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
-        "$13::jsonb, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, "
-        "$28, $29)",
-        rec.id, council, year, kind, version, rec.close_id, rec.source, change.state,
-        rec.hold_reason, rec.reason, change.message_id, rec.recipient, rec.inputs,
-        rec.template_version, text, html, pdf, rec.text_sha256, rec.html_sha256,
-        rec.pdf_sha256, rec.attempts, rec.next_attempt_at, rec.last_error, rec.smtp_response,
-        rec.created_at, rec.rendered_at, rec.sending_at, rec.sent_at, rec.updated_at,
+    await outbox.restore_row(
+        conn, council=council, year=year, kind=kind, version=version, state=change.state,
+        message_id=change.message_id, record=rec, text=text, html=html, pdf=pdf,
     )  # fmt: skip
 
 
-async def _closes_handled(conn: Conn) -> None:
-    """Each close's handling: the letters it made in its first transaction (they share its
-    creation time, the transaction's), and when."""
-    await conn.execute(
-        "INSERT INTO letters.closes_handled (close_id, financial_year, letters, handled_at) "
-        "SELECT o.close_id, min(o.financial_year), count(*), min(o.created_at) "
-        "FROM letters.outbox o WHERE o.close_id IS NOT NULL AND o.created_at = "
-        "(SELECT min(f.created_at) FROM letters.outbox f WHERE f.close_id = o.close_id) "
-        "GROUP BY o.close_id"
-    )
+async def letters_present(conn: Conn) -> int:
+    """How many rows the letter service's tables hold (a restore needs none)."""
+    return await outbox.letters_present(conn) + await letter_events.present(conn)
+
+
+async def forget_letters(conn: Conn) -> None:
+    """Empty the letter service's tables (``restore --force``): the log has them all."""
+    await outbox.forget_all(conn)
+    await letter_events.forget_all(conn)
