@@ -610,7 +610,7 @@ class LetterRecord(BaseModel):
 
 class LetterStateChanged(_LetterEvent):
     """A letter was made or moved from one state to another (every transition of the
-    letter's life, docs/domain.md "A letter's states"): the transition, the new state,
+    letter's life, docs/architecture.md "Letters"): the transition, the new state,
     who made it and why, and the letter's record as it now stands. The latest one of a
     letter is its record; a restore of the database writes it back."""
 
