@@ -25,7 +25,8 @@ COPY services ./services
 # The project alone, built with the locked setuptools (no isolated build fetching its own).
 RUN pip install --no-deps --no-build-isolation .
 
-RUN useradd --system --uid 10001 --no-create-home annual-review
+RUN useradd --system --uid 10001 --no-create-home annual-review \
+    && install -d -o annual-review -m 0700 /var/lib/annual-review/proofs
 USER annual-review
 
 CMD ["annual-review", "--help"]

@@ -4,8 +4,10 @@ council-year of a simulated year (docs/benchmarks.md).
 Projects a simulated year (344 councils, closed on every partition) with the batch step into
 a fresh database, as ``bench.batch_year`` does, then times the explanation of the council-year
 with the most cases: the reads (``services/readmodel/explain_reads.py``) and the pure
-explanation with its JSON, median of ``--reps``. Prints the batch's rate too: the history
-lines (``case_events``) are written by every batch.
+explanation with its JSON, median of ``--reps``. The baseline, timed in the same loop on the
+same database: ``stats`` of the same council-year (``council_figures``: its counts, rates and
+group averages), so the ratio says what explaining costs beyond showing the figures. Prints
+the batch's rate too: the history lines (``case_events``) are written by every batch.
 
     infra/ctl.sh exec .venv/bin/python -m bench.explain_year --events 100000 --reps 5
 """
@@ -29,6 +31,7 @@ from services.platform.migrations import apply_migrations, default_folders
 from services.platform.office_signature import OfficeAuthority, OfficeSigner
 from services.platform.settings import Settings
 from services.projector.batch import project_batch
+from services.readmodel.council_figures import council_figures
 from services.readmodel.explain_reads import council_year_inputs, largest_council_year
 from services.readmodel.versions import ensure_active_version
 
@@ -56,8 +59,11 @@ async def main() -> None:
                 )  # fmt: skip
             projected = time.perf_counter() - started
             council, cases = await largest_council_year(conn, year)
-            seconds, reads = [], []
+            seconds, reads, baseline = [], [], []
             for _ in range(a.reps):
+                t0 = time.perf_counter()
+                await council_figures(conn, council, year, AveragingRule.MEAN_OF_RATES)
+                baseline.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 got = await council_year_inputs(conn, council, year)
                 reads.append(time.perf_counter() - t0)
@@ -76,6 +82,10 @@ async def main() -> None:
         f"median {statistics.median(seconds) * 1000:.0f} ms (reads "
         f"{statistics.median(reads) * 1000:.0f} ms) over {a.reps}: "
         + ", ".join(f"{s * 1000:.0f}" for s in seconds)
+        + f"; baseline stats {council} {year}: median "
+        f"{statistics.median(baseline) * 1000:.0f} ms ("
+        + ", ".join(f"{s * 1000:.0f}" for s in baseline)
+        + f"); explain / stats = {statistics.median(seconds) / statistics.median(baseline):.1f}"
     )
 
 

@@ -597,6 +597,12 @@ class LetterRecord(BaseModel):
     text_sha256: Sha256 | None = Field(description="SHA-256 of the text, once rendered.")
     html_sha256: Sha256 | None = Field(description="SHA-256 of the HTML, once rendered.")
     pdf_sha256: Sha256 | None = Field(description="SHA-256 of the PDF, once rendered.")
+    case_list_xlsx_sha256: Sha256 | None = Field(
+        default=None, description="SHA-256 of the case list (XLSX), once rendered with one."
+    )
+    case_list_csv_sha256: Sha256 | None = Field(
+        default=None, description="SHA-256 of the case list (CSV), once rendered with one."
+    )
     attempts: int = Field(ge=0, description="Sends tried since the last resend.")
     next_attempt_at: AwareDatetime = Field(description="When a retry is due.")
     last_error: RecordText | None = Field(description="The last failure or operator's note.")
@@ -652,6 +658,18 @@ class LetterRendered(_LetterEvent):
         max_length=MAX_COPY_RECIPIENTS + 1,
         description="The addresses it goes to: the chief executive first, then the copies.",
     )
+    case_list_xlsx_base64: LetterBody | None = Field(
+        default=None, description="The council's case list (XLSX) attached to it, base64."
+    )
+    case_list_csv_base64: LetterBody | None = Field(
+        default=None, description="The council's case list (CSV) attached to it, base64."
+    )
+    case_list_xlsx_sha256: Sha256 | None = Field(
+        default=None, description="SHA-256 of the decoded `case_list_xlsx_base64`."
+    )
+    case_list_csv_sha256: Sha256 | None = Field(
+        default=None, description="SHA-256 of the decoded `case_list_csv_base64`."
+    )
 
     @model_validator(mode="after")
     def _hashes_match(self) -> LetterRendered:
@@ -663,6 +681,14 @@ class LetterRendered(_LetterEvent):
         ):
             if hashlib.sha256(content).hexdigest() != getattr(self, f"{name}_sha256"):
                 raise ValueError(f"{name}_sha256 is not the SHA-256 of the {name}")
+        for kind in ("xlsx", "csv"):
+            data = getattr(self, f"case_list_{kind}_base64")
+            digest = getattr(self, f"case_list_{kind}_sha256")
+            if (data is None) != (digest is None) or (
+                data is not None
+                and hashlib.sha256(base64.b64decode(data, validate=True)).hexdigest() != digest
+            ):
+                raise ValueError(f"case_list_{kind}_sha256 is not the SHA-256 of the case list")
         return self
 
 

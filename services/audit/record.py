@@ -38,7 +38,8 @@ class Actor:
 
 def cli_actor() -> Actor:
     """The operator at the terminal: the CLI runs as the operator principal, so the trail says
-    so, with the machine login that ran it (docs/office.md, "When the provider is down")."""
+    so, with the machine login that ran it (docs/office.md, "When the identity provider is
+    down")."""
     try:
         login = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from typing import Annotated, Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import typer
-from pydantic import ValidationError
+from aiokafka.errors import KafkaError
 
-from contracts.codec import describe
-from contracts.events import FinancialYearClosed
+from contracts.events import OfficeAction
 from contracts.financial_year import FinancialYear, long_date
 from contracts.topics import FACTS
-from contracts.values import LETTER_FORMATS
+from services.audit.record import PRODUCER_CLI, ActionRecord, cli_actor, record_action
 from services.cli.common import (
     ExitCode,
     fail,
@@ -25,48 +25,67 @@ from services.cli.common import (
     settings,
 )
 from services.cli.narratives import on_kafka
-from services.domain.letter_formats import UnsupportedLetterYear, format_advice, format_for
 from services.domain.narrative_book import NarrativeVersion
+from services.letters.closing import (
+    CannotClose,
+    CloseRequest,
+    check_letter_year,
+    check_request,
+    narrative_in_force,
+    publish_close,
+    with_narrative,
+)
 from services.letters.narrative_registry import load_book
 from services.platform.kafka.publisher import Position
 from services.platform.kafka.reachability import KafkaUnavailable, checked_publisher
 from services.platform.settings import Settings
 
-PRODUCER = "annual-review-cli"
+PRODUCER = PRODUCER_CLI
 
 
-async def _close(settings: Settings, payload: dict[str, Any]) -> list[Position]:
+async def _close_alone(
+    settings: Settings, payload: dict[str, Any]
+) -> tuple[list[Position], str | None]:
+    """Publish the close, then record it on the audit trail as a close without a second
+    signature (the workspace's board shows it so: docs/office.md, "When the identity
+    provider is down"). The second value: why the record failed, if it did (the close
+    stands; the operator is told)."""
+    positions = await publish_close(settings, payload, producer=PRODUCER)
+    try:
+        await _record_alone(settings, payload)
+    except (KafkaUnavailable, KafkaError, OSError) as e:
+        return positions, f"{type(e).__name__}: {e}"
+    return positions, None
+
+
+async def _record_alone(settings: Settings, payload: dict[str, Any]) -> None:
+    year: FinancialYear = payload["financial_year"]
     async with checked_publisher(settings) as p:
-        return await p.close_year(payload, producer=PRODUCER)
+        await record_action(
+            p,
+            cli_actor(),
+            ActionRecord(
+                OfficeAction.YEAR_CLOSED_ALONE,
+                financial_year=year,
+                subject=str(payload["close_id"]),
+                details={
+                    "letter_date": payload["letter_date"].isoformat(),
+                    "publication_date": payload["publication_date"].isoformat(),
+                    "narrative_version": str(payload["narrative_version"]),
+                    "narrative_sha256": payload["narrative_sha256"],
+                },
+            ),
+        )
 
 
 def letter_year_in_force(year: FinancialYear, as_json: bool) -> NarrativeVersion:
     """The format and narrative the year's letters will print, or a refusal that says what
     to do: nothing is published for a year whose letters cannot be made."""
-    letter_year = year.letter_year
-    try:  # a year there can be no letters for is refused before reading anything
-        format_for(letter_year, LETTER_FORMATS[-1])
-    except UnsupportedLetterYear as e:
-        fail(f"cannot close {year}: {e}", code=ExitCode.INVALID_INPUT, as_json=as_json)
-    book = on_kafka(load_book(settings()))
-    narrative = book.in_force(letter_year)
-    if narrative is None:
-        register = f"`annual-review letters narrative set {letter_year} FILE`"
-        try:
-            format_for(letter_year)
-            missing = "no narrative is registered"
-        except UnsupportedLetterYear:
-            missing = "no narrative (and so no letter format) is registered"
-            register = format_advice(letter_year).removeprefix("e.g. ")
-        fail(
-            f"cannot close {year}: {missing} for the {letter_year} letters; nothing was published",
-            hint=f"write the year's narrative (docs/narratives.md), proof it with "
-            f"`annual-review letters proof {year} --narrative FILE`, then register it with "
-            + register,
-            code=ExitCode.INVALID_INPUT,
-            as_json=as_json,
-        )
-    return narrative
+    try:
+        check_letter_year(year)  # before reading anything
+        return narrative_in_force(on_kafka(load_book(settings())), year)
+    except CannotClose as e:
+        fail(str(e), hint=e.hint, code=ExitCode.INVALID_INPUT, as_json=as_json)
 
 
 def close_year(
@@ -127,29 +146,17 @@ def close_year(
       --signatory-title "Local Government and Social Care Ombudsman"
       --signatory-title "Chair, Commission for Local Administration in England"
     """
-    the_id = close_id or uuid4()
-    payload: dict[str, Any] = {
-        "close_id": the_id,
-        "financial_year": year,
-        "letter_date": letter_date,
-        "publication_date": publication_date,
-        "signatory": {"name": signatory_name, "titles": tuple(signatory_title)},
-    }
+    request = CloseRequest(
+        year, letter_date, publication_date, signatory_name, tuple(signatory_title), close_id
+    )
     try:  # the same checks the publisher makes, before reading anything
-        FinancialYearClosed.model_validate({**payload, "partition_count": 1})
-    except ValidationError as e:
-        fail(
-            f"cannot close {year}: {describe(e).removeprefix('event: ')}",
-            code=ExitCode.INVALID_INPUT,
-        )
-    narrative = letter_year_in_force(year, json_output)
-    payload |= {
-        "letter_format": narrative.letter_format,
-        "narrative_version": narrative.version,
-        "narrative_sha256": narrative.sha256,
-    }
+        payload = check_request(request)
+    except CannotClose as e:
+        fail(str(e), code=ExitCode.INVALID_INPUT)
+    the_id = payload["close_id"]
+    payload = with_narrative(payload, letter_year_in_force(year, json_output))
     try:
-        positions = run(_close(settings(), payload))
+        positions, unrecorded = run(_close_alone(settings(), payload))
     except KafkaUnavailable as e:
         fail(
             f"{e}; the year was not closed",
@@ -171,6 +178,9 @@ def close_year(
             {"topic": p.topic, "partition": p.partition, "offset": p.offset} for p in announcements
         ],
     }
+    if unrecorded:
+        result["audit_warning"] = f"the close was not recorded on the audit trail: {unrecorded}"
+        print(f"warning: {result['audit_warning']}", file=sys.stderr)
     if json_output:
         print_json(result)
         return
@@ -185,3 +195,8 @@ def close_year(
     )
     for p in announcements:
         out.print(f"announced to the letters service on {p.topic} at {p.partition}@{p.offset}")
+    if not unrecorded:
+        out.print(
+            f"recorded on the audit trail as closed without a second signature, by "
+            f"{cli_actor().name} (the workspace's board and audit page show it so)"
+        )

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -157,3 +158,23 @@ def parse_note(text: str) -> str:
     if not text.strip():
         raise typer.BadParameter("give a reason in words: it is kept with the decision")
     return text.strip()
+
+
+KAFKA_HINT = "run `make up` first (it starts Kafka), or check AR_KAFKA_BOOTSTRAP"
+
+
+async def on_audit_trail(coro: Coroutine[Any, Any, T]) -> T:
+    """An operator's decision that records itself on the audit trail (services/audit/):
+    Kafka away gives a clear error, never a traceback. The connection is made before the
+    decision, so Kafka away at the start changes nothing; lost in between, the decision
+    may be made but not recorded, and the error says to check."""
+    try:
+        return await coro
+    except KafkaError as e:
+        fail(
+            f"Kafka did not answer ({type(e).__name__}): if it was away from the start nothing "
+            "was done; otherwise the decision may be made but not on the audit trail: check "
+            "its state (`letters list`, `dlq list`) before trying again",
+            hint=KAFKA_HINT,
+            code=ExitCode.UNAVAILABLE,
+        )

@@ -9,10 +9,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from contracts.financial_year import FinancialYear
-from services.cli.common import one_of, out, parse_note, print_json, settings
+from services.audit.record import cli_actor
+from services.cli.common import on_audit_trail, one_of, out, parse_note, print_json, settings
 from services.cli.db import connection, run_db
+from services.office.letter_actions import redrive_dead_letters
 from services.platform.kafka.publisher import event_publisher
-from services.projector.redrive import redrive as redrive_dead_letters
 from services.readmodel.dead_letters import list_dead_letters, list_parked, resolve_dead_letters
 
 app = typer.Typer(
@@ -86,14 +87,15 @@ def redrive(ids: Ids, note: Note = "re-driven by an operator") -> None:
     """Publish the original messages again, after fixing what refused them (for example
     registering a missing council). They are validated like any new message, and never
     signed: a close or register event (and a not_authorised one) is refused; the office
-    publishes those again with `councils import` or `close-year`."""
+    publishes those again with `councils import` or `close-year`. Each one re-driven is
+    recorded on the office's audit trail, as done at the CLI."""
 
     async def go() -> list[dict[str, Any]]:
         s = settings()
         async with connection(s) as conn, event_publisher(s) as publisher:
-            return await redrive_dead_letters(conn, publisher, ids, note)
+            return await redrive_dead_letters(conn, publisher, cli_actor(), ids, note)
 
-    done = run_db(go())
+    done = run_db(on_audit_trail(go()))
     for d in done:
         out.print(
             f"dead letter {d['id']} re-published at partition {d['partition']} "

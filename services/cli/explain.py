@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from contracts.financial_year import FinancialYear
+from services.cli.as_of import AsOfOption, Then, UntilOffsetsOption, read_models, run_reading
 from services.cli.common import (
     ExitCode,
     fail,
@@ -15,10 +16,8 @@ from services.cli.common import (
     parse_council,
     parse_year,
     print_json,
-    run,
     settings,
 )
-from services.cli.db import DatabaseUnavailable, connection
 from services.domain.explanation import (
     STATISTICS,
     Explanation,
@@ -51,6 +50,8 @@ def explain(
             show_default=False,
         ),
     ] = None,
+    as_of: AsOfOption = None,
+    until_offsets: UntilOffsetsOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Which cases make up a council-year's figures, and why a case is not in them.
@@ -61,9 +62,15 @@ def explain(
     (withdrawn, outside the year, not an investigation, dead-lettered, parked, refused as
     a conflict), and the events after the year's cut with what each changed. With a case
     reference alone: that case's history.
+
+    With --as-of (or --until-offsets): the explanation as the system knew it then, from
+    the log up to that moment's positions replayed into a scratch version of the read
+    models (as `stats --as-of`): the letter's figure is the snapshot if the year's close
+    had been read by then. It needs the rights of `replay`.
     """
+    then = Then(as_of, until_offsets)
     if year is None:
-        _explain_case(subject, json_output)
+        _explain_case(subject, then, json_output)
         return
     # Checked as the arguments' parsers would (exit 2, typer's message): which arguments
     # are given decides what the first one is, so they cannot be typer's parsers.
@@ -73,31 +80,36 @@ def explain(
         raise typer.BadParameter(f"{statistic!r} is not one of {', '.join(STATISTICS)}")
 
     async def go() -> Explanation:
-        async with connection(settings()) as conn:
-            return await explain_council_year(conn, council, fy)
+        async with read_models(settings(), then) as (conn, schema):
+            return await explain_council_year(conn, council, fy, schema)
 
-    try:
-        x = run(go())
-    except DatabaseUnavailable as e:
-        fail(str(e), hint=e.hint, code=ExitCode.UNAVAILABLE)
+    x = run_reading(go)
     d = as_dict(x)
     if statistic is not None:
         d["statistics"] = [s for s in d["statistics"] if s["statistic"] == statistic]
+    if not then.live:
+        d["as_of"] = then.as_dict()
     if json_output:
         print_json(d)
         return
-    _print_council_year(d, fy)
+    then.print_heading()
+    _print_council_year(d, fy, live=then.live)
 
 
-def _print_council_year(d: dict[str, Any], year: FinancialYear) -> None:
-    out.print(f"[bold]{d['council']}[/], {year}: " + (
-        "the letter's figures are the snapshot at the year's cut"
-        if d["cut"] else "the year is not closed: live figures only"
-    ))  # fmt: skip
+def _print_council_year(d: dict[str, Any], year: FinancialYear, *, live: bool) -> None:
+    # As of a moment, the "live" figure is the one of that moment: say "then".
+    now = "live" if live else "then"
+    if d["cut"]:
+        state = "the letter's figures are the snapshot at the year's cut"
+    elif live:
+        state = "the year is not closed: live figures only"
+    else:
+        state = "the year was not closed then: the figures of that moment only"
+    out.print(f"[bold]{d['council']}[/], {year}: {state}")
     for s in d["statistics"]:
         letter = "—" if s["letter"] is None else str(s["letter"])
         out.print(
-            f"\n[bold]{escape(s['label'])}[/]: letter {letter}, live {s['live']}"
+            f"\n[bold]{escape(s['label'])}[/]: letter {letter}, {now} {s['live']}"
             + ("" if s["consistent"] else f" [red](cases at the cut: {s['letter_from_cases']})[/]")
         )
         for c in s["cases"]:
@@ -128,21 +140,22 @@ def _history_line(h: dict[str, Any]) -> str:
     )
 
 
-def _explain_case(case_reference: str, json_output: bool) -> None:
+def _explain_case(case_reference: str, then: Then, json_output: bool) -> None:
     async def go() -> tuple[list[CaseEvent], list[Refusal]]:
-        async with connection(settings()) as conn:
-            return await case_history(conn, case_reference)
+        async with read_models(settings(), then) as (conn, schema):
+            return await case_history(conn, case_reference, schema)
 
-    try:
-        lines, refusals = run(go())
-    except DatabaseUnavailable as e:
-        fail(str(e), hint=e.hint, code=ExitCode.UNAVAILABLE)
+    lines, refusals = run_reading(go)
     if not lines and not refusals:
-        fail(f"no case {case_reference!r} in the read model", code=ExitCode.INVALID_INPUT)
+        fail(
+            f"no case {case_reference!r} in the read model"
+            + ("" if then.live else " at that moment"),
+            code=ExitCode.INVALID_INPUT,
+        )
     history = [
         {**h, "council": line.council} for h, line in zip(history_dicts(lines), lines, strict=True)
     ]
-    d = {
+    d: dict[str, Any] = {
         "case_reference": case_reference,
         "history": history,
         "refused": [
@@ -158,9 +171,12 @@ def _explain_case(case_reference: str, json_output: bool) -> None:
             for r in refusals
         ],
     }
+    if not then.live:
+        d["as_of"] = then.as_dict()
     if json_output:
         print_json(d)
         return
+    then.print_heading()
     out.print(f"[bold]case {escape(case_reference)}[/]")
     for h in history:
         out.print(f"  {h['council']} {_history_line(h)}")

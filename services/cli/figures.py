@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import asyncpg
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from contracts.financial_year import FinancialYear
+from services.cli.as_of import AsOfOption, Then, UntilOffsetsOption, read_models, run_reading
 from services.cli.common import (
     ExitCode,
     fail,
@@ -24,7 +22,6 @@ from services.cli.common import (
 )
 from services.cli.db import DatabaseUnavailable, connection
 from services.domain.statistics import AveragingRule
-from services.projector.as_of import positions_at, scratch_version
 from services.projector.config import get_projector_settings
 from services.readmodel.council_figures import (
     averages_dict,
@@ -38,29 +35,6 @@ YearArg = Annotated[
     typer.Argument(parser=parse_year, metavar="YEAR", help="Financial year, e.g. 2019-20."),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
-
-def parse_moment(text: str) -> datetime:
-    """ISO 8601, e.g. 2026-12-07T05:40:00+00:00; without a zone it is UTC."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not an ISO 8601 moment (2026-12-07T05:40:00Z)"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def parse_offsets(text: str) -> dict[int, int]:
-    """``PARTITION=OFFSET,...``: where a replay stops on each partition (the first offset
-    not applied); a partition not named is not read at all."""
-    try:
-        pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
-        return {int(p): int(o) for p, o in pairs}
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not PARTITION=OFFSET,... (e.g. 0=120,1=98)"
-        ) from None
 
 
 def _pct(value: int | None) -> str:
@@ -78,26 +52,8 @@ def stats(
         ),
     ],
     year: YearArg,
-    as_of: Annotated[
-        datetime | None,
-        typer.Option(
-            "--as-of",
-            parser=parse_moment,
-            metavar="TIMESTAMP",
-            help="The figures as the system knew them at this moment (ISO 8601; UTC without "
-            "a zone): the log as the broker had appended it then, folded again.",
-        ),
-    ] = None,
-    until_offsets: Annotated[
-        dict[int, int] | None,
-        typer.Option(
-            "--until-offsets",
-            parser=parse_offsets,
-            metavar="P=OFFSET,...",
-            help="The figures of a replay stopped at these positions (the first offset not "
-            "applied, per partition).",
-        ),
-    ] = None,
+    as_of: AsOfOption = None,
+    until_offsets: UntilOffsetsOption = None,
     json_output: Json = False,
 ) -> None:
     """A council's figures for a year, beside its comparison group's averages.
@@ -111,42 +67,14 @@ def stats(
     untouched. It needs the rights of `replay`, and takes as long as replaying that much
     of the log. Dead letters count as open there: operators' decisions are not in the log.
     """
-    psettings = get_projector_settings()
-    rule = psettings.averaging_rule
-    if as_of is not None and until_offsets is not None:
-        fail("give --as-of or --until-offsets, not both", code=ExitCode.USAGE)
-    s = settings()
-    moment: dict[str, Any] | None = None
+    rule = get_projector_settings().averaging_rule
+    then = Then(as_of, until_offsets)
 
     async def go() -> Any:
-        nonlocal moment
-        if as_of is None and until_offsets is None:
-            async with connection(s) as conn:
-                return await council_figures(conn, council.upper(), year, rule)
-        until = until_offsets if until_offsets is not None else await positions_at(s, as_of)  # type: ignore[arg-type]
-        moment = {
-            "moment": as_of.isoformat() if as_of is not None else None,
-            "positions": {str(p): o for p, o in sorted(until.items())},
-        }
-        workers = int(os.environ.get("AR_PROJECTOR_REBUILD_WORKERS", "1") or 1)
-        async with scratch_version(s, psettings, until, workers=workers) as (conn, schema):
+        async with read_models(settings(), then) as (conn, schema):
             return await council_figures(conn, council.upper(), year, rule, schema)
 
-    try:
-        figures = run(go())
-    except DatabaseUnavailable as e:
-        fail(str(e), hint=e.hint, code=ExitCode.UNAVAILABLE)
-    except OSError as e:
-        fail(f"cannot reach the servers ({e})", hint="run `make up` first",
-             code=ExitCode.UNAVAILABLE)  # fmt: skip
-    except asyncpg.InsufficientPrivilegeError as e:
-        # --as-of creates a scratch version of the read models, as `replay` creates one.
-        fail(
-            f"this role may not create a read-model version ({e})",
-            hint="run --as-of as `replay` runs: AR_PRINCIPAL=projector, or as the owner "
-            "(docs/security.md)",
-            code=ExitCode.USAGE,
-        )
+    figures = run_reading(go)
     if figures is None:
         fail(
             f"no council {council.upper()} existed during {year}",
@@ -154,15 +82,12 @@ def stats(
             code=ExitCode.INVALID_INPUT,
         )
     d = figures.as_dict()
-    if moment is not None:
-        d["as_of"] = moment
+    if not then.live:
+        d["as_of"] = then.as_dict()
     if json_output:
         print_json(d)
         return
-    if moment is not None:
-        at = f"as of {moment['moment']}" if moment["moment"] else "replayed"
-        stops = ", ".join(f"{p}={o}" for p, o in moment["positions"].items())
-        out.print(f"[bold]{at}[/]: the log up to positions {stops}")
+    then.print_heading()
     # Stored text is printed as text: a name holding Rich markup (`[/bold]`) is not markup.
     out.print(f"[bold]{escape(d['name'])}[/] ({d['council']}), {d['comparison_group']}, {year}")
     t = Table("statistic", "council", f"{d['comparison_group']} average", "based on")

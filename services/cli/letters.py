@@ -16,6 +16,7 @@ from services.cli import narratives, proofs
 from services.cli.common import (
     ExitCode,
     fail,
+    on_audit_trail,
     one_of,
     out,
     parse_council,
@@ -31,14 +32,19 @@ from services.domain.letter import MAX_VERSION
 from services.domain.letter_lifecycle import LetterState, Transition
 from services.domain.narrative_book import NarrativeVersion
 from services.letters import operations
+from services.letters.case_list_files import file_stem
 from services.letters.config import get_letters_settings
 from services.letters.narrative_registry import load_book
+from services.letters.proof import PLACEHOLDER_SIGNATORY, default_dates
+from services.office import letter_actions
+from services.platform.kafka.publisher import event_publisher
 from services.projector.config import get_projector_settings
 
 app = typer.Typer(
     help="Letters: list, show, export, and the operator's decisions (release a held letter, "
-    "resend a failed one, confirm an uncertain one, re-issue after a correction). Sending "
-    "is always done by the letter service, exactly once.",
+    "resend a failed one, confirm an uncertain one, withdraw a held one that must never go, "
+    "re-issue after a correction). Sending is always done by the letter service, exactly "
+    "once. Each decision is recorded on the office's audit trail, as made at the CLI.",
     no_args_is_help=True,
 )
 Council = Annotated[
@@ -121,6 +127,60 @@ def show(
             code=ExitCode.INVALID_INPUT,
         )
     typer.echo(body)
+    # On stderr: the body on stdout stays the letter exactly as sent.
+    if row["case_list_xlsx_sha256"]:
+        typer.echo(f"case list (xlsx) sha256 {row['case_list_xlsx_sha256']}", err=True)
+        typer.echo(f"case list (csv) sha256 {row['case_list_csv_sha256']}", err=True)
+    elif row["text_body"] is not None:
+        typer.echo("no case list: the letter was rendered before case lists were made", err=True)
+
+
+@app.command("case-list")
+def case_list(
+    council: Council,
+    year: Year,
+    csv: Annotated[
+        bool, typer.Option("--csv", help="CSV (every sheet in one file) rather than XLSX.")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            metavar="FILE",
+            help="Where to write it. Default: case-list-YEAR-COUNCIL-vN.xlsx (or .csv) here.",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option(min=1, max=MAX_VERSION, help="Default: the latest.")
+    ] = None,
+) -> None:
+    """Write the council's case list of a letter: the cases behind each figure, the cases
+    left out and why, and a summary whose totals are the letter's.
+
+    A rendered letter's is the file attached to its e-mail (the same bytes, the sha256
+    `letters show` prints); before the letter is rendered it is made from the read model
+    as the render will make it. Every text that a spreadsheet could take for a formula is
+    written as text (docs/security.md).
+    """
+
+    async def go() -> operations.LetterCaseList:
+        async with connection(settings()) as conn:
+            return await operations.case_list(conn, council.upper(), year, version)
+
+    made = run_db(go())
+    content, suffix = (made.files.csv, "csv") if csv else (made.files.xlsx, "xlsx")
+    target = output or Path(f"{file_stem(made.council, str(year), made.version)}.{suffix}")
+    try:
+        target.write_bytes(content)
+    except OSError as e:
+        fail(f"cannot write {target}: {e.strerror or e}", code=ExitCode.USAGE)
+    sha = made.files.csv_sha256 if csv else made.files.xlsx_sha256
+    origin = "as attached to the letter"
+    if not made.stored:
+        origin = "made now: the letter is not rendered yet"
+    out.print(f"{escape(str(target))} written ({origin}); sha256 {sha}")
 
 
 @app.command("export")
@@ -147,13 +207,17 @@ def _move(action: Transition, council: str, year: FinancialYear, note: str) -> N
         return (await load_book(settings())).in_force(year.letter_year)
 
     async def go() -> int:
-        async with connection(settings()) as conn:
-            return await operations.move(
-                conn, action, council.upper(), year, note, narrative_in_force,
-                by=cli_actor().name,
+        s = settings()
+        async with connection(s) as conn, event_publisher(s) as publisher:
+            return await letter_actions.decide_letter(
+                conn, publisher, cli_actor(), action, council.upper(), year, note,
+                narrative_in_force,
             )  # fmt: skip
 
-    run_db(go())
+    run_db(on_audit_trail(go()))
+    if action is Transition.WITHDRAW:
+        out.print(f"{council.upper()} {year}: withdrawn; it will never be sent")
+        return
     out.print(f"{council.upper()} {year}: {action} done; the letter service takes it from here")
 
 
@@ -173,6 +237,25 @@ def resend(council: Council, year: Year, note: Note) -> None:
 def confirm_sent(council: Council, year: Year, note: Note) -> None:
     """Record that an uncertain letter did arrive (checked with the recipient or the relay)."""
     _move(Transition.CONFIRM_SENT, council, year, note)
+
+
+@app.command("withdraw")
+def withdraw(
+    council: Council,
+    year: Year,
+    reason: Annotated[
+        str,
+        typer.Option(
+            parser=parse_note,
+            help="Why it must never go: kept with the letter.",
+            show_default=False,
+        ),
+    ],
+) -> None:
+    """Withdraw a held letter that must never go (for example one held for a council
+    registered after the close without a start date). Only a held letter can be withdrawn:
+    nothing of it was sent. Final."""
+    _move(Transition.WITHDRAW, council, year, reason)
 
 
 @app.command("reissue")
@@ -211,9 +294,12 @@ def reissue(
             )
 
     async def go() -> tuple[int, int]:
-        async with connection(settings()) as conn:
-            return await operations.reissue(
+        s = settings()
+        async with connection(s) as conn, event_publisher(s) as publisher:
+            return await letter_actions.reissue_letter(
                 conn,
+                publisher,
+                cli_actor(),
                 council.upper(),
                 year,
                 reason=reason,
@@ -221,10 +307,9 @@ def reissue(
                 message_id_domain=get_letters_settings().message_id_domain,
                 letter_date=letter_date,
                 narrative=narrative,
-                by=cli_actor().name,
             )
 
-    _, version = run_db(go())
+    _, version = run_db(on_audit_trail(go()))
     out.print(f"{council.upper()} {year}: version {version} queued; the letter service sends it")
 
 
@@ -281,11 +366,12 @@ def proof(
     narrative = (
         proofs.draft(narrative_file, year, fmt) if narrative_file else proofs.registered(year)
     )
-    when = letter_date or max(date.today(), year.last_day + timedelta(days=1))
+    default_letter, _ = default_dates(year, date.today())
+    when = letter_date or default_letter
     published = publication_date or when + timedelta(days=7)
     signatory = {
-        "name": signatory_name or "[signatory]",
-        "titles": tuple(signatory_title or ("[title]",)),
+        "name": signatory_name or PLACEHOLDER_SIGNATORY["name"],
+        "titles": tuple(signatory_title or PLACEHOLDER_SIGNATORY["titles"]),
     }
     folder = out_dir or Path("out") / "proofs" / year.label
     made = proofs.make(year, council, narrative, when, published, signatory, folder)
@@ -294,3 +380,4 @@ def proof(
         f"[bold green]{len(made)} proof(s)[/] of the {year} letters in {folder}/ "
         f"(narrative {which}); nothing was sent"
     )
+    proofs.record(year, council, narrative, len(made))

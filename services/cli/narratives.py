@@ -18,11 +18,13 @@ from rich.table import Table
 
 from contracts.financial_year import FinancialYear, NotAFinancialYear
 from contracts.values import LETTER_FORMATS, LetterFormat
+from services.audit.record import cli_actor
 from services.cli.common import ExitCode, err, fail, out, print_json, run, settings
 from services.domain.letter_formats import UnsupportedLetterYear, format_for
 from services.domain.narrative import NarrativeError, parse
 from services.domain.narrative_book import NarrativeBook, NarrativeVersion
-from services.letters.narrative_registry import load_book, register
+from services.letters.narrative_registry import load_book
+from services.office.narrative_actions import register_narrative
 from services.platform.kafka.reachability import MAKE_UP
 
 T = TypeVar("T")
@@ -164,8 +166,12 @@ def set_(
         fail(str(e), code=ExitCode.INVALID_INPUT)
     except NarrativeError as problems:
         refuse_document(file, problems)
+    # The workspace's use case: the version, then the action on the audit trail, as the
+    # operator (services/office/narrative_actions.py).
     version, position = on_kafka(
-        register(settings(), year, markdown, letter_format=fmt, registered_by=by, note=note)
+        register_narrative(
+            settings(), cli_actor(), year, markdown, letter_format=fmt, note=note, registered_by=by
+        )
     )
     if json_output:
         print_json({**_described(version), "offset": position.offset})

@@ -8,9 +8,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from aiokafka.errors import KafkaError
+
 from contracts.financial_year import FinancialYear
 from contracts.values import LETTER_FORMATS, LetterFormat
-from services.cli.common import ExitCode, fail, settings
+from services.audit.record import cli_actor
+from services.cli.common import ExitCode, err, fail, run, settings
 from services.cli.db import connection, run_db
 from services.cli.narratives import on_kafka, read_document, refuse_document
 from services.cli.progress import progress
@@ -19,12 +22,16 @@ from services.domain.letter_inputs import LetterInputs
 from services.domain.narrative import NarrativeError, parse
 from services.domain.narrative_book import NarrativeVersion
 from services.letters.narrative_registry import load_book
-from services.letters.proof import Proof, ProofFailed, write_proofs
+from services.letters.proof import (
+    DRAFT_VERSION,
+    Proof,
+    ProofFailed,
+    councils_to_proof,
+    proof_inputs,
+    write_proofs,
+)
+from services.office.narrative_actions import record_proofs_made
 from services.projector.config import get_projector_settings
-from services.readmodel.council_figures import registered_councils
-from services.readmodel.letter_reads import live_inputs
-
-DRAFT_VERSION = -1  # a proof of a document not registered yet
 
 
 def checked_format(year: FinancialYear, given: str | None) -> LetterFormat | None:
@@ -72,23 +79,10 @@ def make(
 
     async def inputs() -> list[LetterInputs]:
         async with connection(settings()) as conn:
-            codes = [
-                r["code"]
-                for r in await registered_councils(conn, year)
-                if year.overlaps(r["existed_from"], r["existed_until"])
-            ]
-            if council is not None:
-                if council.upper() not in codes:
-                    raise LookupError(f"council {council.upper()} is not registered for {year}")
-                codes = [council.upper()]
-            return [
-                (
-                    await live_inputs(
-                        conn, code, year, rule, letter_date, publication_date, signatory
-                    )
-                ).with_narrative(narrative)
-                for code in codes
-            ]
+            codes = await councils_to_proof(conn, year, council)
+            return await proof_inputs(
+                conn, year, codes, narrative, rule, letter_date, publication_date, signatory
+            )
 
     try:
         all_inputs = run_db(inputs())
@@ -112,3 +106,25 @@ def make(
             return write_proofs(all_inputs, folder, shown)
         except ProofFailed as e:
             fail(f"proof not made: {e}", code=ExitCode.INVALID_INPUT)
+
+
+def record(
+    year: FinancialYear, council: str | None, narrative: NarrativeVersion, count: int
+) -> None:
+    """The proofs on the audit trail, as the operator (the workspace's use case). The proofs
+    are made whatever happens here: a trail that cannot be reached is said, not fatal."""
+    try:
+        run(
+            record_proofs_made(
+                settings(), cli_actor(), year, subject="letters proof",
+                councils=count, narrative_version=narrative.version,
+                narrative_sha256=narrative.sha256, council=council.upper() if council else None,
+            )
+        )  # fmt: skip
+    except (KafkaError, OSError, TimeoutError) as e:
+        err.print(
+            f"warning: the proofs are made but not recorded on the audit trail ({e}); "
+            "nothing else is affected",
+            markup=False,
+            soft_wrap=True,
+        )

@@ -68,6 +68,18 @@ class LetterInputs:
         return [c["email"] for c in self.copy_to if c.get("email")]
 
     @property
+    def link_officers(self) -> list[str]:
+        """The copy recipients whose role names them the council's link officer (its
+        contact for complaints, e.g. `Complaints link officer`): they receive the letter
+        with the chief executive, the case list with it (docs/domain.md §17)."""
+        return [c["email"] for c in self.copy_to if c.get("email") and is_link_officer(c)]
+
+    @property
+    def other_copies(self) -> list[str]:
+        """The copy recipients who are not link officers: a copy without the case list."""
+        return [c["email"] for c in self.copy_to if c.get("email") and not is_link_officer(c)]
+
+    @property
     def recipient(self) -> str | None:
         return self.addressee.get("email") if self.addressee else None
 
@@ -115,6 +127,11 @@ class LetterInputs:
             letter_format=None if self.narrative is None else self.narrative["format"],
             proof=proof,
         )
+
+
+def is_link_officer(copy: dict[str, str]) -> bool:
+    """Whether a copy recipient's role, as the register writes it, is a link officer's."""
+    return "link officer" in " ".join(copy.get("role", "").lower().replace("-", " ").split())
 
 
 def _document(pinned: dict[str, Any]) -> Narrative:

@@ -12,6 +12,13 @@ recoverable (an operator resends it), a letter sent twice is not. The table keep
   now, refused for good) or the archive mailbox's (found, not found); with none it becomes
   ``uncertain``, and only an operator moves it from there, as only an operator releases a
   ``held`` letter.
+- a letter that must never go is ``withdrawn``, with a reason, and only from ``held``: a held
+  letter has not been rendered nor claimed, so nothing of it can have reached anyone (a
+  council registered after a close without a start date gets a held letter for every earlier
+  closed year: those are withdrawn). A letter further on is either on its way (pending,
+  rendered, sending), or its outcome is known (sent, failed, uncertain): withdrawing it would
+  hide a letter that went, or may have. ``withdrawn`` is final, like ``sent``; a re-issue can
+  still make a new version later.
 
 Pure: no I/O. The outbox (services/letters/outbox.py) writes what is decided here; the
 outbox table's CHECK constraint lists the same states (tests/integration/
@@ -44,6 +51,7 @@ class LetterState(StrEnum):
     SENT = "sent"  # the SMTP server accepted it
     FAILED = "failed"  # refused for good, or out of attempts: an operator may resend
     UNCERTAIN = "uncertain"  # a sender stopped mid-send and nothing could tell if it went
+    WITHDRAWN = "withdrawn"  # an operator decided a held letter must never go (final)
 
 
 class Transition(StrEnum):
@@ -70,6 +78,7 @@ class Transition(StrEnum):
     RESEND = "resend"
     RERENDER = "rerender"
     CONFIRM_SENT = "confirm-sent"
+    WITHDRAW = "withdraw"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +120,8 @@ TRANSITIONS: Mapping[Transition, Move] = MappingProxyType({
     T.RESEND: _move("failed uncertain", S.RENDERED, "try the SMTP server again", operator=True),
     T.RERENDER: _move("failed", S.PENDING, "a resend of a letter never rendered", operator=True),
     T.CONFIRM_SENT: _move("uncertain", S.SENT, "the operator checked: it went", operator=True),
+    T.WITHDRAW: _move("held", S.WITHDRAWN, "it must never go: nothing of it was sent",
+                      operator=True),
 })  # fmt: skip
 
 # The operator's commands on an existing letter (a re-issue makes a new one), and the
@@ -119,6 +130,7 @@ OPERATOR_COMMANDS: Mapping[Transition, tuple[Transition, ...]] = MappingProxyTyp
     T.RELEASE: (T.RELEASE,),
     T.RESEND: (T.RESEND, T.RERENDER),
     T.CONFIRM_SENT: (T.CONFIRM_SENT,),
+    T.WITHDRAW: (T.WITHDRAW,),
 })  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from email.errors import MessageError
 from email.headerregistry import Address
@@ -56,6 +57,22 @@ def letter_header_value(letter: Letter) -> str:
     return letter.identity.reference
 
 
+def copy_message_id(message_id: str) -> str:
+    """The Message-ID of the copies' message: the letter's with ``.copies`` before the
+    ``@`` (never the letter's own: the archive's reconcile looks for that one)."""
+    local, _, domain = message_id.strip("<>").partition("@")
+    return f"<{local}.copies@{domain}>"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file attached to the chief executive's message only (the council's case list)."""
+
+    filename: str
+    media_type: str  # "maintype/subtype"
+    content: bytes
+
+
 def pdf_filename(letter: Letter) -> str:
     """``annual-review-letter-2020-MAN.pdf``."""
     return f"annual-review-letter-{letter.letter_year}-{letter.identity.council_code}.pdf"
@@ -78,9 +95,16 @@ def build_email(
     bcc: Sequence[str] = (),
     message_id_domain: str = DEFAULT_MESSAGE_ID_DOMAIN,
     sent_at: datetime | None = None,
+    attachments: Sequence[Attachment] = (),
+    copies: bool = False,
 ) -> EmailMessage:
     """The letter as an email to the chief executive: the text letter with the HTML letter
-    as its alternative, and the PDF attached.
+    as its alternative, the PDF attached, then ``attachments`` (the council's case list).
+
+    ``copies``: the message of the letter's copies instead (the leader, the scrutiny
+    chair, the service's own copy recipients): addressed To ``cc``, with its own Message-ID
+    (``copy_message_id``; the letter's in ``References``) and without ``attachments``: the
+    case list goes to the chief executive (and a link officer) only.
 
     Bcc addresses travel in a ``Bcc`` header: smtplib's and aiosmtplib's ``send_message``
     take them as recipients and strip the header before transmission. ``sent_at`` sets the
@@ -91,7 +115,8 @@ def build_email(
     try:
         return _build(
             letter, text, html, pdf, sender=sender, reply_to=reply_to, cc=cc, bcc=bcc,
-            message_id_domain=message_id_domain, sent_at=sent_at,
+            message_id_domain=message_id_domain, sent_at=sent_at, attachments=attachments,
+            copies=copies,
         )  # fmt: skip
     except UnbuildableEmail:
         raise
@@ -111,34 +136,53 @@ def _build(
     bcc: Sequence[str],
     message_id_domain: str,
     sent_at: datetime | None,
+    attachments: Sequence[Attachment],
+    copies: bool,
 ) -> EmailMessage:
     identity = letter.identity
     message = EmailMessage()
     message["Subject"] = letter.title
     message["From"] = sender
-    message["To"] = Address(display_name=letter.addressee.name, addr_spec=letter.addressee.email)
-    if cc:
-        message["Cc"] = ", ".join(cc)
+    if not copies:
+        message["To"] = Address(
+            display_name=letter.addressee.name, addr_spec=letter.addressee.email
+        )
+        if cc:
+            message["Cc"] = ", ".join(cc)
+    else:
+        message["To"] = ", ".join(cc)
     if bcc:
         message["Bcc"] = ", ".join(bcc)
     if reply_to:
         message["Reply-To"] = reply_to
     if sent_at is not None:
         message["Date"] = format_datetime(sent_at)
-    message["Message-ID"] = message_id_for(
+    own_id = message_id_for(
         identity.council_code, identity.year, identity.kind, identity.version, message_id_domain
     )
+    if not copies:
+        message["Message-ID"] = own_id
+    else:
+        message["Message-ID"] = copy_message_id(own_id)
+        message["References"] = own_id
     message[LETTER_HEADER] = letter_header_value(letter)
     message.set_content(text, subtype="plain", charset="utf-8")
     message.add_alternative(html, subtype="html", charset="utf-8")
     message.add_attachment(
         pdf, maintype="application", subtype="pdf", filename=pdf_filename(letter)
     )
-    _fix_boundaries(message, text, html, pdf)
+    if not copies:
+        for a in attachments:
+            maintype, _, subtype = a.media_type.partition("/")
+            message.add_attachment(a.content, maintype=maintype, subtype=subtype,
+                                   filename=a.filename)  # fmt: skip
+    _fix_boundaries(message, text, html, pdf, attachments)
     return message
 
 
-def _fix_boundaries(message: EmailMessage, text: str, html: str, pdf: bytes) -> None:
+def _fix_boundaries(
+    message: EmailMessage, text: str, html: str, pdf: bytes, attachments: Sequence[Attachment]
+) -> None:
     """Replace the email package's random MIME boundaries with ones derived from the
     content, so the same letter always makes the same bytes (a resend is identical). A
     boundary that is a hash of the content cannot occur in that content."""
@@ -146,5 +190,7 @@ def _fix_boundaries(message: EmailMessage, text: str, html: str, pdf: bytes) -> 
     for part in (message["Message-ID"], text, html):
         digest.update(part.encode("utf-8") + b"\0")
     digest.update(pdf)
+    for a in attachments:
+        digest.update(b"\0" + a.content)
     for number, part in enumerate(p for p in message.walk() if p.is_multipart()):
         part.set_boundary(f"=_letter_{digest.hexdigest()[:40]}_{number}")

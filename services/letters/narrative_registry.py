@@ -58,9 +58,12 @@ async def register(
     letter_format: LetterFormat | None = None,
     registered_by: str | None = None,
     note: str | None = None,
+    producer: str = PRODUCER,
+    actor: str | None = None,
 ) -> tuple[NarrativeVersion, Position]:
     """Check the document (NarrativeError lists every problem), publish it, and read the
-    book back for the version number it was given."""
+    book back for the version number it was given. ``producer`` and ``actor``: the door
+    and the person (the workspace's signed-in user), on the envelope."""
     parse(markdown)
     event = new_event(
         NarrativeRegistered(
@@ -72,7 +75,8 @@ async def register(
             note=note,
         ),
         council=None,
-        producer=PRODUCER,
+        producer=producer,
+        actor=actor,
     )
     async with event_publisher(settings) as publisher:
         position = await publisher.publish_narrative(event)

@@ -1,4 +1,5 @@
-"""What operators do with letters: list, show, export, release, resend, confirm, re-issue.
+"""What operators do with letters: list, show, export, the case list, release, resend,
+confirm, re-issue.
 
 Every state change goes through the outbox (outbox.py holds the SQL), so the dispatcher
 does the actual sending with its usual exactly-once care; nothing here talks to the SMTP
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -24,6 +25,8 @@ from services.domain.letter_lifecycle import Transition
 from services.domain.narrative_book import NarrativeVersion
 from services.domain.statistics import AveragingRule
 from services.letters import outbox
+from services.letters.case_list import letter_case_list_files
+from services.letters.case_list_files import CaseListFiles
 from services.platform.db import Conn
 from services.readmodel.letter_reads import live_inputs, snapshot_inputs
 
@@ -42,6 +45,32 @@ async def get_letter(
     if row is None:
         raise LookupError(f"no letter for {council} {year}" + (f" v{version}" if version else ""))
     return row
+
+
+@dataclass(frozen=True, slots=True)
+class LetterCaseList:
+    council: str
+    year: FinancialYear
+    version: int
+    files: CaseListFiles
+    # True: the files attached to the letter (rendered with it); False: made now from the
+    # read model, as the letter's render will make them (the letter is not rendered yet).
+    stored: bool
+
+
+async def case_list(
+    conn: Conn, council: str, year: FinancialYear, version: int | None = None
+) -> LetterCaseList:
+    """A letter's case list: the one stored with it, else made from the read model."""
+    row = await get_letter(conn, council, year, version)
+    if row["case_list_xlsx"] is not None and row["case_list_csv"] is not None:
+        files = CaseListFiles(bytes(row["case_list_xlsx"]), bytes(row["case_list_csv"]))
+        return LetterCaseList(council, year, row["version"], files, stored=True)
+    inputs = LetterInputs.from_json(row["context"])
+    made = await letter_case_list_files(
+        conn, inputs, row["version"], at_cut=row["source"] == "snapshot"
+    )
+    return LetterCaseList(council, year, row["version"], made, stored=False)
 
 
 async def export(conn: Conn, out: Path, *, year: FinancialYear | None = None) -> list[Path]:

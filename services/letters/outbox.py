@@ -41,6 +41,7 @@ from contracts.financial_year import FinancialYear
 from services.domain.letter import LETTER_KIND
 from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import TRANSITIONS, LetterState, Transition, target
+from services.letters.case_list_files import CaseListFiles
 from services.letters.email import message_id_for
 from services.letters.letter_events import PRODUCER, record_event
 from services.letters.year_closed import NewLetter
@@ -58,6 +59,12 @@ class OutboxRow:
     recipient: str | None
     inputs: LetterInputs
     attempts: int
+    source: str = "snapshot"  # "snapshot": a letter of the close; "live": a re-issue
+
+    @property
+    def at_cut(self) -> bool:
+        """Whether the letter's figures are the year's snapshot at its cut."""
+        return self.source == "snapshot"
 
     @classmethod
     def of(cls, r: asyncpg.Record) -> OutboxRow:
@@ -65,7 +72,7 @@ class OutboxRow:
             id=r["id"], council=r["council"], year=FinancialYear(r["financial_year"]),
             version=r["version"], state=LetterState(r["state"]), message_id=r["message_id"],
             recipient=r["recipient"], inputs=LetterInputs.from_json(r["context"]),
-            attempts=r["attempts"],
+            attempts=r["attempts"], source=r["source"],
         )  # fmt: skip
 
 
@@ -161,13 +168,16 @@ async def due_count(conn: Conn) -> int:
 
 async def mark_rendered(
     conn: Conn, row: OutboxRow, *, template_version: str, text: str, html: str, pdf: bytes,
-    sha: tuple[str, str, str],
+    sha: tuple[str, str, str], case_list: CaseListFiles | None = None,
 ) -> None:  # fmt: skip
     moved = await _move(
         conn, row.id, Transition.RENDER,
         "template_version = $4, text_body = $5, html_body = $6, pdf = $7, text_sha256 = $8, "
-        "html_sha256 = $9, pdf_sha256 = $10, rendered_at = now()",
+        "html_sha256 = $9, pdf_sha256 = $10, case_list_xlsx = $11, case_list_csv = $12, "
+        "case_list_xlsx_sha256 = $13, case_list_csv_sha256 = $14, rendered_at = now()",
         template_version, text, html, pdf, *sha,
+        *((case_list.xlsx, case_list.csv, case_list.xlsx_sha256, case_list.csv_sha256)
+          if case_list else (None, None, None, None)),
     )  # fmt: skip
     if moved is None:
         return
@@ -177,6 +187,10 @@ async def mark_rendered(
         pdf_base64=base64.b64encode(pdf).decode("ascii"), text_sha256=sha[0],
         html_sha256=sha[1], pdf_sha256=sha[2],
         recipients=tuple(a for a in (row.inputs.recipient, *row.inputs.copy_recipients) if a),
+        case_list_xlsx_base64=_b64(case_list.xlsx) if case_list else None,
+        case_list_csv_base64=_b64(case_list.csv) if case_list else None,
+        case_list_xlsx_sha256=case_list.xlsx_sha256 if case_list else None,
+        case_list_csv_sha256=case_list.csv_sha256 if case_list else None,
     ))  # fmt: skip
     await record_event(conn, row.council, LetterIssued(
         financial_year=row.year, version=row.version, message_id=row.message_id,
@@ -367,6 +381,10 @@ def record_of(row: asyncpg.Record) -> LetterRecord:
     return LetterRecord(inputs=_json_text(row["context"]), **{c: row[c] for c in RECORD_COLUMNS})
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
 def _json_text(context: Any) -> str:
     return context if isinstance(context, str) else json.dumps(context)
 
@@ -380,8 +398,9 @@ async def listing(
     """Every letter (every version), optionally of one year and one state, without bodies."""
     rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT id, council, financial_year, kind, version, state, recipient, message_id, "
-        "attempts, hold_reason, smtp_response, last_error, sent_at, reason "
-        "FROM letters.outbox WHERE ($1::int IS NULL OR financial_year = $1) "
+        "attempts, hold_reason, smtp_response, last_error, sent_at, reason, "
+        "context->>'council_name' AS council_name FROM letters.outbox "
+        "WHERE ($1::int IS NULL OR financial_year = $1) "
         "AND ($2::text IS NULL OR state = $2) ORDER BY financial_year, council, version",
         year.start_year if year else None,
         state,
@@ -418,14 +437,22 @@ class RenderedBodies:
     text: str
     html: str
     pdf: bytes
+    case_list: CaseListFiles | None = None  # None: rendered before the case list existed
 
 
 async def rendered_bodies(conn: Conn, row_id: int) -> RenderedBodies | None:
-    """What the sender mails: the letter as it was rendered."""
+    """What the sender mails: the letter as it was rendered, with its case list."""
     r = await conn.fetchrow(
-        "SELECT text_body, html_body, pdf FROM letters.outbox WHERE id = $1", row_id
+        "SELECT text_body, html_body, pdf, case_list_xlsx, case_list_csv "
+        "FROM letters.outbox WHERE id = $1",
+        row_id,
     )
-    return None if r is None else RenderedBodies(r["text_body"], r["html_body"], bytes(r["pdf"]))
+    if r is None:
+        return None
+    files = None
+    if r["case_list_xlsx"] is not None and r["case_list_csv"] is not None:
+        files = CaseListFiles(bytes(r["case_list_xlsx"]), bytes(r["case_list_csv"]))
+    return RenderedBodies(r["text_body"], r["html_body"], bytes(r["pdf"]), files)
 
 
 async def exists(conn: Conn) -> bool:
@@ -490,7 +517,7 @@ async def forget_all(conn: Conn) -> None:
 async def restore_row(
     conn: Conn, *, council: str, year: int, kind: str, version: int, state: str,
     message_id: str, record: LetterRecord, text: str | None, html: str | None,
-    pdf: bytes | None,
+    pdf: bytes | None, case_list: CaseListFiles | None = None,
 ) -> None:  # fmt: skip
     """A letter's row as its latest record on the letters topic states it, with its id."""
     rec = record
@@ -499,14 +526,17 @@ async def restore_row(
         "source, state, hold_reason, reason, message_id, recipient, context, template_version, "
         "text_body, html_body, pdf, text_sha256, html_sha256, pdf_sha256, attempts, "
         "next_attempt_at, last_error, smtp_response, created_at, rendered_at, sending_at, "
-        "sent_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+        "sent_at, updated_at, case_list_xlsx, case_list_csv, case_list_xlsx_sha256, "
+        "case_list_csv_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
         "$13::jsonb, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, "
-        "$28, $29)",
+        "$28, $29, $30, $31, $32, $33)",
         rec.id, council, year, kind, version, rec.close_id, rec.source, state,
         rec.hold_reason, rec.reason, message_id, rec.recipient, rec.inputs,
         rec.template_version, text, html, pdf, rec.text_sha256, rec.html_sha256,
         rec.pdf_sha256, rec.attempts, rec.next_attempt_at, rec.last_error, rec.smtp_response,
         rec.created_at, rec.rendered_at, rec.sending_at, rec.sent_at, rec.updated_at,
+        case_list.xlsx if case_list else None, case_list.csv if case_list else None,
+        rec.case_list_xlsx_sha256, rec.case_list_csv_sha256,
     )  # fmt: skip
 
 

@@ -1,5 +1,6 @@
 """Rendering the pending letters of the outbox, a batch at a time: each letter rendered,
-stored with its digests and its LetterIssued event, or failed when it cannot be rendered."""
+stored with its digests, its case list (services/letters/case_list.py) and its LetterIssued
+event, or failed when it (or its case list) cannot be rendered."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import asyncio
 import asyncpg
 import structlog
 
+from services.domain.case_list import CaseListMismatch
 from services.domain.letter_lifecycle import LetterState
 from services.letters import metrics, outbox
+from services.letters.case_list import letter_case_list_files
 from services.letters.faults import crash_point
 from services.letters.render_pool import RenderPool, RenderRefused
 
@@ -34,6 +37,7 @@ async def render_pending(pool: asyncpg.Pool, renderer: RenderPool, limit: int = 
                      and not isinstance(r, RenderRefused)]  # fmt: skip
         if transient:
             raise transient[0]
+        seconds: list[float] = []  # of each letter rendered and stored
         for row, result in zip(rows, results, strict=True):
             if isinstance(result, RenderRefused):
                 log.error("letter cannot be rendered: failed, for an operator",
@@ -42,12 +46,22 @@ async def render_pending(pool: asyncpg.Pool, renderer: RenderPool, limit: int = 
                 continue
             assert not isinstance(result, BaseException)
             template_version, text, html, pdf, sha, _ = result
+            try:
+                files = await letter_case_list_files(conn, row.inputs, row.version,
+                                                     at_cut=row.at_cut)  # fmt: skip
+            except CaseListMismatch as refused:
+                # A case list that is not its letter's figures cannot be right: the letter
+                # is not sent with it (nor without it), an operator looks.
+                log.error("case list refused: letter failed, for an operator",
+                          council=row.council, reason=str(refused)[:300])  # fmt: skip
+                await outbox.mark_render_refused(conn, row, f"case list: {refused}")
+                continue
             await outbox.mark_rendered(
                 conn, row, template_version=template_version, text=text, html=html, pdf=pdf,
-                sha=sha,
+                sha=sha, case_list=files,
             )  # fmt: skip
-    for result in results:  # committed: each render counts once
-        if not isinstance(result, BaseException):
-            metrics.rendered(result[-1])
+            seconds.append(result[-1])
+    for took in seconds:  # committed: each render counts once
+        metrics.rendered(took)
     log.info("letters rendered", count=len(rows))
     return len(rows)

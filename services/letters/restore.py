@@ -28,6 +28,7 @@ from contracts.events import LetterRendered, LetterStateChanged
 from contracts.topics import LETTERS_MAX_MESSAGE_BYTES
 from services.domain.letter_lifecycle import LetterState, Transition
 from services.letters import letter_events, outbox
+from services.letters.case_list_files import CaseListFiles
 from services.letters.letter_events import insert_published
 from services.platform.db import Conn
 from services.platform.kafka.topic_reader import TopicRecord
@@ -120,9 +121,16 @@ async def _write_letter(
                 f"{council} {year} v{version}: the rendering on the topic does not match the "
                 "SHA-256 its record states"
             )
+    case_list = None
+    if rendering is not None and rendering.case_list_xlsx_base64 and rendering.case_list_csv_base64:
+        case_list = CaseListFiles(
+            base64.b64decode(rendering.case_list_xlsx_base64),
+            base64.b64decode(rendering.case_list_csv_base64),
+        )
     await outbox.restore_row(
         conn, council=council, year=year, kind=kind, version=version, state=change.state,
         message_id=change.message_id, record=rec, text=text, html=html, pdf=pdf,
+        case_list=case_list,
     )  # fmt: skip
 
 

@@ -10,15 +10,23 @@ sent again.
 from __future__ import annotations
 
 import asyncio
+from email.message import EmailMessage
 
 import asyncpg
 import structlog
 
 from services.domain import letter_lifecycle as lifecycle
+from services.domain.letter import Letter
 from services.domain.letter_lifecycle import LetterState, Transition
 from services.letters import metrics, outbox, smtp_client
+from services.letters.case_list_files import (
+    CSV_MEDIA_TYPE,
+    XLSX_MEDIA_TYPE,
+    CaseListFiles,
+    file_stem,
+)
 from services.letters.config import LettersSettings
-from services.letters.email import build_email
+from services.letters.email import Attachment, build_email
 from services.letters.faults import crash_point
 from services.letters.outbox_commit import commit_until_done
 from services.letters.send_failures import SendFailure, is_expected, send_failure, unbuildable
@@ -30,6 +38,41 @@ log = structlog.get_logger(__name__)
 
 # A letter the SMTP server turned away for now waits this long at most before its next try.
 MAX_RETRY_DELAY_S = 300.0
+
+
+def build_messages(
+    row: outbox.OutboxRow, letter: Letter, stored: outbox.RenderedBodies, ls: LettersSettings
+) -> tuple[EmailMessage, list[EmailMessage]]:
+    """The chief executive's message, Cc the council's link officers (the register's copy
+    recipients whose role says so), with the council's case list attached and the archive's
+    Bcc (reconcile looks for its Message-ID); and the copies' message without the case
+    list: the council's other copies (its leader, the scrutiny chair: the register), then
+    the service-wide ones (docs/domain.md §17)."""
+    attachments = case_list_attachments(row, stored.case_list)
+    main = build_email(
+        letter, stored.text, stored.html, stored.pdf,
+        sender=ls.sender, reply_to=ls.reply_to, message_id_domain=ls.message_id_domain,
+        cc=row.inputs.link_officers, bcc=ls.bcc, attachments=attachments,
+    )  # fmt: skip
+    copy_to = [*row.inputs.other_copies, *ls.cc]
+    if not copy_to:
+        return main, []
+    copies = build_email(
+        letter, stored.text, stored.html, stored.pdf,
+        sender=ls.sender, reply_to=ls.reply_to, message_id_domain=ls.message_id_domain,
+        cc=copy_to, copies=True,
+    )  # fmt: skip
+    return main, [copies]
+
+
+def case_list_attachments(row: outbox.OutboxRow, files: CaseListFiles | None) -> list[Attachment]:
+    if files is None:
+        return []
+    stem = file_stem(row.council, str(row.year), row.version)
+    return [
+        Attachment(f"{stem}.xlsx", XLSX_MEDIA_TYPE, files.xlsx),
+        Attachment(f"{stem}.csv", CSV_MEDIA_TYPE, files.csv),
+    ]
 
 
 class Sender:
@@ -70,16 +113,7 @@ class Sender:
         try:
             # Inside: the addressee as stored is checked again by the contract's rules.
             letter = row.inputs.letter(row.version)
-            message = build_email(
-                letter, stored.text, stored.html, stored.pdf,
-                sender=self.ls.sender,
-                reply_to=self.ls.reply_to,
-                # The council's own copies (its leader, the scrutiny chair: the register),
-                # then the service-wide ones.
-                cc=[*row.inputs.copy_recipients, *self.ls.cc],
-                bcc=self.ls.bcc,
-                message_id_domain=self.ls.message_id_domain,
-            )  # fmt: skip
+            message, copies = build_messages(row, letter, stored, self.ls)
         except Exception as exc:  # UnbuildableEmail, an addressee the contract refuses...
             # The letter is committed as `sending`: it must leave it now, as `failed` with
             # the reason, or it would turn `uncertain` after the lease.
@@ -90,6 +124,7 @@ class Sender:
         try:
             response = await smtp_client.send(
                 message,
+                then=copies,
                 host=self.settings.smtp_host,
                 port=self.settings.smtp_port,
                 settings=self.ls,

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
+import structlog
 
 from services.letters import smtp_policy as policy
 from services.letters.config import LettersSettings
 from services.letters.smtp_policy import CannotSendSafely, SmtpAuth, TlsMode, TlsStep
+
+log = structlog.get_logger(__name__)
 
 QUIT_TIMEOUT_S = 5.0
 
@@ -61,8 +65,10 @@ async def send(
     port: int,
     settings: LettersSettings,
     context: ssl.SSLContext,
+    then: Sequence[EmailMessage] = (),
 ) -> str:
-    """Send ``message``; the server's answer to DATA. Raises :class:`CannotSendSafely` when
+    """Send ``message``, then each of ``then`` in the same conversation (the letter's
+    copies); the server's answer to the first DATA. Raises :class:`CannotSendSafely` when
     the settings forbid sending to this server (nothing was sent), and aiosmtplib's
     errors or OSError for what the server or the network did."""
     server = f"{host}:{port}"
@@ -101,6 +107,23 @@ async def send(
         if settings.smtp_username is not None:
             await _log_in(client, settings, server)
         _, response = await client.send_message(message)
+        refused: list[str] = []
+        for more in then:
+            # The letter itself is accepted: from here it is sent, whatever happens to its
+            # copies. A copy refused must not fail the send, or the retry would e-mail the
+            # chief executive a second time (a letter is never sent twice; a copy missing is
+            # recoverable: docs/operations.md, "The letters' copies").
+            try:
+                await client.send_message(more)
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                refused.append(f"{more['Message-ID']}: {str(exc)[:200]}")
+                log.warning(
+                    "a letter's copies were not accepted; the letter itself was",
+                    message_id=str(more["Message-ID"]),
+                    error=str(exc)[:200],
+                )
+        if refused:
+            response = f"{response} (copies not accepted: {'; '.join(refused)})"
     finally:
         await _close(client)
     return response

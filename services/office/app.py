@@ -25,7 +25,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from services.office import auth, pages
+from services.office import (
+    auth,
+    close_pages,
+    dead_letter_pages,
+    letters_pages,
+    narrative_pages,
+    pages,
+    proof_pages,
+)
 from services.office.config import OfficeSettings, get_office_settings
 from services.office.guard import Refused, SignInNeeded, sign_in_url
 from services.office.sessions import CookiePolicy, SessionMiddleware, SessionStore
@@ -93,7 +101,12 @@ def create_app(
     app.state.office = office
     app.state.oauth = auth.oauth_client(office, client_secret)
     app.include_router(pages.router)
+    app.include_router(narrative_pages.router)
+    app.include_router(proof_pages.router)
     app.include_router(auth.router)
+    app.include_router(close_pages.router)
+    app.include_router(letters_pages.router)
+    app.include_router(dead_letter_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(
         SessionMiddleware,
@@ -147,6 +160,9 @@ def create_app(
 def office_csp(provider_origin: str) -> str:
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        # frame-src and connect-src: the narrative's letter preview (a sandboxed frame with
+        # its own policy) and the proofs' progress (static/proofs.js)
+        "frame-src 'self'; connect-src 'self'; "
         f"form-action 'self' {provider_origin}; base-uri 'none'; frame-ancestors 'none'"
     )
 

@@ -20,6 +20,8 @@ from aiokafka.errors import KafkaError
 
 from contracts.financial_year import FinancialYear
 from contracts.topics import FACTS
+from services.audit.trail import fold_entries, read_trail
+from services.domain import close_proposal
 from services.domain.narrative_book import NarrativeBook
 from services.letters import operations
 from services.letters.narrative_registry import load_book
@@ -44,6 +46,7 @@ class YearRow:
     late_events: int = 0
     letters: dict[str, int] = field(default_factory=dict)
     publication: str = "not closed"
+    close_review: str = "no proposal"  # the close with four eyes (services/office/closing.py)
 
 
 @dataclass(slots=True)
@@ -61,25 +64,26 @@ class Board:
 
 async def _kafka_reads(
     settings: Settings,
-) -> tuple[dict[int, int] | None, NarrativeBook | None, str | None]:
+) -> tuple[dict[int, int] | None, NarrativeBook | None, close_proposal.Trail | None, str | None]:
     try:
         async with asyncio.timeout(KAFKA_TIMEOUT_S):
             ends = await end_offsets(settings)
             book = await load_book(settings)
-        return ends, book, None
+            trail = close_proposal.fold(fold_entries(await read_trail(settings)))
+        return ends, book, trail, None
     except (KafkaError, OSError, TimeoutError) as e:
         log.warning("the year board cannot read Kafka", error=type(e).__name__)
-        return None, None, f"Kafka is not reachable ({type(e).__name__})"
+        return None, None, None, f"Kafka is not reachable ({type(e).__name__})"
 
 
 async def read_board(pool: asyncpg.Pool, settings: Settings) -> Board:
-    ends, book, kafka_error = await _kafka_reads(settings)
+    ends, book, trail, kafka_error = await _kafka_reads(settings)
     async with pool.acquire() as conn:
         status: Status = await read_status(conn, settings.topic(FACTS), ends or {})
         summary = await operations.summary(conn)
         letters = await operations.list_letters(conn)
         year_closes = await closes(conn) if status.version else []
-    return build_board(status, summary, letters, year_closes, book, kafka_error)
+    return build_board(status, summary, letters, year_closes, book, kafka_error, trail)
 
 
 def build_board(
@@ -89,6 +93,7 @@ def build_board(
     year_closes: list[Close],
     book: NarrativeBook | None,
     kafka_error: str | None,
+    trail: close_proposal.Trail | None = None,
 ) -> Board:
     cut_years = {y["start_year"]: y for y in status.years}
     close_of = {c.year.start_year: c for c in year_closes}
@@ -101,7 +106,10 @@ def build_board(
         if p["financial_year"]:
             parked_of[FinancialYear.parse(p["financial_year"]).start_year] += p["events"]
     narrative_years = {y - 1 for y in book.years()} if book else set()
-    starts = set(cut_years) | set(close_of) | set(letters_of) | set(parked_of) | narrative_years
+    proposal_years = {p.terms.year.start_year for p in trail.proposals.values()} if trail else set()
+    starts = (
+        set(cut_years) | set(close_of) | set(letters_of) | set(parked_of) | narrative_years
+    ) | proposal_years
     rows = []
     for start in sorted(starts, reverse=True):
         year = FinancialYear(start)
@@ -118,6 +126,7 @@ def build_board(
                 late_events=cut["late_events"] if cut else 0,
                 letters=dict(sorted(letters_of.get(start, Counter()).items())),
                 publication=_publication(close_of.get(start)),
+                close_review=_close_review(trail, year),
             )
         )
     return Board(
@@ -144,6 +153,26 @@ def _narrative(book: NarrativeBook | None, year: FinancialYear) -> str:
     when = f", registered {_day(v.registered_at)}" if v.registered_at else ""
     by = f" by {v.registered_by}" if v.registered_by else ""
     return f"version {v.version}{when}{by}"
+
+
+def _close_review(trail: close_proposal.Trail | None, year: FinancialYear) -> str:
+    """The close with four eyes, in a line: a lone close (the CLI) says so first."""
+    if trail is None:
+        return "unknown (Kafka is not reachable)"
+    alone = trail.closed_alone.get(year.start_year)
+    if alone is not None:
+        return f"closed without a second signature (the CLI, by {alone.actor})"
+    signed = trail.signed_off(year)
+    if signed is not None:
+        return f"signed off by {signed.decided_by}, proposed by {signed.proposer.name}"
+    waiting = trail.pending(year)
+    if waiting is not None:
+        return f"proposed by {waiting.proposer.name}: waiting for an approver's sign-off"
+    ended = trail.of_year(year)
+    if ended:
+        last = ended[-1]
+        return f"last proposal {last.state.label}" + (f" ({last.reason})" if last.reason else "")
+    return "no proposal"
 
 
 def _publication(close: Close | None) -> str:

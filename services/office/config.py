@@ -74,8 +74,22 @@ class OfficeSettings(BaseSettings):
         "(tests, `make demo`) only: refused unless base_url is a loopback http:// address",
     )
     pool_max: int = Field(default=4, ge=1, description="Database connections of the workspace")
+    approver_emails: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="JSON list: the approvers' e-mail addresses, told when a close waits for "
+        "their sign-off (sent through the letters' SMTP settings); empty: nobody is e-mailed",
+    )
+    mail_sender: str = Field(
+        default="Annual Review office workspace <annual.review@lgo.example>",
+        description="From of the workspace's e-mails to the approvers",
+    )
+    proofs_dir: Path = Field(
+        default=Path("out/office/proofs"),
+        description="Where the workspace's proofs jobs write the year's proofs (a folder per "
+        "job: <financial year>/<job>/<council>/letter.pdf ...), and read them back",
+    )
 
-    @field_validator("group_roles", mode="before")
+    @field_validator("group_roles", "approver_emails", mode="before")
     @classmethod
     def _json(cls, v: object) -> object:
         if isinstance(v, str):

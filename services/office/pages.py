@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.office.board import read_board
 from services.office.guard import User, allowed, csrf_token, current_user, session_of
+from services.office.proof_jobs import jobs_of, latest_proofs
 from services.office.roles import Action, may
 
 TEMPLATES = Environment(
@@ -48,6 +49,9 @@ async def board(
     request: Request, user: Annotated[User, Depends(allowed(Action.VIEW_BOARD))]
 ) -> Response:
     data = await read_board(request.app.state.pool, request.app.state.settings)
+    jobs = jobs_of(request.app.state)  # the proofs jobs' folder (services/office/proof_jobs.py)
+    for row in data.years:
+        row.proofs = latest_proofs(jobs, row.year) or "none made yet"
     return page(
         request,
         "board.html.j2",

@@ -27,6 +27,32 @@ class Action(StrEnum):
     # real action (later parts: narrative, proofs, close, letters, dead letters), so that the
     # refusal of a viewer on the server is tested before those exist.
     MARK_BOARD_SEEN = "mark_board_seen"
+    # The close with four eyes (docs/office.md): who proposes, who signs off, who may end a
+    # proposal; the rules between people (never your own) are services/domain/close_proposal.py.
+    VIEW_CLOSE = "view_close"
+    PROPOSE_CLOSE = "propose_close"
+    SIGN_OFF_CLOSE = "sign_off_close"
+    REJECT_CLOSE = "reject_close"
+    WITHDRAW_CLOSE = "withdraw_close"
+    VIEW_AUDIT = "view_audit"
+    # Letters (services/office/letters_pages.py; docs/office.md, "Letters").
+    VIEW_LETTERS = "view_letters"
+    RELEASE_LETTER = "release_letter"
+    RESEND_LETTER = "resend_letter"
+    REISSUE_LETTER = "reissue_letter"
+    WITHDRAW_LETTER = "withdraw_letter"
+    # Dead letters and parked casework (services/office/dead_letter_pages.py).
+    VIEW_DEAD_LETTERS = "view_dead_letters"
+    REDRIVE_DEAD_LETTERS = "redrive_dead_letters"
+    # The narrative (services/office/narrative_pages.py): every role reads the versions and
+    # their differences; the author writes, checks and previews a draft, and registers it.
+    VIEW_NARRATIVE = "view_narrative"
+    EDIT_NARRATIVE = "edit_narrative"
+    REGISTER_NARRATIVE = "register_narrative"
+    # The proofs (services/office/proof_pages.py): every role browses and downloads them; the
+    # author makes them.
+    VIEW_PROOFS = "view_proofs"
+    MAKE_PROOFS = "make_proofs"
 
 
 EVERY_ROLE = frozenset(Role)
@@ -35,6 +61,27 @@ PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.VIEW_BOARD: EVERY_ROLE,
     Action.SIGN_OUT: EVERY_ROLE,
     Action.MARK_BOARD_SEEN: frozenset({Role.AUTHOR, Role.APPROVER, Role.DATA_OFFICER}),
+    Action.VIEW_CLOSE: EVERY_ROLE,
+    Action.PROPOSE_CLOSE: frozenset({Role.AUTHOR, Role.DATA_OFFICER}),
+    Action.SIGN_OFF_CLOSE: frozenset({Role.APPROVER}),
+    Action.REJECT_CLOSE: frozenset({Role.APPROVER}),
+    Action.WITHDRAW_CLOSE: frozenset({Role.AUTHOR, Role.DATA_OFFICER}),
+    Action.VIEW_AUDIT: EVERY_ROLE,
+    Action.VIEW_LETTERS: EVERY_ROLE,
+    # Decisions about what the office sends: the approver's.
+    Action.RELEASE_LETTER: frozenset({Role.APPROVER}),
+    Action.REISSUE_LETTER: frozenset({Role.APPROVER}),
+    Action.WITHDRAW_LETTER: frozenset({Role.APPROVER}),
+    # A resend sends what was already decided and rendered, once more, after a delivery
+    # problem: the approver's or the data officer's (who deals with what went wrong).
+    Action.RESEND_LETTER: frozenset({Role.APPROVER, Role.DATA_OFFICER}),
+    Action.VIEW_DEAD_LETTERS: EVERY_ROLE,
+    Action.REDRIVE_DEAD_LETTERS: frozenset({Role.DATA_OFFICER}),
+    Action.VIEW_NARRATIVE: EVERY_ROLE,
+    Action.EDIT_NARRATIVE: frozenset({Role.AUTHOR}),
+    Action.REGISTER_NARRATIVE: frozenset({Role.AUTHOR}),
+    Action.VIEW_PROOFS: EVERY_ROLE,
+    Action.MAKE_PROOFS: frozenset({Role.AUTHOR}),
 }
 
 

@@ -35,7 +35,8 @@ PRIVATE_KEY_FILE = "office-signing.key"
 PUBLIC_KEY_FILE = "office-signing.pub"
 # The principals that act for the office: only their processes look for the private key in
 # the secrets folder (a development machine keeps every principal's secrets in one folder).
-OFFICE_PRINCIPALS = frozenset({"operator", "admin"})
+# The workspace (principal ``office``) signs the closes its approvers signed off.
+OFFICE_PRINCIPALS = frozenset({"operator", "admin", "office"})
 
 
 class MissingOfficeKey(RuntimeError):

@@ -78,7 +78,7 @@ def averages_dict(a: GroupAverages) -> dict[str, Any]:
 _SCHEMA = re.compile(r"^(readmodel|rm_v\d+)$")
 
 
-def _check_schema(schema: str) -> None:
+def check_schema(schema: str) -> None:
     """The live views (``readmodel``) or one version's schema (a scratch version of
     ``stats --as-of``): nothing else is interpolated into the SQL below."""
     if not _SCHEMA.match(schema):
@@ -90,7 +90,7 @@ async def registered_councils(
 ) -> list[asyncpg.Record]:
     """Every registered council with its live counts and late events in ``year`` (zeros
     where it has none), whether or not it existed then; by code."""
-    _check_schema(schema)
+    check_schema(schema)
     rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT c.*, "
         + ", ".join(f"coalesce(s.{k}, 0) AS {k}" for k in COUNTERS)
@@ -170,7 +170,7 @@ async def council_figures(
     rule: AveragingRule,
     schema: str = "readmodel",
 ) -> CouncilFigures | None:
-    _check_schema(schema)
+    check_schema(schema)
     members = await _members(conn, year, schema)
     mine = next(((r, m) for r, m in members if m.council == council), None)
     if mine is None:

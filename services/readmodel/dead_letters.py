@@ -18,17 +18,36 @@ from services.readmodel.versions import active_schema
 
 
 async def list_dead_letters(
-    conn: Conn, *, state: str | None = "open", limit: int = 100
-) -> list[dict[str, Any]]:
-    """Dead letters in ``state`` (None: every state), oldest first."""
+    conn: Conn, *, state: str | None = "open", limit: int = 100,
+    reason: str | None = None, council: str | None = None, financial_year: int | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Dead letters in ``state`` (None: every state), oldest first; optionally only those of
+    one reason, council and financial year (its start year)."""
     rows = await conn.fetch(
         'SELECT id, topic, partition, "offset", reason, detail, event_id, event_type, council, '
         "financial_year, status, status_note, received_at FROM readmodel.dead_letters "
-        "WHERE ($1::text IS NULL OR status = $1) ORDER BY id LIMIT $2",
+        "WHERE ($1::text IS NULL OR status = $1) AND ($3::text IS NULL OR reason = $3) "
+        "AND ($4::text IS NULL OR council = $4) AND ($5::int IS NULL OR financial_year = $5) "
+        "ORDER BY id LIMIT $2",
         state,
         limit,
+        reason,
+        council,
+        financial_year,
     )
     return [dict(r) for r in rows]
+
+
+async def dead_letter(conn: Conn, dead_id: int) -> dict[str, Any] | None:
+    """One dead letter, whole: its record and the message's key and bytes as refused."""
+    row = await conn.fetchrow("SELECT * FROM readmodel.dead_letters WHERE id = $1", dead_id)
+    return None if row is None else dict(row)
+
+
+async def dead_letter_reasons(conn: Conn) -> list[str]:
+    """The reasons dead letters were refused for (for a filter's choices)."""
+    rows = await conn.fetch("SELECT DISTINCT reason FROM readmodel.dead_letters ORDER BY reason")
+    return [r["reason"] for r in rows]
 
 
 async def list_parked(conn: Conn, *, limit: int = 100) -> list[dict[str, Any]]:

@@ -214,7 +214,12 @@ async def test_every_letter_year_is_closed_with_its_format_and_the_offices_own_w
             reference = f"FMA/{year.label}/annual-review/v1"
             mail = [m for m in mailbox.Maildir(tmp_path / "mail").values()
                     if m["X-Annual-Review-Letter"] == reference]  # fmt: skip
-            assert mail and mail[0]["Cc"] == "leader@fma.example, scrutiny@fma.example"
+            # The copies go in a message of their own, without the case list.
+            (to_copies,) = [m for m in mail if ".copies@" in str(m["Message-ID"])]
+            (to_ce,) = [m for m in mail if m is not to_copies]
+            assert to_copies["To"] == "leader@fma.example, scrutiny@fma.example"
+            assert to_ce["Cc"] is None and "case-list" in to_ce.as_string()
+            assert "case-list" not in to_copies.as_string()
             pinned = json.loads(fma["context"])["narrative"]
             assert pinned["version"] == (0 if start_year == 2019 else 1)
             assert pinned["format"] == {2019: "2020", 2022: "2021", 2023: "2021"}.get(

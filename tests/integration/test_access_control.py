@@ -249,7 +249,7 @@ async def test_a_namespace_has_exactly_the_declared_acls_and_loses_them_when_dro
         ("projector", [FACTS, DEAD_LETTERS]),
         ("letters", [YEAR_END, LETTERS, NARRATIVES]),
         ("operator", [FACTS, DEAD_LETTERS, LETTERS, YEAR_END, NARRATIVES, OFFICE_ACTIONS]),
-        ("office", [FACTS, NARRATIVES, OFFICE_ACTIONS]),
+        ("office", [FACTS, YEAR_END, NARRATIVES, OFFICE_ACTIONS]),
     ],
 )
 async def test_a_principal_sees_only_the_topics_it_may_use(
@@ -287,10 +287,13 @@ def test_the_acls_say_what_docs_security_md_says() -> None:
         "User:operator WRITE topic 'annual-review.narratives' (literal)",
         "User:office READ topic 'casework.facts' (literal)",
         "User:office READ topic 'annual-review.narratives' (literal)",
+        "User:office WRITE topic 'casework.facts' (literal)",
+        "User:office WRITE topic 'annual-review.narratives' (literal)",
         "User:office WRITE topic 'annual-review.office-actions' (literal)",
         "User:office READ topic 'annual-review.office-actions' (literal)",
         "User:operator WRITE topic 'annual-review.office-actions' (literal)",
         "User:operator READ topic 'annual-review.office-actions' (literal)",
+        "User:office WRITE topic 'annual-review.year-end' (literal)",
     ]
     doc = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
     for line in ("`cms`", "`projector`", "`letters`", "`operator`", "`office`", "`admin`"):
@@ -306,7 +309,7 @@ async def db(stack: Stack) -> AsyncIterator[dict[str, asyncpg.Connection]]:
     conns: dict[str, asyncpg.Connection] = {}
     try:
         principals: tuple[Principal, ...] = (
-            "admin", "projector", "letters", "operator", "publication"
+            "admin", "projector", "letters", "operator", "publication", "office"
         )  # fmt: skip
         for principal in principals:
             conns[principal] = await asyncpg.connect(who(stack, principal).database_url)
@@ -327,8 +330,9 @@ async def test_each_service_connects_as_its_own_role(
         "letters": "ar_letters",
         "operator": "ar_operator",
         "publication": "ar_publication",
+        "office": "ar_office",
     }
-    for principal in ("projector", "letters", "operator", "publication"):
+    for principal in ("projector", "letters", "operator", "publication", "office"):
         assert not await db[principal].fetchval(
             "SELECT rolsuper OR rolcreatedb OR rolcreaterole FROM pg_roles "
             "WHERE rolname = current_user"
@@ -415,6 +419,37 @@ async def test_the_operator_changes_dead_letter_status_and_letters_but_no_figure
     ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await operator.execute(forbidden)
+
+
+async def test_the_office_decides_letters_and_redrives_dead_letters_but_changes_no_figures(
+    db: dict[str, asyncpg.Connection],
+) -> None:
+    """The workspace makes the operator's decisions on letters (release, resend, withdraw:
+    UPDATE; re-issue: INSERT) and a data officer's re-drive (a dead letter's status), through
+    the CLI's own functions; nothing else of the letters or the read models."""
+    office = db["office"]
+    await office.execute("UPDATE letters.outbox SET state = 'withdrawn' WHERE false")
+    await office.fetchval("SELECT nextval('letters.outbox_id_seq')")
+    await office.fetch("SELECT * FROM rm_v1.dead_letters WHERE false FOR UPDATE")
+    await office.execute(
+        "UPDATE rm_v1.dead_letters SET status = 'redriven', status_note = 'x', "
+        "status_at = now() WHERE false"
+    )
+    for forbidden in (
+        "DELETE FROM letters.outbox",
+        "UPDATE letters.outbox SET text_body = 'forged'",
+        "UPDATE letters.outbox SET message_id = 'forged'",
+        "SELECT count(*) FROM letters.events",
+        "UPDATE letters.closes_handled SET letters = 0",
+        "UPDATE rm_v1.dead_letters SET reason = 'x'",
+        "DELETE FROM rm_v1.dead_letters",
+        "SELECT count(*) FROM rm_v1.councils",
+        "UPDATE rm_v1.council_year_contributions SET upheld = 0",
+        "UPDATE readmodel.council_year_contributions SET upheld = 0",
+        "UPDATE public.projection_versions SET status = 'retired'",
+    ):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await office.execute(forbidden)
 
 
 async def test_a_rebuild_run_by_the_owner_leaves_the_read_models_the_projectors(

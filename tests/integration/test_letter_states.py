@@ -150,6 +150,26 @@ async def test_an_operator_command_on_a_letter_in_the_wrong_state_is_refused(
     assert await state_of(conn, row_id) is LetterState.PENDING
 
 
+async def test_a_held_letter_withdrawn_is_never_claimed_and_only_a_held_one_can_be(
+    conn: asyncpg.Connection,
+) -> None:
+    row_id, _ = await outbox.add_version(conn, letter_inputs("X06"), "test", "test")
+    with pytest.raises(ValueError, match=r"is 'pending'; withdraw applies to 'held'"):
+        await operations.move(conn, Transition.WITHDRAW, "X06", YEAR, "never existed")
+    await conn.execute("UPDATE letters.outbox SET state = 'held' WHERE id = $1", row_id)
+
+    await operations.move(conn, Transition.WITHDRAW, "X06", YEAR, "registered after the close")
+
+    assert await state_of(conn, row_id) is LetterState.WITHDRAWN
+    note = await conn.fetchval("SELECT last_error FROM letters.outbox WHERE id = $1", row_id)
+    assert note == "withdraw by an operator: registered after the close"
+    async with conn.transaction():  # what the dispatcher takes work from
+        for state in (LetterState.PENDING, LetterState.RENDERED):
+            assert all(r.id != row_id for r in await outbox.claim(conn, state, 1000))
+    with pytest.raises(ValueError, match=r"is 'withdrawn'; release applies to 'held'"):
+        await operations.move(conn, Transition.RELEASE, "X06", YEAR, "changed my mind")
+
+
 async def test_a_letter_whose_email_cannot_be_built_leaves_sending_as_failed_with_the_reason(
     conn: asyncpg.Connection, stack: Stack
 ) -> None:

@@ -206,7 +206,11 @@ async def test_serve_office_refuses_to_start_as_another_database_role(office: Of
     assert "ar_operator" in done.stderr and "not 'ar_office'" in done.stderr
 
 
-async def test_ar_office_reads_the_board_and_writes_only_its_sessions(office: Office) -> None:
+async def test_ar_office_reads_the_board_and_writes_only_its_sessions_and_decisions(
+    office: Office,
+) -> None:
+    """Its sessions, and the letters' decisions of docs/office.md (a letter's state and note,
+    never the letter as rendered: tests/integration/test_access_control.py has the rest)."""
     own = as_principal(office.stack.settings, "office")
     conn = await asyncpg.connect(own.database_url)
     try:
@@ -215,7 +219,9 @@ async def test_ar_office_reads_the_board_and_writes_only_its_sessions(office: Of
         await conn.fetch("SELECT financial_year FROM publication.published_years LIMIT 1")
         await conn.fetch("SELECT * FROM projection_versions LIMIT 1")
         for statement in (
-            "UPDATE letters.outbox SET state = 'sent'",
+            "UPDATE letters.outbox SET html_body = 'forged'",
+            "UPDATE letters.outbox SET pdf_sha256 = 'forged'",
+            "DELETE FROM letters.outbox",
             "DELETE FROM publication.published_years",
             "INSERT INTO projection_versions (version, schema_name) VALUES (99, 'rm_v99')",
             "CREATE TABLE office.mine (id int)",

@@ -27,14 +27,16 @@ from services.readmodel.counters import COUNTERS
 PUBLISHED = datetime(2024, 6, 1, tzinfo=UTC)
 
 
-def council(code: str, group: str, population: int | None = 100_000, **kw: Any) -> Envelope[Any]:
+def council(
+    code: str, group: str, population: int | None = 100_000, *, name: str | None = None, **kw: Any
+) -> Envelope[Any]:
     ce = ChiefExecutive(
         name=f"Chief {code}", job_title="Chief Executive", salutation=f"Dear {code}",
         email=f"ce@{code.lower()}.example.org",
     )  # fmt: skip
     return new_event(
         CouncilRegistered(
-            name=f"{code} Council", comparison_group=group, population=population,
+            name=name or f"{code} Council", comparison_group=group, population=population,
             population_year=2020 if population else None, chief_executive=ce, **kw,
         ),
         council=code, producer="tests", occurred_at=PUBLISHED,

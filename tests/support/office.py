@@ -120,7 +120,10 @@ async def office(
     ensure_keycloak()
     stack = await open_stack(settings, tmp_path_factory.mktemp("office"))
     try:
-        service = start_office(stack, OFFICE_PORT)
+        # The proofs jobs write into the test's own folder (AR_OFFICE_PROOFS_DIR).
+        service = start_office(
+            stack, OFFICE_PORT, AR_OFFICE_PROOFS_DIR=str(stack.workdir / "proofs")
+        )
         yield Office(stack, service, f"http://127.0.0.1:{OFFICE_PORT}")
     finally:
         await close_stack(stack, settings)

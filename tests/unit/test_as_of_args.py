@@ -1,5 +1,6 @@
-"""`stats --as-of` / `--until-offsets`: what the options accept, refused before any server
-is asked (the figures themselves: tests/e2e/test_as_of.py)."""
+"""`stats` and `explain` `--as-of` / `--until-offsets`: what the options accept, refused
+before any server is asked (the figures themselves: tests/e2e/test_as_of.py,
+tests/e2e/test_explain.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from services.cli.figures import parse_moment, parse_offsets
+from services.cli.as_of import parse_moment, parse_offsets
 from services.cli.main import app
 
 runner = CliRunner()
@@ -38,8 +39,14 @@ def test_offsets_are_partition_equals_offset_pairs() -> None:
         (("--as-of", "2026-12-07", "--until-offsets", "0=1"), "not both"),
     ],
 )
-def test_wrong_as_of_options_are_refused_in_words(args: tuple[str, ...], says: str) -> None:
-    result = runner.invoke(app, ["stats", "MAN", "2019-20", *args])
+@pytest.mark.parametrize(
+    "command",
+    [("stats", "MAN", "2019-20"), ("explain", "MAN", "2019-20"), ("explain", "CASE-1")],
+)
+def test_wrong_as_of_options_are_refused_in_words(
+    command: tuple[str, ...], args: tuple[str, ...], says: str
+) -> None:
+    result = runner.invoke(app, [*command, *args])
     assert result.exit_code == 2, result.output  # docs/cli.md: wrong arguments
     assert says in result.output
     assert "Traceback" not in result.output

@@ -5,7 +5,7 @@ restyles what follows."""
 from __future__ import annotations
 
 import io
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -34,12 +34,12 @@ class Figures:
 def test_a_name_holding_rich_markup_is_printed_as_written(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def run(coroutine: Coroutine[Any, Any, Any]) -> Figures:
-        coroutine.close()  # no database: the figures as stored
+    def run_reading(make: Callable[[], Coroutine[Any, Any, Any]]) -> Figures:
+        make().close()  # no database: the figures as stored
         return Figures()
 
     printed = io.StringIO()
-    monkeypatch.setattr(figures_cli, "run", run)
+    monkeypatch.setattr(figures_cli, "run_reading", run_reading)
     monkeypatch.setattr(figures_cli, "out", Console(file=printed, width=300, color_system=None))
     figures_cli.stats("MAN", FinancialYear(2019))
     assert printed.getvalue().splitlines()[0] == f"{NAME} (MAN), District, 2019-20"

@@ -173,3 +173,21 @@ def test_a_name_the_email_package_refuses_raises_one_error_naming_the_problem(na
         message_for(letter)
     assert isinstance(caught.value, ValueError)
     assert "\r" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_case_list_goes_on_the_chief_executives_message_and_never_on_the_copies() -> None:
+    from services.letters.email import Attachment, copy_message_id
+
+    case_list = Attachment("case-list-2019-20-MAN-v1.xlsx", "application/vnd.ms-excel", b"PK")
+    main = message_for(cc=[], attachments=[case_list])
+    copies = message_for(cc=["leader@mansfield.gov.uk"], bcc=[], attachments=[case_list],
+                         copies=True)  # fmt: skip
+    names = [p.get_filename() for p in main.iter_attachments()]
+    assert names == [pdf_filename(letter_for()), "case-list-2019-20-MAN-v1.xlsx"]
+    assert [p.get_filename() for p in copies.iter_attachments()] == [pdf_filename(letter_for())]
+    assert copies["To"] == "leader@mansfield.gov.uk" and copies["Cc"] is None
+    assert BARSBY.email not in str(copies["To"]) and "Bcc" not in copies
+    assert copies["Message-ID"] == copy_message_id(main["Message-ID"]) != main["Message-ID"]
+    assert copies["References"] == main["Message-ID"]
+    # Each is the same bytes every time it is built (a retried send is identical).
+    assert message_for(cc=[], attachments=[case_list]).as_bytes() == main.as_bytes()

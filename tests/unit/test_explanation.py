@@ -178,3 +178,21 @@ def test_the_json_names_every_statistic_and_each_event_position() -> None:
     (line,) = d["cases"]["a"]
     assert line["partition"] == 2 and line["offset"] == 1
     assert line["changes"][0].startswith("decision recorded: upheld")
+
+
+def test_the_state_at_any_cut_read_from_the_history_is_the_fold_of_the_log_before_it() -> None:
+    # Why the projector keeps no second table of "cases at the cut": the last history line
+    # before a cut's offset gives exactly the figures of the log folded up to the cut, for
+    # any cut (the snapshot is that fold: docs/architecture.md, "Explaining a figure").
+    events = [council(c, "District") for c in ("AAA", "BBB")]
+    events += list(random_casework(["AAA", "BBB"], 400, seed=11))
+    lines = history(events)
+    for cut in (2, 57, 190, 333, len(events)):
+        before = expected_figures(events[:cut])
+        for code in ("AAA", "BBB"):
+            for y in (2019, 2020):
+                counts = before.get((code, y), {})
+                letter = {s: counts.get(s, 0) for s in STATISTICS if s != "investigations"}
+                x = explain(code, FinancialYear(y), lines, cuts={0: cut}, letter_counts=letter)
+                assert all(f.consistent for f in x.figures), (cut, code, y)
+                assert [f.letter_from_cases for f in x.figures] == [f.letter for f in x.figures]

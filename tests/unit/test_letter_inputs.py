@@ -33,3 +33,11 @@ def test_inputs_stored_before_either_field_read_as_none_and_nobody() -> None:
     old = {k: v for k, v in asdict(inputs()).items() if k not in ("population_year", "copy_to")}
     read = LetterInputs.from_json(json.dumps(old))
     assert (read.population_year, read.copy_to, read.copy_recipients) == (None, (), [])
+
+
+def test_a_copy_recipient_whose_role_says_link_officer_gets_the_chief_executives_message() -> None:
+    link = {"name": "L O", "role": "Complaints  Link-Officer", "email": "link@a.example"}
+    made = inputs(copy_to=(LEADER, link, CHAIR))
+    assert made.link_officers == ["link@a.example"]
+    assert made.other_copies == ["leader@a.example", "chair@a.example"]
+    assert made.copy_recipients == ["leader@a.example", "link@a.example", "chair@a.example"]

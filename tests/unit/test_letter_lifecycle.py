@@ -104,8 +104,12 @@ def test_transitions_that_make_a_letter_need_none_and_the_others_need_one() -> N
 def test_the_operator_makes_exactly_the_commands_of_the_cli() -> None:
     by_operator = {t for t, m in TRANSITIONS.items() if m.by_operator}
 
-    assert by_operator == {T.RELEASE, T.RESEND, T.RERENDER, T.CONFIRM_SENT, T.REISSUE}
-    assert [str(c) for c in OPERATOR_COMMANDS] == ["release", "resend", "confirm-sent"]
+    assert by_operator == {
+        T.RELEASE, T.RESEND, T.RERENDER, T.CONFIRM_SENT, T.REISSUE, T.WITHDRAW,
+    }  # fmt: skip
+    assert [str(c) for c in OPERATOR_COMMANDS] == [
+        "release", "resend", "confirm-sent", "withdraw",
+    ]  # fmt: skip
     assert {t for ts in OPERATOR_COMMANDS.values() for t in ts} == by_operator - {T.REISSUE}
 
 
@@ -113,6 +117,15 @@ def test_an_operator_command_names_every_state_it_applies_to() -> None:
     assert applies_to(T.RELEASE) == {S.HELD}
     assert applies_to(T.RESEND) == {S.FAILED, S.UNCERTAIN}
     assert applies_to(T.CONFIRM_SENT) == {S.UNCERTAIN}
+    assert applies_to(T.WITHDRAW) == {S.HELD}
+
+
+def test_only_a_held_letter_can_be_withdrawn_and_a_withdrawn_one_never_moves_again() -> None:
+    """Held: never rendered nor claimed, so nothing of it reached anyone. Withdrawing any
+    later state could hide a letter that went, or may have."""
+    assert {s for s in LetterState if allows(T.WITHDRAW, s)} == {S.HELD}
+    assert [t for t in Transition if allows(t, S.WITHDRAWN)] == []
+    assert reachable(S.WITHDRAWN, Transition) == {S.WITHDRAWN}
 
 
 def test_a_refused_transition_says_what_it_applies_to() -> None:
@@ -125,9 +138,9 @@ def test_a_refused_transition_says_what_it_applies_to() -> None:
 
 
 def test_the_state_values_are_what_the_outbox_stores() -> None:
-    # The values are in letters/0001's CHECK constraint and in every stored row.
+    # The values are in letters/0004's CHECK constraint and in every stored row.
     assert [str(s) for s in LetterState] == [
-        "held", "pending", "rendered", "sending", "sent", "failed", "uncertain",
+        "held", "pending", "rendered", "sending", "sent", "failed", "uncertain", "withdrawn",
     ]  # fmt: skip
 
 
@@ -164,6 +177,14 @@ def test_no_walk_sends_a_letter_twice(walk: list[tuple[Transition, LetterState]]
     for previous, following in itertools.pairwise(claims):
         between = {t for t, _ in walk[previous + 1 : following]}
         assert between & SAID_IT_DID_NOT_GO, walk
+
+
+@given(walks())
+def test_a_withdrawn_letter_was_never_claimed(
+    walk: list[tuple[Transition, LetterState]],
+) -> None:
+    if walk[-1][1] is S.WITHDRAWN:
+        assert [t for t, _ in walk] == [T.HOLD, T.WITHDRAW]
 
 
 @given(walks())

@@ -12,7 +12,10 @@ operator   READ + WRITE the facts topic, WRITE the year-end topic (close-year, d
            redrive), READ every topic without a group (status, replay, log export),
            READ + WRITE the office's audit trail (the CLI's actions)
 office     READ the facts and narratives topics without a group (the year board),
-           READ + WRITE the office's audit trail (the workspace's actions)
+           READ + WRITE the office's audit trail (the workspace's actions), WRITE the
+           facts topic (the close an approver signed off; a data officer's re-drive of
+           dead letters), the year-end topic (the close) and the narratives topic (a
+           version registered in the workspace)
 =========  =====================================================================
 
 Topic ACLs are LITERAL (the exact prefixed name); group ACLs are PREFIXED on
@@ -133,12 +136,21 @@ def acl_bindings(prefix: str) -> list[AclBinding]:
         # Later parts of the workspace add their WRITEs here.
         topic("office", facts, OP_READ),
         topic("office", narratives, OP_READ),
+        # A dead letter re-driven by a data officer goes back to the facts topic, unsigned,
+        # exactly as the CLI's `dlq redrive` (services/projector/redrive.py).
+        topic("office", facts, OP_WRITE),
+        # The narrative pages register a version in the signed-in person's name.
+        topic("office", narratives, OP_WRITE),
         # The audit trail (services/audit/): the workspace and the CLI record each action
         # there and read it back for the audit page; no other principal touches it.
         topic("office", actions, OP_WRITE),
         topic("office", actions, OP_READ),
         topic("operator", actions, OP_WRITE),
         topic("operator", actions, OP_READ),
+        # The close with four eyes (docs/office.md): the workspace publishes the close an
+        # approver signed off, the same markers and announcement as `close-year` (its WRITE
+        # on the facts topic is the re-drive's, above).
+        topic("office", year_end, OP_WRITE),
     ]
 
 
