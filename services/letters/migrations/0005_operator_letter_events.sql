@@ -5,3 +5,6 @@
 -- published, as the letter service) and deletes nothing (docs/security.md).
 GRANT INSERT ON letters.events TO ar_operator;
 GRANT USAGE ON SEQUENCE letters.events_id_seq TO ar_operator;
+-- The office workspace makes the same decisions on letters (letters/0004): the same right.
+GRANT INSERT ON letters.events TO ar_office;
+GRANT USAGE ON SEQUENCE letters.events_id_seq TO ar_office;
