@@ -21,6 +21,9 @@ from contracts.events import (
     LetterDispatched,
     LetterDispatchFailed,
     LetterIssued,
+    LetterRecord,
+    LetterRendered,
+    LetterStateChanged,
     Payload,
 )
 from contracts.financial_year import FinancialYear
@@ -45,6 +48,9 @@ __all__ = [
     "LetterDispatchFailed",
     "LetterDispatched",
     "LetterIssued",
+    "LetterRecord",
+    "LetterRendered",
+    "LetterStateChanged",
     "Payload",
     "Reason",
     "RejectedMessage",

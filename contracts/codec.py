@@ -174,13 +174,15 @@ def encode(event: Envelope[Any]) -> bytes:
     return event.model_dump_json().encode()
 
 
-def decode(raw: bytes | None) -> Envelope[Payload]:
-    """Validate one message; raise RejectedMessage saying why it cannot be accepted."""
+def decode(raw: bytes | None, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Envelope[Payload]:
+    """Validate one message; raise RejectedMessage saying why it cannot be accepted.
+    ``max_bytes``: larger for the letters topic, whose LetterRendered carries a letter whole
+    (contracts/topics.py, LETTERS_MAX_MESSAGE_BYTES)."""
     if raw is None:
         raise RejectedMessage(Reason.NOT_JSON, "the message has no value (a tombstone?)")
-    if len(raw) > MAX_MESSAGE_BYTES:
+    if len(raw) > max_bytes:
         raise RejectedMessage(
-            Reason.TOO_LARGE, f"message of {len(raw)} bytes exceeds {MAX_MESSAGE_BYTES} bytes"
+            Reason.TOO_LARGE, f"message of {len(raw)} bytes exceeds {max_bytes} bytes"
         )
     try:
         obj = from_json(raw)

@@ -7,6 +7,7 @@ can break are checked here, so bad input is refused with a reason before it is p
 
 from __future__ import annotations
 
+import base64
 import enum
 import hashlib
 from datetime import date
@@ -15,6 +16,7 @@ from uuid import UUID
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -563,6 +565,133 @@ class LetterDispatchFailed(_LetterEvent):
     permanent: bool = Field(description="True when retrying cannot help (e.g. no such mailbox).")
 
 
+# What the letter service writes about its own letters, whole: stored as it was, so it may hold
+# what the free-text types refuse (a mail server's reply with a carriage return).
+RecordText = Annotated[str, Field(max_length=20_000)]
+# A rendered letter: the HTML carries its charts inline; the PDF is base64. The letters topic
+# takes messages this large (contracts/topics.py, LETTERS).
+LetterBody = Annotated[str, Field(max_length=6_000_000)]
+# A state of the letter's life (services/domain/letter_lifecycle.py): not listed here, so a
+# state added there needs no new schema version.
+LetterStateName = ShortText
+
+
+class LetterRecord(BaseModel):
+    """A letter's record in the letter service's outbox after a change, without its
+    rendering (LetterRendered carries that): what a restore of the database writes back."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: int = Field(ge=1, description="The outbox row's id (kept by a restore).")
+    close_id: UUID | None = Field(description="The close that queued it; null for a re-issue.")
+    source: Literal["snapshot", "live"] = Field(
+        description="Made from the close's snapshot or (a re-issue) the live figures."
+    )
+    hold_reason: RecordText | None = Field(description="Why it was held, if it was.")
+    reason: RecordText | None = Field(description="Why this version exists (a re-issue).")
+    recipient: RecordText | None = Field(description="The chief executive's address.")
+    inputs: LetterBody = Field(
+        description="The figures and register details the letter is made from, as JSON."
+    )
+    template_version: RecordText | None = Field(description="Set once rendered.")
+    text_sha256: Sha256 | None = Field(description="SHA-256 of the text, once rendered.")
+    html_sha256: Sha256 | None = Field(description="SHA-256 of the HTML, once rendered.")
+    pdf_sha256: Sha256 | None = Field(description="SHA-256 of the PDF, once rendered.")
+    case_list_xlsx_sha256: Sha256 | None = Field(
+        default=None, description="SHA-256 of the case list (XLSX), once rendered with one."
+    )
+    case_list_csv_sha256: Sha256 | None = Field(
+        default=None, description="SHA-256 of the case list (CSV), once rendered with one."
+    )
+    attempts: int = Field(ge=0, description="Sends tried since the last resend.")
+    next_attempt_at: AwareDatetime = Field(description="When a retry is due.")
+    last_error: RecordText | None = Field(description="The last failure or operator's note.")
+    smtp_response: RecordText | None = Field(description="What the mail server said.")
+    created_at: AwareDatetime = Field(description="When the letter was made.")
+    rendered_at: AwareDatetime | None = Field(description="When it was rendered.")
+    sending_at: AwareDatetime | None = Field(description="When a sender last claimed it.")
+    sent_at: AwareDatetime | None = Field(description="When it was sent (or confirmed sent).")
+    updated_at: AwareDatetime = Field(description="When the record last changed.")
+
+
+class LetterStateChanged(_LetterEvent):
+    """A letter was made or moved from one state to another (every transition of the
+    letter's life, docs/architecture.md "Letters"): the transition, the new state,
+    who made it and why, and the letter's record as it now stands. The latest one of a
+    letter is its record; a restore of the database writes it back."""
+
+    event_type: ClassVar[str] = "LetterStateChanged"
+
+    transition: ShortText = Field(description="The transition's name, e.g. `release`.")
+    previous_state: LetterStateName | None = Field(
+        description="The state it left; null when the transition made the letter."
+    )
+    state: LetterStateName = Field(description="The state it is in now.")
+    by: ShortText = Field(
+        description="Who made the change: `letter-service`, or the operator (`operator:<login>`, "
+        "or the signed-in person in the office workspace)."
+    )
+    note: RecordText | None = Field(default=None, description="The reason or note given.")
+    record: LetterRecord = Field(description="The letter's record after the change.")
+
+
+class LetterRendered(_LetterEvent):
+    """A letter's rendering, exactly as stored and sent: the text, the HTML, the PDF
+    (base64) and their SHA-256, with every recipient (the chief executive and the copies).
+    Published once, when the letter is rendered: a restore writes the bytes back and
+    checks them against the hashes."""
+
+    event_type: ClassVar[str] = "LetterRendered"
+    rules: ClassVar[tuple[str, ...]] = (
+        "`text_sha256`, `html_sha256` and `pdf_sha256` are the SHA-256 of `text`, `html` (UTF-8) "
+        "and the decoded `pdf_base64`: a rendering that does not match is refused.",
+    )
+
+    template_version: ShortText = Field(description="The template and its fingerprint.")
+    text: LetterBody = Field(description="The plain-text letter.")
+    html: LetterBody = Field(description="The HTML letter.")
+    pdf_base64: LetterBody = Field(description="The PDF letter, base64 (RFC 4648).")
+    text_sha256: Sha256 = Field(description="SHA-256 of `text` (UTF-8), lowercase hex.")
+    html_sha256: Sha256 = Field(description="SHA-256 of `html` (UTF-8), lowercase hex.")
+    pdf_sha256: Sha256 = Field(description="SHA-256 of the PDF's bytes, lowercase hex.")
+    recipients: tuple[ShortText, ...] = Field(
+        max_length=MAX_COPY_RECIPIENTS + 1,
+        description="The addresses it goes to: the chief executive first, then the copies.",
+    )
+    case_list_xlsx_base64: LetterBody | None = Field(
+        default=None, description="The council's case list (XLSX) attached to it, base64."
+    )
+    case_list_csv_base64: LetterBody | None = Field(
+        default=None, description="The council's case list (CSV) attached to it, base64."
+    )
+    case_list_xlsx_sha256: Sha256 | None = Field(
+        default=None, description="SHA-256 of the decoded `case_list_xlsx_base64`."
+    )
+    case_list_csv_sha256: Sha256 | None = Field(
+        default=None, description="SHA-256 of the decoded `case_list_csv_base64`."
+    )
+
+    @model_validator(mode="after")
+    def _hashes_match(self) -> LetterRendered:
+        pdf = base64.b64decode(self.pdf_base64, validate=True)
+        for name, content in (
+            ("text", self.text.encode("utf-8")),
+            ("html", self.html.encode("utf-8")),
+            ("pdf", pdf),
+        ):
+            if hashlib.sha256(content).hexdigest() != getattr(self, f"{name}_sha256"):
+                raise ValueError(f"{name}_sha256 is not the SHA-256 of the {name}")
+        for kind in ("xlsx", "csv"):
+            data = getattr(self, f"case_list_{kind}_base64")
+            digest = getattr(self, f"case_list_{kind}_sha256")
+            if (data is None) != (digest is None) or (
+                data is not None
+                and hashlib.sha256(base64.b64decode(data, validate=True)).hexdigest() != digest
+            ):
+                raise ValueError(f"case_list_{kind}_sha256 is not the SHA-256 of the case list")
+        return self
+
+
 # --- the office's actions (the audit trail) ------------------------------------------------
 
 
@@ -652,6 +781,8 @@ CURRENT_PAYLOADS: tuple[type[Payload], ...] = (
     LetterIssued,
     LetterDispatched,
     LetterDispatchFailed,
+    LetterStateChanged,
+    LetterRendered,
     OfficeActionTaken,
 )
 

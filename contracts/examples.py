@@ -8,6 +8,7 @@ regeneration of the documentation identical.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from datetime import UTC, date, datetime
@@ -29,6 +30,9 @@ from contracts.events import (
     LetterDispatched,
     LetterDispatchFailed,
     LetterIssued,
+    LetterRecord,
+    LetterRendered,
+    LetterStateChanged,
     NarrativeRegistered,
     OfficeAction,
     OfficeActionTaken,
@@ -94,6 +98,34 @@ def _event(
         event_id=example_id(payload.event_type),
         occurred_at=occurred_at,
     )
+
+
+_LETTER_TEXT = "22 July 2020\n\nDear Ms Barsby\n\nAnnual Review letter 2020\n"
+_LETTER_HTML = "<!doctype html><title>Annual Review letter 2020</title><p>Dear Ms Barsby</p>"
+# A stand-in for the PDF: the example shows the shape, not a real letter.
+_LETTER_PDF = b"%PDF-1.7\n% Annual Review letter 2020 (example)\n%%EOF\n"
+_LETTER_RECORD = LetterRecord(
+    id=41,
+    close_id=example_id("close 2019-20"),
+    source="snapshot",
+    hold_reason="1 open dead letter for this council and year",
+    reason=None,
+    recipient="chief.executive@mansfield.gov.uk",
+    inputs='{"council": "E07000174", "year": "2019-20"}',
+    template_version=None,
+    text_sha256=None,
+    html_sha256=None,
+    pdf_sha256=None,
+    attempts=0,
+    next_attempt_at=_at(2020, 7, 22, 6, 55),
+    last_error="release by an operator: dead letter 12 re-driven",
+    smtp_response=None,
+    created_at=_at(2020, 7, 15, 9, 0),
+    rendered_at=None,
+    sending_at=None,
+    sent_at=None,
+    updated_at=_at(2020, 7, 22, 6, 55),
+)
 
 
 def examples() -> dict[str, Envelope[Any]]:
@@ -242,6 +274,36 @@ def examples() -> dict[str, Envelope[Any]]:
             ),
             MANSFIELD,
             _at(2020, 7, 22, 7, 1),
+            PRODUCER_LETTERS,
+        ),
+        _event(
+            LetterStateChanged(
+                **letter,
+                transition="release",
+                previous_state="held",
+                state="pending",
+                by="operator:jsmith",
+                note="release by an operator: dead letter 12 re-driven",
+                record=_LETTER_RECORD,
+            ),
+            MANSFIELD,
+            _at(2020, 7, 22, 6, 55),
+            PRODUCER_LETTERS,
+        ),
+        _event(
+            LetterRendered(
+                **letter,
+                template_version="letters-1+3f9a0c2b7d41",
+                text=_LETTER_TEXT,
+                html=_LETTER_HTML,
+                pdf_base64=base64.b64encode(_LETTER_PDF).decode("ascii"),
+                text_sha256=_sha256(_LETTER_TEXT),
+                html_sha256=_sha256(_LETTER_HTML),
+                pdf_sha256=hashlib.sha256(_LETTER_PDF).hexdigest(),
+                recipients=("chief.executive@mansfield.gov.uk", "leader@mansfield.gov.uk"),
+            ),
+            MANSFIELD,
+            _at(2020, 7, 22, 7, 0),
             PRODUCER_LETTERS,
         ),
         new_event(

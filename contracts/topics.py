@@ -48,11 +48,24 @@ DEAD_LETTERS = TopicSpec(
     purpose="Messages the projector rejected, with the reason and their original position",
 )
 
+# A letter's rendering goes to the log whole (LetterRendered: text, HTML with its charts, the
+# PDF in base64), so a restore of the database brings the letters back as sent. A letter is a
+# few hundred KiB; the limit leaves room for a long narrative and many charts. The letter
+# service's producer compresses (gzip) and may send requests up to this size.
+LETTERS_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
 LETTERS = TopicSpec(
     name="annual-review.letters",
     partitions=3,
-    config={"retention.ms": FOREVER, "retention.bytes": FOREVER},
-    purpose="Letter issued, dispatched and dispatch-failed events, keyed by council",
+    # Kept for ever: with the facts, it is what a restore of the database reads.
+    config={
+        "retention.ms": FOREVER,
+        "retention.bytes": FOREVER,
+        "cleanup.policy": "delete",
+        "max.message.bytes": str(LETTERS_MAX_MESSAGE_BYTES),
+    },
+    purpose="Every letter's state changes with its record, its rendering (text, HTML, PDF), "
+    "issued, dispatched and dispatch-failed events, keyed by council",
 )
 
 YEAR_END = TopicSpec(

@@ -26,6 +26,7 @@ from services.cli import (
     publication,
     publish,
     replay,
+    restore,
     serve,
     simulate,
     status,
@@ -97,6 +98,7 @@ app.command("averages")(figures.averages)
 app.command("explain")(explain.explain)
 app.command("status")(status.status)
 app.command("replay")(replay.replay)
+app.command("restore")(restore.restore)
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(letters.app, name="letters")
 app.add_typer(log_backup.app, name="log")

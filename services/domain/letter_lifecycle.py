@@ -72,6 +72,7 @@ class Transition(StrEnum):
     FOUND_IN_ARCHIVE = "found-in-archive"
     NOT_IN_ARCHIVE = "not-in-archive"
     NO_ARCHIVE = "no-archive"
+    UNSETTLED_AFTER_RESTORE = "unsettled-after-restore"
     # An operator.
     RELEASE = "release"
     RESEND = "resend"
@@ -113,6 +114,8 @@ TRANSITIONS: Mapping[Transition, Move] = MappingProxyType({
     T.FOUND_IN_ARCHIVE: _move("sending", S.SENT, "after a crash: the archive has it"),
     T.NOT_IN_ARCHIVE: _move("sending", S.RENDERED, "after a crash: the archive has not"),
     T.NO_ARCHIVE: _move("sending", S.UNCERTAIN, "after a crash, with no archive to ask"),
+    T.UNSETTLED_AFTER_RESTORE: _move("sending", S.UNCERTAIN, "after a restore of the database: "
+                                     "the log has its claim but no answer from a mail server"),
     T.RELEASE: _move("held", S.PENDING, "the dead letters were dealt with", operator=True),
     T.RESEND: _move("failed uncertain", S.RENDERED, "try the SMTP server again", operator=True),
     T.RERENDER: _move("failed", S.PENDING, "a resend of a letter never rendered", operator=True),

@@ -22,7 +22,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 
 from contracts.events import FinancialYearClosed
 from contracts.financial_year import FinancialYear
-from contracts.topics import LETTERS, YEAR_END
+from contracts.topics import LETTERS, LETTERS_MAX_MESSAGE_BYTES, YEAR_END
 from services.domain.letter_inputs import LetterInputs
 from services.domain.letter_lifecycle import LetterState
 from services.domain.narrative_book import NarrativeVersion, pinned
@@ -59,6 +59,8 @@ def create_app(
     broker = KafkaBroker(
         bootstrap_servers(settings), acks="all", enable_idempotence=True, client_id="letters",
         logger=None, security=faststream_security(settings), **client_timeouts(settings),
+        # LetterRendered carries the letter whole (contracts/topics.py, LETTERS).
+        compression_type="gzip", max_request_size=LETTERS_MAX_MESSAGE_BYTES,
     )  # fmt: skip
     state: dict[str, Any] = {}
 

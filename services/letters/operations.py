@@ -123,7 +123,7 @@ NarrativeInForce: TypeAlias = Callable[[], Awaitable[NarrativeVersion | None]]
 
 async def move(
     conn: Conn, action: Transition, council: str, year: FinancialYear, note: str,
-    narrative_in_force: NarrativeInForce | None = None,
+    narrative_in_force: NarrativeInForce | None = None, *, by: str = "operator",
 ) -> int:  # fmt: skip
     """Apply an operator's command (release, resend, confirm-sent) to the council's latest
     letter for the year. A resend of a letter that was never rendered renders it again;
@@ -141,15 +141,16 @@ async def move(
                 + " or ".join(f"'{s}'" for s in sorted(lifecycle.applies_to(action)))
             )
         if how is Transition.CONFIRM_SENT:
-            await outbox.confirm_sent(conn, row["id"], f"confirmed by an operator: {note}")
+            await outbox.confirm_sent(conn, row["id"], f"confirmed by an operator: {note}", by=by)
         else:
             if how is Transition.RERENDER and narrative_in_force is not None:
                 await _attach_missing_narrative(conn, row, narrative_in_force)
             if how is Transition.RELEASE and row["source"] == "snapshot" and not row["rendered"]:
                 await _reread_snapshot(conn, row, council, year)
-            await outbox.apply(conn, row["id"], how, f"{action} by an operator: {note}")
-            if action is Transition.RESEND:
-                await outbox.reset_attempts(conn, row["id"])
+            await outbox.apply(
+                conn, row["id"], how, f"{action} by an operator: {note}", by=by,
+                reset_attempts=action is Transition.RESEND,
+            )  # fmt: skip
     return int(row["id"])
 
 
@@ -180,7 +181,7 @@ async def _reread_snapshot(
 async def reissue(
     conn: Conn, council: str, year: FinancialYear, *, reason: str, rule: AveragingRule,
     message_id_domain: str, letter_date: date | None = None,
-    narrative: NarrativeVersion | None = None,
+    narrative: NarrativeVersion | None = None, by: str = "operator",
 ) -> tuple[int, int]:  # fmt: skip
     """A new, numbered version of a council's letter from the live figures (for example
     after a correction changed them), printing the narrative the previous version was made
@@ -198,4 +199,4 @@ async def reissue(
         if narrative is not None
         else replace(inputs, narrative=context.narrative)
     )
-    return await outbox.add_version(conn, inputs, reason, message_id_domain)
+    return await outbox.add_version(conn, inputs, reason, message_id_domain, by=by)

@@ -45,7 +45,9 @@ async def decide_letter(
     """Release, resend, confirm-sent or withdraw the council's latest letter for the year
     (refused, changing nothing, where the lifecycle does not allow it); returns its outbox id."""
     command = Transition(command)
-    row_id = await operations.move(conn, command, council, year, reason, narrative_in_force)
+    row_id = await operations.move(
+        conn, command, council, year, reason, narrative_in_force, by=actor.name
+    )
     version = (await operations.get_letter(conn, council, year))["version"]
     await record_action(
         publisher,
@@ -67,7 +69,7 @@ async def reissue_letter(
     returns (outbox id, version)."""
     row_id, version = await operations.reissue(
         conn, council, year, reason=reason, rule=rule, message_id_domain=message_id_domain,
-        letter_date=letter_date, narrative=narrative,
+        letter_date=letter_date, narrative=narrative, by=actor.name,
     )  # fmt: skip
     details = {"narrative version": str(narrative.version)} if narrative else {}
     await record_action(

@@ -169,11 +169,11 @@ async def project_batch(
             not_applied = {(e.event_id, r.partition) for r, e in events} - applied_before
             await store.unclaim_applied(sorted(not_applied - set(applied)))
             if dead:
-                await store.insert_dead_letters([d.row() for d in dead])
-                if dead_letter_sink is not None:
-                    # Published before commit: a crash here re-publishes (at least once), and the
-                    # table's unique (topic, partition, offset) is the dedup key for readers.
-                    await dead_letter_sink(dead)
+                # Published before commit: a crash here re-publishes (at least once), and the
+                # table's unique (topic, partition, offset) is the dedup key for readers. The
+                # copies' offsets are the dead letters' ids.
+                ids = await dead_letter_sink(dead) if dead_letter_sink is not None else None
+                await store.insert_dead_letters(_rows(dead, ids))
             next_offsets = {
                 p: max(stored[p], max(r.offset for r in recs) + 1)
                 for p, recs in by_partition.items()
@@ -214,9 +214,8 @@ async def refuse_record(
             result.next_offsets = {p: stored[p]}
             return result
         dead = [DeadLetter(record, store_refused(record, error))]
-        await store.insert_dead_letters([d.row() for d in dead])
-        if dead_letter_sink is not None:
-            await dead_letter_sink(dead)
+        ids = await dead_letter_sink(dead) if dead_letter_sink is not None else None
+        await store.insert_dead_letters(_rows(dead, ids))
         await store.advance_positions(record.topic, {p: (record.offset + 1, None)})
     result.dead_lettered = 1
     result.next_offsets = {p: record.offset + 1}
@@ -313,3 +312,10 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if paused:
             gc.enable()
+
+
+def _rows(dead: Sequence[DeadLetter], ids: Sequence[int] | None) -> list[dict[str, Any]]:
+    """The dead letters' rows, with their ids when the copies were published."""
+    if ids is None:
+        return [d.row() for d in dead]
+    return [{**d.row(), "id": i} for d, i in zip(dead, ids, strict=True)]

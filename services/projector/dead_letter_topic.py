@@ -41,12 +41,22 @@ def dead_letter_message(d: DeadLetter) -> tuple[bytes, dict[str, str]]:
     return value, headers
 
 
+def dead_letter_id(offset: int) -> int:
+    """A dead letter's id: its copy's offset on the dead-letter topic (one partition), + 1.
+    Derived from the log, so a restore of the database gives every dead letter the id
+    operators knew it by (``dlq redrive ID``)."""
+    return offset + 1
+
+
 def dead_letter_sink(publish: Publish, topic: str) -> DeadLetterSink:
     """A batch's dead-letter sink that publishes each copy to ``topic``, in order."""
 
-    async def sink(dead: Sequence[DeadLetter]) -> None:
+    async def sink(dead: Sequence[DeadLetter]) -> list[int]:
+        ids = []
         for d in dead:
             value, headers = dead_letter_message(d)
-            await publish(value, topic=topic, key=d.record.key, headers=headers)
+            sent = await publish(value, topic=topic, key=d.record.key, headers=headers)
+            ids.append(dead_letter_id(sent.offset))
+        return ids
 
     return sink

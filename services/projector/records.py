@@ -48,4 +48,7 @@ def _escaped(text: str | None) -> str | None:
     return None if text is None else escape_unsafe(text)
 
 
-DeadLetterSink = Callable[[Sequence[DeadLetter]], Awaitable[None]]
+# Publishes the copies to the dead-letter topic, in order, and returns the dead letters' ids:
+# each copy's offset on that topic + 1, so a restore from the log finds the same ids (None:
+# nothing published, the table numbers them, as a rebuild does until it takes the live ids).
+DeadLetterSink = Callable[[Sequence[DeadLetter]], Awaitable[Sequence[int] | None]]

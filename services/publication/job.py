@@ -10,6 +10,11 @@ record made before 00:00 UK time on the publication date by its own clock
 ``now`` is a seam for tests (and for publishing as of a past moment): a moment later than the
 database's clock is refused (``FutureClock``), so no caller can publish early. Publishing
 again is harmless: a year is recorded once.
+
+A year's ``published_at`` is the moment it became public (00:00 UK time on its publication
+date), however late the job ran (``recorded_at`` says when it did): so the publication record
+follows from the log (the close's publication date), and a restore of the database
+(``restore_publications``) writes the same record back.
 """
 
 from __future__ import annotations
@@ -92,13 +97,13 @@ async def publish_due(conn: Conn, now: datetime | None = None) -> list[Financial
     done = []
     for close in await closes(conn):
         due = close.published_at is None and is_due(close.publication_date, now)
-        if due and await _publish(conn, close.year, now):
+        if due and await _publish(conn, close.year):
             done.append(close.year)
             log.info("year published", financial_year=close.year.label, at=now.isoformat())
     return done
 
 
-async def _publish(conn: Conn, year: FinancialYear, now: datetime) -> bool:
+async def _publish(conn: Conn, year: FinancialYear) -> bool:
     close = next(
         (r for r in await publication_reads.completed_closes(conn)
          if r["financial_year"] == year.start_year),
@@ -110,10 +115,10 @@ async def _publish(conn: Conn, year: FinancialYear, now: datetime) -> bool:
         row = await conn.fetchrow(
             "INSERT INTO publication.published_years (financial_year, close_id, letter_date, "
             "publication_date, publishes_at, published_at) "
-            "VALUES ($1, $2, $3, $4::date, ($4::date)::timestamp AT TIME ZONE 'Europe/London', $5) "
+            "VALUES ($1, $2, $3, $4::date, ($4::date)::timestamp AT TIME ZONE 'Europe/London', "
+            "($4::date)::timestamp AT TIME ZONE 'Europe/London') "
             "ON CONFLICT (financial_year) DO NOTHING RETURNING financial_year",
             year.start_year, close["close_id"], close["letter_date"], close["publication_date"],
-            now,
         )  # fmt: skip
         if row is None:  # another job got there first
             return False
@@ -175,3 +180,28 @@ async def refresh_successors(conn: Conn) -> None:
             "VALUES ($1, $2, $3)",
             rows,
         )
+
+
+async def restore_publications(conn: Conn) -> list[FinancialYear]:
+    """After a restore of the database from the log: publish every completed close whose
+    publication moment has passed by the database's clock, as of that moment, oldest first
+    (what the job had done, or would do on its next run)."""
+    done: list[FinancialYear] = []
+    for close in sorted(await closes(conn), key=lambda c: c.publishes_at):
+        if close.published_at is None and is_due(close.publication_date, await database_now(conn)):
+            done += await publish_due(conn, close.publishes_at)
+    return done
+
+
+async def publications_present(conn: Conn) -> int:
+    """How many years are recorded as published (a restore needs none)."""
+    return int(await conn.fetchval("SELECT count(*) FROM publication.published_years"))
+
+
+async def forget_publications(conn: Conn) -> None:
+    """Empty the publication records (``restore --force``): the log gives them back."""
+    await conn.execute(
+        "TRUNCATE publication.published_cases, publication.published_councils, "
+        "publication.published_groups, publication.published_years, "
+        "publication.council_places, publication.council_successors"
+    )

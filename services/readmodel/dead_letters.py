@@ -123,23 +123,80 @@ async def carry_decisions_over(conn: Conn, live: str, rebuilt: str) -> None:
         f"FROM {live}.dead_letters o WHERE o.topic = n.topic "
         f'AND o.partition = n.partition AND o."offset" = n."offset"'
     )
+    # And their ids (the dead-letter topic's, which a rebuild does not read): out of the way
+    # first, so no id is held twice on the way.
+    await conn.execute(f"UPDATE {rebuilt}.dead_letters SET id = -id")  # noqa: S608
+    await conn.execute(
+        f"UPDATE {rebuilt}.dead_letters n SET id = o.id "  # noqa: S608
+        f"FROM {live}.dead_letters o WHERE o.topic = n.topic "
+        f'AND o.partition = n.partition AND o."offset" = n."offset"'
+    )
+    await _number_the_rest(conn, rebuilt)
+
+
+async def renumber_dead_letters(
+    conn: Conn, schema: str, ids: Sequence[tuple[str, int, int, int]]
+) -> int:
+    """Give version ``schema``'s dead letters the ids the log gives them: ``ids`` is
+    (original topic, partition, offset, id) per copy on the dead-letter topic, in the
+    topic's order (a copy published again after a crash: the later one is the one whose
+    batch committed). Returns how many took an id from the log; the others (none, unless a
+    copy was lost) get new ones after them."""
+    latest = {(t, p, o): i for t, p, o, i in ids}
+    await conn.execute(f"UPDATE {schema}.dead_letters SET id = -id")  # noqa: S608
+    result = await conn.execute(
+        f"UPDATE {schema}.dead_letters n SET id = m.id "  # noqa: S608
+        "FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) "
+        'AS m(topic, partition, "offset", id) '
+        'WHERE m.topic = n.topic AND m.partition = n.partition AND m."offset" = n."offset"',
+        [k[0] for k in latest], [k[1] for k in latest], [k[2] for k in latest],
+        list(latest.values()),
+    )  # fmt: skip
+    await _number_the_rest(conn, schema)
+    return int(result.split()[-1])
+
+
+async def _number_the_rest(conn: Conn, schema: str) -> None:
+    """Dead letters left without an id from the log get the next ones, in their order; the
+    table's sequence continues after the highest."""
+    await conn.execute(
+        f"SELECT setval(pg_get_serial_sequence('{schema}.dead_letters', 'id'), "  # noqa: S608
+        f"greatest(coalesce((SELECT max(id) FROM {schema}.dead_letters), 0), 1))"
+    )
+    await conn.execute(
+        f"UPDATE {schema}.dead_letters SET id = nextval("  # noqa: S608
+        f"pg_get_serial_sequence('{schema}.dead_letters', 'id')) WHERE id < 0"
+    )
 
 
 async def insert_dead_letters(conn: Conn, rows: Sequence[dict[str, Any]]) -> None:
     """The batch's refused records (``DeadLetter.row()``); one stored already is kept."""
     if not rows:
         return
+    numbered = [r for r in rows if r.get("id") is not None]
+    if numbered:  # ids from the dead-letter topic (the live projector's)
+        await conn.executemany(
+            'INSERT INTO dead_letters (id, topic, partition, "offset", reason, detail, event_id, '
+            "event_type, council, financial_year, key, value) "
+            "VALUES ($12, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+            'ON CONFLICT (topic, partition, "offset") DO NOTHING',
+            [(*_values(r), r["id"]) for r in numbered],
+        )
+        rows = [r for r in rows if r.get("id") is None]
+        if not rows:
+            return
     await conn.executemany(
         'INSERT INTO dead_letters (topic, partition, "offset", reason, detail, event_id, '
         "event_type, council, financial_year, key, value) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
         'ON CONFLICT (topic, partition, "offset") DO NOTHING',
-        [
-            (
-                r["topic"], r["partition"], r["offset"], r["reason"], r["detail"],
-                r["event_id"], r["event_type"], r["council"], r["financial_year"],
-                r["key"], r["value"],
-            )
-            for r in rows
-        ],
+        [_values(r) for r in rows],
+    )
+
+
+def _values(r: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        r["topic"], r["partition"], r["offset"], r["reason"], r["detail"],
+        r["event_id"], r["event_type"], r["council"], r["financial_year"],
+        r["key"], r["value"],
     )  # fmt: skip

@@ -239,3 +239,10 @@ async def drop_retired(conn: Conn) -> list[str]:
     for r in rows:
         await conn.execute(f"DROP SCHEMA IF EXISTS {r['schema_name']} CASCADE")
     return [r["schema_name"] for r in rows]
+
+
+async def versions_present(conn: Conn) -> int:
+    """How many read-model versions the database has (a restore needs none)."""
+    if not await conn.fetchval("SELECT to_regclass('public.projection_versions') IS NOT NULL"):
+        return 0
+    return int(await conn.fetchval("SELECT count(*) FROM public.projection_versions"))

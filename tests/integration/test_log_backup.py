@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from contracts.topics import FACTS, LETTERS, TOPICS
-from services.platform.kafka.admin import dynamic_topic_config, ensure_topics, open_admin
+from contracts.topics import FACTS, LETTERS
+from services.platform.kafka.admin import dynamic_topic_config
 from services.platform.kafka.backup import (
     BackupError,
     BackupRecord,
@@ -27,8 +27,7 @@ from services.platform.settings import Settings, as_principal
 from services.projector.config import ProjectorSettings
 from services.projector.rebuild import rebuild
 from tests.support.casework import council, decided, expected_figures, random_casework
-from tests.support.polling import NotYet, eventually
-from tests.support.stack import Stack
+from tests.support.stack import Stack, recreate_topics
 
 PROJECTOR = "services.projector"
 
@@ -60,36 +59,6 @@ async def _letter_events(settings: Settings) -> None:
             )
     finally:
         await producer.stop()
-
-
-async def _recreate_topics(settings: Settings) -> None:
-    """The Kafka data lost: the namespace's topics deleted, then created again, empty."""
-    names = {settings.topic(t) for t in TOPICS}
-    admin = await open_admin(settings.kafka_bootstrap, **sasl_kwargs(settings))
-    try:
-        await admin.delete_topics(sorted(names))
-
-        async def gone() -> bool:
-            if names & set(await admin.list_topics()):
-                raise NotYet("topics still listed")
-            return True
-
-        await eventually(gone, what="the topics deleted", timeout=60, every=0.2, not_yet=())
-    finally:
-        await admin.close()
-
-    async def created() -> bool:
-        try:
-            await ensure_topics(
-                settings.kafka_bootstrap,
-                [t.__class__(settings.topic(t), t.partitions, dict(t.config)) for t in TOPICS],
-                **sasl_kwargs(settings),
-            )
-        except RuntimeError as e:  # still being deleted on the broker: try again
-            raise NotYet(str(e)) from e
-        return True
-
-    await eventually(created, what="the topics created again", timeout=60, every=0.5, not_yet=())
 
 
 def _records(directory: Path, manifest: Manifest) -> dict[str, list[BackupRecord]]:
@@ -137,7 +106,7 @@ async def test_the_log_exported_lost_and_imported_gives_the_same_figures(
     assert len(signed) == len(councils) + 6 + 1  # the register, a marker a partition, year-end
 
     # The operator may not restore: writing every topic is the admin's.
-    await _recreate_topics(stack.settings)
+    await recreate_topics(stack.settings)
     with pytest.raises(Exception, match=r"(?i)authoriz"):
         await import_log(as_principal(stack.settings, "operator"), first)
 
@@ -204,7 +173,7 @@ async def test_a_topic_with_gaps_is_imported_in_order_and_renumbered(
     (part,) = [p for p in manifest.partitions if p.topic == LETTERS.name and p.partition == 0]
     assert (part.records, part.end, part.consecutive) == (3, 6, False)  # 0, 2, 4 + markers
 
-    await _recreate_topics(stack.settings)
+    await recreate_topics(stack.settings)
     report = await import_log(stack.settings, tmp_path / "b")
     assert report.renumbered == [f"{LETTERS.name}/0"]
     again = await export_log(stack.settings, tmp_path / "c")

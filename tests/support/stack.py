@@ -22,9 +22,10 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.envelope import Envelope
-from contracts.topics import FACTS
+from contracts.topics import FACTS, TOPICS
+from services.platform.kafka.admin import ensure_topics, open_admin
 from services.platform.kafka.publisher import EventPublisher, Position, event_publisher
-from services.platform.kafka.security import client_kwargs
+from services.platform.kafka.security import client_kwargs, sasl_kwargs
 from services.platform.namespace import create_namespace, drop_namespace, service_env
 from services.platform.settings import Principal, Settings
 from services.readmodel.counters import COUNTERS
@@ -197,3 +198,33 @@ async def close_stack(stack: Stack, base: Settings) -> None:
     for s in stack.services:
         s.kill()
     await drop_namespace(base, stack.settings)
+
+
+async def recreate_topics(settings: Settings) -> None:
+    """The Kafka data lost: the namespace's topics deleted, then created again, empty."""
+    names = {settings.topic(t) for t in TOPICS}
+    admin = await open_admin(settings.kafka_bootstrap, **sasl_kwargs(settings))
+    try:
+        await admin.delete_topics(sorted(names))
+
+        async def gone() -> bool:
+            if names & set(await admin.list_topics()):
+                raise NotYet("topics still listed")
+            return True
+
+        await eventually(gone, what="the topics deleted", timeout=60, every=0.2, not_yet=())
+    finally:
+        await admin.close()
+
+    async def created() -> bool:
+        try:
+            await ensure_topics(
+                settings.kafka_bootstrap,
+                [t.__class__(settings.topic(t), t.partitions, dict(t.config)) for t in TOPICS],
+                **sasl_kwargs(settings),
+            )
+        except RuntimeError as e:  # still being deleted on the broker: try again
+            raise NotYet(str(e)) from e
+        return True
+
+    await eventually(created, what="the topics created again", timeout=60, every=0.5, not_yet=())

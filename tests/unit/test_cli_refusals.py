@@ -85,6 +85,7 @@ CASES: dict[tuple[str, ...], Bad] = {
                      AR_DATABASE_URL="mysql://u:pw@host/db"),
     ("replay",): bad("replay", says=("expected Kafka bootstrap servers, host:port",),
                      AR_KAFKA_BOOTSTRAP="kafka"),
+    ("restore",): bad("restore", "--workers", "0", says=("greater than or equal to 1",)),
     ("demo",): bad("demo", "--events", "0", says=("greater than or equal to 1",)),
     ("councils", "import"): bad("councils", "import", "FILE/councils.csv",
                                 says=("neither the project's format", "--format")),

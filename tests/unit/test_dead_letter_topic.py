@@ -3,6 +3,7 @@ the broker will take."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from contracts.codec import Reason, RejectedMessage
@@ -52,12 +53,34 @@ def test_a_message_without_a_value_is_copied_empty() -> None:
 async def test_the_sink_publishes_each_copy_in_order_with_the_original_key() -> None:
     sent: list[tuple[bytes, dict[str, Any]]] = []
 
-    async def publish(value: bytes, **kw: Any) -> None:
+    async def publish(value: bytes, **kw: Any) -> SimpleNamespace:
         sent.append((value, kw))
+        return SimpleNamespace(offset=40 + len(sent))  # the broker's RecordMetadata
 
     sink = dead_letter_sink(publish, "annual-review.dead-letters")
-    await sink([dead(b"a", offset=1), dead(b"b", offset=2)])
+    ids = await sink([dead(b"a", offset=1), dead(b"b", offset=2)])
+    # A dead letter's id is its copy's offset on the dead-letter topic + 1: from the log.
+    assert ids == [42, 43]
     assert [v for v, _ in sent] == [b"a", b"b"]
     assert {kw["topic"] for _, kw in sent} == {"annual-review.dead-letters"}
     assert [kw["key"] for _, kw in sent] == [b"AAA", b"AAA"]
     assert [kw["headers"]["original-offset"] for _, kw in sent] == ["1", "2"]
+
+
+def test_a_restore_numbers_each_dead_letter_by_its_latest_copy() -> None:
+    """A copy published again after a crash (at least once): the later copy is the one whose
+    batch committed; a record on the topic that is no copy is passed over."""
+    from services.platform.kafka.topic_reader import TopicRecord
+    from services.projector.restore import copies
+
+    def copy(offset: int, original: int) -> TopicRecord:
+        headers = (("original-topic", b"casework.facts"), ("original-partition", b"3"),
+                   ("original-offset", str(original).encode()))  # fmt: skip
+        return TopicRecord(0, offset, b"AAA", b"x", headers)
+
+    found = copies([copy(0, 7), copy(1, 9), copy(2, 7), TopicRecord(0, 3, None, b"?")])
+    assert found == [("casework.facts", 3, 7, 1), ("casework.facts", 3, 9, 2),
+                     ("casework.facts", 3, 7, 3)]  # fmt: skip
+    assert {(t, p, o): i for t, p, o, i in found} == {
+        ("casework.facts", 3, 7): 3, ("casework.facts", 3, 9): 2,
+    }  # fmt: skip

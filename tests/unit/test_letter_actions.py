@@ -56,8 +56,8 @@ def test_every_operators_command_on_a_letter_has_its_audit_action() -> None:
 async def test_a_withdrawal_is_recorded_with_the_person_after_it_is_made(
     monkeypatch: pytest.MonkeyPatch, log: list[str], trail: Trail
 ) -> None:
-    async def move(conn: Any, command: Transition, council: str, *args: Any) -> int:
-        log.append(f"moved {council} {command}")
+    async def move(conn: Any, command: Transition, council: str, *args: Any, by: str) -> int:
+        log.append(f"moved {council} {command} by {by}")
         return 7
 
     async def get_letter(conn: Any, council: str, year: FinancialYear) -> dict[str, int]:
@@ -77,7 +77,8 @@ async def test_a_withdrawal_is_recorded_with_the_person_after_it_is_made(
     )
 
     assert row == 7
-    assert log == ["moved OL03 withdraw", "recorded letter_withdrawn"]
+    # The letter's own record names the person too (its LetterStateChanged on the log).
+    assert log == ["moved OL03 withdraw by Anne Approver", "recorded letter_withdrawn"]
     (event,) = trail.actions
     assert (event.actor, event.council, event.producer) == (
         "Anne Approver", "OL03", "annual-review-office",
@@ -89,7 +90,7 @@ async def test_a_withdrawal_is_recorded_with_the_person_after_it_is_made(
 async def test_a_refused_decision_records_nothing(
     monkeypatch: pytest.MonkeyPatch, trail: Trail
 ) -> None:
-    async def move(*args: Any) -> int:
+    async def move(*args: Any, **kwargs: Any) -> int:
         raise ValueError("the OL01 2019-20 letter is 'sent'; withdraw applies to 'held'")
 
     monkeypatch.setattr(operations, "move", move)

@@ -75,6 +75,9 @@ def test_a_letter_leaves_sending_only_with_an_answer() -> None:
         T.FOUND_IN_ARCHIVE: S.SENT,
         T.NOT_IN_ARCHIVE: S.RENDERED,
         T.NO_ARCHIVE: S.UNCERTAIN,
+        # After a restore of the database the log had the claim but no answer: only an
+        # operator moves it on (services/letters/restore.py).
+        T.UNSETTLED_AFTER_RESTORE: S.UNCERTAIN,
     }
 
 

@@ -35,6 +35,8 @@ _SPECIAL_ROUTES: dict[str, tuple[Route, ...]] = {
     "LetterIssued": (Route(LETTERS, _BY_COUNCIL),),
     "LetterDispatched": (Route(LETTERS, _BY_COUNCIL),),
     "LetterDispatchFailed": (Route(LETTERS, _BY_COUNCIL),),
+    "LetterStateChanged": (Route(LETTERS, _BY_COUNCIL),),
+    "LetterRendered": (Route(LETTERS, _BY_COUNCIL),),
 }
 
 

@@ -42,7 +42,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from contracts.topics import TOPICS, TopicSpec
+from contracts.topics import LETTERS_MAX_MESSAGE_BYTES, TOPICS, TopicSpec
 from services.platform.kafka.admin import (
     dynamic_topic_config,
     partitions_of,
@@ -398,7 +398,10 @@ async def import_log(
         enable_idempotence=True,  # a retried batch is written once: no duplicate, no gap
         linger_ms=20,
         max_batch_size=1024 * 1024,
-        max_request_size=8 * 1024 * 1024,
+        # A letter's rendering is one record of up to LETTERS_MAX_MESSAGE_BYTES (the letters
+        # topic's max.message.bytes, contracts/topics.py), written back whole.
+        max_request_size=LETTERS_MAX_MESSAGE_BYTES + 1024 * 1024,
+        compression_type="gzip",
         request_timeout_ms=60_000,
     )
     report = ImportReport()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from contracts.topics import TopicSpec
+from contracts.topics import LETTERS_MAX_MESSAGE_BYTES, TopicSpec
 from services.platform.kafka.security import client_kwargs
 from services.platform.settings import Settings
 
@@ -26,17 +26,24 @@ class TopicRecord:
     offset: int
     key: bytes | None
     value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
-async def read_whole_topic(settings: Settings, spec: TopicSpec) -> list[TopicRecord]:
+async def read_whole_topic(
+    settings: Settings, spec: TopicSpec, *, timeout_s: float = READ_TIMEOUT_S
+) -> list[TopicRecord]:
     """Every record of the settings' ``spec`` topic up to its end offsets when called, in
-    (partition, offset) order. Its partitions are the declared ones (contracts/topics.py)."""
+    (partition, offset) order. Its partitions are the declared ones (contracts/topics.py).
+    ``timeout_s``: longer for a restore, which reads the letters and dead-letter topics whole."""
     topic = settings.topic(spec)
     consumer = AIOKafkaConsumer(
         **client_kwargs(settings),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         request_timeout_ms=10_000,
+        # A letter's rendering is one large record (contracts/topics.py, LETTERS).
+        max_partition_fetch_bytes=LETTERS_MAX_MESSAGE_BYTES,
+        fetch_max_bytes=2 * LETTERS_MAX_MESSAGE_BYTES,
     )
     await consumer.start()
     try:
@@ -48,14 +55,14 @@ async def read_whole_topic(settings: Settings, spec: TopicSpec) -> list[TopicRec
             consumer.seek(tp, offset)
         records: list[TopicRecord] = []
         todo = {tp for tp in assigned if ends[tp] > 0}
-        deadline = asyncio.get_running_loop().time() + READ_TIMEOUT_S
+        deadline = asyncio.get_running_loop().time() + timeout_s
         while todo:
             if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"{topic} was not read to its end in {READ_TIMEOUT_S} s")
+                raise TimeoutError(f"{topic} was not read to its end in {timeout_s} s")
             batch = await consumer.getmany(*todo, timeout_ms=FETCH_TIMEOUT_MS)
             for tp, items in batch.items():
                 records.extend(
-                    TopicRecord(tp.partition, r.offset, r.key, r.value)
+                    TopicRecord(tp.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
                     for r in items
                     if r.offset < ends[tp]
                 )
