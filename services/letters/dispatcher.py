@@ -50,7 +50,7 @@ class Dispatcher:
             MaildirArchive(lsettings.reconcile_maildir) if lsettings.reconcile_maildir else None
         )
         self.renderer = RenderPool(lsettings.render_workers)
-        self.sender = Sender(pool, settings, lsettings)
+        self.sender = Sender(pool, settings, lsettings, publish)
         self.wake = asyncio.Event()
 
     @property

@@ -29,6 +29,7 @@ from services.letters.config import LettersSettings
 from services.letters.email import Attachment, build_email
 from services.letters.faults import crash_point
 from services.letters.outbox_commit import commit_until_done
+from services.letters.relay import Publish, relay_events
 from services.letters.send_failures import SendFailure, is_expected, send_failure, unbuildable
 from services.platform.db import Conn
 from services.platform.retry import Backoff
@@ -76,8 +77,15 @@ def case_list_attachments(row: outbox.OutboxRow, files: CaseListFiles | None) ->
 
 
 class Sender:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings, lsettings: LettersSettings) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        lsettings: LettersSettings,
+        publish: Publish,
+    ) -> None:
         self.pool = pool
+        self.publish = publish
         self.settings = settings
         self.ls = lsettings
         # Built once (reading the CA file): a CA file that cannot be read stops the start.
@@ -90,6 +98,8 @@ class Sender:
             rows = await outbox.claim(conn, LetterState.RENDERED, self.ls.send_concurrency)
             for row in rows:
                 await outbox.mark_sending(conn, row.id)
+        if rows and not await self.claims_in_the_log(rows):
+            return len(rows)
         if rows:
             # Every send runs to its end before the next step: none is left behind in the
             # background when another one fails.
@@ -100,6 +110,31 @@ class Sender:
                 if isinstance(result, BaseException):
                     raise result
         return len(rows)
+
+    async def claims_in_the_log(self, rows: list[outbox.OutboxRow]) -> bool:
+        """Relay the claims (their LetterStateChanged to ``sending``) to the letters topic
+        before any SMTP conversation: a letter is never e-mailed before the log knows it may
+        have gone, so that a restore from the log after losing the database finds it
+        ``sending`` (then ``uncertain``), never ``rendered`` to be sent again
+        (docs/operations.md, "Restoring the database from the log"). When the log cannot
+        take them (Kafka away), nothing is sent: each letter goes back to be tried later."""
+        try:
+            await relay_events(self.pool, self.publish)
+        except Exception as exc:
+            log.warning(
+                "letters not sent: their claims could not be written to the log",
+                letters=len(rows),
+                error=f"{type(exc).__name__}: {exc}"[:300],
+            )
+            failure = SendFailure(
+                "not sent: the letters topic did not take the claim (Kafka unreachable); "
+                "tried again later",
+                permanent=False,
+            )
+            for row in rows:
+                await self.record_failure(row, failure)
+            return False
+        return True
 
     async def send(self, row: outbox.OutboxRow) -> None:
         """One letter committed as ``sending``: mail it and record the outcome. It leaves
