@@ -71,7 +71,9 @@ class Dispatcher:
                     next_housekeeping = time.monotonic() + min(
                         self.lease_s, HOUSEKEEPING_MAX_INTERVAL_S
                     )
-                busy = await self.render_and_send() + await relay_events(self.pool, self.publish)
+                busy = await self.render_and_send() + await relay_events(
+                    self.pool, self.publish, self.sender.delivery_timeout_s
+                )
             except Exception as exc:
                 # A database or broker outage: back off (capped), say so once per attempt,
                 # and carry on by ourselves when it is back. A traceback only for the unexpected.

@@ -4,6 +4,7 @@ marked is published again after a failure, and consumers deduplicate on its even
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import Protocol
 
@@ -18,9 +19,12 @@ class Publish(Protocol):
     def __call__(self, value: bytes, key: bytes | None, /) -> Awaitable[None]: ...
 
 
-async def relay_events(pool: asyncpg.Pool, publish: Publish) -> int:
-    """Publish a batch of unpublished events, then mark them; returns how many."""
-    async with pool.acquire() as conn:
+async def relay_events(pool: asyncpg.Pool, publish: Publish, timeout_s: float) -> int:
+    """Publish a batch of unpublished events, then mark them; returns how many. The producer
+    retries for as long as the broker is away: ``timeout_s`` bounds it (TimeoutError), so
+    that the service says why nothing moves; an event published late is published again by
+    the next relay, and consumers deduplicate on its id."""
+    async with asyncio.timeout(timeout_s), pool.acquire() as conn:
         events = await unpublished_events(conn)
         if not events:
             return 0

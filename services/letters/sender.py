@@ -86,6 +86,7 @@ class Sender:
     ) -> None:
         self.pool = pool
         self.publish = publish
+        self.delivery_timeout_s = settings.kafka_delivery_timeout_ms / 1000
         self.settings = settings
         self.ls = lsettings
         # Built once (reading the CA file): a CA file that cannot be read stops the start.
@@ -119,7 +120,7 @@ class Sender:
         (docs/operations.md, "Restoring the database from the log"). When the log cannot
         take them (Kafka away), nothing is sent: each letter goes back to be tried later."""
         try:
-            await relay_events(self.pool, self.publish)
+            await relay_events(self.pool, self.publish, self.delivery_timeout_s)
         except Exception as exc:
             log.warning(
                 "letters not sent: their claims could not be written to the log",
