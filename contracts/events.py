@@ -714,6 +714,7 @@ class OfficeAction(enum.StrEnum):
     LETTER_WITHDRAWN = "letter_withdrawn"
     LETTER_CONFIRMED_SENT = "letter_confirmed_sent"
     DEAD_LETTER_REDRIVEN = "dead_letter_redriven"
+    DEAD_LETTERS_RESOLVED = "dead_letters_resolved"
     PARKED_REDRIVEN = "parked_redriven"
     COUNCILS_IMPORTED = "councils_imported"
 

@@ -9,12 +9,13 @@ valid OfficeActionTaken is shown as unreadable, never dropped silently.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from contracts.codec import RejectedMessage, decode
-from contracts.events import OfficeActionTaken
+from contracts.events import OfficeAction, OfficeActionTaken
 from contracts.financial_year import FinancialYear
 from contracts.topics import OFFICE_ACTIONS
 from services.domain.close_proposal import Entry
@@ -84,3 +85,35 @@ async def read_trail(settings: Settings) -> list[AuditEntry]:
 
 def fold_entries(entries: Sequence[AuditEntry]) -> list[Entry]:
     return [e for e in (a.as_fold_entry() for a in entries) if e is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterDecided:
+    dead_id: int
+    status: str  # redriven | resolved
+    note: str | None
+    at: datetime
+
+
+_ONE = re.compile(r"^dead letter (\d+)$")
+
+
+def dead_letter_decisions(trail: Sequence[AuditEntry]) -> list[DeadLetterDecided]:
+    """The operators' decisions on dead letters, from the audit trail, in its order: each
+    re-drive names its dead letter ("dead letter 7"), each resolve its ids ("7, 9"). The ids
+    are the log's own (the dead-letter topic's offsets), so they name the same dead letters
+    in a restored version."""
+    out: list[DeadLetterDecided] = []
+    for e in trail:
+        if e.at is None or e.unreadable is not None:
+            continue
+        if e.action == OfficeAction.DEAD_LETTER_REDRIVEN and e.subject:
+            m = _ONE.match(e.subject)
+            if m:
+                out.append(DeadLetterDecided(int(m.group(1)), "redriven", e.reason, e.at))
+        elif e.action == OfficeAction.DEAD_LETTERS_RESOLVED:
+            ids = e.details.get("ids", "")
+            for part in ids.split(","):
+                if part.strip().isdigit():
+                    out.append(DeadLetterDecided(int(part), "resolved", e.reason, e.at))
+    return out

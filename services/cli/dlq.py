@@ -12,9 +12,9 @@ from contracts.financial_year import FinancialYear
 from services.audit.record import cli_actor
 from services.cli.common import on_audit_trail, one_of, out, parse_note, print_json, settings
 from services.cli.db import connection, run_db
-from services.office.letter_actions import redrive_dead_letters
+from services.office.letter_actions import redrive_dead_letters, resolve_dead_letters
 from services.platform.kafka.publisher import event_publisher
-from services.readmodel.dead_letters import list_dead_letters, list_parked, resolve_dead_letters
+from services.readmodel.dead_letters import list_dead_letters, list_parked
 
 app = typer.Typer(
     help="Dead letters: every message the projector refused, with the reason and where it "
@@ -106,11 +106,13 @@ def redrive(ids: Ids, note: Note = "re-driven by an operator") -> None:
 @app.command("resolve")
 def resolve(ids: Ids, note: Note) -> None:
     """Close dead letters that need no re-drive (for example, already published again
-    fixed), so that the letters they hold can be released."""
+    fixed), so that the letters they hold can be released. Recorded on the office's audit
+    trail, as done at the CLI."""
 
     async def go() -> int:
-        async with connection(settings()) as conn:
-            return await resolve_dead_letters(conn, ids, note)
+        s = settings()
+        async with connection(s) as conn, event_publisher(s) as publisher:
+            return await resolve_dead_letters(conn, publisher, cli_actor(), ids, note)
 
-    n = run_db(go())
+    n = run_db(on_audit_trail(go()))
     out.print(f"{n} dead letter(s) resolved")

@@ -19,6 +19,7 @@ import typer
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAuthorizationFailedError
 
 from contracts.topics import DEAD_LETTERS, LETTERS
+from services.audit.trail import dead_letter_decisions, read_trail
 from services.cli.common import ExitCode, fail, out, print_json, run, settings
 from services.cli.progress import progress
 from services.letters import outbox
@@ -33,7 +34,10 @@ from services.platform.kafka.topic_reader import read_whole_topic
 from services.platform.settings import Settings, as_principal, redact_url
 from services.projector.config import get_projector_settings
 from services.projector.rebuild import RebuildProgress
-from services.projector.restore import ReadModelsRestored, restore_read_models
+from services.projector.restore import (
+    ReadModelsRestored,
+    restore_read_models,
+)
 from services.publication.job import forget_publications, publications_present
 from services.publication.job import restore_publications as republish
 from services.readmodel.versions import versions_present
@@ -76,17 +80,19 @@ async def restore_database(
         }
         if any(held.values()) and not force:
             raise NotEmpty(", ".join(f"{n} {what}" for what, n in held.items() if n))
-        on_step("reading the letters and dead-letter topics")
+        on_step("reading the letters and dead-letter topics and the audit trail")
         letters = await read_whole_topic(s, LETTERS, timeout_s=TOPIC_READ_TIMEOUT_S)
         copies = await read_whole_topic(s, DEAD_LETTERS, timeout_s=TOPIC_READ_TIMEOUT_S)
+        decisions = dead_letter_decisions(await read_trail(s))
         if force:
             async with conn.transaction():
                 await forget_letters(conn)
                 await forget_publications(conn)
         on_step("folding the facts topic into the read models")
         read_models = await restore_read_models(
-            s, get_projector_settings(), conn, copies, workers=workers, on_progress=on_progress
-        )
+            s, get_projector_settings(), conn, copies, decisions=decisions, workers=workers,
+            on_progress=on_progress,
+        )  # fmt: skip
         on_step("writing the letters back")
         restored = await restore_letters(conn, letters)
     finally:

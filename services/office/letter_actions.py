@@ -26,6 +26,7 @@ from services.letters import operations
 from services.platform.db import Conn
 from services.platform.kafka.publisher import EventPublisher
 from services.projector.redrive import redrive
+from services.readmodel import dead_letters
 
 # Each operator's command on a letter, and what the audit trail calls it.
 RECORDED_AS: Mapping[Transition, OfficeAction] = MappingProxyType({
@@ -109,6 +110,25 @@ async def redrive_dead_letters(
             raise
         raise PartlyDone(done, e) from e
     return done
+
+
+async def resolve_dead_letters(
+    conn: Conn, publisher: EventPublisher, actor: Actor, ids: list[int], note: str
+) -> int:
+    """Close the open ones of ``ids`` (no re-drive needed), recorded as resolved by ``actor``
+    with the ids, so that a restore from the log puts the decision back; how many closed."""
+    closed = await dead_letters.resolve_dead_letters(conn, ids, note)
+    if closed:
+        listed = ", ".join(str(i) for i in ids)
+        await record_action(
+            publisher,
+            actor,
+            ActionRecord(
+                OfficeAction.DEAD_LETTERS_RESOLVED, subject=f"dead letters {listed}",
+                reason=note, details={"ids": listed},
+            ),
+        )  # fmt: skip
+    return closed
 
 
 class PartlyDone(ValueError):

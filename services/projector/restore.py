@@ -1,13 +1,16 @@
 """The read models built again from the log into an empty database (``annual-review
 restore``, services/cli/restore.py): the rebuild's fold (rebuild.py) from offset 0 to the
 facts topic's end, then the dead letters' ids taken from the dead-letter topic (each copy's
-offset + 1, dead_letter_topic.py), and the version switched on. Nothing is published.
+offset + 1, dead_letter_topic.py) and the operators' decisions on them put back from the
+audit trail, and the version switched on. Nothing is published.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -19,7 +22,7 @@ from services.platform.settings import Settings
 from services.projector.config import ProjectorSettings
 from services.projector.dead_letter_topic import dead_letter_id
 from services.projector.rebuild import RebuildProgress, fold_until
-from services.readmodel.dead_letters import renumber_dead_letters
+from services.readmodel.dead_letters import apply_decision, renumber_dead_letters
 from services.readmodel.versions import (
     act_as_read_model_owner,
     activate,
@@ -64,12 +67,27 @@ def copies(records: Sequence[TopicRecord]) -> list[tuple[str, int, int, int]]:
     return found
 
 
+class DeadLetterDecision(Protocol):
+    """An operator's decision on a dead letter, as the audit trail records it
+    (services/audit/trail.py, ``dead_letter_decisions``)."""
+
+    @property
+    def dead_id(self) -> int: ...
+    @property
+    def status(self) -> str: ...  # redriven | resolved
+    @property
+    def note(self) -> str | None: ...
+    @property
+    def at(self) -> datetime: ...
+
+
 async def restore_read_models(
     settings: Settings,
     psettings: ProjectorSettings,
     conn: asyncpg.Connection,
     dead_letter_copies: Sequence[TopicRecord],
     *,
+    decisions: Sequence[DeadLetterDecision] = (),
     workers: int = 1,
     on_progress: Callable[[RebuildProgress], None] = lambda _: None,
 ) -> ReadModelsRestored:
@@ -85,5 +103,7 @@ async def restore_read_models(
         await act_as_read_model_owner(conn)
         await take_switch_lock(conn)
         numbered = await renumber_dead_letters(conn, schema, copies(dead_letter_copies))
+        for d in decisions:
+            await apply_decision(conn, schema, d.dead_id, d.status, d.note, d.at)
         await activate(conn, version, schema)
     return ReadModelsRestored(version, progress.applied, numbered)

@@ -1,7 +1,9 @@
 """The dead letters: stored by the projector's batch, seen and decided on by an operator
 (list, re-drive, resolve); and the parked events listed beside them.
 
-Operators' decisions are not in the log, so a rebuild carries them over to the new version.
+Operators' decisions (re-drive, resolve) are recorded on the office's audit trail, not in the
+read model's log: a rebuild carries them over to the new version, a restore from the log puts
+them back from the trail (``apply_decision``).
 Parked events (of councils not registered yet) are no operator's to decide: they apply
 themselves when their council is registered, and are listed so they never wait unseen.
 """
@@ -9,6 +11,7 @@ themselves when their council is registered, and are listed so they never wait u
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -98,6 +101,21 @@ async def mark_redriven(conn: Conn, schema: str, dead_id: int, note: str) -> Non
         "status_at = now() WHERE id = $1",
         dead_id,
         note,
+    )
+
+
+async def apply_decision(
+    conn: Conn, schema: str, dead_id: int, status: str, note: str | None, at: datetime
+) -> None:
+    """A decision the audit trail records (re-driven, resolved), put back on a dead letter of
+    a restored version, as of when it was taken (services/projector/restore.py)."""
+    await conn.execute(
+        f"UPDATE {schema}.dead_letters SET status = $2, status_note = $3, "  # noqa: S608
+        "status_at = $4 WHERE id = $1 AND status = 'open'",
+        dead_id,
+        status,
+        note,
+        at,
     )
 
 

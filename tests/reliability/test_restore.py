@@ -24,10 +24,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.financial_year import FinancialYear
 from contracts.topics import LETTERS
+from services.audit.record import Actor
 from services.domain.letter_lifecycle import Transition
 from services.letters.config import get_letters_settings
 from services.letters.operations import move, reissue
 from services.letters.smtp_server import start as start_smtp
+from services.office.letter_actions import resolve_dead_letters
 from services.platform.kafka.backup import export_log, import_log
 from services.platform.kafka.security import client_kwargs
 from services.platform.migrations import apply_migrations
@@ -55,7 +57,8 @@ BOOKKEEPING: dict[str, frozenset[str]] = {
     "public.schema_migrations": frozenset({"applied_at"}),
     "public.projection_versions": frozenset({"*"}),
     # When the projector applied what it applied (its own clock, not the log's).
-    "readmodel.dead_letters": frozenset({"received_at", "detail"}),
+    # A decision's time is the audit trail's record of it (a moment later than the update).
+    "readmodel.dead_letters": frozenset({"received_at", "detail", "status_at"}),
     "readmodel.late_events": frozenset({"applied_at"}),
     "readmodel.parked_events": frozenset({"parked_at"}),
     "readmodel.year_snapshot_councils": frozenset({"finalised_at"}),
@@ -165,6 +168,17 @@ async def year_with_every_kind_of_letter(stack: Stack, maildir: Path, port: int)
     try:
         conn = await _owner(stack)
         try:
+            # The operator's decision on the dead letter is on the audit trail: a restore
+            # puts it back (the dead letter resolved, not open again).
+            (dead_id,) = [
+                r["id"] for r in await conn.fetch("SELECT id FROM readmodel.dead_letters")
+            ]
+            async with stack.publisher() as publisher:
+                closed = await resolve_dead_letters(
+                    conn, publisher, Actor("operator:test", "cli"), [dead_id],
+                    "the dead letter was a test",
+                )  # fmt: skip
+            assert closed == 1
             await move(conn, Transition.RELEASE, HELD, YEAR, "the dead letter was a test")
             await move(conn, Transition.RESEND, REFUSED, YEAR, "mailbox fixed")
             await wait_states(stack, {"sent": n})

@@ -49,3 +49,23 @@ async def test_an_action_without_a_person_is_refused_before_it_is_sent() -> None
 
     with pytest.raises(ValueError, match="name the person"):
         await publisher.publish_action(nobody)
+
+
+def test_the_dead_letter_decisions_a_restore_puts_back_are_read_from_the_trail() -> None:
+    from datetime import UTC, datetime
+
+    from services.audit.trail import AuditEntry, dead_letter_decisions
+
+    at = datetime(2026, 7, 1, tzinfo=UTC)
+
+    def entry(action: str, subject: str | None, **details: str) -> AuditEntry:
+        return AuditEntry(1, at, "operator:x", "cli", action, None, None, subject, "why", details)
+
+    trail = [
+        entry("dead_letter_redriven", "dead letter 7"),
+        entry("dead_letters_resolved", "dead letters 3, 9", ids="3, 9"),
+        entry("letter_released", "MAN 2019-20"),  # not a dead letter's
+        entry("dead_letter_redriven", "dead letter x"),  # no id: nothing to put back
+    ]
+    got = [(d.dead_id, d.status, d.note) for d in dead_letter_decisions(trail)]
+    assert got == [(7, "redriven", "why"), (3, "resolved", "why"), (9, "resolved", "why")]
