@@ -74,7 +74,8 @@ class Published:
 async def data_version(conn: Conn) -> tuple[Any, ...]:
     """Changes whenever anything the web shows changes (a year published, a letter sent)."""
     row = await conn.fetchrow(
-        "SELECT years, last_published_at, letters_sent, last_sent_at, successors, places "
+        "SELECT years, last_published_at, letters_sent, last_sent_at, successors, places, "
+        "letters_withdrawn "
         "FROM publication.web_data_version"
     )
     assert row is not None

@@ -261,6 +261,45 @@ def test_health_says_live_and_ready(web_site: WebSite) -> None:
     assert status == 200 and json.loads(body)["database"] is True
 
 
+class _Undo(Exception):
+    """Rolls a test's transaction back."""
+
+
+async def test_a_withdrawn_letter_takes_its_council_year_off_the_public_views(
+    web_site: WebSite,
+) -> None:
+    # Had the office withdrawn the held letter (it must never go), the council-year would not
+    # be shown as under review for ever: it leaves the public views. Tried in a transaction
+    # rolled back, so the held letter stays for the next test.
+    conn = await web_site.connect("operator")
+    try:
+        before = await conn.fetchval("SELECT letters_withdrawn FROM publication.web_data_version")
+        with pytest.raises(_Undo):
+            async with conn.transaction():
+                await conn.execute(
+                    "UPDATE letters.outbox SET state = 'withdrawn' WHERE council = $1 "
+                    "AND financial_year = 2020 AND kind = 'annual-review'",
+                    HELD,
+                )
+                shown = await conn.fetch(
+                    "SELECT status FROM publication.web_council_years "
+                    "WHERE council = $1 AND financial_year = 2020",
+                    HELD,
+                )
+                assert shown == []
+                withdrawn = "SELECT letters_withdrawn FROM publication.web_data_version"
+                assert await conn.fetchval(withdrawn) == before + 1  # the web reloads
+                raise _Undo
+        shown = await conn.fetch(
+            "SELECT status FROM publication.web_council_years "
+            "WHERE council = $1 AND financial_year = 2020",
+            HELD,
+        )
+        assert [r["status"] for r in shown] == ["under_review"]
+    finally:
+        await conn.close()
+
+
 async def test_a_held_letter_shows_under_review_until_it_is_sent(web_site: WebSite) -> None:
     status, page = web_site.text(f"/councils/{HELD}")
     assert status == 200
