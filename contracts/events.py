@@ -43,6 +43,7 @@ from contracts.values import (
     ShortText,
     Signatory,
     multi_line,
+    storable,
 )
 
 Population = Annotated[int, Field(gt=0, le=20_000_000)]
@@ -567,10 +568,10 @@ class LetterDispatchFailed(_LetterEvent):
 
 # What the letter service writes about its own letters, whole: stored as it was, so it may hold
 # what the free-text types refuse (a mail server's reply with a carriage return).
-RecordText = Annotated[str, Field(max_length=20_000)]
+RecordText = Annotated[str, Field(max_length=20_000), AfterValidator(storable)]
 # A rendered letter: the HTML carries its charts inline; the PDF is base64. The letters topic
 # takes messages this large (contracts/topics.py, LETTERS).
-LetterBody = Annotated[str, Field(max_length=6_000_000)]
+LetterBody = Annotated[str, Field(max_length=6_000_000), AfterValidator(storable)]
 # A state of the letter's life (services/domain/letter_lifecycle.py): not listed here, so a
 # state added there needs no new schema version.
 LetterStateName = ShortText

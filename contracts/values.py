@@ -72,6 +72,17 @@ def _refuse(match: re.Match[str], what: str) -> ValueError:
 
 
 _ZERO_WIDTH_CHARS = re.compile(f"[{_ZERO_WIDTH}]")
+_NEVER_ANYWHERE = re.compile(f"[{_NEVER}]")
+
+
+def storable(text: str) -> str:
+    """Text kept as it was written (a mail server's reply, a letter's record), line breaks
+    and all, but never a NUL or a lone surrogate: no database column nor UTF-8 holds them,
+    so an event carrying one could only fail further on."""
+    match = _NEVER_ANYWHERE.search(text)
+    if match:
+        raise _refuse(match, "any text")
+    return text
 
 
 def one_line(text: str) -> str:
