@@ -22,6 +22,7 @@ from contracts import (
     new_event,
 )
 from contracts.financial_year import FinancialYear
+from services.domain.fold import CaseEvent, WorkingSet, apply
 from services.readmodel.counters import COUNTERS
 
 PUBLISHED = datetime(2024, 6, 1, tzinfo=UTC)
@@ -153,3 +154,12 @@ CLOSE_2019_20: dict[str, Any] = {
     "publication_date": "2020-07-29",
     "signatory": {"name": "Michael King", "titles": ["Ombudsman"]},
 }
+
+
+def history(events: Iterable[Envelope[Any]], partition: int = 0) -> list[CaseEvent]:
+    """The case history the projector's fold writes for ``events``, read in order from
+    ``partition`` at offsets 0, 1, 2...: the explanation's and the case list's input."""
+    ws = WorkingSet()
+    for offset, e in enumerate(events):
+        apply(ws, e, partition=partition, offset=offset)
+    return ws.history

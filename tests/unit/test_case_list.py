@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 
-from contracts import Envelope
 from contracts.financial_year import FinancialYear
 from services.domain.case_list import (
     LEFT_OUT,
@@ -24,7 +22,7 @@ from services.domain.case_list import (
     letter_figure,
 )
 from services.domain.explanation import STATISTICS, Refusal, explain
-from services.domain.fold import CaseEvent, WorkingSet, apply
+from services.domain.fold import CaseEvent
 from services.letters.case_list_files import csv_bytes, csv_text, write, xlsx_bytes
 from services.readmodel.counters import COUNTERS
 from tests.support.casework import (
@@ -33,6 +31,7 @@ from tests.support.casework import (
     council,
     decided,
     expected_figures,
+    history,
     random_casework,
     withdrawn,
 )
@@ -41,13 +40,6 @@ Y = FinancialYear(2019)
 D, E = date(2019, 6, 1), date(2020, 6, 1)
 AT = datetime(2020, 7, 22, tzinfo=UTC)
 EVIL = '=HYPERLINK("http://x.example","click")'
-
-
-def history(events: Iterable[Envelope[Any]]) -> list[CaseEvent]:
-    ws = WorkingSet()
-    for offset, e in enumerate(events):
-        apply(ws, e, partition=0, offset=offset)
-    return ws.history
 
 
 def counts(**kw: int) -> dict[str, int]:

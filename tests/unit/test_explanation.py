@@ -3,11 +3,9 @@ histories the fold writes: what counts, what does not and why, the late events."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from contracts import Envelope
 from contracts.financial_year import FinancialYear
 from services.domain.explanation import (
     AFTER_THE_CUT,
@@ -22,26 +20,19 @@ from services.domain.explanation import (
     as_dict,
     explain,
 )
-from services.domain.fold import CaseEvent, WorkingSet, apply
 from tests.support.casework import (
     complied,
     corrected,
     council,
     decided,
     expected_figures,
+    history,
     random_casework,
     withdrawn,
 )
 
 Y = FinancialYear(2019)
 D, E = date(2019, 6, 1), date(2020, 6, 1)
-
-
-def history(events: Iterable[Envelope[Any]], partition: int = 0) -> list[CaseEvent]:
-    ws = WorkingSet()
-    for offset, e in enumerate(events):
-        apply(ws, e, partition=partition, offset=offset)
-    return ws.history
 
 
 def refs(x: Any, stat: str) -> list[str]:
